@@ -1,0 +1,56 @@
+# The two commands of README.md are `make run` and `make test`; both install what they need first.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# pip prints a warning per package for this machine's optional local indexes; keep the output readable.
+QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+
+.PHONY: help install chromium run test bench lint fmt clean
+
+help:
+	@echo "make run    - start the local Protu (cloud, API, webhooks, SPA) on http://127.0.0.1:$(PORT)"
+	@echo "make test   - run the whole test suite"
+	@echo "make bench  - performance figures as ratios against baselines measured in the same run"
+	@echo "make lint   - ruff and cfn-lint"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing Python dependencies into $(VENV) ..."
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | $(QUIET_PIP)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | $(QUIET_PIP)
+	@touch $@
+
+install: $(STAMP)
+
+# Browser tests drive Debian's Chromium (no browser download is possible here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests ..."; \
+	  $(SUDO) apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+run: install
+	@PORT=$(PORT) $(BIN)/python -m infra.server
+
+test: install chromium
+	@$(BIN)/python -m pytest -n 2 --dist loadgroup -q $(ARGS)
+
+bench: install
+	@$(BIN)/python -m tests.bench
+
+lint: install
+	@$(BIN)/ruff check .
+	@$(BIN)/cfn-lint template.yaml && echo "cfn-lint: template.yaml clean"
+
+fmt: install
+	@$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

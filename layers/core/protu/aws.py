@@ -1,0 +1,51 @@
+"""boto3 clients, created lazily and cached per process.
+
+The endpoint comes from botocore's own configuration: ``AWS_ENDPOINT_URL`` points every client at the local cloud
+(the moto server of ``make run``); in tests moto's in-process mock intercepts the calls. Clients are created on
+first use, so a test that starts moto first gets mocked clients.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+_lock = threading.Lock()
+_clients: dict[str, Any] = {}
+_config = None
+
+
+def _botocore_config():
+    global _config
+    if _config is None:
+        from botocore.config import Config
+
+        _config = Config(
+            connect_timeout=2,
+            read_timeout=5,
+            retries={"max_attempts": 3, "mode": "standard"},
+        )
+    return _config
+
+
+def client(service: str) -> Any:
+    """A cached boto3 client for ``service`` in the configured region."""
+    found = _clients.get(service)
+    if found is not None:
+        return found
+    with _lock:
+        found = _clients.get(service)
+        if found is None:
+            import boto3
+
+            from protu.settings import settings
+
+            found = boto3.session.Session().client(service, region_name=settings().region, config=_botocore_config())
+            _clients[service] = found
+    return found
+
+
+def reset() -> None:
+    """Forget cached clients (after the endpoint or credentials changed)."""
+    with _lock:
+        _clients.clear()

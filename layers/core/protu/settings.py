@@ -1,0 +1,69 @@
+"""Typed settings read from environment variables.
+
+The names are the ones ``template.yaml`` gives the functions (Globals and each function's Environment), so the
+cloud, the local server and the tests configure the code the same way. Read once per process; ``reload()`` is for
+processes that change their environment on purpose (the local cloud after provisioning).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    region: str
+    stage: str
+    data_table: str
+    audit_table: str
+    key_table: str
+    audit_bucket: str
+    backup_bucket: str
+    kms_key_id: str
+    signing_secret_id: str
+    app_origin: str
+    sentry_dsn: str
+    sentry_environment: str
+    log_level: str
+    max_body_bytes: int
+    key_cache_seconds: int
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage == "local"
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+@cache
+def settings() -> Settings:
+    return Settings(
+        region=_env("AWS_REGION", _env("AWS_DEFAULT_REGION", "eu-central-1")),
+        stage=_env("PROTU_STAGE", "local"),
+        data_table=_env("DATA_TABLE", "protu-data"),
+        audit_table=_env("AUDIT_TABLE", "protu-audit"),
+        key_table=_env("KEY_TABLE", "protu-keys"),
+        audit_bucket=_env("AUDIT_BUCKET", "protu-audit"),
+        backup_bucket=_env("BACKUP_BUCKET", "protu-backups"),
+        kms_key_id=_env("KMS_KEY_ID", "alias/protu-data"),
+        signing_secret_id=_env("SIGNING_SECRET_ID", "protu/signing-keys"),
+        app_origin=_env("APP_ORIGIN", "http://127.0.0.1:8000").rstrip("/"),
+        sentry_dsn=_env("SENTRY_DSN"),
+        sentry_environment=_env("SENTRY_ENVIRONMENT", _env("PROTU_STAGE", "local")),
+        log_level=_env("LOG_LEVEL", "INFO").upper(),
+        max_body_bytes=int(_env("MAX_BODY_BYTES", "65536")),
+        key_cache_seconds=int(_env("KEY_CACHE_SECONDS", "300")),
+    )
+
+
+def reload() -> Settings:
+    """Forget the cached settings (after the environment changed on purpose) and read them again."""
+    settings.cache_clear()
+    from protu import aws
+
+    aws.reset()
+    return settings()
