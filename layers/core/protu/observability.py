@@ -1,0 +1,89 @@
+"""Error reporting to Sentry, with nothing secret in what leaves the process.
+
+``init_sentry()`` is a no-op without ``SENTRY_DSN`` and then never imports ``sentry_sdk`` (cold start: the SDK and
+its integrations cost import time that a function without Sentry should not pay).
+
+What Sentry is told, and why:
+
+* ``send_default_pii`` left at its default (off; sentry-sdk 2.7x deprecates passing it, and its replacement,
+  ``data_collection``, would switch off the SDK's own ``EventScrubber``, which we keep as a second layer) and
+  ``max_request_body_size="never"``: integrations attach no bodies, cookies, IPs or user data.
+* ``include_local_variables=False``: frame locals hold passwords, tokens and decrypted answers by nature. (Should
+  someone turn them on, ``before_send`` still redacts ``vars`` like any other part of the event.)
+* ``before_send`` / ``before_send_transaction`` / ``before_send_log``: drop ``request.data`` and ``request.cookies``,
+  drop secret-named headers, scrub the query string, drop ``logentry.params`` (the raw logging arguments; the
+  scrubbed ``formatted`` message stays), then pass the whole event through ``protu.logging.redact`` — extra,
+  contexts, tags, breadcrumbs, exception values, stack frames, messages: every key judged by its name, every
+  string scrubbed of recognisable secrets. ``before_breadcrumb`` does the same to each breadcrumb as it is made.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from protu.logging import is_secret_key, redact, scrub_text
+from protu.settings import settings
+
+TRACES_SAMPLE_RATE = 0.05
+_active = False
+
+
+def _clean_request(request: dict[str, Any]) -> None:
+    request.pop("data", None)
+    request.pop("cookies", None)
+    headers = request.get("headers")
+    if isinstance(headers, dict):
+        request["headers"] = {name: value for name, value in headers.items() if not is_secret_key(name)}
+    query = request.get("query_string")
+    if isinstance(query, str) and query:
+        # A "?" in front lets scrub_text treat key=, code= and sig= as URL parameters, as they are.
+        request["query_string"] = scrub_text("?" + query.lstrip("?"))[1:]
+
+
+def before_send(event: dict[str, Any], hint: Any = None) -> dict[str, Any]:
+    """Strip and redact an event (error, transaction or log) before it leaves the process."""
+    request = event.get("request")
+    if isinstance(request, dict):
+        _clean_request(request)
+    logentry = event.get("logentry")
+    if isinstance(logentry, dict):
+        logentry.pop("params", None)
+    return redact(event)
+
+
+def before_breadcrumb(crumb: dict[str, Any], hint: Any = None) -> dict[str, Any]:
+    """Redact a breadcrumb (log records, HTTP calls with URLs, boto3 calls) when it is recorded."""
+    return redact(crumb)
+
+
+def init_sentry(*, transport: Any = None) -> bool:
+    """Start Sentry once per process when ``SENTRY_DSN`` is set; return whether it is active.
+
+    ``transport`` is for tests, which capture envelopes in memory; the privacy options cannot be overridden.
+    """
+    global _active
+    if _active:
+        return True
+    config = settings()
+    if not config.sentry_dsn:
+        return False
+    import sentry_sdk
+
+    options: dict[str, Any] = {
+        "dsn": config.sentry_dsn,
+        "environment": config.sentry_environment,
+        "release": os.environ.get("PROTU_RELEASE") or None,
+        "max_request_body_size": "never",
+        "include_local_variables": False,
+        "traces_sample_rate": TRACES_SAMPLE_RATE,
+        "before_send": before_send,
+        "before_send_transaction": before_send,
+        "before_send_log": before_send,
+        "before_breadcrumb": before_breadcrumb,
+    }
+    if transport is not None:
+        options["transport"] = transport
+    sentry_sdk.init(**options)
+    _active = True
+    return True
