@@ -1,0 +1,350 @@
+"""Provision the resources of ``template.yaml`` into moto: the local cloud of ``make run`` and of the tests.
+
+``LocalCloud(...).provision()`` creates every resource type moto supports, with the settings the template gives
+it (encryption, PITR, TTL, streams, Object Lock, lifecycle...), and resolves each function's environment exactly
+as CloudFormation would. Types moto cannot run (the API Gateway, the layer) are recorded, not created: the local
+server plays the API Gateway's part. Works against in-process moto (tests) and a moto server (``make run``) alike:
+the boto3 clients follow the process's moto mock or ``AWS_ENDPOINT_URL``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra import template as tpl
+
+ACCOUNT = "123456789012"
+REGION = "eu-central-1"
+LOCAL_PARAMETERS = {"Stage": "local", "AppOrigin": "http://127.0.0.1:8000"}
+# Served locally by something else: the local server is the API Gateway, the layer is this checkout's code.
+NOT_CREATED = {"AWS::Serverless::Api", "AWS::Serverless::LayerVersion"}
+
+
+@dataclass
+class Resource:
+    logical_id: str
+    type: str
+    physical_id: str
+    attributes: dict[str, str] = field(default_factory=dict)
+    created: bool = True
+
+
+class LocalCloud:
+    def __init__(
+        self,
+        *,
+        stack: str = "protu-local",
+        parameters: dict[str, str] | None = None,
+        template: dict[str, Any] | None = None,
+    ) -> None:
+        import boto3
+
+        self.stack = stack
+        self.template = template or tpl.load()
+        self.resources: dict[str, Resource] = {}
+        self._session = boto3.session.Session(region_name=REGION)
+        self._clients: dict[str, Any] = {}
+        self.resolver = tpl.Resolver(
+            self.template,
+            parameters=LOCAL_PARAMETERS | (parameters or {}),
+            pseudo={
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT,
+                "AWS::Partition": "aws",
+                "AWS::StackName": stack,
+                "AWS::URLSuffix": "amazonaws.com",
+                "AWS::NoValue": "",
+            },
+            ref=lambda name: self.ensure(name).physical_id,
+            get_att=lambda name, attr: self.ensure(name).attributes[attr],
+        )
+
+    # ------------------------------------------------------------------ public
+    def provision(self) -> LocalCloud:
+        make_moto_transactions_atomic()
+        for logical_id in self.template["Resources"]:
+            self.ensure(logical_id)
+        return self
+
+    def ensure(self, logical_id: str) -> Resource:
+        found = self.resources.get(logical_id)
+        if found is None:
+            spec = self.template["Resources"][logical_id]
+            kind = spec["Type"]
+            if kind in NOT_CREATED:
+                found = Resource(logical_id, kind, f"{self.stack}-{logical_id}", {"Arn": self._arn(logical_id)}, False)
+            else:
+                creator = getattr(self, "_create_" + kind.replace("::", "_"), None)
+                if creator is None:
+                    raise NotImplementedError(f"{logical_id}: the local cloud cannot create {kind} yet")
+                found = creator(logical_id, self._properties(logical_id))
+            self.resources[logical_id] = found
+        return found
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        raw = tpl.function_environment(self.template, logical_id)
+        return {k: str(v) for k, v in self.resolver.resolve(raw).items()}
+
+    def environment(self) -> dict[str, str]:
+        """The union of every function's environment; one name must mean one value across functions."""
+        merged: dict[str, str] = {}
+        for logical_id, spec in self.template["Resources"].items():
+            if spec["Type"] != "AWS::Serverless::Function":
+                continue
+            for name, value in self.function_environment(logical_id).items():
+                if merged.setdefault(name, value) != value:
+                    raise ValueError(f"{name} means different things to different functions")
+        return merged
+
+    def physical_id(self, logical_id: str) -> str:
+        return self.ensure(logical_id).physical_id
+
+    # ------------------------------------------------------------------ helpers
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service)
+        return self._clients[service]
+
+    def _properties(self, logical_id: str) -> dict[str, Any]:
+        spec = self.template["Resources"][logical_id]
+        props = spec.get("Properties", {})
+        if spec["Type"] == "AWS::Serverless::Function":
+            glob = self.template.get("Globals", {}).get("Function", {})
+            props = {**glob, **props}
+            props["Environment"] = {"Variables": tpl.function_environment(self.template, logical_id)}
+        return self.resolver.resolve(props)
+
+    def _name(self, logical_id: str) -> str:
+        return f"{self.stack}-{logical_id}".lower()
+
+    def _arn(self, logical_id: str) -> str:
+        return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:local/{self.stack}/{logical_id}"
+
+    # ------------------------------------------------------------------ KMS
+    def _create_AWS_KMS_Key(self, logical_id: str, props: dict) -> Resource:
+        kms = self.client("kms")
+        meta = kms.create_key(
+            Description=props.get("Description", logical_id),
+            KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+            KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            Policy=json.dumps(props["KeyPolicy"]) if "KeyPolicy" in props else None,
+            Tags=[{"TagKey": "logical-id", "TagValue": logical_id}],
+        )["KeyMetadata"]
+        if props.get("EnableKeyRotation"):
+            kms.enable_key_rotation(
+                KeyId=meta["KeyId"], RotationPeriodInDays=int(props.get("RotationPeriodInDays", 365))
+            )
+        return Resource(logical_id, "AWS::KMS::Key", meta["KeyId"], {"Arn": meta["Arn"], "KeyId": meta["KeyId"]})
+
+    def _create_AWS_KMS_Alias(self, logical_id: str, props: dict) -> Resource:
+        self.client("kms").create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
+        return Resource(logical_id, "AWS::KMS::Alias", props["AliasName"])
+
+    # ------------------------------------------------------------------ Secrets Manager
+    def _create_AWS_SecretsManager_Secret(self, logical_id: str, props: dict) -> Resource:
+        if "SecretString" in props:
+            value = props["SecretString"]
+        else:
+            gen = props.get("GenerateSecretString", {})
+            body = json.loads(gen.get("SecretStringTemplate", "{}"))
+            body[gen.get("GenerateStringKey", "password")] = secrets.token_urlsafe(48)
+            value = json.dumps(body)
+        args = {"Name": props.get("Name", f"{self.stack}/{logical_id}"), "SecretString": value}
+        if props.get("KmsKeyId"):
+            args["KmsKeyId"] = props["KmsKeyId"]
+        if props.get("Description"):
+            args["Description"] = props["Description"]
+        arn = self.client("secretsmanager").create_secret(**args)["ARN"]
+        return Resource(logical_id, "AWS::SecretsManager::Secret", arn, {"Id": arn})
+
+    # ------------------------------------------------------------------ DynamoDB
+    def _create_AWS_DynamoDB_Table(self, logical_id: str, props: dict) -> Resource:
+        ddb = self.client("dynamodb")
+        name = props.get("TableName", self._name(logical_id))
+        args: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PROVISIONED"),
+            "DeletionProtectionEnabled": bool(props.get("DeletionProtectionEnabled", False)),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        sse = props.get("SSESpecification")
+        if sse:
+            args["SSESpecification"] = {"Enabled": bool(sse.get("SSEEnabled")), "SSEType": sse.get("SSEType", "KMS")}
+            if sse.get("KMSMasterKeyId"):
+                args["SSESpecification"]["KMSMasterKeyId"] = sse["KMSMasterKeyId"]
+        stream = props.get("StreamSpecification")
+        if stream:
+            args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+        table = ddb.create_table(**args)["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            ddb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+            )
+        pitr = props.get("PointInTimeRecoverySpecification")
+        if pitr and pitr.get("PointInTimeRecoveryEnabled"):
+            spec = {"PointInTimeRecoveryEnabled": True}
+            if pitr.get("RecoveryPeriodInDays"):
+                spec["RecoveryPeriodInDays"] = int(pitr["RecoveryPeriodInDays"])
+            ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=spec)
+        attrs = {"Arn": table["TableArn"]}
+        if table.get("LatestStreamArn"):
+            attrs["StreamArn"] = table["LatestStreamArn"]
+        return Resource(logical_id, "AWS::DynamoDB::Table", name, attrs)
+
+    # ------------------------------------------------------------------ S3
+    def _create_AWS_S3_Bucket(self, logical_id: str, props: dict) -> Resource:
+        s3 = self.client("s3")
+        name = props.get("BucketName", self._name(logical_id))
+        s3.create_bucket(
+            Bucket=name,
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+            ObjectLockEnabledForBucket=bool(props.get("ObjectLockEnabled", False)),
+        )
+        if props.get("VersioningConfiguration"):
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
+        lock = props.get("ObjectLockConfiguration")
+        if lock:
+            s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=lock)
+        enc = props.get("BucketEncryption")
+        if enc:
+            rules = [
+                {
+                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                    "BucketKeyEnabled": bool(rule.get("BucketKeyEnabled", False)),
+                }
+                for rule in enc["ServerSideEncryptionConfiguration"]
+            ]
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        if props.get("PublicAccessBlockConfiguration"):
+            s3.put_public_access_block(
+                Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            )
+        if props.get("OwnershipControls"):
+            s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
+        lifecycle = props.get("LifecycleConfiguration")
+        if lifecycle:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in lifecycle["Rules"]]}
+            )
+        return Resource(
+            logical_id,
+            "AWS::S3::Bucket",
+            name,
+            {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"},
+        )
+
+    def _create_AWS_S3_BucketPolicy(self, logical_id: str, props: dict) -> Resource:
+        """moto evaluates a bucket policy's Deny statements but not their Conditions, so "deny unless TLS" would
+        deny everything. Locally (plain loopback HTTP anyway) only unconditional statements are applied; the
+        template's conditions are proven by tests that read the template."""
+        document = dict(props["PolicyDocument"])
+        document["Statement"] = [s for s in document["Statement"] if "Condition" not in s]
+        if document["Statement"]:
+            self.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(document))
+        return Resource(
+            logical_id, "AWS::S3::BucketPolicy", props["Bucket"], {"Policy": json.dumps(props["PolicyDocument"])}
+        )
+
+    # ------------------------------------------------------------------ logs
+    def _create_AWS_Logs_LogGroup(self, logical_id: str, props: dict) -> Resource:
+        logs = self.client("logs")
+        name = props.get("LogGroupName", f"/{self.stack}/{logical_id}")
+        args = {"logGroupName": name}
+        if props.get("KmsKeyId"):
+            args["kmsKeyId"] = props["KmsKeyId"]
+        logs.create_log_group(**args)
+        if props.get("RetentionInDays"):
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+        return Resource(
+            logical_id, "AWS::Logs::LogGroup", name, {"Arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"}
+        )
+
+    # ------------------------------------------------------------------ functions
+    def _create_AWS_Serverless_Function(self, logical_id: str, props: dict) -> Resource:
+        """The function exists in moto (name, role, environment) so that workflows can invoke it; its code runs
+        in-process through the handler registry of the local cloud, not from the stub zip."""
+        iam = self.client("iam")
+        role_name = f"{self.stack}-{logical_id}-role"[:64]
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        for index, policy in enumerate(p for p in props.get("Policies", []) if isinstance(p, dict)):
+            iam.put_role_policy(RoleName=role_name, PolicyName=f"inline-{index}", PolicyDocument=json.dumps(policy))
+        name = props.get("FunctionName", f"{self.stack}-{logical_id}")
+        arn = self.client("lambda").create_function(
+            FunctionName=name,
+            Runtime=props["Runtime"],
+            Role=role_arn,
+            Handler=props["Handler"],
+            Code={"ZipFile": _stub_zip()},
+            Timeout=int(props.get("Timeout", 3)),
+            MemorySize=int(props.get("MemorySize", 128)),
+            Environment={"Variables": {k: str(v) for k, v in props["Environment"]["Variables"].items()}},
+        )["FunctionArn"]
+        return Resource(logical_id, "AWS::Serverless::Function", name, {"Arn": arn, "RoleArn": role_arn})
+
+
+_moto_patched = False
+
+
+def make_moto_transactions_atomic() -> None:
+    """moto applies TransactWriteItems step by step and rolls back by restoring a deep copy of whole tables, so
+    two threads' transactions interleave and one's rollback can erase the other's commit. DynamoDB is atomic and
+    isolated per transaction; one lock around moto's method restores that for the threaded local server, its
+    background pumps and threaded tests. Optimistic races (two writers reading the same audit head) still happen."""
+    global _moto_patched
+    if _moto_patched:
+        return
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.Lock()
+    original = DynamoDBBackend.transact_write_items
+
+    def atomic(self, *args, **kwargs):
+        with lock:
+            return original(self, *args, **kwargs)
+
+    DynamoDBBackend.transact_write_items = atomic
+    _moto_patched = True
+
+
+def _lifecycle_rule(rule: dict) -> dict:
+    """CloudFormation's lifecycle rule shape to the S3 API's."""
+    out: dict[str, Any] = {
+        "ID": rule.get("Id", "rule"),
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if "ExpirationInDays" in rule:
+        out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "NoncurrentVersionExpiration" in rule:
+        out["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+        }
+    if "AbortIncompleteMultipartUpload" in rule:
+        out["AbortIncompleteMultipartUpload"] = {
+            "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+        }
+    return out
+
+
+def _stub_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("stub.py", "# local cloud: handlers run in-process\n")
+    return buffer.getvalue()

@@ -1,0 +1,115 @@
+"""template.yaml is the one definition of the cloud: it lints clean and keeps the properties the product promises."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from infra import template as tpl
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def template():
+    return tpl.load()
+
+
+def resources(template, kind):
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_cfn_lint_reports_no_errors():
+    from cfnlint.api import ManualArgs, lint_file
+
+    matches = lint_file(ROOT / "template.yaml", config=ManualArgs(regions=["eu-central-1"]))
+    problems = [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches if m.rule.id.startswith("E")]
+    assert problems == []
+
+
+def test_deploys_to_eu_central_1():
+    config = (ROOT / "samconfig.toml").read_text()
+    assert 'region = "eu-central-1"' in config
+
+
+def test_functions_run_python_3_12_and_point_at_real_handlers(template):
+    runtime = template["Globals"]["Function"]["Runtime"]
+    assert runtime == "python3.12"
+    functions = resources(template, "AWS::Serverless::Function")
+    assert {"ApiFunction", "WebhooksFunction"} <= set(functions)
+    for name, spec in functions.items():
+        props = spec["Properties"]
+        module, attribute = props["Handler"].rsplit(".", 1)
+        source = ROOT / props["CodeUri"] / f"{module}.py"
+        assert source.is_file(), name
+        assert f"def {attribute}(" in source.read_text() or f"{attribute} = " in source.read_text(), name
+
+
+def test_api_routes_reach_the_functions_through_proxy_resources(template):
+    events = {
+        name: spec["Properties"]["Events"]["Proxy"]["Properties"]
+        for name, spec in resources(template, "AWS::Serverless::Function").items()
+        if "Proxy" in spec["Properties"].get("Events", {})
+    }
+    assert events["ApiFunction"]["Path"] == "/api/{proxy+}"
+    assert events["WebhooksFunction"]["Path"] == "/webhooks/{proxy+}"
+
+
+def test_function_policies_are_least_privilege(template):
+    for name, spec in resources(template, "AWS::Serverless::Function").items():
+        for policy in spec["Properties"]["Policies"]:
+            for statement in policy["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert all("*" not in action for action in actions), (name, actions)
+                assert statement["Resource"] != "*", name
+
+
+def test_audit_events_cannot_be_deleted_by_the_functions(template):
+    for name, spec in resources(template, "AWS::Serverless::Function").items():
+        for policy in spec["Properties"]["Policies"]:
+            for statement in policy["Statement"]:
+                if statement.get("Resource") == {"Fn::GetAtt": ["AuditTable", "Arn"]}:
+                    assert "dynamodb:DeleteItem" not in statement["Action"], name
+
+
+def test_every_bucket_refuses_plain_http_and_old_tls(template):
+    policies = {
+        spec["Properties"]["Bucket"]["Ref"]: spec for spec in resources(template, "AWS::S3::BucketPolicy").values()
+    }
+    for bucket in resources(template, "AWS::S3::Bucket"):
+        statements = policies[bucket]["Properties"]["PolicyDocument"]["Statement"]
+        conditions = [s["Condition"] for s in statements if s["Effect"] == "Deny"]
+        assert {"Bool": {"aws:SecureTransport": "false"}} in conditions
+        assert {"NumericLessThan": {"s3:TlsVersion": "1.2"}} in conditions
+
+
+def test_log_groups_are_encrypted_for_every_function(template):
+    groups = resources(template, "AWS::Logs::LogGroup").values()
+    encrypted = {
+        g["Properties"]["LogGroupName"]["Fn::Sub"].rsplit("${", 1)[1].rstrip("}")
+        for g in groups
+        if g["Properties"].get("KmsKeyId")
+    }
+    assert set(resources(template, "AWS::Serverless::Function")) <= encrypted
+
+
+def test_the_template_holds_no_local_only_route():
+    assert "_local" not in (ROOT / "template.yaml").read_text()
+
+
+def test_the_core_layer_ships_the_protu_package(template):
+    layer = template["Resources"]["CoreLayer"]["Properties"]
+    assert (ROOT / layer["ContentUri"] / "protu" / "__init__.py").is_file()
+    assert importlib.util.find_spec("protu") is not None
+
+
+def test_the_layer_installs_exactly_the_runtime_dependencies_of_pyproject(template):
+    import tomllib
+
+    layer = template["Resources"]["CoreLayer"]["Properties"]
+    lines = (ROOT / layer["ContentUri"] / "requirements.txt").read_text().splitlines()
+    layer_requirements = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert layer_requirements == [d.split("#")[0].strip() for d in declared]
