@@ -1,0 +1,333 @@
+"""The tenant key store: per-tenant data keys, wrapped by KMS, versioned, destroyable.
+
+Keys live in their own table (``KEY_TABLE``), apart from the data they protect, so destroying a tenant's keys makes
+its data unreadable everywhere, backups of the data table included. Each tenant has one partition::
+
+    pk "T#<tenant>"  sk "KEY#CURRENT"  version, status "active" | "destroyed", created_at, destroyed_at
+    pk "T#<tenant>"  sk "KEY#v0001"    version, status "active" | "retired", created_at, wrapped, kms_key_id
+
+A version item holds only ``wrapped``: the KMS ``CiphertextBlob`` of a 256-bit data key made by ``GenerateDataKey``
+with the encryption context ``{"tenant": <tenant>}``, so a wrapped key cannot be unwrapped as another tenant's.
+The ``KEY#CURRENT`` item names the version new messages use; after ``destroy_tenant_key`` it stays as a tombstone
+so later reads say "erased" (``KeyDestroyed``) rather than "not ours" (``DecryptionFailed``).
+
+Unwrapped keys and current versions are cached in this process for ``settings().key_cache_seconds``: a warm
+process makes no KMS call and no key-store read for a tenant it has seen. The price is that a rotation or a
+destruction done by another process reaches this one within that time; ``destroy_tenant_key`` clears this
+process's cache at once.
+
+Key ids (what an Encryption SDK message names as its wrapping key) are ``<tenant>#v<N>``. Room is left for
+per-data-subject keys (crypto-shredding one person): a subject key would be a data key wrapped locally by a tenant
+key version and stored in the same partition (sk ``SUBJ#<subject>#v0001``), with key ids ``<tenant>#s.<subject>#v<M>``
+that ``parse_key_id`` rejects today. Destroying a tenant already deletes its whole partition, subjects included.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.models import Model
+
+from protu import aws
+from protu.errors import DecryptionFailed, KeyDestroyed
+from protu.settings import settings
+from protu.store.base import SettingValue, tenant_pk
+
+CURRENT_SK = "KEY#CURRENT"
+ACTIVE, RETIRED, DESTROYED = "active", "retired", "destroyed"
+_MAX_VERSION = 9999  # four digits in the sort key keep versions in order
+_CACHE_ENTRIES = 4096  # two entries per warm tenant (current version, key); a Lambda sees few tenants
+
+
+class KeyRecord(Model):
+    """One item of the key table: a tenant's current-version pointer (or tombstone) or one wrapped key version."""
+
+    class Meta:
+        table_name = SettingValue("key_table")
+        region = SettingValue("region")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    version = NumberAttribute()
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    wrapped = BinaryAttribute(null=True, legacy_encoding=False)
+    kms_key_id = UnicodeAttribute(null=True)
+    destroyed_at = UTCDateTimeAttribute(null=True)
+
+
+def version_sk(version: int) -> str:
+    return f"KEY#v{version:04d}"
+
+
+def key_id(tenant_id: str, version: int) -> str:
+    """The wrapping-key id an Encryption SDK message records: ``<tenant>#v<N>``."""
+    return f"{tenant_id}#v{version}"
+
+
+def parse_key_id(value: str) -> tuple[str, int]:
+    """``(tenant, version)`` of a tenant key id; ``ValueError`` for anything else (e.g. a future subject key id)."""
+    tenant, sep, version = value.rpartition("#v")
+    if not sep or not version.isdigit() or version.startswith("0"):
+        raise ValueError("not a tenant key id")
+    tenant_pk(tenant)  # validates the tenant id
+    return tenant, int(version)
+
+
+class TTLCache:
+    """A small thread-safe LRU map whose entries expire: bounded memory, and keys do not outlive their TTL."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._max = max_entries
+        self._items: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            if found[0] <= now:
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return found[1]
+
+    def put(self, key: Hashable, value: Any, ttl: float) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + ttl, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
+
+    def drop(self, tenant_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._items if k[1] == tenant_id]:
+                del self._items[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_cache = TTLCache(_CACHE_ENTRIES)
+
+
+def _remember(key: tuple, value: Any) -> None:
+    _cache.put(key, value, settings().key_cache_seconds)
+
+
+def clear_cache() -> None:
+    """Forget every cached key and version, as a new process would (tests; after restoring the key table)."""
+    _cache.clear()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _kms_context(tenant_id: str) -> dict[str, str]:
+    return {"tenant": tenant_id}
+
+
+def _generate(tenant_id: str) -> tuple[bytes, bytes, str]:
+    """A new data key from KMS: (plaintext, CiphertextBlob, wrapping KMS key ARN)."""
+    out = aws.client("kms").generate_data_key(
+        KeyId=settings().kms_key_id, KeySpec="AES_256", EncryptionContext=_kms_context(tenant_id)
+    )
+    return out["Plaintext"], out["CiphertextBlob"], out["KeyId"]
+
+
+def _unwrap(tenant_id: str, item: KeyRecord) -> bytes:
+    out = aws.client("kms").decrypt(
+        CiphertextBlob=item.wrapped, KeyId=item.kms_key_id, EncryptionContext=_kms_context(tenant_id)
+    )
+    return out["Plaintext"]
+
+
+def _read_current(tenant_id: str) -> KeyRecord | None:
+    try:
+        return KeyRecord.get(tenant_pk(tenant_id), CURRENT_SK, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def _lost_condition(error: TransactWriteError) -> bool:
+    """True when a transaction failed only because a condition did not hold (another writer got there first)."""
+    reasons = [r for r in error.cancellation_reasons if r is not None]
+    return bool(reasons) and all(r.code in ("ConditionalCheckFailed", "None") for r in reasons)
+
+
+def _new_version_item(tenant_id: str, version: int, wrapped: bytes, kms_key_id: str, now: datetime) -> KeyRecord:
+    return KeyRecord(
+        tenant_pk(tenant_id),
+        version_sk(version),
+        version=version,
+        status=ACTIVE,
+        created_at=now,
+        wrapped=wrapped,
+        kms_key_id=kms_key_id,
+    )
+
+
+def _connection():
+    """The model's own connection, for transactions: a new ``Connection`` would build a second botocore client
+    (~0.1 s) each time."""
+    return KeyRecord._get_connection().connection
+
+
+def _transaction():
+    from pynamodb.transactions import TransactWrite
+
+    return TransactWrite(connection=_connection())
+
+
+def _read_with_pointer(tenant_id: str, version: int) -> tuple[KeyRecord | None, KeyRecord | None]:
+    """The pointer and one version item in one consistent round trip (``TransactGetItems`` needs only the
+    ``dynamodb:GetItem`` permission, unlike ``BatchGetItem``)."""
+    from pynamodb.transactions import TransactGet
+
+    pk = tenant_pk(tenant_id)
+    with TransactGet(connection=_connection()) as tx:
+        futures = tx.get(KeyRecord, pk, CURRENT_SK), tx.get(KeyRecord, pk, version_sk(version))
+    found = []
+    for future in futures:
+        try:
+            found.append(future.get())
+        except DoesNotExist:
+            found.append(None)
+    return found[0], found[1]
+
+
+def _create_first(tenant_id: str) -> int:
+    """Write v1 and the pointer in one conditional transaction; a concurrent creator's keys win if it was first."""
+    plaintext, wrapped, kms_key_id = _generate(tenant_id)
+    now = _now()
+    absent = KeyRecord.pk.does_not_exist()
+    try:
+        with _transaction() as tx:
+            tx.save(_new_version_item(tenant_id, 1, wrapped, kms_key_id, now), condition=absent)
+            tx.save(
+                KeyRecord(tenant_pk(tenant_id), CURRENT_SK, version=1, status=ACTIVE, created_at=now), condition=absent
+            )
+    except TransactWriteError as error:
+        if not _lost_condition(error):
+            raise
+        return _current_version(tenant_id, create=False)
+    _remember(("k", tenant_id, 1), plaintext)
+    _remember(("v", tenant_id), 1)
+    return 1
+
+
+def _current_version(tenant_id: str, *, create: bool = True) -> int:
+    cached = _cache.get(("v", tenant_id))
+    if cached is not None:
+        return cached
+    current = _read_current(tenant_id)
+    if current is None:
+        if not create:
+            raise DecryptionFailed("No key exists for this tenant.")
+        return _create_first(tenant_id)
+    if current.status == DESTROYED:
+        raise KeyDestroyed()
+    _remember(("v", tenant_id), current.version)
+    return current.version
+
+
+def tenant_key(tenant_id: str, version: int) -> bytes:
+    """The unwrapped key of one version, from the cache or from the store and KMS.
+
+    On a cache miss the pointer is read in the same request as the version item, so an erased tenant reads as
+    ``KeyDestroyed`` even if a destruction stopped half-way, and an unknown version reads as ``DecryptionFailed``.
+    """
+    cached = _cache.get(("k", tenant_id, version))
+    if cached is not None:
+        return cached
+    current, item = _read_with_pointer(tenant_id, version)
+    if current is not None and current.status == DESTROYED:
+        raise KeyDestroyed()
+    if current is None or item is None or item.wrapped is None:
+        raise DecryptionFailed()
+    plaintext = _unwrap(tenant_id, item)
+    _remember(("k", tenant_id, version), plaintext)
+    return plaintext
+
+
+def ensure_tenant_key(tenant_id: str) -> int:
+    """The tenant's current key version (the one new messages use), creating v1 if it has none.
+
+    Idempotent and safe to race; ``KeyDestroyed`` once the tenant was erased (its id never gets keys again).
+    """
+    return _current_version(tenant_id)
+
+
+def rotate_tenant_key(tenant_id: str) -> int:
+    """Make a new key version for new messages; older versions stay and still decrypt. Returns the new version.
+
+    If another process rotates at the same moment, its version wins and is returned: either way the tenant has a
+    fresh key. Other warm processes switch to the new version within ``key_cache_seconds``.
+    """
+    current = _read_current(tenant_id)
+    if current is None:
+        return _create_first(tenant_id)
+    if current.status == DESTROYED:
+        raise KeyDestroyed()
+    old, new = current.version, current.version + 1
+    if new > _MAX_VERSION:
+        raise ValueError("too many key versions")
+    plaintext, wrapped, kms_key_id = _generate(tenant_id)
+    pk = tenant_pk(tenant_id)
+    try:
+        with _transaction() as tx:
+            tx.save(
+                _new_version_item(tenant_id, new, wrapped, kms_key_id, _now()), condition=KeyRecord.pk.does_not_exist()
+            )
+            tx.update(
+                KeyRecord(pk, CURRENT_SK),
+                actions=[KeyRecord.version.set(new)],
+                condition=(KeyRecord.version == old) & (KeyRecord.status == ACTIVE),
+            )
+            tx.update(
+                KeyRecord(pk, version_sk(old)), actions=[KeyRecord.status.set(RETIRED)], condition=KeyRecord.pk.exists()
+            )
+    except TransactWriteError as error:
+        if not _lost_condition(error):
+            raise
+        _cache.drop(tenant_id)
+        return _current_version(tenant_id, create=False)
+    _remember(("k", tenant_id, new), plaintext)
+    _remember(("v", tenant_id), new)
+    return new
+
+
+def destroy_tenant_key(tenant_id: str) -> None:
+    """Erase the tenant's data by destroying every key version (crypto-shredding). Irreversible.
+
+    The tombstone is written first, so no new message can start under a key that is about to go and a concurrent
+    rotation fails its condition; then every other item of the partition is deleted. Running it again finishes
+    an interrupted destruction. Other warm processes stop decrypting within ``key_cache_seconds``.
+    """
+    pk = tenant_pk(tenant_id)
+    now = _now()
+    KeyRecord(pk, CURRENT_SK).update(
+        actions=[
+            KeyRecord.status.set(DESTROYED),
+            KeyRecord.destroyed_at.set(now),
+            KeyRecord.version.set(KeyRecord.version | 0),
+            KeyRecord.created_at.set(KeyRecord.created_at | now),
+        ]
+    )
+    _cache.drop(tenant_id)
+    doomed = [item for item in KeyRecord.query(pk, consistent_read=True) if item.sk != CURRENT_SK]
+    with KeyRecord.batch_write() as batch:
+        for item in doomed:
+            batch.delete(item)
+    _cache.drop(tenant_id)
