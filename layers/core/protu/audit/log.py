@@ -1,0 +1,92 @@
+"""Recording events without a data write, and reading a tenant's events back.
+
+``record`` is for what changes no company data but must be on the record (a failed login, a denied request): it
+is the same transaction as ``store.tx.Transaction``, holding only the event and the chain head, so it is
+serialised with every other append to the tenant's chain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from protu import errors
+from protu.audit.chain import event_sk
+from protu.audit.models import AuditEvent, chain_pk
+
+MAX_PAGE = 100
+
+
+def record(
+    tenant_id: str,
+    action: str,
+    target: str,
+    *,
+    actor: str | None = None,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+    request_id: str | None = None,
+    source_ip: str | None = None,
+) -> dict[str, Any]:
+    """Append one event to the tenant's chain; returns the committed event document (with seq and hash).
+
+    ``actor``, ``request_id`` and ``source_ip`` default to the ones bound for the request (``audit.bound``).
+    """
+    # Imported here: store.tx builds on this package, so a module-level import would be circular.
+    from protu.store.tx import Transaction
+
+    tx = Transaction(tenant_id, actor=actor, request_id=request_id, source_ip=source_ip)
+    tx.audit(action, target, details=details, outcome=outcome)
+    return tx.commit()[0]
+
+
+def events(
+    tenant_id: str,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the tenant's events, newest first, and the cursor of the next page (None at the end).
+
+    Filters are exact matches (``since``/``until`` are ISO-8601 UTC bounds on ``time``, inclusive). The cursor is
+    the seq to continue below; it is only a position within the caller's own tenant chain, so it cannot reach
+    another tenant's events.
+    """
+    limit = max(1, min(int(limit), MAX_PAGE))
+    top = _cursor_seq(cursor) - 1 if cursor is not None else 10**12 - 1
+    if top < 1:
+        return [], None
+    conditions = [
+        getattr(AuditEvent, name) == value
+        for name, value in (("actor", actor), ("action", action), ("target", target))
+        if value is not None
+    ]
+    if since is not None:
+        conditions.append(AuditEvent.time >= since)
+    if until is not None:
+        conditions.append(AuditEvent.time <= until)
+    filter_condition = None
+    for condition in conditions:
+        filter_condition = condition if filter_condition is None else filter_condition & condition
+    found = list(
+        AuditEvent.query(
+            chain_pk(tenant_id),
+            AuditEvent.sk.between(event_sk(1), event_sk(top)),
+            filter_condition=filter_condition,
+            scan_index_forward=False,
+            limit=limit + 1,  # one more than asked tells whether another page exists
+            page_size=limit + 1,
+        )
+    )
+    page = [event.to_document() for event in found[:limit]]
+    return page, (str(page[-1]["seq"]) if len(found) > limit else None)
+
+
+def _cursor_seq(cursor: str) -> int:
+    if not (isinstance(cursor, str) and cursor.isascii() and cursor.isdigit() and 0 < len(cursor) <= 12):
+        raise errors.BadRequest("The cursor is not valid.", code="invalid_cursor")
+    return int(cursor)

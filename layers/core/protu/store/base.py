@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import re
+
+_TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+
+
+class SettingValue:
+    """A class attribute that reads a field of ``protu.settings.settings()`` each time it is accessed.
+
+    PynamoDB reads ``Meta.table_name`` and ``Meta.region`` on every connection lookup and rebuilds the connection
+    when the name changes, so models follow the process's settings (template-given environment) without being
+    re-imported::
+
+        class Meta:
+            table_name = SettingValue("data_table")
+            region = SettingValue("region")
+    """
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    def __get__(self, instance: object, owner: type | None = None) -> str:
+        from protu.settings import settings
+
+        return getattr(settings(), self.field)
+
+
+def tenant_pk(tenant_id: str, *parts: str) -> str:
+    """The partition key of a company item: ``T#<tenant_id>`` followed by ``#``-joined parts."""
+    if not _TENANT_ID.match(tenant_id or ""):
+        raise ValueError("invalid tenant id")
+    return "#".join(("T", tenant_id, *parts))
