@@ -1,0 +1,236 @@
+"""Endpoints: one declaration gives the route, its permission, its validation and its OpenAPI entry.
+
+A handler is registered through ``Router`` only, and ``Router.route`` has no default for ``permission``: a route
+cannot exist without saying who may call it. The view wrapper parses and validates the body and the query string
+with msgspec (unknown fields refused), calls the handler with a ``Call``, encodes its answer, and turns every
+error into the JSON error shape: a handler never builds an error body and never leaks a stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from chalice import Response
+
+from protu import errors
+from protu.logging import get_logger
+
+log = get_logger(__name__)
+
+PUBLIC = "public"
+"""The permission of routes anybody may call (sign-in, health, security reports)."""
+
+
+@dataclass
+class Call:
+    """What a handler sees of one request."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    body: Any = None
+    query: Any = None
+    source_ip: str = ""
+    user_agent: str = ""
+    request_id: str = ""
+    principal: Any = None
+    status: int | None = None
+    """A handler sets this to answer with another status than the endpoint's declared one."""
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Callable[[Call], Any]
+    permission: str
+    body: type | None = None
+    query: type | None = None
+    response: Any = None
+    status: int = 200
+    summary: str = ""
+    tag: str = ""
+
+
+class Router:
+    """The endpoints of one area (health, auth, users...); ``install`` registers them on an app."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        permission: str,
+        body: type | None = None,
+        query: type | None = None,
+        response: Any = None,
+        status: int = 200,
+        summary: str = "",
+    ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
+        if not permission:
+            raise ValueError(f"{method} {path}: every route needs a permission")
+
+        def register(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
+            self.endpoints.append(
+                Endpoint(
+                    method.upper(),
+                    path,
+                    handler,
+                    permission,
+                    body,
+                    query,
+                    response,
+                    status,
+                    summary or (handler.__doc__ or "").strip().split("\n")[0],
+                    self.tag,
+                )
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, **kw: Any):
+        return self.route("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any):
+        return self.route("POST", path, **kw)
+
+    def patch(self, path: str, **kw: Any):
+        return self.route("PATCH", path, **kw)
+
+    def put(self, path: str, **kw: Any):
+        return self.route("PUT", path, **kw)
+
+    def delete(self, path: str, **kw: Any):
+        return self.route("DELETE", path, **kw)
+
+
+def install(app: Any, *routers: Router, authorize: Callable[[Call, Endpoint], Any] | None = None) -> list[Endpoint]:
+    """Register every endpoint of ``routers`` on the Chalice ``app``.
+
+    ``authorize(call, endpoint)`` resolves the caller for non-public routes and raises when they may not call it;
+    an app that has non-public routes must pass it (startup fails otherwise).
+    """
+    endpoints = [ep for router in routers for ep in router.endpoints]
+    grouped: dict[str, dict[str, Endpoint]] = {}
+    for ep in endpoints:
+        if ep.permission != PUBLIC and authorize is None:
+            raise RuntimeError(f"{ep.method} {ep.path} needs '{ep.permission}' but the app has no authorizer")
+        if ep.method in grouped.setdefault(ep.path, {}):
+            raise RuntimeError(f"{ep.method} {ep.path} is declared twice")
+        grouped[ep.path][ep.method] = ep
+    for path, by_method in grouped.items():
+        for method, ep in by_method.items():
+            app.route(path, methods=[method], content_types=["*/*"])(_view(app, ep, authorize))
+    existing = getattr(app, "endpoints", [])
+    app.endpoints = existing + endpoints
+    return endpoints
+
+
+def _view(app: Any, ep: Endpoint, authorize: Callable[[Call, Endpoint], Any] | None) -> Callable[..., Response]:
+    def view(**params: str) -> Response:
+        try:
+            request = app.current_request
+            call = _call(request, params)
+            if ep.permission != PUBLIC:
+                call.principal = authorize(call, ep)  # type: ignore[misc]
+            call.query = _decode_query(request, ep.query)
+            call.body = _decode_body(request, ep.body)
+            result = ep.handler(call)
+            if isinstance(result, Response):
+                result.headers = {**call.response_headers, **result.headers}
+                return result
+            if result is None:
+                return Response(body="", status_code=call.status or 204, headers=call.response_headers)
+            return Response(
+                body=msgspec.json.encode(result).decode(),
+                status_code=call.status or ep.status,
+                headers={"Content-Type": "application/json", **call.response_headers},
+            )
+        except errors.ProtuError as error:
+            return _error(error)
+        except Exception as error:  # noqa: BLE001 - last line of defence: a JSON error, never a stack trace
+            return _error(unexpected(error))
+
+    view.__name__ = f"{ep.method.lower()}_{ep.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}"
+    return view
+
+
+def unexpected(error: Exception) -> errors.ProtuError:
+    """Map an error that escaped the domain: AWS outages to 503, anything else to a logged 500."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from pynamodb.exceptions import PynamoDBException
+
+    if isinstance(error, BotoCoreError | ClientError | PynamoDBException):
+        log.warning("upstream failure", extra={"error_type": type(error).__name__})
+        return errors.ServiceUnavailable()
+    log.error("unhandled error", exc_info=error)  # Sentry's logging integration reports it (redacted)
+    internal = errors.ProtuError("Something went wrong on our side.", code="internal_error")
+    internal.status = 500
+    return internal
+
+
+def _error(error: errors.ProtuError) -> Response:
+    headers = {"Content-Type": "application/json", **error.headers}
+    return Response(body=msgspec.json.encode(error.to_body()).decode(), status_code=error.status, headers=headers)
+
+
+def _call(request: Any, params: dict[str, str]) -> Call:
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    identity = (request.context or {}).get("identity") or {}
+    return Call(
+        method=request.method,
+        path=request.path,
+        params=params,
+        headers=headers,
+        source_ip=identity.get("sourceIp") or "",
+        user_agent=headers.get("user-agent", "")[:512],
+        request_id=(request.context or {}).get("requestId", ""),
+    )
+
+
+def _decode_body(request: Any, schema: type | None) -> Any:
+    raw = request.raw_body
+    if schema is None:
+        if raw and raw.strip():
+            raise errors.BadRequest("This endpoint takes no request body.", code="unexpected_body")
+        return None
+    if not raw or not raw.strip():
+        raise errors.ValidationFailed("A JSON request body is required.", code="body_required")
+    content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise errors.UnsupportedMediaType()
+    try:
+        return msgspec.json.decode(raw, type=schema, strict=True)
+    except msgspec.ValidationError as error:
+        raise errors.ValidationFailed(str(error), details=_where(error)) from None
+    except msgspec.DecodeError:
+        raise errors.InvalidJson() from None
+
+
+def _decode_query(request: Any, schema: type | None) -> Any:
+    given = dict(request.query_params or {})
+    if schema is None:
+        if given:
+            raise errors.ValidationFailed("This endpoint takes no query parameters.", code="unexpected_query")
+        return None
+    try:
+        return msgspec.convert(given, type=schema, strict=False)
+    except msgspec.ValidationError as error:
+        raise errors.ValidationFailed(str(error), details=_where(error)) from None
+
+
+def _where(error: msgspec.ValidationError) -> dict[str, str] | None:
+    text = str(error)
+    if " - at `" in text:
+        return {"field": text.rsplit(" - at `", 1)[1].rstrip("`")}
+    return None
