@@ -1,0 +1,82 @@
+// Status page: GET /api/health and show the overall status and each check.
+
+import { ApiError, api } from "../api.js";
+import { h } from "../dom.js";
+
+export const title = "Status";
+
+const LABELS = { table: "Data table", key_store: "Key store", kms_key: "Encryption key (KMS)" };
+
+export function render({ signal }) {
+  const result = h("div", { class: "health", "aria-live": "polite", "aria-busy": "true" }, h("p", {}, "Checking…"));
+  const refresh = h("button", { type: "button", class: "button button--secondary", onClick: load }, "Check again");
+
+  async function load() {
+    result.setAttribute("aria-busy", "true");
+    refresh.disabled = true;
+    try {
+      result.replaceChildren(report(await fetchHealth(signal)));
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      if (!(error instanceof ApiError)) console.error(error);
+      const message = error instanceof ApiError ? error.message : "The status could not be shown.";
+      result.replaceChildren(h("p", { class: "notice notice--error", role: "alert" }, message));
+    } finally {
+      result.setAttribute("aria-busy", "false");
+      refresh.disabled = false;
+    }
+  }
+  load();
+
+  return h(
+    "section",
+    { class: "page", "aria-labelledby": "page-title" },
+    h("h1", { id: "page-title" }, "Service status"),
+    h("p", { class: "lead" }, "Whether Protu and the services it depends on are working."),
+    result,
+    refresh,
+  );
+}
+
+// A degraded service answers 503 with the same report in the body: show it rather than an error.
+async function fetchHealth(signal) {
+  try {
+    return await api.get("/api/health", { signal });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 503 && error.body?.checks) return error.body;
+    throw error;
+  }
+}
+
+function report(health) {
+  const checks = Object.entries(health.checks ?? {});
+  return h(
+    "div",
+    { class: "card" },
+    h("p", { class: "health__overall" }, "Overall: ", badge(health.status, { "data-testid": "health-status" })),
+    h(
+      "ul",
+      { class: "checks", "aria-label": "Checks" },
+      checks.map(([name, check]) =>
+        h(
+          "li",
+          { class: "checks__row", "data-testid": `health-check-${name}` },
+          h("span", { class: "checks__name" }, LABELS[name] ?? name),
+          badge(check?.status),
+        ),
+      ),
+    ),
+    h(
+      "dl",
+      { class: "meta" },
+      health.version ? [h("dt", {}, "Version"), h("dd", {}, health.version)] : null,
+      health.region ? [h("dt", {}, "Region"), h("dd", {}, health.region)] : null,
+    ),
+  );
+}
+
+function badge(status, props = {}) {
+  const text = String(status ?? "unknown");
+  const tone = text === "ok" ? "ok" : text === "degraded" || text === "error" ? "bad" : "unknown";
+  return h("span", { ...props, class: `badge badge--${tone}` }, text);
+}

@@ -1,0 +1,46 @@
+"""What the cloud runs on its own, run locally on a thread: DynamoDB stream consumers (the audit mirror).
+
+In the cloud these are event source mappings in ``template.yaml``; here one loop reads each stream and calls the
+same handler with the same event shape.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from protu.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class Background:
+    def __init__(self, cloud: Any, interval: float = 1.0) -> None:
+        from infra.server import load_functions
+        from infra.streams import StreamPump
+
+        load_functions()
+        import jobs
+
+        self._pumps = [StreamPump(cloud.physical_id("AuditTable"), jobs.mirror_audit)]
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="local-background", daemon=True)
+
+    def start(self) -> Background:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def run_once(self) -> int:
+        return sum(pump.pump() for pump in self._pumps)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - keep the local cloud alive; the error is logged
+                log.exception("background work failed")

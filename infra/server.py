@@ -1,0 +1,289 @@
+"""The local Protu of ``make run``: the moto cloud provisioned from ``template.yaml``, the API and webhook functions
+behind a stand-in API Gateway, the SPA, and an outbox for email, on one address.
+
+    /api/*        -> functions/api/api.py   (as the REST API's /api/{proxy+} resource sends it)
+    /webhooks/*   -> functions/webhooks/webhooks.py
+    /_local/*     -> local only: the outbox (GET /_local/outbox) and a Mailgun-compatible messages endpoint that
+                     fills it; never part of the deployed template
+    anything else -> the SPA (frontend/), index.html for client-side routes
+
+Run it with ``make run`` (or ``python -m infra.server``); ``PORT`` picks the port (default 8000).
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from email.parser import BytesParser
+from email.policy import default as email_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from infra import gateway
+
+ROOT = Path(__file__).resolve().parent.parent
+FRONTEND = ROOT / "frontend"
+FUNCTION_DIRS = [ROOT / "functions" / name for name in ("api", "webhooks", "jobs")]
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
+
+
+class Outbox:
+    """Email the local cloud sent, newest first: what Mailgun would have delivered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._messages: list[dict[str, Any]] = []
+
+    def add(self, fields: dict[str, str]) -> dict[str, Any]:
+        message = {
+            "id": f"<{time.time_ns()}@local.protu>",
+            "from": fields.get("from", ""),
+            "to": fields.get("to", ""),
+            "subject": fields.get("subject", ""),
+            "text": fields.get("text", ""),
+            "html": fields.get("html", ""),
+            "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        with self._lock:
+            self._messages.insert(0, message)
+        return message
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._messages)
+
+
+class LocalServer:
+    """Serves the functions, the SPA and the outbox on 127.0.0.1:``port`` from a background thread."""
+
+    def __init__(self, port: int = 0, *, functions: dict[str, Callable] | None = None) -> None:
+        self.outbox = Outbox()
+        self._functions = functions or load_functions()
+        self._locks = {prefix: threading.Lock() for prefix in self._functions}
+        handler = type("Handler", (_Handler,), {"server_app": self})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LocalServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="local-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def call_function(self, prefix: str, method: str, url: str, headers: dict[str, str], body: bytes, ip: str):
+        """One request at a time per function, like one Lambda container (Chalice keeps per-request state)."""
+        with self._locks[prefix]:
+            return gateway.invoke(self._functions[prefix], method, url, headers=headers, body=body, source_ip=ip)
+
+
+def load_functions() -> dict[str, Callable]:
+    for folder in FUNCTION_DIRS:
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    import api
+    import webhooks
+
+    return {"/api": api.app, "/webhooks": webhooks.app}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_app: LocalServer
+    protocol_version = "HTTP/1.1"
+    server_version = "protu-local"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        if os.environ.get("PROTU_ACCESS_LOG") == "1":
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
+
+    def _handle(self) -> None:
+        path = urlsplit(self.path).path
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            self._send(
+                413,
+                {"Content-Type": "application/json"},
+                b'{"error":{"code":"payload_too_large","message":"The request body is too large."}}',
+            )
+            return
+        body = self.rfile.read(length) if length else b""
+        prefix = "/" + path.split("/", 2)[1] if path.count("/") >= 1 else "/"
+        if prefix in self.server_app._functions and gateway.proxy_resource(path):
+            headers = {k: v for k, v in self.headers.items()}
+            answer = self.server_app.call_function(
+                prefix, self.command, self.path, headers, body, self.client_address[0]
+            )
+            self._send(answer.status, answer.headers, answer.body, answer.multi_headers)
+        elif path.startswith("/_local/"):
+            self._local(path, body)
+        elif prefix in self.server_app._functions:
+            self._send(
+                404,
+                {"Content-Type": "application/json", "Cache-Control": "no-store"},
+                b'{"error":{"code":"route_not_found","message":"No such endpoint."}}',
+            )
+        else:
+            self._static(path)
+
+    def _local(self, path: str, body: bytes) -> None:
+        outbox = self.server_app.outbox
+        if path == "/_local/outbox" and self.command == "GET":
+            self._json(200, outbox.list())
+        elif path.startswith("/_local/mailgun/v3/") and path.endswith("/messages") and self.command == "POST":
+            message = outbox.add(_form(self.headers.get("Content-Type", ""), body))
+            print(f"mail  -> {message['to']}: {message['subject']}  (see /_local/outbox)", flush=True)
+            self._json(200, {"id": message["id"], "message": "Queued. Thank you."})
+        else:
+            self._json(404, {"error": {"code": "not_found", "message": "Not found."}})
+
+    def _static(self, path: str) -> None:
+        from protu.http.headers import SPA_HEADERS
+
+        if self.command not in ("GET", "HEAD"):
+            self._send(405, {"Allow": "GET, HEAD", **SPA_HEADERS}, b"")
+            return
+        target = (FRONTEND / path.lstrip("/")).resolve()
+        inside = target.is_relative_to(FRONTEND.resolve())
+        if not (inside and target.is_file()):
+            if "." in path.rsplit("/", 1)[-1]:
+                self._send(404, {"Content-Type": "text/plain; charset=utf-8", **SPA_HEADERS}, b"Not found")
+                return
+            target = FRONTEND / "index.html"  # a client-side route: the SPA decides
+        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if kind.startswith("text/") or kind in ("application/javascript", "image/svg+xml"):
+            kind += "; charset=utf-8"
+        cache = "no-cache" if target.name == "index.html" else "public, max-age=300"
+        self._send(200, {"Content-Type": kind, "Cache-Control": cache, **SPA_HEADERS}, target.read_bytes())
+
+    def _json(self, status: int, value: Any) -> None:
+        from protu.http.headers import API_HEADERS
+
+        self._send(status, {"Content-Type": "application/json", **API_HEADERS}, json.dumps(value).encode())
+
+    def _send(
+        self, status: int, headers: dict[str, str], body: bytes, multi: dict[str, list[str]] | None = None
+    ) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if multi and name in multi and len(multi[name]) > 1:
+                continue
+            self.send_header(name, value)
+        for name, values in (multi or {}).items():
+            if len(values) > 1:
+                for value in values:
+                    self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+def _form(content_type: str, body: bytes) -> dict[str, str]:
+    """Mailgun's messages API takes urlencoded or multipart form fields."""
+    if content_type.startswith("multipart/form-data"):
+        message = BytesParser(policy=email_policy).parsebytes(
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+        )
+        fields = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name:
+                fields[name] = part.get_content() if isinstance(part.get_content(), str) else ""
+        return fields
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+# ---------------------------------------------------------------------------------------------- make run
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_local_cloud(app_origin: str) -> Any:
+    """Start a moto server in this process, point every AWS client at it and provision the template into it."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+    moto_port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+            "MOTO_PORT": str(moto_port),
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "eu-central-1",
+            "AWS_REGION": "eu-central-1",
+        }
+    )
+    from infra.cloud import LocalCloud
+
+    cloud = LocalCloud(parameters={"AppOrigin": app_origin}).provision()
+    os.environ.update(cloud.environment())
+    from protu.settings import reload
+
+    reload()
+    return moto, cloud
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT") or 8000)
+    started = time.monotonic()
+    url = f"http://127.0.0.1:{port}"
+    print("Protu local: starting the local cloud (moto) from template.yaml ...", flush=True)
+    moto, cloud = start_local_cloud(url)
+    server = LocalServer(port)
+    from infra.seed import seed
+
+    demo = seed(cloud)
+    server.start()
+    from infra.background import Background
+
+    background = Background(cloud).start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"\nProtu is running on {url}  (ready in {time.monotonic() - started:.1f}s)", flush=True)
+    print(f"  API health:   {url}/api/health", flush=True)
+    print(f"  Email outbox: {url}/_local/outbox", flush=True)
+    for line in demo:
+        print(f"  {line}", flush=True)
+    print("Stop with Ctrl-C.", flush=True)
+    stop.wait()
+    print("Protu local: stopping ...", flush=True)
+    background.stop()
+    server.stop()
+    moto.stop()
+    print("Protu local: stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""The local server of `make run`: functions behind a stand-in API Gateway, the SPA, the outbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from protu.http.headers import SPA_CSP
+
+from infra.server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fetch(url, *, method="GET", data=None, headers=None):
+    request = urllib.request.Request(url, method=method, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_api_health_through_http(local_server):
+    status, headers, body = fetch(local_server + "/api/health")
+    assert status == 200
+    assert json.loads(body)["status"] == "ok"
+    assert headers["Strict-Transport-Security"].startswith("max-age=63072000")
+    assert headers["Cache-Control"] == "no-store"
+
+
+def test_spa_is_served_with_a_strict_csp(local_server):
+    status, headers, body = fetch(local_server + "/")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    assert headers["Content-Security-Policy"] == SPA_CSP
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert b'<main id="app"' in body
+
+
+def test_client_side_routes_get_the_spa_and_missing_files_a_404(local_server):
+    status, _, body = fetch(local_server + "/employees/123")
+    assert status == 200 and b'<main id="app"' in body
+    assert fetch(local_server + "/missing.js")[0] == 404
+    assert fetch(local_server + "/../pyproject.toml")[0] in (400, 404)
+
+
+def test_unknown_api_paths_are_json_404s(local_server):
+    status, _, body = fetch(local_server + "/api/nope")
+    assert status == 404
+    assert json.loads(body)["error"]["code"] == "route_not_found"
+    status, _, body = fetch(local_server + "/webhooks/nope", method="POST", data=b"{}")
+    assert status == 404
+    assert json.loads(body)["error"]["code"] == "route_not_found"
+
+
+def test_mail_sent_to_the_local_mailgun_lands_in_the_outbox_newest_first(local_server):
+    import urllib.parse
+
+    for subject in ("first", "second"):
+        form = urllib.parse.urlencode(
+            {
+                "from": "Protu <no-reply@protu.test>",
+                "to": "ana@example.com",
+                "subject": subject,
+                "text": "hello",
+                "html": "<p>hello</p>",
+            }
+        ).encode()
+        status, _, body = fetch(
+            local_server + "/_local/mailgun/v3/mg.protu.test/messages",
+            method="POST",
+            data=form,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert status == 200 and json.loads(body)["id"]
+    status, _, body = fetch(local_server + "/_local/outbox")
+    messages = json.loads(body)
+    assert status == 200
+    assert [m["subject"] for m in messages[:2]] == ["second", "first"]
+    assert {"to", "subject", "text", "html", "sent_at"} <= set(messages[0])
+    assert messages[0]["to"] == "ana@example.com" and messages[0]["html"] == "<p>hello</p>"
+
+
+def test_make_run_serves_health_and_the_spa_then_stops_cleanly_on_sigterm():
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DATA_", "KEY_", "AUDIT_", "KMS_"))}
+    env |= {"PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.server"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if "Protu is running" in line:
+                break
+        assert any("Protu is running" in line for line in output), "".join(output)
+        url = f"http://127.0.0.1:{port}"
+        status, _, body = fetch(url + "/api/health")
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        assert fetch(url + "/")[0] == 200
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=20)
+        assert process.returncode == 0, rest
+        assert "stopped" in rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize("missing", ["/favicon.ico"])
+def test_assets_that_do_not_exist_are_not_the_spa(local_server, missing):
+    assert fetch(local_server + missing)[0] == 404
