@@ -1,0 +1,76 @@
+"""Cold start of the API function: a fresh interpreter imports ``api`` and answers its first request.
+
+Baseline: a fresh interpreter importing boto3 + pynamodb.models, which every function needs anyway. Each figure is
+the median of several runs of a subprocess, interpreter start-up excluded (timed inside the child).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNS = 7
+
+BASELINE = """
+import time; t = time.perf_counter()
+import boto3, pynamodb.models
+print((time.perf_counter() - t) * 1000)
+"""
+
+IMPORT_API = """
+import time; t = time.perf_counter()
+import api
+print((time.perf_counter() - t) * 1000)
+"""
+
+# Import plus the first request (health makes AWS calls, so time a 404: pure framework and core work).
+FIRST_REQUEST = """
+import time; t = time.perf_counter()
+import api
+from infra import gateway
+api.app(gateway.event("GET", "/api/nothing"), gateway.LambdaContext("api"))
+print((time.perf_counter() - t) * 1000)
+"""
+
+
+def _median_ms(code: str) -> float:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/core", "functions/api", ".")),
+        "AWS_DEFAULT_REGION": "eu-central-1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.pop("SENTRY_DSN", None)
+    times = []
+    for _ in range(RUNS):
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def measure() -> list[dict]:
+    baseline = _median_ms(BASELINE)
+    return [
+        {
+            "name": "api cold import",
+            "value": _median_ms(IMPORT_API),
+            "unit": "ms",
+            "baseline": "import boto3 + pynamodb.models",
+            "baseline_value": baseline,
+            "budget": "<= 1.5x",
+        },
+        {
+            "name": "api cold import + first request",
+            "value": _median_ms(FIRST_REQUEST),
+            "unit": "ms",
+            "baseline": "import boto3 + pynamodb.models",
+            "baseline_value": baseline,
+            "budget": "<= 1.5x",
+        },
+    ]
