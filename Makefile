@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pip prints a warning per package for this machine's optional local indexes; keep the output readable.
-QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+QUIET_PIP := grep -v -e "is ignored: it is neither a file nor a directory" || true
 
 .PHONY: help install chromium run test bench lint fmt clean
 
@@ -23,7 +23,6 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing Python dependencies into $(VENV) ..."
-	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | $(QUIET_PIP)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | $(QUIET_PIP)
 	@touch $@
 

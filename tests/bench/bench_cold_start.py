@@ -27,13 +27,17 @@ import api
 print((time.perf_counter() - t) * 1000)
 """
 
-# Import plus the first request (health makes AWS calls, so time a 404: pure framework and core work).
+# Import plus the first request: GET /api/health creates the DynamoDB and KMS clients and makes three calls, to
+# a local moto server (the bench's own local cloud), so the figure includes what a first request really costs
+# apart from the network.
 FIRST_REQUEST = """
 import time; t = time.perf_counter()
 import api
 from infra import gateway
-api.app(gateway.event("GET", "/api/nothing"), gateway.LambdaContext("api"))
-print((time.perf_counter() - t) * 1000)
+answer = api.app(gateway.event("GET", "/api/health"), gateway.LambdaContext("api"))
+elapsed = (time.perf_counter() - t) * 1000
+assert answer["statusCode"] == 200, answer
+print(elapsed)
 """
 
 
@@ -55,6 +59,16 @@ def _median_ms(code: str) -> float:
 
 
 def measure() -> list[dict]:
+    from infra.server import start_local_cloud
+
+    moto, _ = start_local_cloud("http://127.0.0.1:8000")  # sets AWS_ENDPOINT_URL and the template's environment
+    try:
+        return _measure()
+    finally:
+        moto.stop()
+
+
+def _measure() -> list[dict]:
     baseline = _median_ms(BASELINE)
     return [
         {
@@ -66,7 +80,7 @@ def measure() -> list[dict]:
             "budget": "<= 1.5x",
         },
         {
-            "name": "api cold import + first request",
+            "name": "api cold import + first GET /api/health",
             "value": _median_ms(FIRST_REQUEST),
             "unit": "ms",
             "baseline": "import boto3 + pynamodb.models",

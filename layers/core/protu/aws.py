@@ -13,6 +13,7 @@ from typing import Any
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 _config = None
+_session = None
 
 
 def _botocore_config():
@@ -47,5 +48,7 @@ def client(service: str) -> Any:
 
 def reset() -> None:
     """Forget cached clients (after the endpoint or credentials changed)."""
+    global _session
     with _lock:
         _clients.clear()
+        _session = None
