@@ -66,7 +66,7 @@ class LocalCloud:
 
     # ------------------------------------------------------------------ public
     def provision(self) -> LocalCloud:
-        make_moto_transactions_atomic()
+        make_moto_atomic()
         for logical_id in self.template["Resources"]:
             self.ensure(logical_id)
         return self
@@ -300,26 +300,32 @@ class LocalCloud:
 _moto_patched = False
 
 
-def make_moto_transactions_atomic() -> None:
-    """moto applies TransactWriteItems step by step and rolls back by restoring a deep copy of whole tables, so
-    two threads' transactions interleave and one's rollback can erase the other's commit. DynamoDB is atomic and
-    isolated per transaction; one lock around moto's method restores that for the threaded local server, its
-    background pumps and threaded tests. Optimistic races (two writers reading the same audit head) still happen."""
+def make_moto_atomic() -> None:
+    """Give moto the atomicity DynamoDB has, for the threaded local server, its background pumps and threaded tests.
+
+    moto applies TransactWriteItems step by step and rolls back by restoring a deep copy of whole tables, so two
+    threads' transactions interleave and one's rollback can erase the other's commit; and its UpdateItem reads,
+    changes and answers without a lock, so concurrent counters lose and repeat counts. One lock around both keeps
+    each call atomic. Our own optimistic races (two writers reading the same audit head) still happen."""
     global _moto_patched
     if _moto_patched:
         return
     import threading
 
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
-    lock = threading.Lock()
-    original = DynamoDBBackend.transact_write_items
+    lock = threading.RLock()
 
-    def atomic(self, *args, **kwargs):
-        with lock:
-            return original(self, *args, **kwargs)
+    def serialised(original):
+        def call(*args, **kwargs):
+            with lock:
+                return original(*args, **kwargs)
 
-    DynamoDBBackend.transact_write_items = atomic
+        return call
+
+    DynamoDBBackend.transact_write_items = serialised(DynamoDBBackend.transact_write_items)
+    DynamoHandler.update_item = serialised(DynamoHandler.update_item)
     _moto_patched = True
 
 

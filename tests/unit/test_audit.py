@@ -234,19 +234,21 @@ def test_concurrent_appends_keep_one_valid_chain(cloud):
 
     def worker(n: int) -> None:
         try:
-            for i in range(5):
+            for i in range(3):
                 audit.record(tenant, "role.update", f"role:{n}", actor=f"u-{n}", details={"i": i})
         except BaseException as exc:  # noqa: BLE001 - reported below
             failures.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    # moto serialises transactions and copies whole tables for each one, so a shared cloud is slow under
+    # contention; four writers racing for one chain head still exercise every retry path.
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
     assert failures == []
-    assert audit.verify(tenant).as_dict() == {"ok": True, "checked": 30, "first_broken": None, "reason": None}
+    assert audit.verify(tenant).as_dict() == {"ok": True, "checked": 12, "first_broken": None, "reason": None}
 
 
 # -- tamper detection -------------------------------------------------------------------------------------------

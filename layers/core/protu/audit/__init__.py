@@ -11,7 +11,24 @@ Changes to company data append their events through ``protu.store.tx.Transaction
 """
 
 from protu.audit.context import bound, current
-from protu.audit.log import events, record
-from protu.audit.verify import VerifyResult, verify
 
 __all__ = ["VerifyResult", "bound", "current", "events", "record", "verify"]
+
+_LAZY = {
+    "events": "protu.audit.log",
+    "record": "protu.audit.log",
+    "verify": "protu.audit.verification",
+    "VerifyResult": "protu.audit.verification",
+}
+
+
+def __getattr__(name: str):
+    """The storage-backed names load on first use (they import PynamoDB): binding the request's audit context,
+    which every request does, stays free at cold start."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'protu.audit' has no attribute {name!r}")

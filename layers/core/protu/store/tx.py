@@ -31,8 +31,8 @@ from protu.audit import chain, context, models  # modules, not names: protu.audi
 from protu.settings import settings
 
 MAX_ITEMS = 100  # DynamoDB's limit of items per TransactWriteItems
-HEAD_ATTEMPTS = 10
-BACKOFF_MS, BACKOFF_CAP_MS = 10, 400  # exponential, full jitter: racers for one chain spread out
+HEAD_RACE_SECONDS = 8.0  # how long a writer keeps retrying a contended chain head before answering 503
+BACKOFF_MS, BACKOFF_CAP_MS = 10, 250  # exponential, full jitter: racers for one chain spread out
 
 
 class AuditRequired(RuntimeError):
@@ -139,7 +139,9 @@ class Transaction:
         self._done = True
         if not self._entries:
             raise AuditRequired("a mutating call must record an audit event (tx.audit) before it commits")
-        for attempt in range(HEAD_ATTEMPTS):
+        deadline = time.monotonic() + HEAD_RACE_SECONDS
+        attempt = 0
+        while True:
             head = self._read_head()
             events = self._chain_after(head)
             try:
@@ -147,11 +149,13 @@ class Transaction:
             except TransactWriteError as exc:
                 if not self._lost_head_race(exc):
                     raise
-                time.sleep(secrets.randbelow(min(BACKOFF_CAP_MS, BACKOFF_MS * 2**attempt) + 1) / 1000)
+                if time.monotonic() >= deadline:
+                    raise errors.ServiceUnavailable("The audit log is busy. Try again.") from exc
+                time.sleep(secrets.randbelow(min(BACKOFF_CAP_MS, BACKOFF_MS * 2 ** min(attempt, 8)) + 1) / 1000)
+                attempt += 1
                 continue
             self.events = events
             return events
-        raise errors.ServiceUnavailable("The audit log is busy. Try again.")
 
     # -- internals ----------------------------------------------------------------------------------------------
 
