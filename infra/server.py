@@ -245,7 +245,9 @@ def start_local_cloud(app_origin: str) -> Any:
     )
     from infra.cloud import LocalCloud
 
-    cloud = LocalCloud(parameters={"AppOrigin": app_origin}).provision()
+    # The real Mailgun client posts to this server's Mailgun stand-in, which fills the outbox.
+    parameters = {"AppOrigin": app_origin, "MailgunApiBase": app_origin + "/_local/mailgun/v3"}
+    cloud = LocalCloud(parameters=parameters).provision()
     os.environ.update(cloud.environment())
     from protu.settings import reload
 

@@ -94,3 +94,66 @@ class Client:
 
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
+
+
+class MailgunCapture:
+    """What the ``mailgun`` fixture caught. ``messages`` (oldest first) are the emails Mailgun accepted, each the
+    form fields it received (``from``, ``to``, ``subject``, ``text``, ``html``, ``o:tracking``, ...) plus
+    ``request``, the raw ``requests.PreparedRequest`` (for the auth header); ``attempts`` counts every POST,
+    failed ones included. ``fail(...)`` makes the next POSTs fail, in order, before Mailgun accepts again."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.messages: list[dict] = []
+        self.attempts = 0
+        self._failures: list = []
+
+    @property
+    def last(self) -> dict:
+        assert self.messages, "no email was sent"
+        return self.messages[-1]
+
+    def to(self, address: str) -> list[dict]:
+        return [m for m in self.messages if m["to"] == address]
+
+    def fail(self, *answers) -> None:
+        """Each answer is a status (``503``), a ``(status, headers)`` pair (``(429, {"Retry-After": "1"})``) or an
+        exception to raise (``requests.exceptions.ConnectTimeout()``)."""
+        self._failures.extend(answers)
+
+    def _answer(self, request):
+        import json as jsonlib
+        from urllib.parse import parse_qsl
+
+        self.attempts += 1
+        if self._failures:
+            failure = self._failures.pop(0)
+            if isinstance(failure, BaseException):
+                raise failure
+            status, headers = failure if isinstance(failure, tuple) else (failure, {})
+            return status, headers, jsonlib.dumps({"message": f"simulated {status}"})
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
+        message = dict(parse_qsl(body, keep_blank_values=True))
+        message["request"] = request
+        self.messages.append(message)
+        answer = {
+            "id": f"<{len(self.messages)}.{uuid.uuid4().hex[:12]}@mg.protu.test>",
+            "message": "Queued. Thank you.",
+        }
+        return 200, {"Content-Type": "application/json"}, jsonlib.dumps(answer)
+
+
+@pytest.fixture
+def mailgun(cloud):
+    """Mailgun's messages API simulated at the HTTP boundary (``responses``): every POST to the configured
+    ``{MAILGUN_API_BASE}/{MAILGUN_DOMAIN}/messages`` is answered ``Queued`` and captured; requests to the local
+    server (http://127.0.0.1) pass through. Yields a ``MailgunCapture``."""
+    import responses
+    from protu.settings import settings
+
+    current = settings()
+    capture = MailgunCapture(f"{current.mailgun_api_base}/{current.mailgun_domain}/messages")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru("http://127.0.0.1")
+        mock.add_callback(responses.POST, capture.url, callback=capture._answer)
+        yield capture

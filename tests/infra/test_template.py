@@ -113,3 +113,60 @@ def test_the_layer_installs_exactly_the_runtime_dependencies_of_pyproject(templa
     layer_requirements = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert layer_requirements == [d.split("#")[0].strip() for d in declared]
+
+
+def test_mail_settings_come_from_parameters_and_the_mailgun_secret(template):
+    import re
+
+    parameters = template["Parameters"]
+    base = parameters["MailgunApiBase"]
+    assert base["Default"] == "https://api.eu.mailgun.net/v3"  # the EU region keeps mail data in the EU
+    assert re.fullmatch(base["AllowedPattern"], base["Default"])
+    assert not re.fullmatch(base["AllowedPattern"], "http://api.eu.mailgun.net/v3")  # HTTPS only
+    assert parameters["MailgunDomain"]["Default"] == "mg.protu.io"
+    assert re.fullmatch(parameters["MailFrom"]["AllowedPattern"], parameters["MailFrom"]["Default"])
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["MAILGUN_API_BASE"] == {"Ref": "MailgunApiBase"}
+    assert variables["MAILGUN_DOMAIN"] == {"Ref": "MailgunDomain"}
+    assert variables["MAIL_FROM"] == {"Ref": "MailFrom"}
+    assert variables["MAILGUN_SECRET_ID"] == {"Ref": "MailgunKeys"}
+    settings_source = (ROOT / "layers" / "core" / "protu" / "settings.py").read_text()
+    for name in ("MAILGUN_API_BASE", "MAILGUN_DOMAIN", "MAIL_FROM", "MAILGUN_SECRET_ID"):
+        assert f'"{name}"' in settings_source, name
+
+
+def test_the_mailgun_keys_are_a_kms_encrypted_secret_with_a_placeholder(template):
+    import json
+
+    secret = template["Resources"]["MailgunKeys"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    props = secret["Properties"]
+    assert props["KmsKeyId"] == {"Ref": "DataKey"}
+    generated = props["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == "api_key"  # a random placeholder until the operator sets the real key
+    assert json.loads(generated["SecretStringTemplate"]) == {"webhook_signing_key": ""}
+    assert "SecretString" not in props  # no key material in the template
+
+
+def test_only_the_http_functions_read_the_mailgun_keys(template):
+    readers = set()
+    for name, spec in resources(template, "AWS::Serverless::Function").items():
+        statements = [s for policy in spec["Properties"]["Policies"] for s in policy["Statement"]]
+        for statement in statements:
+            if statement["Resource"] == {"Ref": "MailgunKeys"}:
+                assert statement["Action"] == ["secretsmanager:GetSecretValue"], name
+                readers.add(name)
+        if name in readers:  # the secret is encrypted with DataKey: its readers need kms:Decrypt on it
+            assert any(
+                "kms:Decrypt" in s["Action"] and s["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]} for s in statements
+            ), name
+    assert readers == {"ApiFunction", "WebhooksFunction"}
+
+
+def test_the_webhooks_function_decrypts_only_through_secrets_manager(template):
+    statements = template["Resources"]["WebhooksFunction"]["Properties"]["Policies"][0]["Statement"]
+    [decrypt] = [s for s in statements if "kms:Decrypt" in s["Action"]]
+    assert decrypt["Action"] == ["kms:Decrypt"]
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}
+    }

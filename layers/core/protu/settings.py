@@ -29,6 +29,10 @@ class Settings:
     log_level: str
     max_body_bytes: int
     key_cache_seconds: int
+    mailgun_api_base: str
+    mailgun_domain: str
+    mail_from: str
+    mailgun_secret_id: str
 
     @property
     def is_local(self) -> bool:
@@ -57,6 +61,10 @@ def settings() -> Settings:
         log_level=_env("LOG_LEVEL", "INFO").upper(),
         max_body_bytes=int(_env("MAX_BODY_BYTES", "65536")),
         key_cache_seconds=int(_env("KEY_CACHE_SECONDS", "300")),
+        mailgun_api_base=_env("MAILGUN_API_BASE", "https://api.eu.mailgun.net/v3").rstrip("/"),
+        mailgun_domain=_env("MAILGUN_DOMAIN", "mg.protu.io"),
+        mail_from=_env("MAIL_FROM", "Protu <no-reply@mg.protu.io>"),
+        mailgun_secret_id=_env("MAILGUN_SECRET_ID", "protu/mailgun-keys"),
     )
 
 

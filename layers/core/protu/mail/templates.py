@@ -1,0 +1,318 @@
+"""Every email Protu sends, in one place: a subject, a plain-text body and an HTML body from the same blocks.
+
+A template is a function of keyword arguments returning a ``Mail``. It writes its body as a few blocks
+(``_P`` paragraphs, one ``_Button`` link, ``_Facts`` label/value lines); ``_mail`` renders both bodies from them,
+so the text and HTML versions say the same thing and every value reaches the HTML only through ``html.escape``.
+No template builds HTML by hand.
+
+Values are made safe on the way in:
+
+* free text from people (names, company, role, reason, user agent) is collapsed to one line (control characters
+  and newlines become spaces, so a name cannot add paragraphs of its own) and capped in length;
+* links must point at ``settings().app_origin``: a path (``/signin``) is joined to it, a full URL elsewhere is a
+  ``ValueError``, so an email from Protu can only ever send people to Protu;
+* ``minutes`` must be a positive whole number, ``when`` a datetime (shown in UTC) or text.
+
+``render(name, **context)`` is the entry point: an unknown template, a missing or unexpected argument, or a bad
+value is a ``ValueError`` (a programming error, never shown to users). Messages never include the values.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from protu.settings import settings
+
+PRODUCT = "Protu"
+_MAX_VALUE = 200  # characters of one free-text value in a body
+_MAX_SUBJECT_VALUE = 60  # ... and in a subject line
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\s]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    subject: str
+    text: str
+    html: str
+
+
+# --------------------------------------------------------------------------------------------- values
+def _one_line(value: object, limit: int = _MAX_VALUE, *, required: bool = True) -> str:
+    text = _CONTROL.sub(" ", str(value)).strip()
+    if not text and required:
+        raise ValueError("a mail template value is empty")
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _link(value: object) -> str:
+    """An absolute URL on the app's origin; a path is joined to the origin, anything else is refused."""
+    origin = settings().app_origin
+    link = str(value)
+    if not link or _CONTROL.search(link) or any(c in link for c in "<>\"'\\"):
+        raise ValueError("a mail link contains characters links cannot have")
+    if link.startswith("/") and not link.startswith("//"):
+        return origin + link
+    if link == origin or link.startswith((origin + "/", origin + "?", origin + "#")):
+        return link
+    raise ValueError("links in email must point at the app origin")
+
+
+def _minutes(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError("minutes must be a positive whole number")
+    return value
+
+
+def _when(value: object) -> str:
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).strftime("%d %B %Y, %H:%M UTC")
+    return _one_line(value)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+# --------------------------------------------------------------------------------------------- blocks
+@dataclass(frozen=True, slots=True)
+class _P:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Button:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    rows: tuple[tuple[str, str], ...]
+
+
+_Block = _P | _Button | _Facts
+
+_FOOTER = (
+    f"{PRODUCT} never asks for your password, codes or sign-in links by email or phone.",
+    f"This email was sent automatically by {PRODUCT}.",
+)
+_BUTTON_STYLE = (
+    "display:inline-block;padding:12px 20px;background:#1f4fd1;color:#ffffff;"
+    "text-decoration:none;border-radius:4px;font-weight:bold"
+)
+
+
+def _text(blocks: tuple[_Block, ...]) -> str:
+    parts = []
+    for block in blocks:
+        if isinstance(block, _P):
+            parts.append(block.text)
+        elif isinstance(block, _Button):
+            parts.append(f"{block.label}:\n{block.url}")
+        else:
+            parts.append("\n".join(f"{label}: {value}" for label, value in block.rows))
+    parts.append("-- \n" + "\n".join(_FOOTER))
+    return "\n\n".join(parts) + "\n"
+
+
+def _html(subject: str, blocks: tuple[_Block, ...]) -> str:
+    e = html.escape  # quote=True: safe in text and in attribute values
+    body = []
+    for block in blocks:
+        if isinstance(block, _P):
+            body.append(f"<p>{e(block.text)}</p>")
+        elif isinstance(block, _Button):
+            body.append(f'<p><a href="{e(block.url)}" style="{_BUTTON_STYLE}">{e(block.label)}</a></p>')
+            body.append(
+                f'<p style="font-size:14px;color:#444444">If the button does not work, copy this address into '
+                f'your browser:<br><a href="{e(block.url)}">{e(block.url)}</a></p>'
+            )
+        else:
+            rows = "".join(f"<li><strong>{e(label)}:</strong> {e(value)}</li>" for label, value in block.rows)
+            body.append(f"<ul>{rows}</ul>")
+    footer = "".join(f"<p>{e(line)}</p>" for line in _FOOTER)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{e(subject)}</title>\n</head>\n"
+        '<body style="margin:0;padding:24px;font-family:Arial,Helvetica,sans-serif;font-size:16px;'
+        'line-height:1.5;color:#1a1a1a;background:#ffffff">\n'
+        '<div style="max-width:600px;margin:0 auto">\n'
+        f'<h1 style="font-size:20px">{e(subject)}</h1>\n' + "\n".join(body) + "\n"
+        '<hr style="border:none;border-top:1px solid #dddddd">\n'
+        f'<div style="font-size:13px;color:#555555">{footer}</div>\n'
+        "</div>\n</body>\n</html>\n"
+    )
+
+
+def _mail(subject: str, *blocks: _Block) -> Mail:
+    return Mail(subject=subject, text=_text(blocks), html=_html(subject, blocks))
+
+
+# --------------------------------------------------------------------------------------------- templates
+def verify_email(*, name: object, link: object) -> Mail:
+    name = _one_line(name, required=False)  # people may sign up without a name
+    return _mail(
+        f"Confirm your email address for {PRODUCT}",
+        _P(f"Hello {name}," if name else "Hello,"),
+        _P(f"Please confirm that this is your email address to finish setting up your {PRODUCT} account."),
+        _Button("Confirm my email address", _link(link)),
+        _P(f"If you did not create a {PRODUCT} account, you can ignore this email."),
+    )
+
+
+def magic_link(*, link: object, minutes: object) -> Mail:
+    minutes = _minutes(minutes)
+    return _mail(
+        f"Your {PRODUCT} sign-in link",
+        _P(f"Use this link to sign in to {PRODUCT}. It works once and expires in {_plural(minutes, 'minute')}."),
+        _Button(f"Sign in to {PRODUCT}", _link(link)),
+        _P("If you did not ask to sign in, you can ignore this email: nobody can sign in without this link."),
+    )
+
+
+def password_reset(*, link: object, minutes: object) -> Mail:
+    minutes = _minutes(minutes)
+    return _mail(
+        f"Reset your {PRODUCT} password",
+        _P(
+            "Someone asked to reset the password of the account with this email address. "
+            f"The link works once and expires in {_plural(minutes, 'minute')}."
+        ),
+        _Button("Choose a new password", _link(link)),
+        _P("If it was not you, ignore this email: your password stays as it is."),
+    )
+
+
+def invitation(*, company: object, inviter: object, role: object, link: object) -> Mail:
+    company_line, inviter_line = _one_line(company), _one_line(inviter)
+    return _mail(
+        f"{_one_line(inviter, _MAX_SUBJECT_VALUE)} invited you to {_one_line(company, _MAX_SUBJECT_VALUE)}"
+        f" on {PRODUCT}",
+        _P(f"{inviter_line} invited you to join {company_line} on {PRODUCT} as {_one_line(role)}."),
+        _Button("Accept the invitation", _link(link)),
+        _P("If you did not expect this invitation, you can ignore this email."),
+    )
+
+
+def account_exists(*, link_to_sign_in: object) -> Mail:
+    """Sent instead of a verification email when someone signs up with an address that already has an account:
+    the sign-up answer looks the same either way, so nobody learns which addresses have accounts."""
+    return _mail(
+        f"You already have a {PRODUCT} account",
+        _P(
+            f"Someone tried to create a {PRODUCT} account with this email address, but it already has one. "
+            "If it was you, sign in instead; if you forgot your password, you can reset it on the sign-in page."
+        ),
+        _Button(f"Sign in to {PRODUCT}", _link(link_to_sign_in)),
+        _P("If it was not you, you can ignore this email: nothing has changed."),
+    )
+
+
+def new_sign_in(*, when: object, ip: object, user_agent: object) -> Mail:
+    return _mail(
+        f"New sign-in to your {PRODUCT} account",
+        _P(f"Your {PRODUCT} account was just signed in to from a new device or place."),
+        _Facts((("Time", _when(when)), ("IP address", _one_line(ip, 64)), ("Device", _one_line(user_agent)))),
+        _P(
+            "If this was you, there is nothing to do. If it was not, change your password now and tell your "
+            "company's administrator."
+        ),
+        _Button(f"Open {PRODUCT}", _link("/")),
+    )
+
+
+def account_locked(*, minutes: object) -> Mail:
+    minutes = _minutes(minutes)
+    return _mail(
+        f"Sign-in to your {PRODUCT} account is paused",
+        _P(
+            "There were too many failed attempts to sign in to your account, so sign-in is paused for "
+            f"{_plural(minutes, 'minute')}."
+        ),
+        _P(
+            "If it was you, wait and try again. If it was not, someone may be guessing your password: "
+            "choose a new one when you next sign in, and turn on two-factor authentication."
+        ),
+    )
+
+
+def suspicious_activity(*, reason: object) -> Mail:
+    return _mail(
+        f"Unusual activity on your {PRODUCT} account",
+        _P(f"We noticed something unusual on your account: {_one_line(reason)}."),
+        _P(
+            "If this was not you, change your password now, check your two-factor authentication and tell your "
+            "company's administrator."
+        ),
+        _Button(f"Open {PRODUCT}", _link("/")),
+    )
+
+
+def password_changed(*, when: object) -> Mail:
+    return _mail(
+        f"Your {PRODUCT} password was changed",
+        _P(f"The password of your {PRODUCT} account was changed on {_when(when)}. Other sessions were signed out."),
+        _P("If you did not do this, reset your password now and tell your company's administrator."),
+        _Button(f"Open {PRODUCT}", _link("/")),
+    )
+
+
+def two_factor_changed(*, enabled: object, when: object) -> Mail:
+    if not isinstance(enabled, bool):
+        raise ValueError("enabled must be True or False")
+    state = "turned on" if enabled else "turned off"
+    return _mail(
+        f"Two-factor authentication was {state}",
+        _P(f"Two-factor authentication for your {PRODUCT} account was {state} on {_when(when)}."),
+        _P("If you did not do this, change your password now and tell your company's administrator."),
+        _Button(f"Open {PRODUCT}", _link("/")),
+    )
+
+
+def payment_failed(*, company: object, link: object) -> Mail:
+    return _mail(
+        f"Payment for {_one_line(company, _MAX_SUBJECT_VALUE)} on {PRODUCT} failed",
+        _P(f"We could not take the latest payment for {_one_line(company)}'s {PRODUCT} subscription."),
+        _P("Please update the payment details to keep your company's access."),
+        _Button("Update payment details", _link(link)),
+    )
+
+
+TEMPLATES: dict[str, Callable[..., Mail]] = {
+    fn.__name__: fn
+    for fn in (
+        verify_email,
+        magic_link,
+        password_reset,
+        invitation,
+        account_exists,
+        new_sign_in,
+        account_locked,
+        suspicious_activity,
+        password_changed,
+        two_factor_changed,
+        payment_failed,
+    )
+}
+
+
+def render(template: str, **context: object) -> Mail:
+    """The ``Mail`` of ``template`` for ``context``; ``ValueError`` for an unknown template, a missing or unknown
+    argument, or an unusable value."""
+    fn = TEMPLATES.get(template)
+    if fn is None:
+        raise ValueError(f"unknown mail template {template!r}")
+    try:
+        inspect.signature(fn).bind(**context)
+    except TypeError as exc:
+        raise ValueError(f"mail template {template!r}: {exc}") from None
+    if any(value is None for value in context.values()):
+        raise ValueError(f"mail template {template!r}: a value is missing (None)")
+    return fn(**context)
