@@ -1,10 +1,11 @@
 """The SPA's API: one Chalice app, every area's router installed on it (handler ``api.app``)."""
 
+from protu.http import auth, health, users
 from protu.http.app import ProtuApp
-from protu.http.health import router as health
+from protu.http.authn import authorize
 from protu.http.routing import install
 from protu.observability import init_sentry
 
 init_sentry()
 app = ProtuApp("protu-api")
-install(app, health)
+install(app, health.router, auth.router, users.router, authorize=authorize)

@@ -16,6 +16,7 @@ import msgspec
 from chalice import Response
 
 from protu import errors
+from protu.audit import context as audit_context
 from protu.logging import get_logger
 
 log = get_logger(__name__)
@@ -145,7 +146,9 @@ def _view(app: Any, ep: Endpoint, authorize: Callable[[Call, Endpoint], Any] | N
                 call.principal = authorize(call, ep)  # type: ignore[misc]
             call.query = _decode_query(request, ep.query)
             call.body = _decode_body(request, ep.body)
-            result = ep.handler(call)
+            actor = call.principal.user_id if call.principal is not None else "anonymous"
+            with audit_context.bound(actor=actor, request_id=call.request_id, source_ip=call.source_ip):
+                result = ep.handler(call)
             if isinstance(result, Response):
                 result.headers = {**call.response_headers, **result.headers}
                 return result

@@ -1,0 +1,376 @@
+"""Identity routes: sign-up and sign-in (``/api/auth/*``, public), the caller's own account (``/api/me*``).
+
+The refresh token is an HttpOnly, Secure, SameSite=Strict cookie scoped to ``/api/auth``: the SPA's JavaScript
+never sees it, and the browser sends it only to the refresh and sign-out endpoints.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from protu import errors
+from protu.http.routing import PUBLIC, Call, Router
+from protu.identity import accounts, sessions, tokens
+
+router = Router("auth")
+
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Secret = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]  # the policy itself says 8..128
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
+Token = Annotated[str, msgspec.Meta(min_length=20, max_length=128)]
+Code = Annotated[str, msgspec.Meta(min_length=6, max_length=32)]
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class SignupIn(Strict):
+    company_name: Name
+    name: Name
+    email: Email
+    password: Secret
+
+
+class TokenIn(Strict):
+    token: Token
+
+
+class LoginIn(Strict):
+    email: Email
+    password: Secret
+
+
+class MfaIn(Strict):
+    mfa_token: Token
+    code: Code
+
+
+class EmailIn(Strict):
+    email: Email
+
+
+class ResetIn(Strict):
+    token: Token
+    password: Secret
+
+
+class AcceptIn(Strict):
+    token: Token
+    name: Name
+    password: Secret
+
+
+class ReauthIn(Strict):
+    password: Secret | None = None
+    code: Code | None = None
+
+
+class PasswordChangeIn(Strict):
+    current_password: Secret
+    new_password: Secret
+    end_other_sessions: bool = True
+
+
+class CompanyOut(msgspec.Struct):
+    id: str
+    name: str
+
+
+class Me(msgspec.Struct):
+    id: str
+    email: str
+    name: str
+    role: str
+    company: CompanyOut
+    mfa_enabled: bool
+    email_verified: bool
+
+
+class SignedInOut(msgspec.Struct):
+    access_token: str
+    token_type: str
+    expires_in: int
+    user: Me
+
+
+class MfaRequiredOut(msgspec.Struct):
+    mfa_required: bool
+    mfa_token: str
+
+
+class StatusOut(msgspec.Struct):
+    status: str
+
+
+class SessionOut(msgspec.Struct):
+    id: str
+    created_at: int
+    last_seen_at: int
+    ip: str
+    user_agent: str
+    current: bool
+
+
+def me_of(user, company) -> Me:
+    return Me(
+        user.id,
+        user.email,
+        user.name,
+        user.role,
+        CompanyOut(company.id, company.name),
+        bool(user.mfa_enabled),
+        bool(user.email_verified),
+    )
+
+
+def _cookie(value: str, max_age: int) -> str:
+    return f"{sessions.REFRESH_COOKIE}={value}; Max-Age={max_age}; Path=/api/auth; HttpOnly; Secure; SameSite=Strict"
+
+
+def _signed_in(call: Call, result) -> SignedInOut | MfaRequiredOut:
+    if isinstance(result, accounts.MfaRequired):
+        return MfaRequiredOut(True, result.mfa_token)
+    remaining = max(0, int(result.session.absolute_expires_at - result.session.last_seen_at))
+    call.response_headers["Set-Cookie"] = _cookie(result.refresh_token, remaining)
+    return SignedInOut(result.access_token, "Bearer", tokens.ACCESS_TOKEN_SECONDS, me_of(result.user, result.company))
+
+
+def _refresh_cookie(call: Call) -> str | None:
+    for part in call.headers.get("cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == sessions.REFRESH_COOKIE and value:
+            return value
+    return None
+
+
+def _limit(scope: str, key: str, limit: int, window: int) -> bool:
+    from protu.security import ratelimit
+
+    return ratelimit.hit(scope, key, limit=limit, window_seconds=window).allowed
+
+
+# ------------------------------------------------------------------------------------------------ public
+@router.post("/api/auth/signup", permission=PUBLIC, body=SignupIn, status=201)
+def signup(call: Call) -> StatusOut:
+    """Create a company with you as its owner; a verification email follows."""
+    if not _limit("signup", call.source_ip, 10, 3600):
+        raise errors.RateLimited(code="too_many_attempts")
+    b = call.body
+    accounts.signup(b.company_name.strip(), b.name.strip(), b.email, b.password)
+    return StatusOut("verification_sent")
+
+
+@router.post("/api/auth/verify-email", permission=PUBLIC, body=TokenIn)
+def verify_email(call: Call) -> StatusOut:
+    """Confirm an email address with the token from the verification email."""
+    accounts.verify_email(call.body.token)
+    return StatusOut("verified")
+
+
+@router.post("/api/auth/login", permission=PUBLIC, body=LoginIn)
+def login(call: Call):
+    """Sign in with email and password; answers the two-factor step when it is on."""
+    result = accounts.login(call.body.email, call.body.password, ip=call.source_ip, user_agent=call.user_agent)
+    return _signed_in(call, result)
+
+
+@router.post("/api/auth/mfa", permission=PUBLIC, body=MfaIn)
+def mfa(call: Call) -> SignedInOut:
+    """Finish signing in with a two-factor code or a recovery code."""
+    result = accounts.complete_mfa(call.body.mfa_token, call.body.code, ip=call.source_ip, user_agent=call.user_agent)
+    return _signed_in(call, result)
+
+
+@router.post("/api/auth/magic-link", permission=PUBLIC, body=EmailIn, status=202)
+def magic_link(call: Call) -> StatusOut:
+    """Email a single-use sign-in link (valid 10 minutes). Same answer for every email."""
+    email = accounts.normalise_email(call.body.email)
+    if _limit("magic-link", email, 5, 3600) and _limit("magic-link-ip", call.source_ip, 30, 3600):
+        accounts.request_magic_link(email)
+    return StatusOut("sent_if_registered")
+
+
+@router.post("/api/auth/magic-link/verify", permission=PUBLIC, body=TokenIn)
+def magic_link_verify(call: Call):
+    """Sign in with the token of a magic link."""
+    result = accounts.verify_magic_link(call.body.token, ip=call.source_ip, user_agent=call.user_agent)
+    return _signed_in(call, result)
+
+
+@router.post("/api/auth/password/forgot", permission=PUBLIC, body=EmailIn, status=202)
+def forgot(call: Call) -> StatusOut:
+    """Email a password-reset link. Same answer for every email."""
+    email = accounts.normalise_email(call.body.email)
+    if _limit("reset", email, 5, 3600) and _limit("reset-ip", call.source_ip, 30, 3600):
+        accounts.forgot_password(email)
+    return StatusOut("sent_if_registered")
+
+
+@router.post("/api/auth/password/reset", permission=PUBLIC, body=ResetIn)
+def reset(call: Call) -> StatusOut:
+    """Set a new password with a reset token; every session of the account ends."""
+    accounts.reset_password(call.body.token, call.body.password)
+    return StatusOut("password_changed")
+
+
+@router.post("/api/auth/invitations/accept", permission=PUBLIC, body=AcceptIn)
+def accept_invitation(call: Call) -> SignedInOut:
+    """Join a company with the token of an invitation."""
+    b = call.body
+    result = accounts.accept_invitation(
+        b.token, b.name.strip(), b.password, ip=call.source_ip, user_agent=call.user_agent
+    )
+    return _signed_in(call, result)
+
+
+@router.post("/api/auth/refresh", permission=PUBLIC)
+def refresh(call: Call) -> SignedInOut:
+    """A new access token for the session of the refresh cookie; the cookie rotates."""
+    value = _refresh_cookie(call)
+    if not value:
+        raise errors.Unauthorized("Sign in to continue.", code="invalid_refresh")
+    try:
+        result = accounts.refresh(value, ip=call.source_ip, user_agent=call.user_agent)
+    except errors.Unauthorized as error:
+        error.headers = {**error.headers, "Set-Cookie": _cookie("", 0)}
+        raise
+    return _signed_in(call, result)
+
+
+@router.post("/api/auth/logout", permission=PUBLIC)
+def logout(call: Call) -> None:
+    """End this session at once (by its access token or its refresh cookie)."""
+    ids = None
+    header = call.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        try:
+            claims = tokens.read_access_token(header[7:].strip())
+            ids = (claims.tenant_id, claims.user_id, claims.session_id)
+        except errors.Unauthorized:
+            ids = None
+    if ids is None and (value := _refresh_cookie(call)):
+        try:
+            tenant_id, user_id, session_id, secret = sessions.parse_refresh(value)
+            session = sessions.load(tenant_id, user_id, session_id)
+            if session is not None and session.refresh_hash == tokens.token_hash(secret):
+                ids = (tenant_id, user_id, session_id)
+        except errors.Unauthorized:
+            ids = None
+    if ids is not None:
+        accounts.end_session(*ids, actor=ids[1], reason="logout", action="auth.logout")
+    call.response_headers["Set-Cookie"] = _cookie("", 0)
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ signed in
+@router.post("/api/auth/reauthenticate", permission="self", body=ReauthIn)
+def reauthenticate(call: Call) -> StatusOut:
+    """Confirm your password (or a two-factor code) before a sensitive change."""
+    accounts.reauthenticate(call.principal, password=call.body.password, code=call.body.code, source_ip=call.source_ip)
+    return StatusOut("reauthenticated")
+
+
+@router.get("/api/me", permission="self")
+def me(call: Call) -> Me:
+    """Who you are, and your company."""
+    p = call.principal
+    return me_of(accounts.get_user(p.tenant_id, p.user_id), accounts.get_company(p.tenant_id))
+
+
+@router.post("/api/me/password", permission="self", body=PasswordChangeIn)
+def change_password(call: Call) -> dict:
+    """Change your password (needs recent authentication); optionally end your other sessions."""
+    b = call.body
+    ended = accounts.change_password(
+        call.principal, b.current_password, b.new_password, end_other_sessions=b.end_other_sessions
+    )
+    return {"status": "password_changed", "sessions_ended": ended}
+
+
+@router.get("/api/me/sessions", permission="self")
+def my_sessions(call: Call) -> list[SessionOut]:
+    """Your active sessions, newest first."""
+    p = call.principal
+    live = sorted(sessions.live_for(p.tenant_id, p.user_id), key=lambda s: s.created_at, reverse=True)
+    return [
+        SessionOut(s.id, int(s.created_at), int(s.last_seen_at), s.ip, s.user_agent, s.id == p.session_id) for s in live
+    ]
+
+
+@router.delete("/api/me/sessions/{session_id}", permission="self", status=204)
+def revoke_session(call: Call) -> None:
+    """End one of your sessions."""
+    p = call.principal
+    if not accounts.end_session(
+        p.tenant_id, p.user_id, call.params["session_id"], actor=p.user_id, reason="revoked_by_user"
+    ):
+        raise errors.NotFound("No such active session.")
+
+
+@router.delete("/api/me/sessions", permission="self", status=204)
+def revoke_other_sessions(call: Call) -> None:
+    """End all your sessions but this one."""
+    p = call.principal
+    accounts.end_sessions(p.tenant_id, p.user_id, actor=p.user_id, reason="revoked_by_user", keep=p.session_id)
+
+
+# ------------------------------------------------------------------------------------------------ two-factor
+class CodeIn(Strict):
+    code: Code
+
+
+class MfaOffIn(Strict):
+    password: Secret | None = None
+    code: Code | None = None
+
+
+class EnrolmentOut(msgspec.Struct):
+    secret: str
+    otpauth_uri: str
+    qr_data_uri: str
+
+
+class RecoveryCodesOut(msgspec.Struct):
+    recovery_codes: list[str]
+
+
+@router.post("/api/me/mfa/totp", permission="self")
+def mfa_start(call: Call) -> EnrolmentOut:
+    """Start two-factor setup (needs recent authentication): a secret and its QR code for an authenticator app."""
+    from protu.identity import mfa
+
+    accounts.require_recent_auth(call.principal)
+    p = call.principal
+    return EnrolmentOut(**mfa.start_enrolment(accounts.get_user(p.tenant_id, p.user_id)))
+
+
+@router.post("/api/me/mfa/totp/confirm", permission="self", body=CodeIn)
+def mfa_confirm(call: Call) -> RecoveryCodesOut:
+    """Turn two-factor on with a code from the app; answers ten single-use recovery codes, shown once."""
+    from protu.identity import mfa
+
+    accounts.require_recent_auth(call.principal)
+    p = call.principal
+    return RecoveryCodesOut(mfa.confirm_enrolment(accounts.get_user(p.tenant_id, p.user_id), call.body.code))
+
+
+@router.delete("/api/me/mfa/totp", permission="self", body=MfaOffIn, status=204)
+def mfa_off(call: Call) -> None:
+    """Turn two-factor off; needs your current password or a code."""
+    from protu.identity import mfa, passwords
+
+    p = call.principal
+    user = accounts.get_user(p.tenant_id, p.user_id)
+    if call.body.password is not None:
+        ok = bool(user.password_hash) and passwords.verify_password(user.password_hash, call.body.password)
+    elif call.body.code is not None:
+        ok = mfa.verify_second_factor(user, call.body.code)
+    else:
+        raise errors.ValidationFailed("Give your password or a code.", code="password_or_code_required")
+    if not ok:
+        accounts.second_factor_failed(p, call.source_ip)
+        raise errors.Forbidden("That is not correct.", code="invalid_password")
+    mfa.disable(user)

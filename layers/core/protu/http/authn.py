@@ -1,0 +1,56 @@
+"""The authorizer of every non-public route: access token -> live session -> permission.
+
+Order matters for what a caller can learn: an invalid or expired token is a 401 before any lookup; a session that
+ended is a 401 naming why (``session_revoked``, ``session_expired``, ``session_idle``); only then is the role's
+permission checked (403). A token replayed from another client fingerprint signs the session out at once, emails
+the user and raises a security signal.
+"""
+
+from __future__ import annotations
+
+import time
+
+from protu import errors
+from protu.http.routing import Call, Endpoint
+from protu.identity import rbac, sessions, tokens
+from protu.logging import bind
+
+_ENDED = {
+    "revoked": ("session_revoked", "This session was signed out. Sign in again."),
+    "expired": ("session_expired", "This session has expired. Sign in again."),
+    "idle": ("session_idle", "You were signed out after a period of inactivity. Sign in again."),
+}
+
+
+def _ended(why: str) -> errors.Unauthorized:
+    code, message = _ENDED[why]
+    return errors.Unauthorized(message, code=code)
+
+
+def bearer(call: Call) -> str:
+    header = call.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise errors.Unauthorized("Sign in to continue.", code="unauthorized")
+    return token.strip()
+
+
+def authorize(call: Call, endpoint: Endpoint) -> sessions.Principal:
+    claims = tokens.read_access_token(bearer(call))
+    session = sessions.load(claims.tenant_id, claims.user_id, claims.session_id)
+    if session is None:
+        raise _ended("revoked")
+    now = time.time()
+    why = sessions.ended(session, now)
+    if why:
+        raise _ended(why)
+    if session.fingerprint != sessions.fingerprint(call.user_agent, call.source_ip):
+        from protu.identity.accounts import sign_out_suspicious
+
+        sign_out_suspicious(session, reason="session.fingerprint_changed", source_ip=call.source_ip)
+        raise _ended("revoked")
+    sessions.touch(session, now)
+    bind(tenant=session.tenant_id, user=session.user_id)
+    if not rbac.allows(session.role, endpoint.permission):
+        raise errors.Forbidden()
+    return sessions.Principal(session.tenant_id, session.user_id, session.id, session.role, int(session.auth_time))

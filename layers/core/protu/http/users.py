@@ -1,0 +1,76 @@
+"""The owner's users page: ``/api/users`` (permission ``users``: owners only)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from protu.http.auth import Email, Strict
+from protu.http.routing import Call, Router
+from protu.identity import users
+
+router = Router("users")
+
+Role = Literal["owner", "admin"]
+
+
+class InviteIn(Strict):
+    email: Email
+    role: Role
+
+
+class RoleIn(Strict):
+    role: Role
+
+
+class UserOut(msgspec.Struct):
+    id: str
+    email: str
+    name: str
+    role: str
+    mfa_enabled: bool
+    status: str
+    last_sign_in_at: int | None
+
+
+def _out(user) -> UserOut:
+    return UserOut(
+        user.id,
+        user.email,
+        user.name or "",
+        user.role,
+        bool(user.mfa_enabled),
+        user.status,
+        int(user.last_sign_in_at) if user.last_sign_in_at else None,
+    )
+
+
+@router.get("/api/users", permission="users")
+def list_users(call: Call) -> list[UserOut]:
+    """Everyone in your company, invited people included."""
+    return [_out(u) for u in users.list_users(call.principal.tenant_id)]
+
+
+@router.post("/api/users/invitations", permission="users", body=InviteIn, status=201)
+def invite(call: Call) -> UserOut:
+    """Invite someone by email as an owner or an admin."""
+    return _out(users.invite(call.principal, call.body.email, call.body.role))
+
+
+@router.patch("/api/users/{user_id}", permission="users", body=RoleIn)
+def change_role(call: Call) -> UserOut:
+    """Change a user's role (the last owner cannot be demoted)."""
+    return _out(users.change_role(call.principal, call.params["user_id"], call.body.role))
+
+
+@router.delete("/api/users/{user_id}", permission="users", status=204)
+def remove(call: Call) -> None:
+    """Remove a user from the company and end their sessions (the last owner cannot be removed)."""
+    users.remove(call.principal, call.params["user_id"])
+
+
+@router.post("/api/users/{user_id}/sign-out", permission="users", status=204)
+def sign_out(call: Call) -> None:
+    """End every session of a user at once."""
+    users.force_sign_out(call.principal, call.params["user_id"])

@@ -1,0 +1,153 @@
+"""Two-factor authentication: TOTP (RFC 6238, 30-second steps, 6 digits) and single-use recovery codes.
+
+The TOTP secret is a secret like a password: it is stored encrypted under the company's key (``protu.crypto``,
+entity ``user``, field ``totp_secret``), never logged, and shown once at enrolment. A code is accepted within one
+step either side of now and only once: the user record keeps the last step used, and a conditional write makes a
+replay (or a race of two requests with one code) fail. Recovery codes carry 60 random bits each and are stored
+as SHA-256 hashes; using one removes it (conditionally, so it is used at most once).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import secrets
+import time
+
+from protu import errors
+from protu.identity import tokens
+from protu.identity.models import User
+from protu.store.tx import Transaction
+
+ISSUER = "Protu"
+RECOVERY_CODES = 10
+_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes (i, l, o, 0, 1)
+
+
+def _encrypt(user: User, secret: str) -> str:
+    from protu import crypto
+
+    blob = crypto.encrypt_fields(user.tenant_id, "user", user.id, {"totp_secret": secret})
+    return base64.b64encode(blob).decode("ascii")
+
+
+def _decrypt(user: User, stored: str) -> str:
+    from protu import crypto
+
+    return crypto.decrypt_fields(user.tenant_id, "user", user.id, base64.b64decode(stored), ["totp_secret"])[
+        "totp_secret"
+    ]
+
+
+def _qr_data_uri(uri: str) -> str:
+    import io
+
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(uri, error="m").save(buffer, kind="svg", scale=5, border=2, xmldecl=False)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def new_recovery_code() -> str:
+    raw = "".join(secrets.choice(_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def _recovery_hash(code: str) -> str:
+    return tokens.token_hash(code.strip().lower().replace(" ", ""))
+
+
+def start_enrolment(user: User) -> dict[str, str]:
+    """A new secret, kept pending until a code from it is confirmed; answers what the authenticator app needs."""
+    import pyotp
+
+    if user.mfa_enabled:
+        raise errors.Conflict("Two-factor authentication is already on.", code="mfa_already_enabled")
+    secret = pyotp.random_base32()
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
+    with Transaction(user.tenant_id) as tx:
+        tx.update(user, [User.totp_pending_ciphertext.set(_encrypt(user, secret))], condition=User.pk.exists())
+        tx.audit("mfa.enrolment_started", f"user:{user.id}")
+    return {"secret": secret, "otpauth_uri": uri, "qr_data_uri": _qr_data_uri(uri)}
+
+
+def _matching_step(secret: str, code: str, now: float) -> int | None:
+    import pyotp
+
+    code = (code or "").strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int(now // 30)
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.at(step * 30), code):
+            return step
+    return None
+
+
+def confirm_enrolment(user: User, code: str) -> list[str]:
+    """Turn two-factor on with a first good code; answers the ten recovery codes, shown this once."""
+    if user.mfa_enabled:
+        raise errors.Conflict("Two-factor authentication is already on.", code="mfa_already_enabled")
+    if not user.totp_pending_ciphertext:
+        raise errors.Conflict("Start the two-factor setup first.", code="mfa_not_started")
+    secret = _decrypt(user, user.totp_pending_ciphertext)
+    step = _matching_step(secret, code, time.time())
+    if step is None:
+        raise errors.ValidationFailed("The code is not correct.", code="invalid_code", details={"field": "code"})
+    codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
+    with Transaction(user.tenant_id) as tx:
+        tx.update(
+            user,
+            [
+                User.mfa_enabled.set(True),
+                User.totp_ciphertext.set(user.totp_pending_ciphertext),
+                User.totp_pending_ciphertext.remove(),
+                User.totp_last_step.set(step),
+                User.recovery_hashes.set([_recovery_hash(c) for c in codes]),
+            ],
+            condition=User.mfa_enabled == False,  # noqa: E712 - a PynamoDB condition, not a comparison
+        )
+        tx.audit("mfa.enabled", f"user:{user.id}")
+    return codes
+
+
+def verify_second_factor(user: User, code: str) -> bool:
+    """A TOTP code (once) or a recovery code (once). False for anything else; never raises for a wrong code."""
+    if not user.mfa_enabled or not user.totp_ciphertext or not isinstance(code, str):
+        return False
+    now = time.time()
+    step = _matching_step(_decrypt(user, user.totp_ciphertext), code, now)
+    if step is not None:
+        try:
+            user.update(actions=[User.totp_last_step.set(step)], condition=User.totp_last_step < step)
+        except Exception:  # noqa: BLE001 - the condition failed: this code (or a later one) was already used
+            return False
+        return True
+    hashed = _recovery_hash(code)
+    if hashed not in (user.recovery_hashes or []):
+        return False
+    remaining = [h for h in user.recovery_hashes if h != hashed]
+    try:
+        user.update(actions=[User.recovery_hashes.set(remaining)], condition=User.recovery_hashes.contains(hashed))
+    except Exception:  # noqa: BLE001 - used by a concurrent request
+        return False
+    return True
+
+
+def disable(user: User) -> None:
+    if not user.mfa_enabled:
+        raise errors.Conflict("Two-factor authentication is already off.", code="mfa_not_enabled")
+    with Transaction(user.tenant_id) as tx:
+        tx.update(
+            user,
+            [
+                User.mfa_enabled.set(False),
+                User.totp_ciphertext.remove(),
+                User.totp_pending_ciphertext.remove(),
+                User.recovery_hashes.set([]),
+            ],
+            condition=User.pk.exists(),
+        )
+        tx.audit("mfa.disabled", f"user:{user.id}")

@@ -1,0 +1,163 @@
+"""Server-side sessions: created at sign-in, checked on every request, revocable at once.
+
+A session record lives under its user (``T#<tenant>#USER#<user>#SESSIONS``). Every authenticated request reads it
+(consistent read), so a revocation, a force sign-out or the inactivity timeout takes effect on the next request,
+whatever access token the client still holds. ``last_seen_at`` is written at most once a minute.
+
+The refresh token is an opaque secret bound to one session; the session keeps only its hash. Each refresh rotates
+it; presenting an already-used one revokes the session (a stolen token was used) and raises a security signal.
+A session also records a coarse client fingerprint (browser family, OS family, network prefix): a token used from
+a different one signs the session out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from protu import errors
+from protu.identity import tokens
+from protu.identity.models import Company, Session, User
+from pynamodb.exceptions import DoesNotExist
+
+ABSOLUTE_SECONDS = 12 * 3600
+DEFAULT_IDLE_SECONDS = 30 * 60
+TOUCH_EVERY_SECONDS = 60
+REAUTH_SECONDS = 10 * 60
+USED_REFRESH_KEPT = 20
+REFRESH_COOKIE = "protu_refresh"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: resolved from the access token and the live session record."""
+
+    tenant_id: str
+    user_id: str
+    session_id: str
+    role: str
+    auth_time: int
+
+    def recently_authenticated(self, now: float | None = None) -> bool:
+        return (now or time.time()) - self.auth_time <= REAUTH_SECONDS
+
+
+_BROWSERS = (
+    ("edg/", "edge"),
+    ("opr/", "opera"),
+    ("firefox/", "firefox"),
+    ("chrome/", "chrome"),
+    ("chromium/", "chrome"),
+    ("safari/", "safari"),
+)
+_SYSTEMS = (
+    ("windows", "windows"),
+    ("android", "android"),
+    ("iphone", "ios"),
+    ("ipad", "ios"),
+    ("mac os", "macos"),
+    ("cros", "chromeos"),
+    ("linux", "linux"),
+)
+
+
+def fingerprint(user_agent: str, ip: str) -> str:
+    """Browser family, OS family and network (/16 for IPv4, /48 for IPv6): stable across updates and DHCP renewals
+    within one network, different for a token replayed from elsewhere."""
+    agent = (user_agent or "").lower()
+    browser = next((name for marker, name in _BROWSERS if marker in agent), re.sub(r"[^a-z]", "", agent)[:16] or "-")
+    system = next((name for marker, name in _SYSTEMS if marker in agent), "-")
+    try:
+        address = ipaddress.ip_address(ip)
+        prefix = 16 if address.version == 4 else 48
+        network = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    except ValueError:
+        network = "-"
+    return f"{browser}|{system}|{network}"
+
+
+def new_session(
+    user: User, company: Company, *, ip: str, user_agent: str, now: float | None = None
+) -> tuple[Session, str]:
+    """A session record to save in the caller's transaction, and its refresh token (the cookie value)."""
+    now = int(now or time.time())
+    session_id = secrets.token_hex(16)
+    secret, secret_hash = tokens.new_token()
+    pk, sk = Session.key(user.tenant_id, user.id, session_id)
+    idle = int(company.idle_timeout_minutes or 30) * 60
+    session = Session(
+        pk,
+        sk,
+        id=session_id,
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        role=user.role,
+        created_at=now,
+        last_seen_at=now,
+        auth_time=now,
+        absolute_expires_at=now + ABSOLUTE_SECONDS,
+        idle_timeout_seconds=idle,
+        expires_at=now + ABSOLUTE_SECONDS + 86400,
+        ip=ip[:64],
+        user_agent=user_agent[:256],
+        fingerprint=fingerprint(user_agent, ip),
+        refresh_hash=secret_hash,
+        used_refresh_hashes=[],
+    )
+    return session, refresh_value(session, secret)
+
+
+def refresh_value(session: Session, secret: str) -> str:
+    return f"{session.tenant_id}.{session.user_id}.{session.id}.{secret}"
+
+
+def parse_refresh(value: str) -> tuple[str, str, str, str]:
+    parts = (value or "").split(".")
+    if len(parts) != 4 or not all(parts) or len(value) > 256:
+        raise errors.Unauthorized("Sign in again.", code="invalid_refresh")
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def load(tenant_id: str, user_id: str, session_id: str) -> Session | None:
+    try:
+        return Session.get(*Session.key(tenant_id, user_id, session_id), consistent_read=True)
+    except (DoesNotExist, ValueError):
+        return None
+
+
+def ended(session: Session, now: float | None = None) -> str | None:
+    """Why the session can no longer be used (``revoked``, ``expired``, ``idle``), or None while it is alive."""
+    now = now or time.time()
+    if session.revoked_at:
+        return "revoked"
+    if now >= session.absolute_expires_at:
+        return "expired"
+    if now - session.last_seen_at > session.idle_timeout_seconds:
+        return "idle"
+    return None
+
+
+def touch(session: Session, now: float | None = None) -> None:
+    """Record activity, at most once a minute; never revives a revoked session."""
+    now = int(now or time.time())
+    if now - session.last_seen_at < TOUCH_EVERY_SECONDS:
+        return
+    try:
+        session.update(actions=[Session.last_seen_at.set(now)], condition=Session.revoked_at.does_not_exist())
+    except Exception:  # noqa: BLE001 - revoked meanwhile: the next request finds out; activity is best effort
+        return
+
+
+def revoke_actions(reason: str, now: float | None = None) -> list:
+    return [Session.revoked_at.set(int(now or time.time())), Session.revoke_reason.set(reason)]
+
+
+def list_for(tenant_id: str, user_id: str) -> list[Session]:
+    return list(Session.query(Session.partition(tenant_id, user_id), consistent_read=True))
+
+
+def live_for(tenant_id: str, user_id: str, now: float | None = None) -> list[Session]:
+    return [s for s in list_for(tenant_id, user_id) if ended(s, now) is None]

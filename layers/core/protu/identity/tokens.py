@@ -1,0 +1,115 @@
+"""Access tokens (short-lived JWTs naming a session) and opaque single-use tokens.
+
+Access tokens are HS256 JWTs signed with a key from Secrets Manager (``SIGNING_SECRET_ID``: JSON
+``{"kid", "secret", "previous": [{"kid", "secret"}...]}``). The key id travels in the header, so a rotation adds
+a new current key while tokens signed with a previous one still verify until they expire (at most 10 minutes).
+Keys are cached in memory for a few minutes: a warm request makes no Secrets Manager call.
+
+Opaque tokens (email links, refresh secrets, the two-factor step) carry 256 bits from ``secrets`` and are stored
+only as their SHA-256: a leaked table reveals no usable token, and high-entropy tokens need no slow hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from protu import aws, errors
+from protu.settings import settings
+
+ACCESS_TOKEN_SECONDS = 600
+ISSUER, AUDIENCE = "protu", "protu-api"
+_KEY_CACHE_SECONDS = 300
+
+_lock = threading.Lock()
+_keys: tuple[float, str, dict[str, str]] | None = None  # (loaded at, current kid, {kid: secret})
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh opaque token and the hash to store."""
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _signing_keys() -> tuple[str, dict[str, str]]:
+    global _keys
+    with _lock:
+        if _keys is None or time.monotonic() - _keys[0] > _KEY_CACHE_SECONDS:
+            raw = aws.client("secretsmanager").get_secret_value(SecretId=settings().signing_secret_id)["SecretString"]
+            value = json.loads(raw)
+            keys = {value["kid"]: value["secret"]}
+            for old in value.get("previous", []):
+                keys.setdefault(old["kid"], old["secret"])
+            _keys = (time.monotonic(), value["kid"], keys)
+        return _keys[1], _keys[2]
+
+
+def forget_signing_keys() -> None:
+    """Read the signing keys again on next use (after a rotation in this process)."""
+    global _keys
+    with _lock:
+        _keys = None
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    tenant_id: str
+    user_id: str
+    session_id: str
+
+
+def issue_access_token(tenant_id: str, user_id: str, session_id: str, now: float | None = None) -> str:
+    import jwt
+
+    kid, keys = _signing_keys()
+    issued = int(now if now is not None else time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": user_id,
+        "tid": tenant_id,
+        "sid": session_id,
+        "iat": issued,
+        "exp": issued + ACCESS_TOKEN_SECONDS,
+        "jti": secrets.token_hex(8),
+    }
+    return jwt.encode(claims, keys[kid], algorithm="HS256", headers={"kid": kid})
+
+
+def read_access_token(token: str) -> AccessClaims:
+    """Verify signature, issuer, audience and expiry; 401 ``token_expired`` or ``invalid_token`` otherwise."""
+    import jwt
+
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        _, keys = _signing_keys()
+        if kid not in keys:
+            forget_signing_keys()  # maybe rotated since we cached: look once more
+            _, keys = _signing_keys()
+        if kid not in keys:
+            raise errors.Unauthorized("The access token is not valid.", code="invalid_token")
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            keys[kid],
+            algorithms=["HS256"],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise errors.Unauthorized("The access token has expired.", code="token_expired") from None
+    except jwt.PyJWTError:
+        raise errors.Unauthorized("The access token is not valid.", code="invalid_token") from None
+    try:
+        return AccessClaims(str(claims["tid"]), str(claims["sub"]), str(claims["sid"]))
+    except KeyError:
+        raise errors.Unauthorized("The access token is not valid.", code="invalid_token") from None

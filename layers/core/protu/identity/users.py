@@ -1,0 +1,133 @@
+"""The users of a company, managed by its owners: invite, change role, remove, force sign-out.
+
+The company item keeps ``owner_count``; every change that adds or removes an owner adjusts it in the same
+transaction, under the condition that at least one owner remains. So two owners demoting each other at the same
+moment cannot leave a company without an owner. A role change also rewrites the role on the user's live
+sessions, so it takes effect on their next request; a removal ends them.
+"""
+
+from __future__ import annotations
+
+import time
+
+from protu import errors
+from protu.identity import accounts, rbac, sessions
+from protu.identity.models import Company, EmailAccount, Session, User
+from protu.store.tx import Transaction
+from pynamodb.exceptions import DoesNotExist
+
+
+def list_users(tenant_id: str) -> list[User]:
+    users = User.query(User.partition(tenant_id), consistent_read=True)
+    return sorted(users, key=lambda u: (u.status != "active", u.email))
+
+
+def _member(tenant_id: str, user_id: str) -> User:
+    try:
+        return User.get(*User.key(tenant_id, user_id), consistent_read=True)
+    except (DoesNotExist, ValueError):
+        raise errors.NotFound("No such user.") from None
+
+
+def _last_owner() -> errors.Conflict:
+    return errors.Conflict("A company needs at least one owner.", code="last_owner")
+
+
+def invite(principal: sessions.Principal, email: str, role: str) -> User:
+    if role not in rbac.ROLES:
+        raise errors.ValidationFailed("Unknown role.", code="invalid_role", details={"field": "role"})
+    email = accounts.normalise_email(email)
+    company = accounts.get_company(principal.tenant_id)
+    inviter = accounts.get_user(principal.tenant_id, principal.user_id)
+    existing = accounts.find_account(email)
+    if existing is not None:
+        user = existing[0]
+        if user.tenant_id != principal.tenant_id or user.status != "invited":
+            raise errors.Conflict("This email already has a Protu account.", code="email_in_use")
+        token, item = accounts._token_item("invite", user, accounts.INVITE_SECONDS)
+        with Transaction(principal.tenant_id) as tx:
+            tx.save(item, unscoped=True)
+            tx.audit("users.invitation_resent", f"user:{user.id}", details={"role": user.role})
+    else:
+        user_id = accounts.new_id("u")
+        user = User(
+            *User.key(principal.tenant_id, user_id),
+            id=user_id,
+            tenant_id=principal.tenant_id,
+            email=email,
+            role=role,
+            status="invited",
+            created_at=int(time.time()),
+        )
+        token, item = accounts._token_item("invite", user, accounts.INVITE_SECONDS)
+        with Transaction(principal.tenant_id) as tx:
+            tx.save(user, condition=User.pk.does_not_exist())
+            tx.save(
+                EmailAccount(*EmailAccount.key(email), tenant_id=principal.tenant_id, user_id=user_id),
+                condition=EmailAccount.pk.does_not_exist(),
+                unscoped=True,
+            )
+            tx.save(item, unscoped=True)
+            tx.audit("users.invited", f"user:{user_id}", details={"role": role})
+    accounts._send(
+        "invitation",
+        email,
+        company=company.name,
+        inviter=inviter.name or inviter.email,
+        role=user.role,
+        link=accounts.link("/accept-invitation", token),
+    )
+    return user
+
+
+def _guard_last_owner(principal: sessions.Principal, user: User) -> None:
+    """A clear answer for the common case; the conditional count in the transaction covers the race."""
+    if user.role == rbac.OWNER and user.status == "active":
+        if accounts.get_company(principal.tenant_id).owner_count <= 1:
+            raise _last_owner()
+
+
+def change_role(principal: sessions.Principal, user_id: str, role: str) -> User:
+    if role not in rbac.ROLES:
+        raise errors.ValidationFailed("Unknown role.", code="invalid_role", details={"field": "role"})
+    user = _member(principal.tenant_id, user_id)
+    if user.role == role:
+        return user
+    if role != rbac.OWNER:
+        _guard_last_owner(principal, user)
+    company_key = Company(*Company.key(principal.tenant_id))
+    live = sessions.live_for(principal.tenant_id, user_id)[:90]
+    with Transaction(principal.tenant_id) as tx:
+        tx.update(user, [User.role.set(role)], condition=User.role == user.role)
+        if user.status == "active" and rbac.OWNER in (role, user.role):
+            if role == rbac.OWNER:
+                tx.update(company_key, [Company.owner_count.add(1)], condition=Company.pk.exists())
+            else:
+                tx.update(company_key, [Company.owner_count.add(-1)], condition=Company.owner_count > 1)
+        for session in live:
+            tx.update(session, [Session.role.set(role)], condition=Session.pk.exists())
+        tx.audit("users.role_changed", f"user:{user_id}", details={"old": user.role, "new": role})
+    user.role = role
+    return user
+
+
+def remove(principal: sessions.Principal, user_id: str) -> None:
+    user = _member(principal.tenant_id, user_id)
+    _guard_last_owner(principal, user)
+    company_key = Company(*Company.key(principal.tenant_id))
+    live = sessions.live_for(principal.tenant_id, user_id)[:90]
+    with Transaction(principal.tenant_id) as tx:
+        tx.delete(user, condition=User.pk.exists())
+        tx.delete(EmailAccount(*EmailAccount.key(user.email)), unscoped=True)
+        if user.role == rbac.OWNER and user.status == "active":
+            tx.update(company_key, [Company.owner_count.add(-1)], condition=Company.owner_count > 1)
+        for session in live:
+            tx.update(session, sessions.revoke_actions("user_removed"))
+        tx.audit("users.removed", f"user:{user_id}", details={"role": user.role, "sessions_ended": len(live)})
+
+
+def force_sign_out(principal: sessions.Principal, user_id: str) -> int:
+    _member(principal.tenant_id, user_id)
+    return accounts.end_sessions(
+        principal.tenant_id, user_id, actor=principal.user_id, reason="forced_by_owner", action="users.force_sign_out"
+    )

@@ -1,0 +1,374 @@
+"""Sign-up, sign-in and sessions through the API, against the OWASP ASVS 5.0 items the identity rules come from."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+import pyotp
+import pytest
+from protu import audit
+from protu.identity import tokens
+from protu.identity.models import OneTimeToken, Session
+from protu.settings import settings
+
+from tests.api.people import CHROME, FIREFOX, STRONG, Browser, link_token, new_email, sign_up
+
+
+def table():
+    return boto3.resource("dynamodb", region_name="eu-central-1").Table(settings().data_table)
+
+
+def session_item(me: dict, browser: Browser):
+    claims = tokens.read_access_token(browser.access_token)
+    return Session.get(*Session.key(claims.tenant_id, claims.user_id, claims.session_id), consistent_read=True)
+
+
+def actions(tenant_id: str) -> list[str]:
+    events, _ = audit.events(tenant_id, limit=100)
+    return [f"{e['action']}:{e['outcome']}" for e in events]
+
+
+# ------------------------------------------------------------------------------------------------ sign-up
+def test_sign_up_creates_an_owner_and_a_verified_email_after_the_link(api, mailgun):
+    browser = Browser(api)
+    email = new_email()
+    reply = browser.post(
+        "/api/auth/signup", {"company_name": "Acme Labs", "name": "Ana", "email": email, "password": STRONG}
+    )
+    assert (reply.status, reply.json()) == (201, {"status": "verification_sent"})
+    message = mailgun.to(email)[-1]
+    assert "/verify-email#token=" in message["text"]
+    token = link_token(message)
+    assert len(token) >= 43  # 256 bits (ASVS 7.2.3)
+    assert browser.post("/api/auth/verify-email", {"token": token}).json() == {"status": "verified"}
+    assert browser.post("/api/auth/verify-email", {"token": token}).json()["error"]["code"] == "invalid_token"
+    assert browser.login(email).status == 200
+    me = browser.get("/api/me").json()
+    assert me["role"] == "owner" and me["email_verified"] is True and me["company"]["name"] == "Acme Labs"
+    assert set(me) == {"id", "email", "name", "role", "company", "mfa_enabled", "email_verified"}
+    assert "auth.signup:success" in actions(me["company"]["id"])
+
+
+def test_a_taken_email_gets_the_same_answer_and_its_owner_an_email(api, mailgun):
+    owner = sign_up(api, mailgun)
+    sent_before = len(mailgun.to(owner.email))
+    reply = Browser(api).post(
+        "/api/auth/signup",
+        {"company_name": "Other", "name": "Eve", "email": owner.email, "password": "another strong passphrase"},
+    )
+    assert (reply.status, reply.json()) == (201, {"status": "verification_sent"})
+    notice = mailgun.to(owner.email)[sent_before:]
+    assert len(notice) == 1 and "/verify-email" not in notice[0]["text"]
+
+
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ({"password": "short"}, "password_too_short"),
+        ({"password": "x" * 129}, "password_too_long"),
+        ({"password": "password1"}, "password_common"),
+        ({"password": "Initech2024!"}, "password_contextual"),
+        ({"email": "not-an-email"}, "validation_failed"),
+        ({"name": ""}, "validation_failed"),
+        ({"company_name": "x" * 101}, "validation_failed"),
+        ({"name": 5}, "validation_failed"),
+        ({"admin": True}, "validation_failed"),
+    ],
+)
+def test_sign_up_refuses_bad_input_with_a_clear_code(api, mailgun, change, code):
+    body = {"company_name": "Initech", "name": "Peter", "email": new_email(), "password": STRONG} | change
+    reply = Browser(api).post("/api/auth/signup", body)
+    assert reply.status == 422
+    assert reply.json()["error"]["code"] == code
+    assert mailgun.to(body["email"]) == [] if isinstance(body["email"], str) else True
+
+
+def test_missing_fields_are_422(api):
+    reply = Browser(api).post("/api/auth/signup", {"email": new_email()})
+    assert (reply.status, reply.json()["error"]["code"]) == (422, "validation_failed")
+
+
+# ------------------------------------------------------------------------------------------------ sign-in
+def test_login_sets_a_strict_refresh_cookie_and_a_short_access_token(api, mailgun):
+    owner = sign_up(api, mailgun)
+    browser = Browser(api)
+    reply = browser.login(owner.email)
+    body = reply.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] <= 600 and body["user"]["email"] == owner.email
+    cookie = reply.header("Set-Cookie")
+    for attribute in ("protu_refresh=", "HttpOnly", "Secure", "SameSite=Strict", "Path=/api/auth"):
+        assert attribute in cookie
+    assert "access_token" not in cookie
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(api, mailgun):
+    owner = sign_up(api, mailgun)
+    wrong = Browser(api, ip="192.0.2.10").login(owner.email, "not the password at all")
+    unknown = Browser(api, ip="192.0.2.11").login(new_email(), "not the password at all")
+    assert wrong.status == unknown.status == 401
+    assert wrong.json() == unknown.json()
+    assert wrong.json()["error"]["code"] == "invalid_credentials"
+    assert "auth.login:failure" in actions(owner.me["company"]["id"])
+
+
+def test_five_failures_lock_the_account_without_revealing_it_exists(api, mailgun):
+    owner = sign_up(api, mailgun)
+    attacker = Browser(api, ip="192.0.2.50")
+    for _ in range(5):
+        assert attacker.login(owner.email, "guess guess guess").status == 401
+    locked = attacker.login(owner.email, STRONG)  # even the right password now waits
+    assert (locked.status, locked.json()["error"]["code"]) == (429, "too_many_attempts")
+    assert locked.header("Retry-After")
+    lock_mails = [m for m in mailgun.to(owner.email) if "paused" in m["subject"].lower()]
+    assert len(lock_mails) == 1
+    ghost = new_email()
+    for _ in range(5):
+        attacker.login(ghost, "guess guess guess")
+    unknown = attacker.login(ghost, "guess guess guess")
+    assert (unknown.status, unknown.json()["error"]["code"]) == (429, "too_many_attempts")
+    assert "auth.locked:success" in actions(owner.me["company"]["id"])
+
+
+# ------------------------------------------------------------------------------------------------ sessions
+def test_refresh_rotates_and_a_reused_token_ends_the_session(api, mailgun):
+    owner = sign_up(api, mailgun)
+    browser = owner.browser
+    old_cookie = dict(browser.cookies)
+    reply = browser.post("/api/auth/refresh")
+    assert reply.status == 200 and browser.cookies != old_cookie
+    assert browser.get("/api/me").status == 200
+
+    thief = Browser(api, cookies=old_cookie)
+    reused = thief.post("/api/auth/refresh")
+    assert (reused.status, reused.json()["error"]["code"]) == (401, "refresh_reused")
+    assert browser.get("/api/me").json()["error"]["code"] == "session_revoked"
+    assert browser.post("/api/auth/refresh").status == 401
+    assert any("unusual activity" in m["subject"].lower() for m in mailgun.to(owner.email))
+
+
+def test_logout_ends_the_session_at_once(api, mailgun):
+    owner = sign_up(api, mailgun)
+    token = owner.browser.access_token
+    assert owner.browser.post("/api/auth/logout").status == 204
+    stale = Browser(api, access_token=token)
+    assert stale.get("/api/me").json()["error"]["code"] == "session_revoked"
+    assert owner.browser.post("/api/auth/refresh").status == 401
+
+
+def test_users_list_and_revoke_their_sessions(api, mailgun):
+    owner = sign_up(api, mailgun)
+    laptop = Browser(api, user_agent=FIREFOX, ip="198.51.100.9")
+    phone = Browser(api, user_agent=CHROME, ip="198.51.100.10")
+    laptop.login(owner.email)
+    phone.login(owner.email)
+    listed = owner.browser.get("/api/me/sessions").json()
+    assert len(listed) == 3
+    assert [s["current"] for s in listed].count(True) == 1
+    assert set(listed[0]) == {"id", "created_at", "last_seen_at", "ip", "user_agent", "current"}
+    laptop_id = next(s["id"] for s in listed if s["user_agent"] == FIREFOX)
+    assert owner.browser.delete(f"/api/me/sessions/{laptop_id}").status == 204
+    assert laptop.get("/api/me").json()["error"]["code"] == "session_revoked"
+    assert owner.browser.delete("/api/me/sessions/not-a-session").status == 404
+    assert owner.browser.delete("/api/me/sessions").status == 204
+    assert phone.get("/api/me").status == 401
+    assert owner.browser.get("/api/me").status == 200
+
+
+def test_inactivity_and_absolute_lifetime_end_sessions(api, mailgun):
+    owner = sign_up(api, mailgun)
+    session = session_item(owner.me, owner.browser)
+    session.update(actions=[Session.last_seen_at.set(int(time.time()) - 31 * 60)])
+    assert owner.browser.get("/api/me").json()["error"]["code"] == "session_idle"
+
+    owner.browser.login(owner.email)
+    session = session_item(owner.me, owner.browser)
+    session.update(actions=[Session.absolute_expires_at.set(int(time.time()) - 1)])
+    assert owner.browser.get("/api/me").json()["error"]["code"] == "session_expired"
+
+
+def test_access_tokens_expire_within_ten_minutes(api, mailgun):
+    owner = sign_up(api, mailgun)
+    claims = tokens.read_access_token(owner.browser.access_token)
+    old = tokens.issue_access_token(claims.tenant_id, claims.user_id, claims.session_id, now=time.time() - 601)
+    reply = Browser(api, access_token=old).get("/api/me")
+    assert (reply.status, reply.json()["error"]["code"]) == (401, "token_expired")
+    forged = owner.browser.access_token[:-4] + "AAAA"
+    assert Browser(api, access_token=forged).get("/api/me").json()["error"]["code"] == "invalid_token"
+    assert Browser(api).get("/api/me").json()["error"]["code"] == "unauthorized"
+
+
+def test_a_token_used_from_another_client_signs_the_session_out(api, mailgun):
+    owner = sign_up(api, mailgun)
+    tenant = owner.me["company"]["id"]
+    replay = Browser(api, user_agent=FIREFOX, ip="192.0.2.99", access_token=owner.browser.access_token)
+    assert replay.get("/api/me").json()["error"]["code"] == "session_revoked"
+    assert owner.browser.get("/api/me").json()["error"]["code"] == "session_revoked"
+    assert "session.suspicious_signout:success" in actions(tenant)
+    assert any("unusual activity" in m["subject"].lower() for m in mailgun.to(owner.email))
+
+
+# ------------------------------------------------------------------------------------------------ magic links
+def test_magic_link_signs_in_once_within_ten_minutes(api, mailgun):
+    owner = sign_up(api, mailgun)
+    browser = Browser(api)
+    assert browser.post("/api/auth/magic-link", {"email": owner.email}).status == 202
+    ghost = new_email()
+    assert browser.post("/api/auth/magic-link", {"email": ghost}).status == 202
+    assert mailgun.to(ghost) == []
+    message = mailgun.to(owner.email)[-1]
+    assert "/magic#token=" in message["text"] and "10 minutes" in message["text"]
+    token = link_token(message)
+    assert browser.post("/api/auth/magic-link/verify", {"token": token}).status == 200
+    assert browser.get("/api/me").status == 200
+    assert browser.post("/api/auth/magic-link/verify", {"token": token}).json()["error"]["code"] == "invalid_token"
+
+
+def test_an_expired_magic_link_is_refused(api, mailgun):
+    owner = sign_up(api, mailgun)
+    browser = Browser(api)
+    browser.post("/api/auth/magic-link", {"email": owner.email})
+    token = link_token(mailgun.to(owner.email)[-1])
+    item = OneTimeToken.get(*OneTimeToken.key(tokens.token_hash(token)))
+    assert item.expires_at - time.time() <= 600
+    item.update(actions=[OneTimeToken.expires_at.set(int(time.time()) - 1)])
+    reply = browser.post("/api/auth/magic-link/verify", {"token": token})
+    assert (reply.status, reply.json()["error"]["code"]) == (400, "token_expired")
+
+
+def test_tokens_are_stored_only_hashed(api, mailgun):
+    owner = sign_up(api, mailgun)
+    Browser(api).post("/api/auth/magic-link", {"email": owner.email})
+    token = link_token(mailgun.to(owner.email)[-1])
+    dump = str(table().scan()["Items"])
+    assert token not in dump
+    assert owner.browser.cookies["protu_refresh"].rsplit(".", 1)[1] not in dump
+    assert owner.password not in dump
+
+
+# ------------------------------------------------------------------------------------------------ passwords
+def test_password_reset_ends_every_session(api, mailgun):
+    owner = sign_up(api, mailgun)
+    other = Browser(api)
+    other.login(owner.email)
+    assert Browser(api).post("/api/auth/password/forgot", {"email": owner.email}).status == 202
+    assert Browser(api).post("/api/auth/password/forgot", {"email": new_email()}).status == 202
+    token = link_token(mailgun.to(owner.email)[-1])
+    weak = Browser(api).post("/api/auth/password/reset", {"token": token, "password": "12345678"})
+    assert weak.json()["error"]["code"] == "password_common"
+    new_password = "a brand new long passphrase"
+    assert Browser(api).post("/api/auth/password/reset", {"token": token, "password": new_password}).status == 200
+    assert owner.browser.get("/api/me").status == 401 and other.get("/api/me").status == 401
+    assert Browser(api).login(owner.email, STRONG).status == 401
+    assert Browser(api).login(owner.email, new_password).status == 200
+    again = Browser(api).post("/api/auth/password/reset", {"token": token, "password": "yet another passphrase"})
+    assert again.json()["error"]["code"] == "invalid_token"
+
+
+def test_changing_the_password_needs_the_current_one_and_can_end_other_sessions(api, mailgun):
+    owner = sign_up(api, mailgun)
+    other = Browser(api)
+    other.login(owner.email)
+    wrong = owner.browser.post("/api/me/password", {"current_password": "nope nope nope", "new_password": "x" * 20})
+    assert (wrong.status, wrong.json()["error"]["code"]) == (403, "invalid_password")
+    reply = owner.browser.post(
+        "/api/me/password",
+        {"current_password": STRONG, "new_password": "my second strong passphrase", "end_other_sessions": True},
+    )
+    assert reply.json() == {"status": "password_changed", "sessions_ended": 1}
+    assert other.get("/api/me").status == 401 and owner.browser.get("/api/me").status == 200
+
+
+# ------------------------------------------------------------------------------------------------ two-factor
+def enable_totp(owner) -> tuple[str, list[str]]:
+    enrol = owner.browser.post("/api/me/mfa/totp").json()
+    assert enrol["otpauth_uri"].startswith("otpauth://totp/") and enrol["qr_data_uri"].startswith("data:image/svg")
+    secret = enrol["secret"]
+    wrong = owner.browser.post("/api/me/mfa/totp/confirm", {"code": "000000"})
+    assert wrong.status == 422
+    reply = owner.browser.post("/api/me/mfa/totp/confirm", {"code": pyotp.TOTP(secret).now()})
+    codes = reply.json()["recovery_codes"]
+    assert len(codes) == 10 and len(set(codes)) == 10
+    return secret, codes
+
+
+def test_two_factor_sign_in_with_a_code_used_once(api, mailgun):
+    owner = sign_up(api, mailgun)
+    secret, _ = enable_totp(owner)
+    assert owner.me["mfa_enabled"] is True
+    browser = Browser(api)
+    step = browser.login(owner.email).json()
+    assert step["mfa_required"] is True and "access_token" not in step
+    code = pyotp.TOTP(secret).at(time.time() + 30)  # the next step: the current one was spent on confirming
+    assert browser.post("/api/auth/mfa", {"mfa_token": step["mfa_token"], "code": code}).status == 200
+    assert browser.get("/api/me").status == 200
+    replay = Browser(api)
+    step = replay.login(owner.email).json()
+    reply = replay.post("/api/auth/mfa", {"mfa_token": step["mfa_token"], "code": code})
+    assert (reply.status, reply.json()["error"]["code"]) == (401, "invalid_code")
+
+
+def test_recovery_codes_work_once_and_a_reset_never_skips_two_factor(api, mailgun):
+    owner = sign_up(api, mailgun)
+    _, codes = enable_totp(owner)
+    browser = Browser(api)
+    step = browser.login(owner.email).json()
+    assert browser.post("/api/auth/mfa", {"mfa_token": step["mfa_token"], "code": codes[0]}).status == 200
+    step = Browser(api).login(owner.email).json()
+    assert Browser(api).post("/api/auth/mfa", {"mfa_token": step["mfa_token"], "code": codes[0]}).status == 401
+
+    Browser(api).post("/api/auth/password/forgot", {"email": owner.email})
+    token = link_token(mailgun.to(owner.email)[-1])
+    Browser(api).post("/api/auth/password/reset", {"token": token, "password": "reset but still two factor"})
+    assert Browser(api).login(owner.email, "reset but still two factor").json()["mfa_required"] is True
+    magic = Browser(api)
+    magic.post("/api/auth/magic-link", {"email": owner.email})
+    reply = magic.post("/api/auth/magic-link/verify", {"token": link_token(mailgun.to(owner.email)[-1])})
+    assert reply.json()["mfa_required"] is True
+
+
+def test_a_burst_of_wrong_codes_ends_the_two_factor_step(api, mailgun):
+    owner = sign_up(api, mailgun)
+    enable_totp(owner)
+    browser = Browser(api)
+    step = browser.login(owner.email).json()
+    codes = [
+        browser.post("/api/auth/mfa", {"mfa_token": step["mfa_token"], "code": "123456"}).json()["error"]["code"]
+        for _ in range(6)
+    ]
+    assert codes[:4] == ["invalid_code"] * 4
+    assert codes[4] == "mfa_attempts_exceeded" and codes[5] == "invalid_token"
+
+
+def test_changing_two_factor_needs_recent_authentication(api, mailgun):
+    owner = sign_up(api, mailgun)
+    session = session_item(owner.me, owner.browser)
+    session.update(actions=[Session.auth_time.set(int(time.time()) - 3600)])
+    reply = owner.browser.post("/api/me/mfa/totp")
+    assert (reply.status, reply.json()["error"]["code"]) == (403, "reauthentication_required")
+    assert owner.browser.post("/api/auth/reauthenticate", {"password": "wrong password!"}).status == 403
+    assert owner.browser.post("/api/auth/reauthenticate", {"password": STRONG}).status == 200
+    assert owner.browser.post("/api/me/mfa/totp").status == 200
+
+
+def test_turning_two_factor_off_needs_the_password_or_a_code(api, mailgun):
+    owner = sign_up(api, mailgun)
+    enable_totp(owner)
+    assert owner.browser.delete("/api/me/mfa/totp", {}).json()["error"]["code"] == "password_or_code_required"
+    assert owner.browser.delete("/api/me/mfa/totp", {"password": "not my password"}).status == 403
+    assert owner.browser.delete("/api/me/mfa/totp", {"password": STRONG}).status == 204
+    assert owner.me["mfa_enabled"] is False
+    assert "mfa.disabled:success" in actions(owner.me["company"]["id"])
+
+
+# ------------------------------------------------------------------------------------------------ records
+def test_nothing_secret_reaches_the_logs(api, mailgun, capsys):
+    owner = sign_up(api, mailgun, password="a very secret passphrase 42")
+    Browser(api).post("/api/auth/magic-link", {"email": owner.email})
+    token = link_token(mailgun.to(owner.email)[-1])
+    Browser(api).post("/api/auth/magic-link/verify", {"token": token})
+    out = capsys.readouterr().out
+    assert "a very secret passphrase 42" not in out
+    assert token not in out
+    assert owner.browser.access_token not in out
+    assert owner.browser.cookies["protu_refresh"] not in out
