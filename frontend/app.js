@@ -1,10 +1,23 @@
-// Entry point: the page registry and the router. Add a page by adding a route here and a module in pages/.
+// Entry point: the page registry, the header and the router. Add a page by adding a route here and a module in
+// pages/. `guard: requireSignIn` protects a page (-> /signin?next=<page>); `guestOnly` sends signed-in users on.
 
+import { mountHeader } from "./header.js";
 import { createRouter } from "./router.js";
+import { guestOnly, requireSignIn, session } from "./session.js";
 
 const routes = [
   { path: "/", page: () => import("./pages/home.js") },
-  { path: "/signin", page: () => import("./pages/signin.js") },
+  { path: "/signin", page: () => import("./pages/signin.js"), guard: guestOnly },
+  { path: "/signup", page: () => import("./pages/signup.js"), guard: guestOnly },
+  { path: "/check-email", page: () => import("./pages/check-email.js") },
+  { path: "/verify-email", page: () => import("./pages/verify-email.js") },
+  { path: "/two-factor", page: () => import("./pages/two-factor.js") },
+  { path: "/magic", page: () => import("./pages/magic.js") },
+  { path: "/forgot-password", page: () => import("./pages/forgot-password.js"), guard: guestOnly },
+  { path: "/reset-password", page: () => import("./pages/reset-password.js") },
+  { path: "/accept-invitation", page: () => import("./pages/accept-invitation.js") },
+  { path: "/account", page: () => import("./pages/account.js"), guard: requireSignIn },
+  { path: "/users", page: () => import("./pages/users.js"), guard: requireSignIn },
 ];
 
 export const router = createRouter({
@@ -13,4 +26,24 @@ export const router = createRouter({
   notFound: () => import("./pages/notfound.js"),
 });
 
+const header = mountHeader({
+  nav: document.getElementById("site-nav-links"),
+  account: document.getElementById("site-account"),
+  onSignOut: async () => {
+    await session.signOut();
+    session.setFlash("You are signed out.");
+    await router.navigate("/signin");
+  },
+});
+
+// The server ended this tab's session (revoked, expired, signed out in another tab): off a protected page, to
+// the sign-in page with the reason, coming back here afterwards.
+session.onEnded((error) => {
+  if (router.current()?.guard !== requireSignIn) return;
+  session.setFlash(error.message || "Your session ended. Sign in again.", "error");
+  const here = window.location.pathname + window.location.search;
+  router.navigate(`/signin?next=${encodeURIComponent(here)}`, { replace: true });
+});
+
+session.restore().finally(() => header.ready());
 router.start();

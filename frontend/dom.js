@@ -34,3 +34,14 @@ export function safeUrl(value) {
   if (!SAFE_PROTOCOLS.has(url.protocol)) throw new Error(`Unsafe URL protocol: ${url.protocol}`);
   return String(value);
 }
+
+// An <img> showing an image the API sent as a data: URL (e.g. a QR code). Only base64 PNG/SVG/JPEG/GIF/WebP
+// pass: an SVG shown through <img> cannot run scripts or load anything. The CSP allows img-src data:.
+const DATA_IMAGE = /^data:image\/(?:png|svg\+xml|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}$/;
+
+export function imageFromData(dataUrl, props = {}) {
+  if (typeof dataUrl !== "string" || !DATA_IMAGE.test(dataUrl)) throw new Error("imageFromData(): not a base64 image");
+  const img = h("img", props);
+  img.src = dataUrl;
+  return img;
+}

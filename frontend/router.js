@@ -3,7 +3,7 @@
 // A route is { path, page, guard? }:
 //   path   "/", "/signin", "/employees/:id" (":name" segments become params; a trailing slash is ignored)
 //   page   () => import("./pages/x.js"), loaded on first visit
-//   guard  optional (context) => path | undefined; returning a path redirects there (e.g. "/signin")
+//   guard  optional (context) => path | undefined (or a Promise of one); a path redirects there (e.g. "/signin")
 //
 // A page module exports
 //   title               string, or (params) => string; the document title becomes "<title> · Protu"
@@ -20,6 +20,7 @@ export function createRouter({ outlet, routes, notFound, siteName = "Protu" }) {
   let controller = null;
   let shown = null; // pathname + search of the page on screen
   let first = true;
+  let current = null; // the route on screen (or being shown)
 
   function resolve(pathname) {
     for (const route of table) {
@@ -36,12 +37,14 @@ export function createRouter({ outlet, routes, notFound, siteName = "Protu" }) {
     const url = new URL(window.location.href);
     shown = url.pathname + url.search;
     const { route, params } = resolve(url.pathname);
+    current = route;
     const context = { params, query: url.searchParams, signal, navigate };
 
     let title;
     let view;
     try {
-      const redirect = route.guard?.(context);
+      const redirect = await route.guard?.(context);
+      if (signal.aborted) return;
       if (redirect) return navigate(redirect, { replace: true });
       const page = await route.page();
       if (signal.aborted) return;
@@ -123,6 +126,8 @@ export function createRouter({ outlet, routes, notFound, siteName = "Protu" }) {
       return render();
     },
     navigate,
+    // The route object on screen, e.g. to ask whether it is protected.
+    current: () => current,
   };
 }
 

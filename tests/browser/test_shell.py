@@ -40,7 +40,7 @@ def test_nav_link_opens_sign_in_without_reloading(page, console_errors):
     page.get_by_label("Email").fill("ada@example.com")
     page.get_by_label("Password").fill("correct horse battery staple")
     page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text("not available yet")
+    expect(page.get_by_role("alert")).to_contain_text("The email or password is not correct.")
     assert page.evaluate("window.sameDocument") is True
 
     page.go_back()

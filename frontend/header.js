@@ -1,0 +1,73 @@
+// The site header's navigation and account area, kept in step with the session.
+//
+// Signed out: Status · Sign in · Sign up. Signed in: Status · Account · Users (owners only), then the user's name,
+// company and a Sign out button. index.html carries the signed-out links so the page reads well before this runs.
+
+import { h } from "./dom.js";
+import { session } from "./session.js";
+
+export function mountHeader({ nav, account, onSignOut }) {
+  let pending = true; // until the start-up restore is done, show no account links rather than the wrong ones
+
+  function navLink(href, text, testid) {
+    return h("li", {}, h("a", { href, "data-link": true, "data-testid": testid }, text));
+  }
+
+  function render(user) {
+    const links = [navLink("/", "Status", "nav-status")];
+    if (user) {
+      links.push(navLink("/account", "Account", "nav-account"));
+      if (user.role === "owner") links.push(navLink("/users", "Users", "nav-users"));
+    } else if (!pending) {
+      links.push(navLink("/signin", "Sign in", "nav-signin"), navLink("/signup", "Sign up", "nav-signup"));
+    }
+    nav.replaceChildren(...links);
+    markCurrent();
+
+    if (!user) {
+      account.replaceChildren();
+      account.hidden = true;
+      return;
+    }
+    const signOut = h(
+      "button",
+      {
+        type: "button",
+        class: "button button--secondary button--small",
+        "data-testid": "header-sign-out",
+        onClick: async () => {
+          signOut.disabled = true;
+          await onSignOut();
+        },
+      },
+      "Sign out",
+    );
+    account.hidden = false;
+    account.replaceChildren(
+      h(
+        "p",
+        { class: "site-account__who" },
+        h("span", { class: "site-account__name", "data-testid": "header-user-name" }, user.name || user.email),
+        h("span", { class: "site-account__company", "data-testid": "header-company" }, user.company?.name ?? ""),
+      ),
+      signOut,
+    );
+  }
+
+  function markCurrent() {
+    for (const a of nav.querySelectorAll("a[data-link]")) {
+      if (new URL(a.href).pathname === window.location.pathname) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+  }
+
+  session.subscribe(render);
+  render(session.user);
+  return {
+    // Called once the start-up restore has settled.
+    ready() {
+      pending = false;
+      render(session.user);
+    },
+  };
+}

@@ -1,0 +1,202 @@
+// Who is signed in, for the whole SPA.
+//
+//   session.user            the /api/me shape ({id, email, name, role, company, mfa_enabled, ...}) or null
+//   session.restore()       resolves to the user (or null), after a silent POST /api/auth/refresh if needed
+//   session.start(answer)   after an answer with access_token: keep the token in memory and the user
+//   session.signOut()       POST /api/auth/logout, forget everything, tell the other tabs
+//   session.subscribe(fn)   fn(user) on every change (the header uses it); returns an unsubscribe function
+//
+// The refresh cookie is HttpOnly, so the SPA cannot tell whether there is one. To avoid a pointless (and
+// console-noisy) 401 on every visit of someone who never signed in, a harmless marker in localStorage
+// ("protu.signed-in" = "1", never a token) says whether a restore is worth trying.
+//
+// Also here: the pending two-factor step (mfa_token, in memory only), one-shot "flash" messages for the next page
+// (e.g. "Your password was changed"), and the route guards.
+
+import { ApiError, accessToken, api, authEvents, refreshSession } from "./api.js";
+
+const MARKER = "protu.signed-in";
+export const HOME = "/account"; // where a sign-in lands when there is no ?next=
+
+let user = null;
+let restoring = null;
+let pendingMfa = null;
+let flash = null;
+let lastEmail = null;
+const listeners = new Set();
+const endedListeners = new Set();
+const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("protu-session") : null;
+
+function marker(on) {
+  try {
+    if (on) localStorage.setItem(MARKER, "1");
+    else localStorage.removeItem(MARKER);
+  } catch {
+    // Storage may be disabled: restores are then always attempted, which is only a little noisier.
+  }
+}
+
+function hasMarker() {
+  try {
+    return localStorage.getItem(MARKER) === "1";
+  } catch {
+    return true;
+  }
+}
+
+function setUser(value) {
+  user = value ?? null;
+  for (const listener of listeners) listener(user);
+}
+
+function forget() {
+  accessToken.clear();
+  pendingMfa = null;
+  marker(false);
+  setUser(null);
+}
+
+authEvents.addEventListener("refreshed", (event) => {
+  marker(true);
+  if (event.detail?.user) setUser(event.detail.user);
+});
+
+authEvents.addEventListener("ended", (event) => {
+  const wasSignedIn = user !== null;
+  forget();
+  if (wasSignedIn) for (const listener of endedListeners) listener(event.detail);
+});
+
+channel?.addEventListener("message", (event) => {
+  if (event.data === "signed-out" && user !== null) {
+    forget();
+    const error = new ApiError(401, "signed_out_elsewhere", "You signed out in another tab.");
+    for (const listener of endedListeners) listener(error);
+  }
+});
+
+export const session = {
+  get user() {
+    return user;
+  },
+
+  // The signed-in user, restoring the session silently from the refresh cookie first if this tab has none yet
+  // (at start-up; again later only if the last attempt could not reach the server). Never throws.
+  restore() {
+    if (user) return Promise.resolve(user);
+    if (!hasMarker()) return Promise.resolve(null);
+    restoring ??= refreshSession()
+      .then((data) => data.user ?? null)
+      .catch((error) => {
+        if (error instanceof ApiError && error.status === 401) marker(false);
+        return null;
+      })
+      .finally(() => {
+        restoring = null;
+      });
+    return restoring;
+  },
+
+  // An answer carrying access_token (login, mfa, magic link, invitation, refresh).
+  start(answer) {
+    accessToken.set(answer.access_token);
+    pendingMfa = null;
+    marker(true);
+    setUser(answer.user);
+    return answer.user;
+  },
+
+  update(value) {
+    setUser(value);
+  },
+
+  async signOut() {
+    try {
+      await api.post("/api/auth/logout");
+    } catch {
+      // Signed out locally either way; the session ends on its own when its tokens expire.
+    }
+    forget();
+    channel?.postMessage("signed-out");
+  },
+
+  subscribe(listener) {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  },
+
+  // fn(error) when the server ends a session this tab had (revoked, expired, signed out elsewhere).
+  onEnded(listener) {
+    endedListeners.add(listener);
+  },
+
+  setPendingMfa(value) {
+    pendingMfa = value;
+  },
+  get pendingMfa() {
+    return pendingMfa;
+  },
+  clearPendingMfa() {
+    pendingMfa = null;
+  },
+
+  // A message for the next page to show once: {text, tone: "notice" | "error"}.
+  setFlash(text, tone = "notice") {
+    flash = { text, tone };
+  },
+  takeFlash() {
+    const value = flash;
+    flash = null;
+    return value;
+  },
+
+  // The address a "check your email" page may mention (kept in memory, never in the URL).
+  set lastEmail(value) {
+    lastEmail = value;
+  },
+  get lastEmail() {
+    return lastEmail;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------- guards
+
+// Protected pages: not signed in -> /signin?next=<this page>.
+export async function requireSignIn() {
+  if (await session.restore()) return undefined;
+  const here = window.location.pathname + window.location.search;
+  return `/signin?next=${encodeURIComponent(here)}`;
+}
+
+// Sign-in and sign-up: already signed in -> where the user was going.
+export async function guestOnly({ query }) {
+  return (await session.restore()) ? safeNext(query.get("next")) : undefined;
+}
+
+const NO_RETURN = ["/signin", "/signup", "/two-factor", "/magic", "/verify-email", "/reset-password", "/accept-invitation"];
+
+// Only a path on this site (never "//evil.example" or "https://..."), and never back into a sign-in step.
+export function safeNext(value, fallback = HOME) {
+  if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//") || value.startsWith("/\\")) {
+    return fallback;
+  }
+  let url;
+  try {
+    url = new URL(value, window.location.origin);
+  } catch {
+    return fallback;
+  }
+  if (url.origin !== window.location.origin || NO_RETURN.includes(url.pathname)) return fallback;
+  return url.pathname + url.search + url.hash;
+}
+
+// After an answer of login, magic-link verify or invitation accept: either the two-factor step (mfa_token kept in
+// memory, the page then asks for the code) or signed in and on to `next`.
+export function finishSignIn(answer, { next, navigate }) {
+  if (answer?.mfa_required) {
+    session.setPendingMfa({ token: answer.mfa_token, next });
+    return navigate("/two-factor", { replace: true });
+  }
+  session.start(answer);
+  return navigate(safeNext(next), { replace: true });
+}

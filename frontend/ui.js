@@ -1,0 +1,439 @@
+// Building blocks shared by the pages: page frame, form fields, live messages, busy forms, dialogs, formatting.
+//
+//   const msg = messages("signin");              // two live regions: msg.notice(text), msg.error(text)
+//   const email = field({ id: "signin-email", label: "Email", type: "email", testid: "signin-email" });
+//   const form = h("form", {...}, email.node, submit, ...msg.nodes);
+//   handleSubmit(form, async () => { ... }, { messages: msg, fields: { email } });
+//
+// Errors: `handleSubmit` shows an ApiError's message in the alert region and, when the server names a field
+// (details.field, e.g. "password"), next to that field too (aria-invalid + aria-describedby) and focuses it.
+
+import { ApiError, api } from "./api.js";
+import { h } from "./dom.js";
+
+// -------------------------------------------------------------------------------------------------- page
+
+export function pageFrame({ title, lead, testid, narrow = false }, ...children) {
+  return h(
+    "section",
+    { class: ["page", narrow && "page--narrow"], "aria-labelledby": "page-title", "data-testid": testid },
+    h("h1", { id: "page-title" }, title),
+    lead ? h("p", { class: "lead" }, lead) : null,
+    ...children,
+  );
+}
+
+export function link(href, text, props = {}) {
+  return h("a", { href, "data-link": true, ...props }, text);
+}
+
+// ---------------------------------------------------------------------------------------------- messages
+
+// A polite status region for notices and an alert region for errors, both on the page from the start (empty) so
+// screen readers announce what appears in them. Test ids: <prefix>-notice and <prefix>-error.
+export function messages(prefix) {
+  const status = h("div", { class: "messages", role: "status" });
+  const alert = h("div", { class: "messages", role: "alert" });
+  return {
+    nodes: [status, alert],
+    notice(...content) {
+      alert.replaceChildren();
+      status.replaceChildren(h("p", { class: "notice", "data-testid": `${prefix}-notice` }, ...content));
+    },
+    error(...content) {
+      status.replaceChildren();
+      alert.replaceChildren(h("p", { class: "notice notice--error", "data-testid": `${prefix}-error` }, ...content));
+    },
+    clear() {
+      status.replaceChildren();
+      alert.replaceChildren();
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ fields
+
+// A labelled <input> (or `tag: "select"` with `options: [[value, label], ...]`) with an optional hint (a string
+// or a node) and room for an error message. Returns { node, input, error(text), clear() }.
+export function field({ id, label, hint, testid, tag = "input", options = [], ...props }) {
+  const hintId = hint ? `${id}-hint` : null;
+  const errorId = `${id}-error`;
+  const control =
+    tag === "select"
+      ? h(
+          "select",
+          { id, "data-testid": testid, "aria-describedby": hintId, ...props },
+          options.map(([value, text]) => h("option", { value }, text)),
+        )
+      : h(tag, { id, "data-testid": testid, "aria-describedby": hintId, ...props });
+  const message = h("p", { id: errorId, class: "field__error", "data-testid": testid && `${testid}-error`, hidden: true });
+  const hintNode = hint ? (typeof hint === "string" ? h("p", { id: hintId, class: "field__hint" }, hint) : hint) : null;
+  if (hintNode && !hintNode.id) hintNode.id = hintId;
+
+  function error(text) {
+    message.textContent = text;
+    message.hidden = false;
+    control.setAttribute("aria-invalid", "true");
+    control.setAttribute("aria-describedby", [hintId, errorId].filter(Boolean).join(" "));
+  }
+
+  function clear() {
+    message.textContent = "";
+    message.hidden = true;
+    control.removeAttribute("aria-invalid");
+    if (hintId) control.setAttribute("aria-describedby", hintId);
+    else control.removeAttribute("aria-describedby");
+  }
+
+  control.addEventListener("input", () => {
+    if (control.hasAttribute("aria-invalid")) clear();
+  });
+
+  return {
+    node: h("div", { class: "field" }, h("label", { for: id }, label), hintNode, control, message),
+    input: control,
+    error,
+    clear,
+  };
+}
+
+export function checkbox({ id, label, testid, checked = false, hint }) {
+  const input = h("input", { id, type: "checkbox", "data-testid": testid, checked, "aria-describedby": hint && `${id}-hint` });
+  return {
+    node: h(
+      "div",
+      { class: "field field--check" },
+      input,
+      h("label", { for: id }, label),
+      hint ? h("p", { id: `${id}-hint`, class: "field__hint" }, hint) : null,
+    ),
+    input,
+  };
+}
+
+// The password policy the server enforces (protu.identity.passwords), shown before anyone types.
+export function passwordRules(id) {
+  return h(
+    "div",
+    { id, class: "field__hint password-rules", "data-testid": "password-rules" },
+    h("span", {}, "Your password must be:"),
+    h(
+      "ul",
+      {},
+      h("li", {}, "8 to 128 characters long (a long phrase is easiest: 15 or more is best)"),
+      h("li", {}, "not a common password"),
+      h("li", {}, "not based on your name, email address or company name"),
+    ),
+  );
+}
+
+// ------------------------------------------------------------------------------------------- submitting
+
+export class Cancelled extends Error {
+  constructor() {
+    super("Cancelled");
+    this.name = "Cancelled";
+  }
+}
+
+// The text to show for a failure, or null when there is nothing to say (aborted, cancelled by the user).
+export function describeError(error) {
+  if (error?.name === "AbortError" || error instanceof Cancelled) return null;
+  if (error instanceof ApiError) {
+    if (error.status === 429 && error.retryAfter) return `${error.message} Try again in ${duration(error.retryAfter)}.`;
+    return error.message;
+  }
+  console.error(error);
+  return "Something went wrong. Try again in a moment.";
+}
+
+// Show `error` in `msg` and, when the server names one of `fields`, next to that field (which gets the focus).
+export function showError(msg, error, fields = {}) {
+  const text = describeError(error);
+  if (text === null) return;
+  msg.error(text);
+  const target = fields[error?.details?.field];
+  if (target) {
+    target.error(text);
+    target.input.focus();
+  }
+}
+
+// Submit `form` through `handler` (no page load): one submission at a time, buttons disabled meanwhile,
+// messages cleared first, failures shown with showError.
+export function handleSubmit(form, handler, { messages: msg, fields = {} } = {}) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (form.getAttribute("aria-busy") === "true") return;
+    msg?.clear();
+    for (const f of Object.values(fields)) f.clear();
+    const buttons = [...form.querySelectorAll("button")];
+    form.setAttribute("aria-busy", "true");
+    for (const button of buttons) button.disabled = true;
+    try {
+      await handler(event);
+    } catch (error) {
+      if (msg) showError(msg, error, fields);
+      else if (describeError(error) !== null) throw error;
+    } finally {
+      form.setAttribute("aria-busy", "false");
+      for (const button of buttons) button.disabled = false;
+    }
+  });
+  return form;
+}
+
+// Run `action` while `button` is disabled (for buttons outside forms).
+export async function busy(button, action) {
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    return await action();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ dialogs
+
+// A modal <dialog> (focus is kept inside, Escape cancels). `build(close)` returns its content; the promise
+// resolves with what close(value) was given (undefined on Escape).
+export function dialog({ title, testid, build }) {
+  return new Promise((resolve) => {
+    const titleId = `${testid}-title`;
+    const box = h("dialog", { class: "dialog", "aria-labelledby": titleId, "data-testid": testid });
+    let result;
+    const close = (value) => {
+      result = value;
+      box.close();
+    };
+    box.append(h("h2", { id: titleId, class: "dialog__title" }, title), ...[build(close)].flat());
+    box.addEventListener("close", () => {
+      box.remove();
+      resolve(result);
+    });
+    document.body.append(box);
+    box.showModal();
+  });
+}
+
+// "Are you sure?" -> true / false.
+export async function confirmDialog({ title, message, confirmLabel, danger = false }) {
+  const answer = await dialog({
+    title,
+    testid: "confirm-dialog",
+    build: (close) => [
+      h("p", { "data-testid": "confirm-message" }, message),
+      h(
+        "div",
+        { class: "dialog__actions" },
+        h(
+          "button",
+          { type: "button", class: "button button--secondary", "data-testid": "confirm-cancel", autofocus: true, onClick: () => close(false) },
+          "Cancel",
+        ),
+        h(
+          "button",
+          { type: "button", class: ["button", danger && "button--danger"], "data-testid": "confirm-ok", onClick: () => close(true) },
+          confirmLabel,
+        ),
+      ),
+    ],
+  });
+  return answer === true;
+}
+
+// Ask for the password (or, with two-factor on, a code) and POST /api/auth/reauthenticate. true when confirmed.
+export async function reauthenticate({ reason, allowCode = false } = {}) {
+  const answer = await dialog({
+    title: "Confirm it is you",
+    testid: "reauth-dialog",
+    build: (close) => {
+      const msg = messages("reauth");
+      let useCode = false;
+      const password = field({
+        id: "reauth-password",
+        label: "Your password",
+        type: "password",
+        autocomplete: "current-password",
+        required: true,
+        testid: "reauth-password",
+      });
+      const code = field({
+        id: "reauth-code",
+        label: "Code from your authenticator app",
+        type: "text",
+        inputmode: "numeric",
+        autocomplete: "one-time-code",
+        pattern: "[0-9 ]{6,7}",
+        maxlength: "7",
+        required: true,
+        testid: "reauth-code",
+      });
+      const slot = h("div", {}, password.node);
+      const toggle = allowCode
+        ? h(
+            "button",
+            {
+              type: "button",
+              class: "button--link",
+              "data-testid": "reauth-toggle",
+              onClick: () => {
+                useCode = !useCode;
+                slot.replaceChildren(useCode ? code.node : password.node);
+                toggle.textContent = useCode ? "Use your password instead" : "Use a code from your authenticator app";
+                (useCode ? code : password).input.focus();
+              },
+            },
+            "Use a code from your authenticator app",
+          )
+        : null;
+      const form = h(
+        "form",
+        { class: "form", method: "post", novalidate: false },
+        h("p", { class: "dialog__text" }, reason ?? "For your security, confirm your password to continue."),
+        slot,
+        toggle,
+        ...msg.nodes,
+        h(
+          "div",
+          { class: "dialog__actions" },
+          h("button", { type: "button", class: "button button--secondary", "data-testid": "reauth-cancel", onClick: () => close(false) }, "Cancel"),
+          h("button", { type: "submit", class: "button", "data-testid": "reauth-submit" }, "Confirm"),
+        ),
+      );
+      handleSubmit(
+        form,
+        async () => {
+          const body = useCode ? { code: code.input.value.replace(/\s/g, "") } : { password: password.input.value };
+          await api.post("/api/auth/reauthenticate", body);
+          close(true);
+        },
+        { messages: msg, fields: { password, code } },
+      );
+      queueMicrotask(() => password.input.focus());
+      return form;
+    },
+  });
+  return answer === true;
+}
+
+// Run `call`; when the server wants recent authentication (403 reauthentication_required), ask for it and run
+// `call` once more. Throws Cancelled when the user closes the dialog.
+export async function withReauth(call, options = {}) {
+  try {
+    return await call();
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 403 && error.code === "reauthentication_required")) throw error;
+    if (!(await reauthenticate({ reason: error.message, ...options }))) throw new Cancelled();
+    return await call();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- formatting
+
+// API times are Unix seconds (ISO strings are accepted too).
+export function toDate(value) {
+  if (value === null || value === undefined || value === "") return null;
+  const date = typeof value === "number" ? new Date(value < 1e12 ? value * 1000 : value) : new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const RELATIVE = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+
+// <time datetime="..." title="full date">5 minutes ago</time>, or "Never".
+export function timeNode(value, { relative = true, testid } = {}) {
+  const date = toDate(value);
+  if (!date) return h("span", { "data-testid": testid }, "Never");
+  const full = DATE_TIME.format(date);
+  return h("time", { datetime: date.toISOString(), title: full, "data-testid": testid }, relative ? ago(date) : full);
+}
+
+function ago(date) {
+  const seconds = Math.round((date.getTime() - Date.now()) / 1000);
+  const abs = Math.abs(seconds);
+  if (abs < 45) return "just now";
+  if (abs < 3600) return RELATIVE.format(Math.round(seconds / 60), "minute");
+  if (abs < 86400) return RELATIVE.format(Math.round(seconds / 3600), "hour");
+  if (abs < 30 * 86400) return RELATIVE.format(Math.round(seconds / 86400), "day");
+  return DATE_TIME.format(date);
+}
+
+export function duration(seconds) {
+  if (seconds < 60) return plural(seconds, "second");
+  if (seconds < 3600) return plural(Math.ceil(seconds / 60), "minute");
+  return plural(Math.ceil(seconds / 3600), "hour");
+}
+
+function plural(n, unit) {
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}
+
+// "Firefox on Windows" from a User-Agent string; the raw string stays available as a tooltip.
+export function describeAgent(agent) {
+  const ua = String(agent ?? "");
+  const browser =
+    (/Edg\//.test(ua) && "Edge") ||
+    (/OPR\//.test(ua) && "Opera") ||
+    (/Firefox\//.test(ua) && "Firefox") ||
+    (/(Chrome|Chromium|CriOS)\//.test(ua) && "Chrome") ||
+    (/Safari\//.test(ua) && "Safari") ||
+    null;
+  const system =
+    (/iPhone|iPad|iPod/.test(ua) && "iOS") ||
+    (/Android/.test(ua) && "Android") ||
+    (/Windows/.test(ua) && "Windows") ||
+    (/Mac OS X|Macintosh/.test(ua) && "macOS") ||
+    (/CrOS/.test(ua) && "ChromeOS") ||
+    (/Linux/.test(ua) && "Linux") ||
+    null;
+  if (browser && system) return `${browser} on ${system}`;
+  return browser ?? system ?? (ua ? "Unknown browser" : "Unknown device");
+}
+
+// ---------------------------------------------------------------------------------------------- clipboard
+
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Select the text of `node` so the user can copy it by hand (the fallback when the clipboard is refused).
+export function selectText(node) {
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+}
+
+// Save `text` as a file. A blob: link with `download` saves without navigating; the CSP does not govern it.
+export function downloadText(filename, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
+  const anchor = document.createElement("a");
+  anchor.href = url; // our own blob: URL, which h() (rightly) refuses for data-driven values
+  anchor.download = filename;
+  anchor.hidden = true;
+  document.body.append(anchor);
+  anchor.click();
+  anchor.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// ----------------------------------------------------------------------------------------------- tokens
+
+// The one-time token of an emailed link (<origin>/verify-email#token=...). It is read once and removed from the
+// address bar and history at once, so it does not linger where others could see or reuse it.
+export function takeFragmentToken() {
+  const token = new URLSearchParams(window.location.hash.slice(1)).get("token");
+  if (window.location.hash) {
+    window.history.replaceState(window.history.state, "", window.location.pathname + window.location.search);
+  }
+  return token || null;
+}
