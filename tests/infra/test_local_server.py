@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -111,13 +112,32 @@ def test_make_run_serves_health_and_the_spa_then_stops_cleanly_on_sigterm():
             if not line:
                 break
             output.append(line)
-            if "Protu is running" in line:
+            if "Stop with Ctrl-C" in line:
                 break
-        assert any("Protu is running" in line for line in output), "".join(output)
+        printed = "".join(output)
+        assert "Protu is running" in printed, printed
         url = f"http://127.0.0.1:{port}"
         status, _, body = fetch(url + "/api/health")
         assert status == 200 and json.loads(body)["status"] == "ok"
         assert fetch(url + "/")[0] == 200
+
+        # The demo people it printed can sign in, each with their role.
+        credentials = re.findall(r"(Owner|Admin)\s+(\S+@\S+)\s+password: (.+)", printed)
+        assert [role for role, _, _ in credentials] == ["Owner", "Admin"], printed
+        for role, email, password in credentials:
+            status, _, body = fetch(
+                url + "/api/auth/login",
+                method="POST",
+                data=json.dumps({"email": email, "password": password.strip()}).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            assert status == 200, body
+            user = json.loads(body)["user"]
+            assert (user["role"], user["company"]["name"], user["email_verified"]) == (
+                role.lower(),
+                "Demo Company",
+                True,
+            )
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=20)
         assert process.returncode == 0, rest

@@ -29,6 +29,17 @@ def _botocore_config():
     return _config
 
 
+def _shared_session():
+    """One boto3 session per process (called under ``_lock``): its loaded service models, endpoint data and
+    credentials serve every client, so the second client of a cold start costs a fraction of the first."""
+    global _session
+    if _session is None:
+        import boto3
+
+        _session = boto3.session.Session()
+    return _session
+
+
 def client(service: str) -> Any:
     """A cached boto3 client for ``service`` in the configured region."""
     found = _clients.get(service)
@@ -37,11 +48,9 @@ def client(service: str) -> Any:
     with _lock:
         found = _clients.get(service)
         if found is None:
-            import boto3
-
             from protu.settings import settings
 
-            found = boto3.session.Session().client(service, region_name=settings().region, config=_botocore_config())
+            found = _shared_session().client(service, region_name=settings().region, config=_botocore_config())
             _clients[service] = found
     return found
 

@@ -142,36 +142,56 @@ def signup(company_name: str, name: str, email: str, password: str) -> None:
     if find_account(email) is not None:
         _send("account_exists", email, link_to_sign_in=f"{_origin()}/signin")
         return
-    now = int(time.time())
-    tenant_id, user_id = new_id("c"), new_id("u")
-    company = Company(*Company.key(tenant_id), id=tenant_id, name=company_name, created_at=now, owner_count=1)
-    user = User(
-        *User.key(tenant_id, user_id),
-        id=user_id,
-        tenant_id=tenant_id,
-        email=email,
-        name=name,
-        role=rbac.OWNER,
-        status="active",
-        password_hash=password_hash,
-        created_at=now,
-    )
+    company, user = new_company(new_id("c"), company_name, name, email, password_hash)
     token, verify = _token_item("verify", user, VERIFY_SECONDS)
     try:
-        with Transaction(tenant_id, actor=user_id) as tx:
-            tx.save(company, condition=Company.pk.does_not_exist())
-            tx.save(user, condition=User.pk.does_not_exist())
-            tx.save(
-                EmailAccount(*EmailAccount.key(email), tenant_id=tenant_id, user_id=user_id),
-                condition=EmailAccount.pk.does_not_exist(),
-                unscoped=True,
-            )
+        with Transaction(company.id, actor=user.id) as tx:
+            save_member(tx, company, user)
             tx.save(verify, unscoped=True)
-            tx.audit("auth.signup", f"user:{user_id}", details={"company": tenant_id})
+            tx.audit("auth.signup", f"user:{user.id}", details={"company": company.id})
     except errors.Conflict:
         _send("account_exists", email, link_to_sign_in=f"{_origin()}/signin")  # lost a race with the same email
         return
     _send("verify_email", email, name=name, link=link("/verify-email", token))
+
+
+def new_company(
+    tenant_id: str, company_name: str, name: str, email: str, password_hash: str, *, email_verified: bool = False
+) -> tuple[Company, User]:
+    """The records of a new company and its first owner (not saved: see ``save_member``)."""
+    now = int(time.time())
+    company = Company(*Company.key(tenant_id), id=tenant_id, name=company_name, created_at=now, owner_count=1)
+    return company, new_member(company, name, email, rbac.OWNER, password_hash, email_verified=email_verified)
+
+
+def new_member(
+    company: Company, name: str, email: str, role: str, password_hash: str, *, email_verified: bool = False
+) -> User:
+    user_id = new_id("u")
+    return User(
+        *User.key(company.id, user_id),
+        id=user_id,
+        tenant_id=company.id,
+        email=normalise_email(email),
+        name=name,
+        role=role,
+        status="active",
+        password_hash=password_hash,
+        email_verified=email_verified,
+        created_at=int(time.time()),
+    )
+
+
+def save_member(tx: Transaction, company: Company | None, user: User) -> None:
+    """Save a user (and a new company) with the email's account item; a taken email is ``errors.Conflict``."""
+    if company is not None:
+        tx.save(company, condition=Company.pk.does_not_exist())
+    tx.save(user, condition=User.pk.does_not_exist())
+    tx.save(
+        EmailAccount(*EmailAccount.key(user.email), tenant_id=user.tenant_id, user_id=user.id),
+        condition=EmailAccount.pk.does_not_exist(),
+        unscoped=True,
+    )
 
 
 def _origin() -> str:
