@@ -17,8 +17,9 @@ from protu import errors
 from protu.identity import rbac, sessions, tokens
 from protu.identity.models import Company, EmailAccount, OneTimeToken, Session, User
 from protu.logging import get_logger
+from protu.store.base import condition_failed
 from protu.store.tx import Transaction
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 log = get_logger(__name__)
 
@@ -450,7 +451,10 @@ def refresh(value: str, *, ip: str, user_agent: str) -> SignedIn:
             ],
             condition=(Session.refresh_hash == presented) & Session.revoked_at.does_not_exist(),
         )
-    except Exception:  # noqa: BLE001 - a concurrent refresh won: this token is now the used one
+    except UpdateError as error:
+        if not condition_failed(error):
+            raise
+        # A concurrent refresh won (this token is now the used one), or the session was revoked meanwhile.
         raise errors.Unauthorized("Sign in again.", code="invalid_refresh") from None
     user = get_user(tenant_id, user_id)
     company = get_company(tenant_id)

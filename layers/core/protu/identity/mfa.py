@@ -17,7 +17,9 @@ import time
 from protu import errors
 from protu.identity import tokens
 from protu.identity.models import User
+from protu.store.base import condition_failed
 from protu.store.tx import Transaction
+from pynamodb.exceptions import UpdateError
 
 ISSUER = "Protu"
 RECOVERY_CODES = 10
@@ -122,8 +124,10 @@ def verify_second_factor(user: User, code: str) -> bool:
     if step is not None:
         try:
             user.update(actions=[User.totp_last_step.set(step)], condition=User.totp_last_step < step)
-        except Exception:  # noqa: BLE001 - the condition failed: this code (or a later one) was already used
-            return False
+        except UpdateError as error:
+            if condition_failed(error):  # this code (or a later one) was already used
+                return False
+            raise
         return True
     hashed = _recovery_hash(code)
     if hashed not in (user.recovery_hashes or []):
@@ -131,8 +135,10 @@ def verify_second_factor(user: User, code: str) -> bool:
     remaining = [h for h in user.recovery_hashes if h != hashed]
     try:
         user.update(actions=[User.recovery_hashes.set(remaining)], condition=User.recovery_hashes.contains(hashed))
-    except Exception:  # noqa: BLE001 - used by a concurrent request
-        return False
+    except UpdateError as error:
+        if condition_failed(error):  # used by a concurrent request
+            return False
+        raise
     return True
 
 

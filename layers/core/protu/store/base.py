@@ -31,3 +31,9 @@ def tenant_pk(tenant_id: str, *parts: str) -> str:
     if not _TENANT_ID.match(tenant_id or ""):
         raise ValueError("invalid tenant id")
     return "#".join(("T", tenant_id, *parts))
+
+
+def condition_failed(error: Exception) -> bool:
+    """Whether a PynamoDB write failed only because its condition did not hold (an expected race), as opposed to
+    DynamoDB being unreachable or refusing the request (which must surface as 503, not as "wrong code")."""
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
