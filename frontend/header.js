@@ -48,6 +48,7 @@ export function mountHeader({ nav, account, onSignOut }) {
         "p",
         { class: "site-account__who" },
         h("span", { class: "site-account__name", "data-testid": "header-user-name" }, user.name || user.email),
+        " ", // read and copied as "Name Company", not "NameCompany"
         h("span", { class: "site-account__company", "data-testid": "header-company" }, user.company?.name ?? ""),
       ),
       signOut,

@@ -199,10 +199,10 @@ export async function busy(button, action) {
 
 // A modal <dialog> (focus is kept inside, Escape cancels). `build(close)` returns its content; the promise
 // resolves with what close(value) was given (undefined on Escape).
-export function dialog({ title, testid, build }) {
+export function dialog({ title, testid, build, describedBy }) {
   return new Promise((resolve) => {
     const titleId = `${testid}-title`;
-    const box = h("dialog", { class: "dialog", "aria-labelledby": titleId, "data-testid": testid });
+    const box = h("dialog", { class: "dialog", "aria-labelledby": titleId, "aria-describedby": describedBy, "data-testid": testid });
     let result;
     const close = (value) => {
       result = value;
@@ -223,8 +223,9 @@ export async function confirmDialog({ title, message, confirmLabel, danger = fal
   const answer = await dialog({
     title,
     testid: "confirm-dialog",
+    describedBy: "confirm-dialog-message",
     build: (close) => [
-      h("p", { "data-testid": "confirm-message" }, message),
+      h("p", { id: "confirm-dialog-message", "data-testid": "confirm-message" }, message),
       h(
         "div",
         { class: "dialog__actions" },

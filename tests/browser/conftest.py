@@ -45,9 +45,8 @@ def page(browser, local_server):
     context.close()
 
 
-@pytest.fixture
-def console_errors(page):
-    """Console errors (including CSP violations) and uncaught exceptions seen by ``page``, as strings.
+def watch_console(page) -> list[str]:
+    """Console errors (including CSP violations) and uncaught exceptions seen by ``page``, as strings, as they come.
 
     Chromium logs every 4xx answer as "Failed to load resource"; for ``/api/`` calls such an answer is part of the
     conversation (a wrong password is a 401 the page shows), so those are left out. A missing page module or
@@ -67,3 +66,9 @@ def console_errors(page):
     page.on("console", on_console)
     page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
     return errors
+
+
+@pytest.fixture
+def console_errors(page):
+    """``watch_console`` on the test's ``page``."""
+    return watch_console(page)

@@ -1,0 +1,436 @@
+// The company's users, for its owners: everyone who can sign in or was invited (GET /api/users), inviting someone
+// (POST /api/users/invitations, which also re-sends a pending invitation), changing a role (PATCH /api/users/{id}),
+// ending all of someone's sessions (POST /api/users/{id}/sign-out) and removing someone (DELETE /api/users/{id}).
+// None of these asks for recent authentication. Admins get a short explanation instead of the controls (the API
+// answers them 403 anyway).
+//
+// The API keeps at least one active owner (409 last_owner): your own row offers a role change and removal only
+// while another active owner remains. Demoting yourself switches this page to the admin view; removing yourself
+// ends your session.
+
+import { ApiError, api, path } from "../api.js";
+import { h } from "../dom.js";
+import { session } from "../session.js";
+import { busy, confirmDialog, describeError, field, handleSubmit, link, messages, pageFrame, showError, timeNode } from "../ui.js";
+
+export const title = "Users";
+
+const ROLES = [
+  ["admin", "Admin"],
+  ["owner", "Owner"],
+];
+const ROLE_NAMES = Object.fromEntries(ROLES);
+const ROLE_HINT = "Admins manage people data (roles, teams, employees, candidates, assessments). Owners can also manage billing, settings and users.";
+
+export function render({ signal, navigate }) {
+  const view = h("div", { class: "users" });
+  let shown = null; // "owner" | "other": which view is on screen
+
+  function show(user) {
+    if (!user) return; // signed out: app.js takes the page away
+    const kind = user.role === "owner" ? "owner" : "other";
+    if (kind === shown) return;
+    shown = kind;
+    view.replaceChildren(...(kind === "owner" ? ownerView({ signal, navigate }) : notOwnerView(user)));
+  }
+
+  const stop = session.subscribe(show);
+  signal.addEventListener("abort", stop);
+  show(session.user);
+
+  return pageFrame({ title: "Users", lead: leadText(session.user), testid: "users-page" }, view);
+}
+
+function leadText(user) {
+  const company = user?.company?.name;
+  return company ? `Who can sign in to ${company} on Protu.` : "Who can sign in to your company on Protu.";
+}
+
+function notOwnerView(user) {
+  return [
+    h(
+      "div",
+      { class: "card" },
+      h(
+        "p",
+        { "data-testid": "users-not-owner" },
+        "Only owners can manage users. Ask an owner of ",
+        user.company?.name ?? "your company",
+        " to invite, change or remove someone.",
+      ),
+      h("p", {}, link("/account", "Go to your account", { "data-testid": "users-account-link" })),
+    ),
+  ];
+}
+
+// The session may say "owner" after an owner made us an admin: ask who we are, the view follows session.update.
+async function recheckRole(signal) {
+  try {
+    session.update(await api.get("/api/me", { signal }));
+  } catch {
+    // The error itself is already on screen.
+  }
+}
+
+function ownerView({ signal, navigate }) {
+  const msg = messages("users");
+  let rows = [];
+
+  // ------------------------------------------------------------------------------------------ invite form
+  const inviteMsg = messages("invite");
+  const email = field({
+    id: "invite-email",
+    label: "Email",
+    type: "email",
+    name: "email",
+    autocomplete: "off",
+    required: true,
+    maxlength: "254",
+    testid: "invite-email",
+  });
+  const role = field({
+    id: "invite-role",
+    label: "Role",
+    tag: "select",
+    name: "role",
+    class: "select",
+    options: ROLES,
+    hint: ROLE_HINT,
+    testid: "invite-role",
+  });
+  const inviteForm = h(
+    "form",
+    { class: "form users-invite", method: "post", action: "/users", "aria-labelledby": "invite-title", "data-testid": "invite-form" },
+    email.node,
+    role.node,
+    h("div", {}, h("button", { type: "submit", class: "button", "data-testid": "invite-submit" }, "Send invitation")),
+  );
+  handleSubmit(
+    inviteForm,
+    async () => {
+      const address = email.input.value.trim();
+      let invited;
+      try {
+        invited = await api.post("/api/users/invitations", { email: address, role: role.input.value }, { signal });
+      } catch (error) {
+        const text = inviteErrorText(error);
+        if (text === null) throw error;
+        inviteMsg.error(text);
+        email.error(text);
+        email.input.focus();
+        return;
+      }
+      inviteForm.reset();
+      inviteMsg.notice(`Invitation sent to ${invited.email}. It is valid for 7 days.`);
+      email.input.focus();
+      await load();
+    },
+    { messages: inviteMsg, fields: { email, role, "$.email": email, "$.role": role } },
+  );
+
+  // ------------------------------------------------------------------------------------------------ table
+  const body = h("tbody", { "data-testid": "users-rows" });
+  const table = h(
+    "table",
+    { class: "users-table", "data-testid": "users-table", "aria-busy": "true" },
+    h("caption", { class: "users-sr-only" }, "Users of your company"),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["Name", "Email", "Role", "Status", "Two-factor", "Last sign-in"].map((text) => h("th", { scope: "col" }, text)),
+        h("th", { scope: "col" }, h("span", { class: "users-sr-only" }, "Actions")),
+      ),
+    ),
+    body,
+  );
+  const listTitle = h("h2", { id: "users-list-title", tabindex: "-1" }, "People");
+
+  async function load() {
+    table.setAttribute("aria-busy", "true");
+    try {
+      rows = await api.get("/api/users", { signal });
+      body.replaceChildren(...rows.map(row));
+      if (rows.length === 0) body.append(h("tr", {}, h("td", { colspan: "7" }, "No users yet.")));
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return; // the session ended: app.js moves on
+      showError(msg, error);
+      if (error instanceof ApiError && error.status === 403) await recheckRole(signal);
+    } finally {
+      table.setAttribute("aria-busy", "false");
+    }
+  }
+
+  function activeOwners() {
+    return rows.filter((u) => u.role === "owner" && u.status === "active").length;
+  }
+
+  function row(user) {
+    const me = user.id === session.user?.id;
+    const label = user.name || user.email;
+    // The API refuses to demote or remove the last active owner; only your own row can be that (you are an owner).
+    const lastOwner = user.role === "owner" && user.status === "active" && activeOwners() <= 1;
+
+    return h(
+      "tr",
+      {
+        class: ["users-table__row", me && "users-table__row--me"],
+        "data-testid": "user-row",
+        "data-user-id": user.id,
+        "data-email": user.email,
+        "data-status": user.status,
+        "data-role": user.role,
+        "data-me": me ? "true" : "false",
+      },
+      h(
+        "th",
+        { scope: "row", class: "users-table__name" },
+        user.name
+          ? h("span", { "data-testid": "user-name" }, user.name)
+          : h("span", { class: "users-table__muted", "data-testid": "user-name" }, "Not joined yet"),
+        me ? [" ", h("span", { class: "badge", "data-testid": "user-you" }, "You")] : null,
+      ),
+      h("td", { class: "users-table__email", "data-testid": "user-email" }, user.email),
+      h("td", {}, lastOwner ? roleText(user, "A company needs at least one owner.") : roleControl(user, label, me)),
+      h(
+        "td",
+        {},
+        h(
+          "span",
+          { class: ["badge", user.status === "active" && "badge--ok"], "data-testid": "user-status" },
+          user.status === "active" ? "Active" : "Invited",
+        ),
+      ),
+      h(
+        "td",
+        {},
+        h("span", { class: ["badge", user.mfa_enabled && "badge--ok"], "data-testid": "user-mfa" }, user.mfa_enabled ? "On" : "Off"),
+      ),
+      h("td", {}, timeNode(user.last_sign_in_at, { testid: "user-last-sign-in" })),
+      h("td", { class: "users-table__actions" }, actions(user, label, me, lastOwner)),
+    );
+  }
+
+  function roleText(user, why) {
+    return h(
+      "span",
+      {},
+      h("span", { "data-testid": "user-role" }, ROLE_NAMES[user.role] ?? user.role),
+      why ? h("span", { class: "users-table__hint", "data-testid": "user-role-locked" }, why) : null,
+    );
+  }
+
+  function roleControl(user, label, me) {
+    const select = h(
+      "select",
+      { class: "select select--small", "aria-label": `Role of ${label}`, "data-testid": "user-role-select" },
+      ROLES.map(([value, text]) => h("option", { value }, text)),
+    );
+    select.value = user.role;
+    const save = h(
+      "button",
+      {
+        type: "button",
+        class: "button button--secondary button--small",
+        "data-testid": "user-role-save",
+        "aria-label": `Save role of ${label}`,
+        disabled: true,
+      },
+      "Save",
+    );
+    select.addEventListener("change", () => {
+      save.disabled = select.value === user.role;
+    });
+    save.addEventListener("click", async () => {
+      const next = select.value;
+      if (next === user.role) return;
+      if (me) {
+        const ok = await confirmDialog({
+          title: "Give up the owner role?",
+          message: "As an admin you can no longer manage users, billing or settings. Another owner can make you an owner again.",
+          confirmLabel: "Make me an admin",
+          danger: true,
+        });
+        if (!ok) {
+          select.value = user.role;
+          save.disabled = true;
+          select.focus();
+          return;
+        }
+      }
+      await busy(save, async () => {
+        msg.clear();
+        try {
+          const changed = await api.patch(path`/api/users/${user.id}`, { role: next }, { signal });
+          msg.notice(`${label} is now ${changed.role === "owner" ? "an owner" : "an admin"}.`);
+        } catch (error) {
+          showError(msg, error);
+          if (error instanceof ApiError && error.status === 403) await recheckRole(signal);
+          select.value = user.role;
+          return;
+        }
+        if (me) {
+          // Our own sessions carry the new role from the next request: the header and this page follow.
+          session.update({ ...session.user, role: next });
+          return;
+        }
+        await load();
+        focusRow(user.id, "user-role-select");
+      });
+    });
+    return h("span", { class: "users-table__role" }, select, save);
+  }
+
+  function actions(user, label, me, lastOwner) {
+    const buttons = [];
+    if (user.status === "invited") {
+      const resend = h(
+        "button",
+        { type: "button", class: "button button--secondary button--small", "data-testid": "user-resend", "aria-label": `Resend invitation to ${user.email}` },
+        "Resend invitation",
+      );
+      resend.addEventListener("click", () =>
+        busy(resend, async () => {
+          msg.clear();
+          try {
+            await api.post("/api/users/invitations", { email: user.email, role: user.role }, { signal });
+            msg.notice(`Invitation sent to ${user.email} again.`);
+          } catch (error) {
+            showError(msg, error);
+          }
+        }),
+      );
+      buttons.push(resend);
+    }
+    if (user.status === "active" && !me) {
+      const signOut = h(
+        "button",
+        { type: "button", class: "button button--secondary button--small", "data-testid": "user-sign-out", "aria-label": `Sign out everywhere: ${label}` },
+        "Sign out everywhere",
+      );
+      signOut.addEventListener("click", async () => {
+        const ok = await confirmDialog({
+          title: `Sign out ${label}?`,
+          message: `Every session of ${label} ends now, on every device. They can sign in again.`,
+          confirmLabel: "Sign out everywhere",
+          danger: true,
+        });
+        if (!ok) return signOut.focus();
+        await busy(signOut, async () => {
+          msg.clear();
+          try {
+            await api.post(path`/api/users/${user.id}/sign-out`, undefined, { signal });
+            msg.notice(`${label} was signed out everywhere.`);
+          } catch (error) {
+            showError(msg, error);
+            if (error instanceof ApiError && error.status === 404) await load();
+          }
+        });
+        signOut.focus();
+      });
+      buttons.push(signOut);
+    }
+    if (!lastOwner) {
+      const invited = user.status === "invited";
+      const remove = h(
+        "button",
+        {
+          type: "button",
+          class: "button button--danger button--small",
+          "data-testid": "user-remove",
+          "aria-label": invited ? `Withdraw invitation of ${user.email}` : me ? "Remove yourself" : `Remove ${label}`,
+        },
+        invited ? "Withdraw" : "Remove",
+      );
+      remove.addEventListener("click", async () => {
+        const ok = await confirmDialog(removeQuestion(user, label, me));
+        if (!ok) return remove.focus();
+        await busy(remove, async () => {
+          msg.clear();
+          try {
+            await api.delete(path`/api/users/${user.id}`, { signal });
+          } catch (error) {
+            showError(msg, error);
+            if (error instanceof ApiError && error.status === 404) await load();
+            return;
+          }
+          if (me) {
+            await session.signOut();
+            session.setFlash("You removed yourself from your company on Protu.");
+            await navigate("/signin");
+            return;
+          }
+          msg.notice(invited ? `The invitation of ${user.email} was withdrawn.` : `${label} was removed.`);
+          await load();
+          listTitle.focus();
+        });
+      });
+      buttons.push(remove);
+    }
+    return h("div", { class: "users-table__buttons" }, buttons);
+  }
+
+  function focusRow(id, testid) {
+    const target = body.querySelector(`tr[data-user-id="${CSS.escape(id)}"] [data-testid="${testid}"]`);
+    target?.focus();
+  }
+
+  load();
+
+  return [
+    ...msg.nodes,
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "users-list-title", "data-testid": "users-list" },
+      listTitle,
+      // Scrolls sideways on narrow screens: focusable so keyboard users can scroll it too.
+      h("div", { class: "users-table__scroll", tabindex: "0", role: "region", "aria-labelledby": "users-list-title" }, table),
+    ),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "invite-title", "data-testid": "invite-section" },
+      h("h2", { id: "invite-title" }, "Invite someone"),
+      h("p", {}, "They get an email with a link to choose a name and password. The link works once, for 7 days."),
+      inviteForm,
+      ...inviteMsg.nodes,
+    ),
+  ];
+}
+
+function removeQuestion(user, label, me) {
+  if (user.status === "invited") {
+    return {
+      title: `Withdraw the invitation of ${user.email}?`,
+      message: "The link in their email stops working. You can invite them again later.",
+      confirmLabel: "Withdraw invitation",
+      danger: true,
+    };
+  }
+  if (me) {
+    return {
+      title: "Remove yourself?",
+      message: "You lose access to your company on Protu at once and are signed out. Only another owner can invite you again.",
+      confirmLabel: "Remove me",
+      danger: true,
+    };
+  }
+  return {
+    title: `Remove ${label}?`,
+    message: `${label} (${user.email}) loses access at once and is signed out everywhere. You can invite them again later.`,
+    confirmLabel: "Remove",
+    danger: true,
+  };
+}
+
+// The invite form's own wording for the server's answers about the address; null for anything else.
+function inviteErrorText(error) {
+  if (!(error instanceof ApiError)) return null;
+  if (error.code === "email_in_use") return describeError(error);
+  const where = String(error.details?.field ?? "");
+  // A schema error names the field "$.email" and reads like a regular expression: say it plainly instead.
+  if (error.status === 422 && where === "$.email") return "Enter a valid email address, such as name@example.com.";
+  if (error.status === 422 && where === "email") return describeError(error);
+  return null;
+}
