@@ -88,7 +88,11 @@ export const session = {
     restoring ??= refreshSession()
       .then((data) => data.user ?? null)
       .catch((error) => {
-        if (error instanceof ApiError && error.status === 401) marker(false);
+        if (error instanceof ApiError && error.status === 401) {
+          marker(false);
+          // The server says why this browser's session ended (revoked, expired, idle): the sign-in page shows it.
+          if (error.code.startsWith("session_")) flash = { text: error.message, tone: "error" };
+        }
         return null;
       })
       .finally(() => {

@@ -33,7 +33,7 @@ export function render({ signal }) {
   if (flash) (flash.tone === "error" ? pageMsg.error : pageMsg.notice)(flash.text);
 
   const profile = profileSection();
-  const twoFactor = twoFactorSection(signal);
+  const twoFactor = twoFactorSection(signal, () => sessions.load());
   const sessions = sessionsSection(signal);
   const password = passwordSection(signal, () => sessions.load());
 
@@ -186,7 +186,7 @@ function passwordSection(signal, onSessionsChanged) {
 
 // ------------------------------------------------------------------------------------------ two-factor
 
-function twoFactorSection(signal) {
+function twoFactorSection(signal, onSessionsChanged) {
   const msg = messages("mfa");
   const status = h("span", { class: "badge", "data-testid": "mfa-status" });
   const body = h("div", { class: "mfa" });
@@ -258,10 +258,18 @@ function twoFactorSection(signal) {
       msg.clear();
       showOff();
     });
+    const endOthers = checkbox({
+      id: "mfa-enable-end-others",
+      label: "Sign out my other sessions",
+      checked: true,
+      testid: "mfa-enable-end-others",
+      hint: "They will need a code from your app to sign in again.",
+    });
     const form = h(
       "form",
       { class: "form", method: "post", action: "/account", "aria-label": "Confirm two-factor authentication", "data-testid": "mfa-confirm-form" },
       code.node,
+      endOthers.node,
       h(
         "div",
         { class: "actions" },
@@ -273,9 +281,14 @@ function twoFactorSection(signal) {
       form,
       async () => {
         const answer = await withReauth(() =>
-          api.post("/api/me/mfa/totp/confirm", { code: code.input.value.replace(/\s/g, "") }, { signal }),
+          api.post(
+            "/api/me/mfa/totp/confirm",
+            { code: code.input.value.replace(/\s/g, ""), end_other_sessions: endOthers.input.checked },
+            { signal },
+          ),
         );
         setEnabled(true);
+        if (answer.sessions_ended) onSessionsChanged();
         showCodes(answer.recovery_codes ?? []);
       },
       { messages: msg, fields: { code } },
@@ -423,12 +436,19 @@ function twoFactorSection(signal) {
       msg.clear();
       showOn();
     });
+    const endOthers = checkbox({
+      id: "mfa-disable-end-others",
+      label: "Sign out my other sessions",
+      checked: false,
+      testid: "mfa-disable-end-others",
+    });
     const form = h(
       "form",
       { class: "form", method: "post", action: "/account", "aria-label": "Turn off two-factor authentication", "data-testid": "mfa-disable-form" },
       h("p", {}, "Your account will be protected by your password alone. Confirm to turn two-factor authentication off."),
       slot,
       toggle,
+      endOthers.node,
       h(
         "div",
         { class: "actions" },
@@ -440,6 +460,7 @@ function twoFactorSection(signal) {
       form,
       async () => {
         const proof = useCode ? { code: code.input.value.trim() } : { password: password.input.value };
+        proof.end_other_sessions = endOthers.input.checked;
         try {
           await withReauth(() => api.delete("/api/me/mfa/totp", { body: proof, signal }));
         } catch (error) {
@@ -453,6 +474,7 @@ function twoFactorSection(signal) {
           throw error;
         }
         setEnabled(false);
+        if (proof.end_other_sessions) onSessionsChanged();
         showOff();
         msg.notice("Two-factor authentication is off.");
       },
@@ -493,7 +515,7 @@ function sessionsSection(signal) {
     busy(others, async () => {
       msg.clear();
       try {
-        await api.delete("/api/me/sessions", { signal });
+        await withReauth(() => api.delete("/api/me/sessions", { signal }));
         msg.notice("All your other sessions were signed out.");
         await load();
       } catch (error) {
@@ -534,7 +556,7 @@ function sessionsSection(signal) {
       busy(revoke, async () => {
         msg.clear();
         try {
-          await api.delete(path`/api/me/sessions/${s.id}`, { signal });
+          await withReauth(() => api.delete(path`/api/me/sessions/${s.id}`, { signal }));
           msg.notice(`Signed out ${device}.`);
           await load();
         } catch (error) {

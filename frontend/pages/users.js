@@ -125,7 +125,7 @@ function ownerView({ signal, navigate }) {
       email.input.focus();
       await load();
     },
-    { messages: inviteMsg, fields: { email, role, "$.email": email, "$.role": role } },
+    { messages: inviteMsg, fields: { email, role } },
   );
 
   // ------------------------------------------------------------------------------------------------ table
@@ -428,9 +428,6 @@ function removeQuestion(user, label, me) {
 function inviteErrorText(error) {
   if (!(error instanceof ApiError)) return null;
   if (error.code === "email_in_use") return describeError(error);
-  const where = String(error.details?.field ?? "");
-  // A schema error names the field "$.email" and reads like a regular expression: say it plainly instead.
-  if (error.status === 422 && where === "$.email") return "Enter a valid email address, such as name@example.com.";
-  if (error.status === 422 && where === "email") return describeError(error);
+  if (error.status === 422 && error.details?.field === "email") return describeError(error);
   return null;
 }

@@ -372,3 +372,47 @@ def test_nothing_secret_reaches_the_logs(api, mailgun, capsys):
     assert token not in out
     assert owner.browser.access_token not in out
     assert owner.browser.cookies["protu_refresh"] not in out
+
+
+def test_changing_two_factor_can_end_the_other_sessions(api, mailgun):
+    owner = sign_up(api, mailgun)
+    phone = Browser(api, user_agent=FIREFOX, ip="198.51.100.31")
+    phone.login(owner.email)
+    setup = owner.browser.post("/api/me/mfa/totp").json()
+    code = pyotp.TOTP(setup["secret"]).now()
+    answer = owner.browser.post("/api/me/mfa/totp/confirm", {"code": code, "end_other_sessions": True}).json()
+    assert answer["sessions_ended"] == 1 and len(answer["recovery_codes"]) == 10
+    assert phone.get("/api/me").json()["error"]["code"] == "session_revoked"
+    assert owner.browser.get("/api/me").status == 200
+
+    tablet = Browser(api, user_agent=FIREFOX, ip="198.51.100.32")
+    step = tablet.login(owner.email).json()
+    assert (
+        tablet.post("/api/auth/mfa", {"mfa_token": step["mfa_token"], "code": answer["recovery_codes"][0]}).status
+        == 200
+    )
+    off = {"password": STRONG, "end_other_sessions": True}
+    assert owner.browser.delete("/api/me/mfa/totp", off).status == 204
+    assert tablet.get("/api/me").json()["error"]["code"] == "session_revoked"
+    assert "session.revoke_all:success" in actions(owner.me["company"]["id"])
+
+
+def test_ending_other_sessions_needs_recent_authentication_but_signing_out_this_one_does_not(api, mailgun):
+    owner = sign_up(api, mailgun)
+    laptop = Browser(api, user_agent=FIREFOX, ip="198.51.100.33")
+    laptop.login(owner.email)
+    session_item(owner.me, owner.browser).update(actions=[Session.auth_time.set(int(time.time()) - 3600)])
+    listed = owner.browser.get("/api/me/sessions").json()
+    other = next(s["id"] for s in listed if not s["current"])
+    for reply in (owner.browser.delete(f"/api/me/sessions/{other}"), owner.browser.delete("/api/me/sessions")):
+        assert (reply.status, reply.json()["error"]["code"]) == (403, "reauthentication_required")
+    assert laptop.get("/api/me").status == 200
+
+    assert owner.browser.post("/api/auth/reauthenticate", {"password": STRONG}).status == 200
+    assert owner.browser.delete(f"/api/me/sessions/{other}").status == 204
+    assert laptop.get("/api/me").status == 401
+
+    mine = next(s["id"] for s in listed if s["current"])
+    session_item(owner.me, owner.browser).update(actions=[Session.auth_time.set(int(time.time()) - 3600)])
+    assert owner.browser.delete(f"/api/me/sessions/{mine}").status == 204
+    assert owner.browser.get("/api/me").json()["error"]["code"] == "session_revoked"

@@ -6,6 +6,7 @@ never sees it, and the browser sends it only to the refresh and sign-out endpoin
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import msgspec
@@ -146,6 +147,36 @@ def _refresh_cookie(call: Call) -> str | None:
     return None
 
 
+def mailable(email: str) -> str:
+    """The normalised address when mail can be sent to it, 422 otherwise. The schema's pattern is looser than the
+    mailer's rule (one address of at most 64 characters before the "@", an ASCII domain), and case folding can
+    lengthen an address ("ß" becomes "ss"): without this check an account would be saved and the request would
+    then fail with a 500 on its email. Used where an address gets an account (sign-up, invitations)."""
+    from protu.mail.client import _address  # the mailer's own rule: one definition, no drift
+
+    normalised = accounts.normalise_email(email)
+    try:
+        _address(normalised)
+    except ValueError:
+        raise errors.ValidationFailed(
+            "Enter a single email address we can send mail to.", details={"field": "email"}
+        ) from None
+    return normalised
+
+
+_RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def record_id(call: Call, name: str, message: str) -> str:
+    """The path parameter ``name`` naming a record (user and session ids are short, URL-safe). An id no record can
+    have is the same 404 as an unknown one, answered without asking the table: DynamoDB answers a key over its size
+    limit (sort keys: 1,024 bytes) with a ValidationException, which would be a 503 for a bad URL."""
+    value = call.params[name]
+    if not _RECORD_ID.fullmatch(value):
+        raise errors.NotFound(message)
+    return value
+
+
 def _limit(scope: str, key: str, limit: int, window: int) -> bool:
     from protu.security import ratelimit
 
@@ -159,7 +190,7 @@ def signup(call: Call) -> StatusOut:
     if not _limit("signup", call.source_ip, 10, 3600):
         raise errors.RateLimited(code="too_many_attempts")
     b = call.body
-    accounts.signup(b.company_name.strip(), b.name.strip(), b.email, b.password)
+    accounts.signup(b.company_name.strip(), b.name.strip(), mailable(b.email), b.password)
     return StatusOut("verification_sent")
 
 
@@ -302,29 +333,33 @@ def my_sessions(call: Call) -> list[SessionOut]:
 
 @router.delete("/api/me/sessions/{session_id}", permission="self", status=204)
 def revoke_session(call: Call) -> None:
-    """End one of your sessions."""
+    """End one of your sessions (another one needs recent authentication; this one is signing out)."""
     p = call.principal
-    if not accounts.end_session(
-        p.tenant_id, p.user_id, call.params["session_id"], actor=p.user_id, reason="revoked_by_user"
-    ):
+    session_id = record_id(call, "session_id", "No such active session.")
+    if session_id != p.session_id:
+        accounts.require_recent_auth(p)  # ASVS 7.5.2: terminating sessions takes a fresh factor
+    if not accounts.end_session(p.tenant_id, p.user_id, session_id, actor=p.user_id, reason="revoked_by_user"):
         raise errors.NotFound("No such active session.")
 
 
 @router.delete("/api/me/sessions", permission="self", status=204)
 def revoke_other_sessions(call: Call) -> None:
-    """End all your sessions but this one."""
+    """End all your sessions but this one (needs recent authentication)."""
     p = call.principal
+    accounts.require_recent_auth(p)
     accounts.end_sessions(p.tenant_id, p.user_id, actor=p.user_id, reason="revoked_by_user", keep=p.session_id)
 
 
 # ------------------------------------------------------------------------------------------------ two-factor
-class CodeIn(Strict):
+class MfaConfirmIn(Strict):
     code: Code
+    end_other_sessions: bool = False
 
 
 class MfaOffIn(Strict):
     password: Secret | None = None
     code: Code | None = None
+    end_other_sessions: bool = False
 
 
 class EnrolmentOut(msgspec.Struct):
@@ -335,6 +370,7 @@ class EnrolmentOut(msgspec.Struct):
 
 class RecoveryCodesOut(msgspec.Struct):
     recovery_codes: list[str]
+    sessions_ended: int = 0
 
 
 @router.post("/api/me/mfa/totp", permission="self")
@@ -347,19 +383,27 @@ def mfa_start(call: Call) -> EnrolmentOut:
     return EnrolmentOut(**mfa.start_enrolment(accounts.get_user(p.tenant_id, p.user_id)))
 
 
-@router.post("/api/me/mfa/totp/confirm", permission="self", body=CodeIn)
+def _end_others(call: Call, reason: str) -> int:
+    p = call.principal
+    return accounts.end_sessions(p.tenant_id, p.user_id, actor=p.user_id, reason=reason, keep=p.session_id)
+
+
+@router.post("/api/me/mfa/totp/confirm", permission="self", body=MfaConfirmIn)
 def mfa_confirm(call: Call) -> RecoveryCodesOut:
-    """Turn two-factor on with a code from the app; answers ten single-use recovery codes, shown once."""
+    """Turn two-factor on with a code from the app; answers ten single-use recovery codes, shown once.
+    ``end_other_sessions`` signs out your other sessions, so they too must pass two-factor to come back."""
     from protu.identity import mfa
 
     accounts.require_recent_auth(call.principal)
     p = call.principal
-    return RecoveryCodesOut(mfa.confirm_enrolment(accounts.get_user(p.tenant_id, p.user_id), call.body.code))
+    codes = mfa.confirm_enrolment(accounts.get_user(p.tenant_id, p.user_id), call.body.code)
+    ended = _end_others(call, "mfa_enabled") if call.body.end_other_sessions else 0
+    return RecoveryCodesOut(codes, ended)
 
 
 @router.delete("/api/me/mfa/totp", permission="self", body=MfaOffIn, status=204)
 def mfa_off(call: Call) -> None:
-    """Turn two-factor off; needs your current password or a code."""
+    """Turn two-factor off; needs your current password or a code. ``end_other_sessions`` signs out the others."""
     from protu.identity import mfa, passwords
 
     p = call.principal
@@ -374,3 +418,5 @@ def mfa_off(call: Call) -> None:
         accounts.second_factor_failed(p, call.source_ip)
         raise errors.Forbidden("That is not correct.", code="invalid_password")
     mfa.disable(user)
+    if call.body.end_other_sessions:
+        _end_others(call, "mfa_disabled")

@@ -15,17 +15,6 @@ from protu.http.routing import Call, Endpoint
 from protu.identity import rbac, sessions, tokens
 from protu.logging import bind
 
-_ENDED = {
-    "revoked": ("session_revoked", "This session was signed out. Sign in again."),
-    "expired": ("session_expired", "This session has expired. Sign in again."),
-    "idle": ("session_idle", "You were signed out after a period of inactivity. Sign in again."),
-}
-
-
-def _ended(why: str) -> errors.Unauthorized:
-    code, message = _ENDED[why]
-    return errors.Unauthorized(message, code=code)
-
 
 def bearer(call: Call) -> str:
     header = call.headers.get("authorization", "")
@@ -39,16 +28,16 @@ def authorize(call: Call, endpoint: Endpoint) -> sessions.Principal:
     claims = tokens.read_access_token(bearer(call))
     session = sessions.load(claims.tenant_id, claims.user_id, claims.session_id)
     if session is None:
-        raise _ended("revoked")
+        raise sessions.ended_error("revoked")
     now = time.time()
     why = sessions.ended(session, now)
     if why:
-        raise _ended(why)
+        raise sessions.ended_error(why)
     if session.fingerprint != sessions.fingerprint(call.user_agent, call.source_ip):
         from protu.identity.accounts import sign_out_suspicious
 
         sign_out_suspicious(session, reason="session.fingerprint_changed", source_ip=call.source_ip)
-        raise _ended("revoked")
+        raise sessions.ended_error("revoked")
     sessions.touch(session, now)
     bind(tenant=session.tenant_id, user=session.user_id)
     if not rbac.allows(session.role, endpoint.permission):

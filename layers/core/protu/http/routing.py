@@ -8,6 +8,7 @@ error into the JSON error shape: a handler never builds an error body and never 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -215,8 +216,8 @@ def _decode_body(request: Any, schema: type | None) -> Any:
     try:
         return msgspec.json.decode(raw, type=schema, strict=True)
     except msgspec.ValidationError as error:
-        raise errors.ValidationFailed(str(error), details=_where(error)) from None
-    except msgspec.DecodeError:
+        raise _invalid(error) from None
+    except (msgspec.DecodeError, UnicodeDecodeError):  # bytes that are not UTF-8 are not JSON either
         raise errors.InvalidJson() from None
 
 
@@ -229,11 +230,70 @@ def _decode_query(request: Any, schema: type | None) -> Any:
     try:
         return msgspec.convert(given, type=schema, strict=False)
     except msgspec.ValidationError as error:
-        raise errors.ValidationFailed(str(error), details=_where(error)) from None
+        raise _invalid(error) from None
+
+
+_PLAIN = (  # msgspec's wording -> what a person filling in a form can act on; {f} is the field
+    (re.compile(r"^Expected `str` of length >= (\d+)"), "{f} must be at least {0} characters long."),
+    (re.compile(r"^Expected `str` of length <= (\d+)"), "{f} must be at most {0} characters long."),
+    (re.compile(r"^Expected `array` of length >= (\d+)"), "{f} needs at least {0} items."),
+    (re.compile(r"^Expected `array` of length <= (\d+)"), "{f} takes at most {0} items."),
+    (re.compile(r"^Expected `(?:int|float)` >= (-?[\d.]+)"), "{f} must be at least {0}."),
+    (re.compile(r"^Expected `(?:int|float)` <= (-?[\d.]+)"), "{f} must be at most {0}."),
+    (re.compile(r"^Expected `str` matching regex"), "{f} is not in the expected format."),
+    (re.compile(r"^Invalid enum value"), "{f} is not one of the allowed values."),
+    (re.compile(r"^Object missing required field"), "{f} is required."),
+    (re.compile(r"^Object contains unknown field"), "{f} is not a field this endpoint takes."),
+    (re.compile(r"^Expected `([a-z]+)`(?: \| `null`)?, got `([a-z]+)`"), "{f} must be {0}, not {1}."),
+)
+_KINDS = {
+    "str": "text",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
+_SPECIAL = {("email", "{f} is not in the expected format."): "Enter a valid email address, such as name@example.com."}
+
+
+def _invalid(error: msgspec.ValidationError) -> errors.ValidationFailed:
+    """A 422 whose message a person can act on and whose ``details.field`` names the field, as the SPA does."""
+    where = _where(error)
+    text = str(error).split(" - at `", 1)[0]
+    field = (where or {}).get("field", "")
+    if not field:
+        found = re.match(r"^Expected `object`, got `([a-z]+)`", text)
+        if found:
+            return errors.ValidationFailed(
+                f"The request body must be a JSON object, not {_KINDS.get(found[1], found[1])}."
+            )
+        return errors.ValidationFailed(text, details=where)
+    name = f"The field '{field}'" if "." in field or "[" in field else field.replace("_", " ").capitalize()
+    for pattern, template in _PLAIN:
+        found = pattern.match(text)
+        if found:
+            words = [_KINDS.get(group, group) for group in found.groups()]
+            special = _SPECIAL.get((field.rsplit(".", 1)[-1], template))
+            return errors.ValidationFailed(special or template.format(*words, f=name), details=where)
+    return errors.ValidationFailed(text, details=where)
+
+
+_NAMED_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]+)`")
 
 
 def _where(error: msgspec.ValidationError) -> dict[str, str] | None:
+    """The field a validation error is about, as the SPA names fields: ``email``, ``questions[0].text``.
+
+    msgspec says where as a JSON path (``... - at `$.questions[0].text```); a missing or unknown field is named in
+    the message itself, under its parent's path."""
     text = str(error)
+    path = ""
     if " - at `" in text:
-        return {"field": text.rsplit(" - at `", 1)[1].rstrip("`")}
-    return None
+        text, path = text.rsplit(" - at `", 1)
+        path = path.rstrip("`").removeprefix("$").removeprefix(".")
+    named = _NAMED_FIELD.match(text)
+    if named:
+        path = f"{path}.{named.group(1)}" if path else named.group(1)
+    return {"field": path} if path else None

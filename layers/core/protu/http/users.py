@@ -6,7 +6,7 @@ from typing import Literal
 
 import msgspec
 
-from protu.http.auth import Email, Strict
+from protu.http.auth import Email, Strict, mailable, record_id
 from protu.http.routing import Call, Router
 from protu.identity import users
 
@@ -46,6 +46,10 @@ def _out(user) -> UserOut:
     )
 
 
+def _user_id(call: Call) -> str:
+    return record_id(call, "user_id", "No such user.")
+
+
 @router.get("/api/users", permission="users")
 def list_users(call: Call) -> list[UserOut]:
     """Everyone in your company, invited people included."""
@@ -55,22 +59,22 @@ def list_users(call: Call) -> list[UserOut]:
 @router.post("/api/users/invitations", permission="users", body=InviteIn, status=201)
 def invite(call: Call) -> UserOut:
     """Invite someone by email as an owner or an admin."""
-    return _out(users.invite(call.principal, call.body.email, call.body.role))
+    return _out(users.invite(call.principal, mailable(call.body.email), call.body.role))
 
 
 @router.patch("/api/users/{user_id}", permission="users", body=RoleIn)
 def change_role(call: Call) -> UserOut:
     """Change a user's role (the last owner cannot be demoted)."""
-    return _out(users.change_role(call.principal, call.params["user_id"], call.body.role))
+    return _out(users.change_role(call.principal, _user_id(call), call.body.role))
 
 
 @router.delete("/api/users/{user_id}", permission="users", status=204)
 def remove(call: Call) -> None:
     """Remove a user from the company and end their sessions (the last owner cannot be removed)."""
-    users.remove(call.principal, call.params["user_id"])
+    users.remove(call.principal, _user_id(call))
 
 
 @router.post("/api/users/{user_id}/sign-out", permission="users", status=204)
 def sign_out(call: Call) -> None:
     """End every session of a user at once."""
-    users.force_sign_out(call.principal, call.params["user_id"])
+    users.force_sign_out(call.principal, _user_id(call))

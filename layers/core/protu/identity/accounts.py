@@ -120,13 +120,15 @@ def _consume(tx: Transaction, item: OneTimeToken) -> None:
 
 
 def _send(template: str, to: str, **context) -> None:
-    """Email is part of the answer but must not fail it: a Mailgun outage is logged, the user can ask again."""
+    """Email is part of the answer but must not fail it: a Mailgun outage or refusal (the change it reports is
+    already saved) is logged, and the user can ask again."""
     from protu import mail
+    from protu.mail.client import MailRejected
 
     try:
         mail.send(template, to, **context)
-    except errors.ServiceUnavailable:
-        log.warning("mail not sent", extra={"template": template})
+    except (errors.ServiceUnavailable, MailRejected) as error:
+        log.warning("mail not sent", extra={"template": template, "error_code": error.code})
 
 
 # ------------------------------------------------------------------------------------------------ sign-up
@@ -434,8 +436,11 @@ def refresh(value: str, *, ip: str, user_agent: str) -> SignedIn:
     if presented in session.used_refresh_hashes and not session.revoked_at:
         sign_out_suspicious(session, reason="refresh.reused", source_ip=ip)
         raise errors.Unauthorized("This session was signed out for your safety. Sign in again.", code="refresh_reused")
-    if presented != session.refresh_hash or sessions.ended(session) is not None:
+    if presented != session.refresh_hash:
         raise errors.Unauthorized("Sign in again.", code="invalid_refresh")
+    why = sessions.ended(session)
+    if why is not None:  # the cookie is genuine: say why its session ended (the SPA shows it after a reload)
+        raise sessions.ended_error(why)
     if session.fingerprint != sessions.fingerprint(user_agent, ip):
         sign_out_suspicious(session, reason="session.fingerprint_changed", source_ip=ip)
         raise errors.Unauthorized("This session was signed out for your safety. Sign in again.", code="session_revoked")

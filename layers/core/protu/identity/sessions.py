@@ -140,6 +140,19 @@ def ended(session: Session, now: float | None = None) -> str | None:
     return None
 
 
+_ENDED = {
+    "revoked": ("session_revoked", "This session was signed out. Sign in again."),
+    "expired": ("session_expired", "This session has expired. Sign in again."),
+    "idle": ("session_idle", "You were signed out after a period of inactivity. Sign in again."),
+}
+
+
+def ended_error(why: str) -> errors.Unauthorized:
+    """The 401 that tells a client why its session can no longer be used."""
+    code, message = _ENDED[why]
+    return errors.Unauthorized(message, code=code)
+
+
 def touch(session: Session, now: float | None = None) -> None:
     """Record activity, at most once a minute; never revives a revoked session."""
     now = int(now or time.time())
