@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -143,11 +144,12 @@ class MailgunCapture:
         return 200, {"Content-Type": "application/json"}, jsonlib.dumps(answer)
 
 
-@pytest.fixture
-def mailgun(cloud):
+@contextmanager
+def capture_mailgun():
     """Mailgun's messages API simulated at the HTTP boundary (``responses``): every POST to the configured
     ``{MAILGUN_API_BASE}/{MAILGUN_DOMAIN}/messages`` is answered ``Queued`` and captured; requests to the local
-    server (http://127.0.0.1) pass through. Yields a ``MailgunCapture``."""
+    server (http://127.0.0.1) pass through. Yields a ``MailgunCapture``. For module-scoped fixtures; tests use
+    the ``mailgun`` fixture."""
     import responses
     from protu.settings import settings
 
@@ -156,4 +158,11 @@ def mailgun(cloud):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add_passthru("http://127.0.0.1")
         mock.add_callback(responses.POST, capture.url, callback=capture._answer)
+        yield capture
+
+
+@pytest.fixture
+def mailgun(cloud):
+    """``capture_mailgun`` for one test."""
+    with capture_mailgun() as capture:
         yield capture

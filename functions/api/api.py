@@ -3,9 +3,11 @@
 from protu.http import auth, health, users
 from protu.http.app import ProtuApp
 from protu.http.authn import authorize
+from protu.http.openapi import install_document_route
 from protu.http.routing import install
 from protu.observability import init_sentry
 
 init_sentry()
 app = ProtuApp("protu-api")
 install(app, health.router, auth.router, users.router, authorize=authorize)
+install_document_route(app)  # last: GET /api/openapi.json describes every route above

@@ -294,9 +294,16 @@ def test_a_route_without_permission_cannot_be_declared():
 
 def test_a_protected_route_needs_an_authorizer():
     router = Router("x")
-    router.get("/api/secret", permission="users.manage")(lambda call: {})
-    with pytest.raises(RuntimeError):
+    router.get("/api/secret", permission="users")(lambda call: {})
+    with pytest.raises(RuntimeError, match="no authorizer"):
         install(ProtuApp("x"), router)
+
+
+def test_a_route_whose_permission_is_not_in_the_rbac_table_cannot_be_registered():
+    router = Router("x")
+    router.get("/api/secret", permission="users.manage")(lambda call: {})
+    with pytest.raises(RuntimeError, match="RBAC table"):
+        install(ProtuApp("x"), router, authorize=lambda call, endpoint: None)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -41,7 +41,7 @@ from protu.identity.models import EmailAccount, OneTimeToken, Session
 from pynamodb.exceptions import DoesNotExist
 
 from tests.api.people import CHROME, FIREFOX, STRONG, Account, Browser, invite, link_token, new_email
-from tests.conftest import MailgunCapture
+from tests.conftest import capture_mailgun
 
 URLSAFE_256_BITS = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32): 32 random bytes, unpadded base64
 
@@ -50,14 +50,7 @@ URLSAFE_256_BITS = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 @pytest.fixture(scope="module")
 def mailgun(cloud):
     """The conftest's Mailgun capture, for the whole module (the shared accounts' emails arrive here)."""
-    import responses
-    from protu.settings import settings
-
-    current = settings()
-    capture = MailgunCapture(f"{current.mailgun_api_base}/{current.mailgun_domain}/messages")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_passthru("http://127.0.0.1")
-        mock.add_callback(responses.POST, capture.url, callback=capture._answer)
+    with capture_mailgun() as capture:
         yield capture
 
 

@@ -16,6 +16,7 @@ from protu.http.routing import PUBLIC, Call, Router
 from protu.identity import accounts, sessions, tokens
 
 router = Router("auth")
+EXAMPLE_TOKEN = "Vx3ka9Qe0lJ2pYHn7cR5sT1uW8zA4bD6fG2hK9mN0pQ"  # noqa: S105 - the shape of a token, for the API document
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Secret = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]  # the policy itself says 8..128
@@ -106,6 +107,11 @@ class StatusOut(msgspec.Struct):
     status: str
 
 
+class PasswordChangedOut(msgspec.Struct):
+    status: str
+    sessions_ended: int
+
+
 class SessionOut(msgspec.Struct):
     id: str
     created_at: int
@@ -184,7 +190,18 @@ def _limit(scope: str, key: str, limit: int, window: int) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ public
-@router.post("/api/auth/signup", permission=PUBLIC, body=SignupIn, status=201)
+@router.post(
+    "/api/auth/signup",
+    permission=PUBLIC,
+    body=SignupIn,
+    status=201,
+    example={
+        "company_name": "Acme Ltd",
+        "name": "Ana Smith",
+        "email": "ana@acme.example",
+        "password": "violet harbour lantern 42",
+    },
+)
 def signup(call: Call) -> StatusOut:
     """Create a company with you as its owner; a verification email follows."""
     if not _limit("signup", call.source_ip, 10, 3600):
@@ -194,28 +211,33 @@ def signup(call: Call) -> StatusOut:
     return StatusOut("verification_sent")
 
 
-@router.post("/api/auth/verify-email", permission=PUBLIC, body=TokenIn)
+@router.post("/api/auth/verify-email", permission=PUBLIC, body=TokenIn, example={"token": EXAMPLE_TOKEN})
 def verify_email(call: Call) -> StatusOut:
     """Confirm an email address with the token from the verification email."""
     accounts.verify_email(call.body.token)
     return StatusOut("verified")
 
 
-@router.post("/api/auth/login", permission=PUBLIC, body=LoginIn)
-def login(call: Call):
+@router.post(
+    "/api/auth/login",
+    permission=PUBLIC,
+    body=LoginIn,
+    example={"email": "ana@acme.example", "password": "violet harbour lantern 42"},
+)
+def login(call: Call) -> SignedInOut | MfaRequiredOut:
     """Sign in with email and password; answers the two-factor step when it is on."""
     result = accounts.login(call.body.email, call.body.password, ip=call.source_ip, user_agent=call.user_agent)
     return _signed_in(call, result)
 
 
-@router.post("/api/auth/mfa", permission=PUBLIC, body=MfaIn)
+@router.post("/api/auth/mfa", permission=PUBLIC, body=MfaIn, example={"mfa_token": EXAMPLE_TOKEN, "code": "123456"})
 def mfa(call: Call) -> SignedInOut:
     """Finish signing in with a two-factor code or a recovery code."""
     result = accounts.complete_mfa(call.body.mfa_token, call.body.code, ip=call.source_ip, user_agent=call.user_agent)
     return _signed_in(call, result)
 
 
-@router.post("/api/auth/magic-link", permission=PUBLIC, body=EmailIn, status=202)
+@router.post("/api/auth/magic-link", permission=PUBLIC, body=EmailIn, status=202, example={"email": "ana@acme.example"})
 def magic_link(call: Call) -> StatusOut:
     """Email a single-use sign-in link (valid 10 minutes). Same answer for every email."""
     email = accounts.normalise_email(call.body.email)
@@ -224,14 +246,16 @@ def magic_link(call: Call) -> StatusOut:
     return StatusOut("sent_if_registered")
 
 
-@router.post("/api/auth/magic-link/verify", permission=PUBLIC, body=TokenIn)
-def magic_link_verify(call: Call):
+@router.post("/api/auth/magic-link/verify", permission=PUBLIC, body=TokenIn, example={"token": EXAMPLE_TOKEN})
+def magic_link_verify(call: Call) -> SignedInOut | MfaRequiredOut:
     """Sign in with the token of a magic link."""
     result = accounts.verify_magic_link(call.body.token, ip=call.source_ip, user_agent=call.user_agent)
     return _signed_in(call, result)
 
 
-@router.post("/api/auth/password/forgot", permission=PUBLIC, body=EmailIn, status=202)
+@router.post(
+    "/api/auth/password/forgot", permission=PUBLIC, body=EmailIn, status=202, example={"email": "ana@acme.example"}
+)
 def forgot(call: Call) -> StatusOut:
     """Email a password-reset link. Same answer for every email."""
     email = accounts.normalise_email(call.body.email)
@@ -240,14 +264,24 @@ def forgot(call: Call) -> StatusOut:
     return StatusOut("sent_if_registered")
 
 
-@router.post("/api/auth/password/reset", permission=PUBLIC, body=ResetIn)
+@router.post(
+    "/api/auth/password/reset",
+    permission=PUBLIC,
+    body=ResetIn,
+    example={"token": EXAMPLE_TOKEN, "password": "a new long passphrase 7"},
+)
 def reset(call: Call) -> StatusOut:
     """Set a new password with a reset token; every session of the account ends."""
     accounts.reset_password(call.body.token, call.body.password)
     return StatusOut("password_changed")
 
 
-@router.post("/api/auth/invitations/accept", permission=PUBLIC, body=AcceptIn)
+@router.post(
+    "/api/auth/invitations/accept",
+    permission=PUBLIC,
+    body=AcceptIn,
+    example={"token": EXAMPLE_TOKEN, "name": "Ben Jones", "password": "quiet orange bicycle 9"},
+)
 def accept_invitation(call: Call) -> SignedInOut:
     """Join a company with the token of an invitation."""
     b = call.body
@@ -297,7 +331,9 @@ def logout(call: Call) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ signed in
-@router.post("/api/auth/reauthenticate", permission="self", body=ReauthIn)
+@router.post(
+    "/api/auth/reauthenticate", permission="self", body=ReauthIn, example={"password": "violet harbour lantern 42"}
+)
 def reauthenticate(call: Call) -> StatusOut:
     """Confirm your password (or a two-factor code) before a sensitive change."""
     accounts.reauthenticate(call.principal, password=call.body.password, code=call.body.code, source_ip=call.source_ip)
@@ -311,14 +347,23 @@ def me(call: Call) -> Me:
     return me_of(accounts.get_user(p.tenant_id, p.user_id), accounts.get_company(p.tenant_id))
 
 
-@router.post("/api/me/password", permission="self", body=PasswordChangeIn)
-def change_password(call: Call) -> dict:
+@router.post(
+    "/api/me/password",
+    permission="self",
+    body=PasswordChangeIn,
+    example={
+        "current_password": "violet harbour lantern 42",
+        "new_password": "a new long passphrase 7",
+        "end_other_sessions": True,
+    },
+)
+def change_password(call: Call) -> PasswordChangedOut:
     """Change your password (needs recent authentication); optionally end your other sessions."""
     b = call.body
     ended = accounts.change_password(
         call.principal, b.current_password, b.new_password, end_other_sessions=b.end_other_sessions
     )
-    return {"status": "password_changed", "sessions_ended": ended}
+    return PasswordChangedOut("password_changed", ended)
 
 
 @router.get("/api/me/sessions", permission="self")
@@ -388,7 +433,12 @@ def _end_others(call: Call, reason: str) -> int:
     return accounts.end_sessions(p.tenant_id, p.user_id, actor=p.user_id, reason=reason, keep=p.session_id)
 
 
-@router.post("/api/me/mfa/totp/confirm", permission="self", body=MfaConfirmIn)
+@router.post(
+    "/api/me/mfa/totp/confirm",
+    permission="self",
+    body=MfaConfirmIn,
+    example={"code": "123456", "end_other_sessions": True},
+)
 def mfa_confirm(call: Call) -> RecoveryCodesOut:
     """Turn two-factor on with a code from the app; answers ten single-use recovery codes, shown once.
     ``end_other_sessions`` signs out your other sessions, so they too must pass two-factor to come back."""
@@ -401,7 +451,9 @@ def mfa_confirm(call: Call) -> RecoveryCodesOut:
     return RecoveryCodesOut(codes, ended)
 
 
-@router.delete("/api/me/mfa/totp", permission="self", body=MfaOffIn, status=204)
+@router.delete(
+    "/api/me/mfa/totp", permission="self", body=MfaOffIn, status=204, example={"password": "violet harbour lantern 42"}
+)
 def mfa_off(call: Call) -> None:
     """Turn two-factor off; needs your current password or a code. ``end_other_sessions`` signs out the others."""
     from protu.identity import mfa, passwords

@@ -57,6 +57,7 @@ class Endpoint:
     status: int = 200
     summary: str = ""
     tag: str = ""
+    example: Any = None
 
 
 class Router:
@@ -77,7 +78,9 @@ class Router:
         response: Any = None,
         status: int = 200,
         summary: str = "",
+        example: Any = None,
     ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
+        """Declare an endpoint. ``example`` is a request body the OpenAPI document shows (it must validate)."""
         if not permission:
             raise ValueError(f"{method} {path}: every route needs a permission")
 
@@ -94,6 +97,7 @@ class Router:
                     status,
                     summary or (handler.__doc__ or "").strip().split("\n")[0],
                     self.tag,
+                    example,
                 )
             )
             return handler
@@ -122,9 +126,13 @@ def install(app: Any, *routers: Router, authorize: Callable[[Call, Endpoint], An
     ``authorize(call, endpoint)`` resolves the caller for non-public routes and raises when they may not call it;
     an app that has non-public routes must pass it (startup fails otherwise).
     """
+    from protu.identity.rbac import PERMISSIONS
+
     endpoints = [ep for router in routers for ep in router.endpoints]
     grouped: dict[str, dict[str, Endpoint]] = {}
     for ep in endpoints:
+        if ep.permission != PUBLIC and ep.permission not in PERMISSIONS:
+            raise RuntimeError(f"{ep.method} {ep.path} needs '{ep.permission}', which the RBAC table does not know")
         if ep.permission != PUBLIC and authorize is None:
             raise RuntimeError(f"{ep.method} {ep.path} needs '{ep.permission}' but the app has no authorizer")
         if ep.method in grouped.setdefault(ep.path, {}):

@@ -56,13 +56,19 @@ def list_users(call: Call) -> list[UserOut]:
     return [_out(u) for u in users.list_users(call.principal.tenant_id)]
 
 
-@router.post("/api/users/invitations", permission="users", body=InviteIn, status=201)
+@router.post(
+    "/api/users/invitations",
+    permission="users",
+    body=InviteIn,
+    status=201,
+    example={"email": "ben@acme.example", "role": "admin"},
+)
 def invite(call: Call) -> UserOut:
     """Invite someone by email as an owner or an admin."""
     return _out(users.invite(call.principal, mailable(call.body.email), call.body.role))
 
 
-@router.patch("/api/users/{user_id}", permission="users", body=RoleIn)
+@router.patch("/api/users/{user_id}", permission="users", body=RoleIn, example={"role": "owner"})
 def change_role(call: Call) -> UserOut:
     """Change a user's role (the last owner cannot be demoted)."""
     return _out(users.change_role(call.principal, _user_id(call), call.body.role))
