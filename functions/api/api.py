@@ -1,6 +1,6 @@
 """The SPA's API: one Chalice app, every area's router installed on it (handler ``api.app``)."""
 
-from protu.http import auth, health, users
+from protu.http import auth, directory, health, users
 from protu.http.app import ProtuApp
 from protu.http.authn import authorize
 from protu.http.openapi import install_document_route
@@ -9,5 +9,5 @@ from protu.observability import init_sentry
 
 init_sentry()
 app = ProtuApp("protu-api")
-install(app, health.router, auth.router, users.router, authorize=authorize)
+install(app, health.router, auth.router, users.router, directory.router, authorize=authorize)
 install_document_route(app)  # last: GET /api/openapi.json describes every route above

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from protu.directory.kinds import KINDS
 from protu.http.routing import PUBLIC
 from protu.identity import rbac
 
@@ -39,6 +40,10 @@ def people(api, mailgun_module):
     assert revoked.post("/api/auth/logout").status == 204
     revoked.access_token = token  # the token outlives its session by up to 10 minutes: it must not work
     ids = {"user_id": admin.me["id"], "session_id": session_id(owner.browser)}
+    for kind in KINDS.values():  # one record of each kind in the first company, for /api/<kind>/{id}
+        created = owner.browser.post(f"/api/{kind.name}", kind.example)
+        assert created.status == 201, created.body
+        ids[kind.name] = created.json()["id"]
     return {"owner": owner, "admin": admin, "other": other, "revoked": revoked, "ids": ids}
 
 
@@ -57,7 +62,14 @@ def protected(api):
 
 
 def call(browser: Browser, ep, params: dict[str, str]):
-    path = PARAM.sub(lambda m: params[m.group(1)], ep.path)
+    """``ep`` with its path parameters from ``params``; ``{id}`` takes the id of the collection's own kind."""
+    collection = ep.path.split("/")[2]
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        return params[collection] if name == "id" and collection in params else params[name]
+
+    path = PARAM.sub(value, ep.path)
     return browser.request(ep.method, path, json=ep.example)
 
 
@@ -85,7 +97,7 @@ def test_a_revoked_session_gets_401_everywhere(api, people):
 
 
 def test_admins_get_exactly_what_the_rbac_table_gives_them(api, people):
-    nothing = {name: "x-does-not-exist" for name in ("user_id", "session_id")}
+    nothing = {name: "x-does-not-exist" for name in ("user_id", "session_id", "id")}
     for ep in protected(api):
         reply = call(people["admin"].browser, ep, nothing)
         if rbac.allows(rbac.ADMIN, ep.permission):
@@ -96,7 +108,7 @@ def test_admins_get_exactly_what_the_rbac_table_gives_them(api, people):
 
 
 def test_owners_may_call_every_route(api, people):
-    nothing = {name: "x-does-not-exist" for name in ("user_id", "session_id")}
+    nothing = {name: "x-does-not-exist" for name in ("user_id", "session_id", "id")}
     for ep in protected(api):
         reply = call(people["owner"].browser, ep, nothing)
         assert reply.status != 401 and code(reply) != "forbidden", (ep.method, ep.path, reply.body)
@@ -108,7 +120,7 @@ def test_another_companys_records_are_404_as_if_missing(api, people):
     assert with_records
     for ep in with_records:
         theirs = call(people["other"].browser, ep, people["ids"])
-        missing = call(people["other"].browser, ep, {name: "x-does-not-exist" for name in people["ids"]})
+        missing = call(people["other"].browser, ep, {name: "x-does-not-exist" for name in [*people["ids"], "id"]})
         assert theirs.status == missing.status == 404, (ep.method, ep.path, theirs.body)
         assert theirs.json() == missing.json()
     # and nothing happened to them

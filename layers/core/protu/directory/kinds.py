@@ -1,0 +1,150 @@
+"""Each kind of company record, declared once: its fields (the msgspec schemas that validate requests and make
+the OpenAPI document), which fields name other records, which fields are sensitive (sealed with the company's
+key), and which list filters it takes. ``service`` and ``protu.http.directory`` work from these declarations only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z]{2,8}-[0-9a-f]{20}$")]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"\S")]
+Short = Annotated[str, msgspec.Meta(max_length=120)]
+Text = Annotated[str, msgspec.Meta(max_length=4000)]
+Notes = Annotated[str, msgspec.Meta(max_length=10000)]
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Stage = Literal["applied", "screening", "interview", "offer", "hired", "rejected"]
+Version = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+# ------------------------------------------------------------------------------------------------ job roles
+class RoleIn(Strict):
+    title: Title
+    department: Short = ""
+    level: Short = ""
+    description: Text = ""
+
+
+class RolePatch(Strict):
+    version: Version
+    title: Title | UnsetType = UNSET
+    department: Short | UnsetType = UNSET
+    level: Short | UnsetType = UNSET
+    description: Text | UnsetType = UNSET
+
+
+class RoleOut(msgspec.Struct):
+    id: str
+    title: str
+    department: str
+    level: str
+    description: str
+    version: int
+    created_at: int
+    updated_at: int
+
+
+# ------------------------------------------------------------------------------------------------ candidates
+class CandidateIn(Strict):
+    name: Title
+    email: Email | None = None
+    job_role_id: Id | None = None
+    stage: Stage = "applied"
+    source: Short = ""
+    notes: Notes = ""
+
+
+class CandidatePatch(Strict):
+    version: Version
+    name: Title | UnsetType = UNSET
+    email: Email | None | UnsetType = UNSET
+    job_role_id: Id | None | UnsetType = UNSET
+    stage: Stage | UnsetType = UNSET
+    source: Short | UnsetType = UNSET
+    notes: Notes | UnsetType = UNSET
+
+
+class CandidateOut(msgspec.Struct):
+    id: str
+    name: str
+    email: str | None
+    job_role_id: str | None
+    stage: str
+    source: str
+    notes: str
+    version: int
+    created_at: int
+    updated_at: int
+
+
+class CandidateQuery(Strict):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 25
+    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    stage: Stage | None = None
+    job_role_id: Id | None = None
+
+
+class PageQuery(Strict):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 25
+    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+# ------------------------------------------------------------------------------------------------ declarations
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one declaration per kind
+class Kind:
+    name: str  # the collection in URLs: /api/<name>
+    prefix: str  # the partition (T#<tenant>#<prefix>) and, lower-cased, the id prefix
+    entity: str  # the singular in audit actions and targets: "<entity>.created", "<entity>:<id>"
+    permission: str  # the RBAC permission every route of this kind needs
+    create: type
+    patch: type
+    out: type
+    query: type = PageQuery
+    refs: dict[str, str] = field(default_factory=dict)  # field -> kind name it points at
+    sensitive: tuple[str, ...] = ()  # sealed together in one Encryption SDK message
+    filters: tuple[str, ...] = ()  # query fields that filter on the field of the same name
+    example: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id_prefix(self) -> str:
+        return self.prefix.lower()
+
+    def fields(self) -> list[str]:
+        return list(self.create.__struct_fields__)
+
+
+ROLES = Kind(
+    name="roles",
+    prefix="ROLE",
+    entity="role",
+    permission="roles",
+    create=RoleIn,
+    patch=RolePatch,
+    out=RoleOut,
+    example={"title": "Backend engineer", "department": "Engineering", "level": "Senior", "description": ""},
+)
+
+CANDIDATES = Kind(
+    name="candidates",
+    prefix="CAND",
+    entity="candidate",
+    permission="candidates",
+    create=CandidateIn,
+    patch=CandidatePatch,
+    out=CandidateOut,
+    query=CandidateQuery,
+    refs={"job_role_id": "roles"},
+    sensitive=("notes",),
+    filters=("stage", "job_role_id"),
+    example={"name": "Maria Lopez", "email": "maria@example.com", "stage": "screening", "source": "referral"},
+)
+
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (ROLES, CANDIDATES)}

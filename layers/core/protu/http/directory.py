@@ -1,0 +1,73 @@
+"""Routes of the company's records, made from the declarations in ``protu.directory.kinds``: for each kind,
+``GET``/``POST /api/<kind>`` and ``GET``/``PATCH``/``DELETE /api/<kind>/{id}``, each needing the kind's permission.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from protu.directory import kinds, service
+from protu.http.routing import Call, Router
+
+router = Router("directory")
+
+
+def page_type(kind: kinds.Kind) -> type:
+    return msgspec.defstruct(
+        f"{kind.out.__name__.removesuffix('Out')}Page", [("items", list[kind.out]), ("next_cursor", str | None)]
+    )
+
+
+def _routes(kind: kinds.Kind) -> None:
+    collection, item = f"/api/{kind.name}", f"/api/{kind.name}/{{id}}"
+    page = page_type(kind)
+    noun = kind.entity.replace("_", " ")
+
+    def list_records(call: Call) -> Any:
+        items, cursor = service.listing(call.principal, kind, call.query)
+        return page(items, cursor)
+
+    def create_record(call: Call) -> Any:
+        return service.create(call.principal, kind, call.body)
+
+    def read_record(call: Call) -> Any:
+        return service.read(call.principal, kind, call.params["id"])
+
+    def update_record(call: Call) -> Any:
+        return service.update(call.principal, kind, call.params["id"], call.body)
+
+    def delete_record(call: Call) -> None:
+        service.delete(call.principal, kind, call.params["id"])
+
+    common = {"permission": kind.permission}
+    filters = f" (filters: {', '.join(kind.filters)})" if kind.filters else ""
+    router.get(collection, query=kind.query, response=page, summary=f"List {kind.name}{filters}.", **common)(
+        list_records
+    )
+    router.post(
+        collection,
+        body=kind.create,
+        response=kind.out,
+        status=201,
+        summary=f"Create a {noun}.",
+        example=kind.example,
+        **common,
+    )(create_record)
+    router.get(item, response=kind.out, summary=f"One {noun}.", **common)(read_record)
+    router.patch(
+        item,
+        body=kind.patch,
+        response=kind.out,
+        summary=f"Change a {noun} (send the version you read).",
+        example={"version": 1, **{name: value for name, value in list(kind.example.items())[:1]}},
+        **common,
+    )(update_record)
+    router.delete(item, status=204, summary=f"Delete a {noun} (refused while other records use it).", **common)(
+        delete_record
+    )
+
+
+for _kind in kinds.KINDS.values():
+    _routes(_kind)

@@ -1,0 +1,205 @@
+"""Company records through the API: job roles and candidates (the kinds declared in ``protu.directory.kinds``).
+
+Lists page with an opaque cursor and filter; references are checked and counted (a role in use cannot be deleted);
+a stale version is refused; another company's ids are 404 exactly like missing ones; every change is audited in the
+same transaction; a candidate's notes are sealed with the company's key before they reach DynamoDB.
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from protu import audit, crypto, errors
+from protu.settings import settings
+
+from tests.api.people import invite, sign_up
+from tests.conftest import capture_mailgun
+
+
+@pytest.fixture(scope="module")
+def mail(cloud):
+    with capture_mailgun() as capture:
+        yield capture
+
+
+@pytest.fixture(scope="module")
+def owner(api, mail):
+    return sign_up(api, mail)
+
+
+@pytest.fixture(scope="module")
+def admin(owner, mail):
+    return invite(owner, mail, "admin")
+
+
+@pytest.fixture(scope="module")
+def stranger(api, mail):
+    return sign_up(api, mail)
+
+
+def tenant(account) -> str:
+    return account.me["company"]["id"]
+
+
+def error(reply) -> tuple[int, str]:
+    return reply.status, reply.json()["error"]["code"]
+
+
+def raw_item(tenant_id: str, prefix: str, record_id: str) -> dict:
+    table = boto3.client("dynamodb", region_name="eu-central-1")
+    return table.get_item(
+        TableName=settings().data_table, Key={"pk": {"S": f"T#{tenant_id}#{prefix}"}, "sk": {"S": record_id}}
+    ).get("Item")
+
+
+def test_an_admin_creates_reads_changes_and_deletes_a_role(admin):
+    b = admin.browser
+    created = b.post("/api/roles", {"title": "Data analyst", "department": "Finance", "level": "Mid"})
+    assert created.status == 201
+    role = created.json()
+    assert (role["title"], role["department"], role["level"], role["description"], role["version"]) == (
+        "Data analyst",
+        "Finance",
+        "Mid",
+        "",
+        1,
+    )
+    assert b.get(f"/api/roles/{role['id']}").json() == role
+    changed = b.patch(f"/api/roles/{role['id']}", {"version": 1, "description": "Reports and dashboards"}).json()
+    assert (changed["description"], changed["version"], changed["title"]) == (
+        "Reports and dashboards",
+        2,
+        "Data analyst",
+    )
+    assert b.delete(f"/api/roles/{role['id']}").status == 204
+    assert error(b.get(f"/api/roles/{role['id']}")) == (404, "not_found")
+
+    actions = [e["action"] for e in audit.events(tenant(admin), limit=20)[0]]
+    assert {"role.created", "role.updated", "role.deleted"} <= set(actions)
+
+
+def test_a_change_without_real_changes_keeps_the_version(owner):
+    role = owner.browser.post("/api/roles", {"title": "Designer"}).json()
+    again = owner.browser.patch(f"/api/roles/{role['id']}", {"version": 1, "title": "Designer"}).json()
+    assert again["version"] == 1
+
+
+def test_a_stale_version_is_a_409_and_changes_nothing(owner):
+    b = owner.browser
+    role = b.post("/api/roles", {"title": "Recruiter"}).json()
+    assert b.patch(f"/api/roles/{role['id']}", {"version": 1, "level": "Lead"}).status == 200
+    stale = b.patch(f"/api/roles/{role['id']}", {"version": 1, "level": "Junior"})
+    assert error(stale) == (409, "version_conflict") and stale.json()["error"]["details"] == {"version": 2}
+    assert b.get(f"/api/roles/{role['id']}").json()["level"] == "Lead"
+
+
+def test_lists_page_with_an_opaque_cursor_without_repeats_or_gaps(owner):
+    b = owner.browser
+    made = {b.post("/api/candidates", {"name": f"Pat {i}", "stage": "interview"}).json()["id"] for i in range(7)}
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = "/api/candidates?stage=interview&limit=3" + (f"&cursor={cursor}" if cursor else "")
+        page = b.get(query).json()
+        assert len(page["items"]) <= 3
+        seen += [c["id"] for c in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert set(seen) >= made and len(seen) == len(set(seen)) and pages >= 3
+
+
+def test_candidates_filter_by_stage_and_role(owner):
+    b = owner.browser
+    role = b.post("/api/roles", {"title": "Nurse"}).json()
+    hired = b.post("/api/candidates", {"name": "Ana", "stage": "hired", "job_role_id": role["id"]}).json()
+    b.post("/api/candidates", {"name": "Ben", "stage": "offer", "job_role_id": role["id"]})
+    by_both = b.get(f"/api/candidates?stage=hired&job_role_id={role['id']}").json()["items"]
+    assert [c["id"] for c in by_both] == [hired["id"]]
+    assert len(b.get(f"/api/candidates?job_role_id={role['id']}").json()["items"]) == 2
+    assert error(b.get("/api/candidates?stage=celebrating")) == (422, "validation_failed")
+
+
+def test_references_are_checked_counted_and_protect_what_they_point_at(owner, stranger):
+    b = owner.browser
+    role = b.post("/api/roles", {"title": "Chef"}).json()
+    theirs = stranger.browser.post("/api/roles", {"title": "Their role"}).json()
+    refused = b.post("/api/candidates", {"name": "Eve", "job_role_id": theirs["id"]})
+    assert error(refused) == (422, "invalid_reference") and refused.json()["error"]["details"] == {
+        "field": "job_role_id"
+    }
+
+    cand = b.post("/api/candidates", {"name": "Eve", "job_role_id": role["id"]}).json()
+    in_use = b.delete(f"/api/roles/{role['id']}")
+    assert error(in_use) == (409, "in_use")
+    assert b.patch(f"/api/candidates/{cand['id']}", {"version": 1, "job_role_id": None}).status == 200
+    assert b.delete(f"/api/roles/{role['id']}").status == 204
+    gone = b.patch(f"/api/candidates/{cand['id']}", {"version": 2, "job_role_id": role["id"]})
+    assert error(gone) == (422, "invalid_reference")
+
+
+def test_another_companys_records_are_404_exactly_like_missing_ones(owner, stranger):
+    theirs = stranger.browser.post("/api/candidates", {"name": "Private person", "notes": "theirs"}).json()
+    missing = "cand-00000000000000000000"
+    for method, body in (("GET", None), ("PATCH", {"version": 1, "name": "x"}), ("DELETE", None)):
+        mine = owner.browser.request(method, f"/api/candidates/{theirs['id']}", json=body)
+        absent = owner.browser.request(method, f"/api/candidates/{missing}", json=body)
+        assert mine.status == absent.status == 404 and mine.json() == absent.json()
+    listed = owner.browser.get("/api/candidates?limit=100").json()["items"]
+    assert theirs["id"] not in {c["id"] for c in listed}
+    assert stranger.browser.get(f"/api/candidates/{theirs['id']}").json()["name"] == "Private person"
+
+
+def test_candidate_notes_are_sealed_before_they_reach_dynamodb(owner, stranger):
+    secret = "Asked for flexible hours for a medical reason"
+    cand = owner.browser.post("/api/candidates", {"name": "Noor", "notes": secret}).json()
+    item = raw_item(tenant(owner), "CAND", cand["id"])
+    assert secret not in str(item) and "notes" not in item["data"]["M"]
+    sealed = item["sealed"]["B"]
+    assert crypto.decrypt_fields(tenant(owner), "candidate", cand["id"], sealed, ["notes"]) == {"notes": secret}
+    with pytest.raises(errors.DecryptionFailed):
+        crypto.decrypt_fields(tenant(stranger), "candidate", cand["id"], sealed, ["notes"])
+    with pytest.raises(errors.DecryptionFailed):
+        crypto.decrypt_fields(tenant(owner), "candidate", "cand-11111111111111111111", sealed, ["notes"])
+    assert owner.browser.get(f"/api/candidates/{cand['id']}").json()["notes"] == secret
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"name": "A", "shoe_size": 44}, "shoe_size"),
+        ({"name": 7}, "name"),
+        ({"name": "x" * 121}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "A", "email": "not-an-email"}, "email"),
+        ({"name": "A", "notes": "n" * 10001}, "notes"),
+        ({"name": "A", "job_role_id": "role-not-an-id"}, "job_role_id"),
+        ({"name": "A", "stage": "celebrating"}, "stage"),
+        ({}, "name"),
+    ],
+)
+def test_bad_candidates_are_422_naming_the_field_and_write_nothing(owner, body, field):
+    before = len(owner.browser.get("/api/candidates?limit=100").json()["items"])
+    reply = owner.browser.post("/api/candidates", body)
+    assert error(reply) == (422, "validation_failed") and reply.json()["error"]["details"]["field"] == field
+    assert len(owner.browser.get("/api/candidates?limit=100").json()["items"]) == before
+
+
+@pytest.mark.parametrize(
+    "query, code",
+    [
+        ("limit=0", "validation_failed"),
+        ("limit=101", "validation_failed"),
+        ("cursor=%25%25", "invalid_cursor"),
+        ("cursor=bm90LWFuLWlk", "invalid_cursor"),
+        ("colour=red", "validation_failed"),
+    ],
+)
+def test_bad_list_queries_are_422(owner, query, code):
+    assert error(owner.browser.get(f"/api/roles?{query}")) == (422, code)
+
+
+def test_a_patch_needs_the_version(owner):
+    role = owner.browser.post("/api/roles", {"title": "Porter"}).json()
+    reply = owner.browser.patch(f"/api/roles/{role['id']}", {"title": "Head porter"})
+    assert error(reply) == (422, "validation_failed") and reply.json()["error"]["details"] == {"field": "version"}
