@@ -203,3 +203,70 @@ def test_a_patch_needs_the_version(owner):
     role = owner.browser.post("/api/roles", {"title": "Porter"}).json()
     reply = owner.browser.patch(f"/api/roles/{role['id']}", {"title": "Head porter"})
     assert error(reply) == (422, "validation_failed") and reply.json()["error"]["details"] == {"field": "version"}
+
+
+# ------------------------------------------------------------------------------------------------ teams and employees
+def test_team_membership_is_one_fact_seen_from_both_sides(owner):
+    b = owner.browser
+    ana = b.post("/api/employees", {"name": "Ana", "start_date": "2023-01-09"}).json()
+    ben = b.post("/api/employees", {"name": "Ben"}).json()
+    team = b.post("/api/teams", {"name": "Platform", "lead_employee_id": ana["id"], "member_ids": [ana["id"]]})
+    assert team.status == 201, team.body
+    team = team.json()
+    assert b.get(f"/api/employees/{ana['id']}").json()["team_ids"] == [team["id"]]
+
+    # joining from the employee's side shows on the team
+    ben_now = b.get(f"/api/employees/{ben['id']}").json()
+    joined = b.patch(f"/api/employees/{ben['id']}", {"version": ben_now["version"], "team_ids": [team["id"]]})
+    assert joined.status == 200, joined.body
+    assert b.get(f"/api/teams/{team['id']}").json()["member_ids"] == [ana["id"], ben["id"]]
+    in_team = b.get(f"/api/employees?team_id={team['id']}").json()["items"]
+    assert {e["id"] for e in in_team} == {ana["id"], ben["id"]}
+
+    # leaving from the team's side shows on the employee
+    current = b.get(f"/api/teams/{team['id']}").json()
+    left = b.patch(f"/api/teams/{team['id']}", {"version": current["version"], "member_ids": [ana["id"]]})
+    assert left.status == 200, left.body
+    assert b.get(f"/api/employees/{ben['id']}").json()["team_ids"] == []
+
+    # the lead cannot be deleted while leading; deleting the team frees everyone
+    assert error(b.delete(f"/api/employees/{ana['id']}")) == (409, "in_use")
+    assert b.delete(f"/api/teams/{team['id']}").status == 204
+    assert b.get(f"/api/employees/{ana['id']}").json()["team_ids"] == []
+    assert b.delete(f"/api/employees/{ana['id']}").status == 204
+
+
+def test_deleting_a_member_takes_them_out_of_their_teams(owner):
+    b = owner.browser
+    cy = b.post("/api/employees", {"name": "Cy"}).json()
+    team = b.post("/api/teams", {"name": "Ops", "member_ids": [cy["id"], cy["id"]]}).json()
+    assert team["member_ids"] == [cy["id"]]  # repeats are dropped
+    assert b.delete(f"/api/employees/{cy['id']}").status == 204
+    assert b.get(f"/api/teams/{team['id']}").json()["member_ids"] == []
+
+
+def test_team_references_must_be_employees_of_the_same_company(owner, stranger):
+    theirs = stranger.browser.post("/api/employees", {"name": "Not yours"}).json()
+    for body, field in (
+        ({"name": "T", "lead_employee_id": theirs["id"]}, "lead_employee_id"),
+        ({"name": "T", "member_ids": [theirs["id"]]}, "member_ids"),
+        ({"name": "T", "member_ids": ["emp-00000000000000000000"]}, "member_ids"),
+    ):
+        reply = owner.browser.post("/api/teams", body)
+        assert error(reply) == (422, "invalid_reference") and reply.json()["error"]["details"] == {"field": field}
+    assert stranger.browser.get(f"/api/employees/{theirs['id']}").json()["team_ids"] == []
+
+
+def test_employees_filter_by_role_and_status_and_refuse_bad_dates(owner):
+    b = owner.browser
+    role = b.post("/api/roles", {"title": "Welder"}).json()
+    left = b.post("/api/employees", {"name": "Dee", "job_role_id": role["id"], "status": "left"}).json()
+    b.post("/api/employees", {"name": "Eli", "job_role_id": role["id"]})
+    found = b.get(f"/api/employees?job_role_id={role['id']}&status=left").json()["items"]
+    assert [e["id"] for e in found] == [left["id"]]
+    for day in ("2024-13-01", "01/02/2024", "2024-02-30x"):
+        reply = b.post("/api/employees", {"name": "Fay", "start_date": day})
+        assert error(reply) == (422, "validation_failed") and reply.json()["error"]["details"] == {
+            "field": "start_date"
+        }
+    assert error(b.delete(f"/api/roles/{role['id']}")) == (409, "in_use")

@@ -97,6 +97,79 @@ class PageQuery(Strict):
     cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
+# ------------------------------------------------------------------------------------------------ employees
+Status = Literal["active", "on_leave", "left"]
+Ids = Annotated[list[Id], msgspec.Meta(max_length=40)]  # one transaction holds at most 100 writes
+Day = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")]
+
+
+class EmployeeIn(Strict):
+    name: Title
+    email: Email | None = None
+    job_role_id: Id | None = None
+    team_ids: Ids = []
+    start_date: Day | None = None
+    status: Status = "active"
+
+
+class EmployeePatch(Strict):
+    version: Version
+    name: Title | UnsetType = UNSET
+    email: Email | None | UnsetType = UNSET
+    job_role_id: Id | None | UnsetType = UNSET
+    team_ids: Ids | UnsetType = UNSET
+    start_date: Day | None | UnsetType = UNSET
+    status: Status | UnsetType = UNSET
+
+
+class EmployeeOut(msgspec.Struct):
+    id: str
+    name: str
+    email: str | None
+    job_role_id: str | None
+    team_ids: list[str]
+    start_date: str | None
+    status: str
+    version: int
+    created_at: int
+    updated_at: int
+
+
+class EmployeeQuery(Strict):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 25
+    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    team_id: Id | None = None
+    job_role_id: Id | None = None
+    status: Status | None = None
+
+
+# ------------------------------------------------------------------------------------------------ teams
+class TeamIn(Strict):
+    name: Title
+    description: Text = ""
+    lead_employee_id: Id | None = None
+    member_ids: Ids = []
+
+
+class TeamPatch(Strict):
+    version: Version
+    name: Title | UnsetType = UNSET
+    description: Text | UnsetType = UNSET
+    lead_employee_id: Id | None | UnsetType = UNSET
+    member_ids: Ids | UnsetType = UNSET
+
+
+class TeamOut(msgspec.Struct):
+    id: str
+    name: str
+    description: str
+    lead_employee_id: str | None
+    member_ids: list[str]
+    version: int
+    created_at: int
+    updated_at: int
+
+
 # ------------------------------------------------------------------------------------------------ declarations
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one declaration per kind
 class Kind:
@@ -108,9 +181,13 @@ class Kind:
     patch: type
     out: type
     query: type = PageQuery
-    refs: dict[str, str] = field(default_factory=dict)  # field -> kind name it points at
+    refs: dict[str, str] = field(default_factory=dict)  # field -> kind name it points at (counted: in use)
+    # list field -> (kind, that kind's list field) kept in step both ways: a team's member_ids and its members'
+    # team_ids are one fact, written together. Deleting either side takes the id out of the other.
+    links: dict[str, tuple[str, str]] = field(default_factory=dict)
     sensitive: tuple[str, ...] = ()  # sealed together in one Encryption SDK message
-    filters: tuple[str, ...] = ()  # query fields that filter on the field of the same name
+    filters: tuple[str, ...] = ()  # query fields that filter on the field of the same name (see ``contains``)
+    contains: dict[str, str] = field(default_factory=dict)  # query field -> list field it must be in
     example: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -147,4 +224,33 @@ CANDIDATES = Kind(
     example={"name": "Maria Lopez", "email": "maria@example.com", "stage": "screening", "source": "referral"},
 )
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (ROLES, CANDIDATES)}
+EMPLOYEES = Kind(
+    name="employees",
+    prefix="EMP",
+    entity="employee",
+    permission="employees",
+    create=EmployeeIn,
+    patch=EmployeePatch,
+    out=EmployeeOut,
+    query=EmployeeQuery,
+    refs={"job_role_id": "roles"},
+    links={"team_ids": ("teams", "member_ids")},
+    filters=("job_role_id", "status"),
+    contains={"team_id": "team_ids"},
+    example={"name": "Sam Lee", "email": "sam@example.com", "start_date": "2024-03-01", "status": "active"},
+)
+
+TEAMS = Kind(
+    name="teams",
+    prefix="TEAM",
+    entity="team",
+    permission="teams",
+    create=TeamIn,
+    patch=TeamPatch,
+    out=TeamOut,
+    refs={"lead_employee_id": "employees"},
+    links={"member_ids": ("employees", "team_ids")},
+    example={"name": "Platform", "description": "Runs the shared services"},
+)
+
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (ROLES, TEAMS, EMPLOYEES, CANDIDATES)}

@@ -23,7 +23,7 @@ import msgspec.inspect
 
 from protu import errors
 from protu.directory import kinds as k
-from protu.directory.store import Record, Records, clean, new_id
+from protu.directory.store import Record, Records, clean, ids, new_id
 from protu.store.tx import Transaction
 
 
@@ -52,7 +52,10 @@ def _unseal(principal: Any, kind: k.Kind, record: Record) -> dict[str, Any]:
 def out(principal: Any, kind: k.Kind, record: Record) -> Any:
     """The answer for one record: its fields (sensitive ones opened), id, version and times."""
     data = _data(record)
-    values = {name: data.get(name, default) for name, default in _defaults(kind).items()}
+    values = {
+        name: data[name] if name in data else (list(default) if isinstance(default, list) else default)
+        for name, default in _defaults(kind).items()
+    }
     values.update(_unseal(principal, kind, record))
     return kind.out(
         id=record.id,
@@ -66,8 +69,15 @@ def out(principal: Any, kind: k.Kind, record: Record) -> Any:
 @cache
 def _defaults(kind: k.Kind) -> dict[str, Any]:
     """Each field's value when a record does not store it (``clean`` leaves out empty values)."""
-    fields = msgspec.inspect.type_info(kind.create).fields
-    return {f.name: None if f.default is msgspec.inspect.NODEFAULT else f.default for f in fields}
+    defaults = {}
+    for f in msgspec.inspect.type_info(kind.create).fields:
+        if f.default is not msgspec.inspect.NODEFAULT:
+            defaults[f.name] = f.default
+        elif f.default_factory is not msgspec.inspect.NODEFAULT:
+            defaults[f.name] = f.default_factory()
+        else:
+            defaults[f.name] = None
+    return defaults
 
 
 def _data(record: Record) -> dict[str, Any]:
@@ -75,42 +85,110 @@ def _data(record: Record) -> dict[str, Any]:
     return dict(data.as_dict() if hasattr(data, "as_dict") else data or {})
 
 
-def _check_refs(principal: Any, kind: k.Kind, values: dict[str, Any], tx: Transaction) -> list[tuple[str, str]]:
-    """Every reference in ``values`` names a record of the caller's company (else 422); answers the targets, and
-    adds to ``tx`` the condition that each still exists when the write commits."""
-    targets = []
-    for name, target_kind in kind.refs.items():
-        target_id = values.get(name)
-        if not target_id:
-            continue
-        records = Records(principal.tenant_id, k.KINDS[target_kind].prefix)
-        if records.find(target_id) is None:
+class _Touches:
+    """The other records a write changes: reference counters (``refs``) and two-way link lists. Collected first,
+    then written as ONE update per record (DynamoDB refuses two writes to one item in a transaction; a team whose
+    lead is also a member touches that employee twice)."""
+
+    def __init__(self, principal: Any) -> None:
+        self.tenant_id = principal.tenant_id
+        self._refs: dict[tuple[str, str], int] = {}
+        self._lists: dict[tuple[str, str], tuple[Record, dict[str, Any]]] = {}
+
+    def _find(self, kind_name: str, record_id: str, field: str) -> Record:
+        other = k.KINDS[kind_name]
+        found = Records(self.tenant_id, other.prefix).find(record_id)
+        if found is None:
             raise errors.ValidationFailed(
-                f"No {k.KINDS[target_kind].entity.replace('_', ' ')} with this id in your company.",
+                f"No {other.entity.replace('_', ' ')} with this id in your company.",
                 code="invalid_reference",
-                details={"field": name},
+                details={"field": field},
             )
-        targets.append((target_kind, target_id))
-    return targets
+        return found
+
+    def ref(self, kind_name: str, record_id: str, delta: int, field: str) -> None:
+        """Count a reference to (``+1``) or from (``-1``) a record; a new reference must name an existing one."""
+        if delta > 0:
+            self._find(kind_name, record_id, field)
+        key = (kind_name, record_id)
+        self._refs[key] = self._refs.get(key, 0) + delta
+
+    def link(self, kind_name: str, record_id: str, field: str, *, add: str = "", remove: str = "", source: str = ""):
+        """Put ``add`` into (or take ``remove`` out of) the other record's list ``field``."""
+        key = (kind_name, record_id)
+        if key not in self._lists:
+            if add:
+                found = self._find(kind_name, record_id, source)
+            else:
+                found = Records(self.tenant_id, k.KINDS[kind_name].prefix).find(record_id)
+                if found is None:
+                    return  # already gone: nothing to take out
+            self._lists[key] = (found, _data(found))
+        data = self._lists[key][1]
+        members = [value for value in data.get(field) or [] if value != remove]
+        if add and add not in members:
+            members.append(add)
+        data[field] = members
+
+    def changes(self, kind: k.Kind, record_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """What changing a record of ``kind`` from ``old`` to ``new`` values does to the records it points at."""
+        for name, target_kind in kind.refs.items():
+            if old.get(name) != new.get(name):
+                if new.get(name):
+                    self.ref(target_kind, new[name], +1, name)
+                if old.get(name):
+                    self.ref(target_kind, old[name], -1, name)
+        for name, (other_name, reverse) in kind.links.items():
+            before, after = list(old.get(name) or []), list(new.get(name) or [])
+            for other_id in after:
+                if other_id not in before:
+                    self.link(other_name, other_id, reverse, add=record_id, source=name)
+            for other_id in before:
+                if other_id not in after:
+                    self.link(other_name, other_id, reverse, remove=record_id)
+
+    def write(self, tx: Transaction) -> None:
+        for key, (target, data) in self._lists.items():
+            actions = [Record.data.set(clean(data)), Record.version.set(int(target.version) + 1)]
+            actions.append(Record.updated_at.set(_now()))
+            if self._refs.get(key):
+                actions.append(Record.refs.add(self._refs[key]))
+            tx.update(target, actions, condition=Record.version == target.version)
+        for (kind_name, record_id), delta in self._refs.items():
+            if delta == 0 or (kind_name, record_id) in self._lists:
+                continue
+            pk, sk = Records(self.tenant_id, k.KINDS[kind_name].prefix).key(record_id)
+            condition = Record.pk.exists() if delta > 0 else Record.refs >= -delta
+            tx.update(Record(pk, sk), [Record.refs.add(delta)], condition=condition)
 
 
-def _ref_update(principal: Any, tx: Transaction, target_kind: str, target_id: str, delta: int) -> None:
-    pk, sk = Records(principal.tenant_id, k.KINDS[target_kind].prefix).key(target_id)
-    condition = Record.pk.exists() if delta > 0 else Record.refs >= -delta
-    tx.update(Record(pk, sk), [Record.refs.add(delta)], condition=condition)
+def _now() -> int:
+    return int(time.time())
+
+
+def _normalise(kind: k.Kind, values: dict[str, Any]) -> dict[str, Any]:
+    """Lists of ids without repeats, in the order given."""
+    for name in kind.links:
+        if isinstance(values.get(name), list):
+            values[name] = ids(values[name])
+    return values
 
 
 def create(principal: Any, kind: k.Kind, body: Any) -> Any:
-    values = msgspec.structs.asdict(body)
+    values = _normalise(kind, msgspec.structs.asdict(body))
     records = _records(principal, kind)
     record_id = new_id(kind.id_prefix)
     plain = {name: v for name, v in values.items() if name not in kind.sensitive}
     record = records.new(record_id, principal.user_id, clean(plain), _seal(principal, kind, record_id, values))
-    with Transaction(principal.tenant_id) as tx:
-        for target_kind, target_id in _check_refs(principal, kind, values, tx):
-            _ref_update(principal, tx, target_kind, target_id, +1)
-        tx.save(record, condition=Record.pk.does_not_exist())
-        tx.audit(f"{kind.entity}.created", f"{kind.entity}:{record_id}", details={"fields": sorted(clean(values))})
+    touches = _Touches(principal)
+    touches.changes(kind, record_id, {}, values)
+    try:
+        with Transaction(principal.tenant_id) as tx:
+            touches.write(tx)
+            tx.save(record, condition=Record.pk.does_not_exist())
+            tx.audit(f"{kind.entity}.created", f"{kind.entity}:{record_id}", details={"fields": sorted(clean(values))})
+    except errors.Conflict:
+        raise _concurrent() from None
     return out(principal, kind, record)
 
 
@@ -120,11 +198,14 @@ def read(principal: Any, kind: k.Kind, record_id: str) -> Any:
 
 def listing(principal: Any, kind: k.Kind, query: Any) -> tuple[list[Any], str | None]:
     condition = None
-    for name in kind.filters:
-        wanted = getattr(query, name, None)
-        if wanted is not None:
-            term = Record.data[name] == wanted
-            condition = term if condition is None else condition & term
+    terms = [Record.data[name] == getattr(query, name) for name in kind.filters if getattr(query, name) is not None]
+    terms += [
+        Record.data[field].contains(getattr(query, name))
+        for name, field in kind.contains.items()
+        if getattr(query, name) is not None
+    ]
+    for term in terms:
+        condition = term if condition is None else condition & term
     found, cursor = _records(principal, kind).page(limit=query.limit, cursor=query.cursor, condition=condition)
     return [out(principal, kind, record) for record in found], cursor
 
@@ -137,6 +218,7 @@ def update(principal: Any, kind: k.Kind, record_id: str, patch: Any) -> Any:
     current = msgspec.structs.asdict(out(principal, kind, record))
     changes = {name: v for name, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
     changes.pop("version")
+    changes = _normalise(kind, changes)
     changed = sorted(name for name, v in changes.items() if current.get(name) != v)
     if not changed:
         return out(principal, kind, record)
@@ -145,27 +227,25 @@ def update(principal: Any, kind: k.Kind, record_id: str, patch: Any) -> Any:
     actions = [
         Record.data.set(plain),
         Record.version.set(int(record.version) + 1),
-        Record.updated_at.set(int(time.time())),
+        Record.updated_at.set(_now()),
         Record.updated_by.set(principal.user_id),
     ]
     if any(name in kind.sensitive for name in changed):
         actions.append(Record.sealed.set(_seal(principal, kind, record.id, values)))
+    touches = _Touches(principal)
+    touches.changes(kind, record.id, current, values)
     try:
         with Transaction(principal.tenant_id) as tx:
-            for name in changed:
-                if name in kind.refs:
-                    if values.get(name):
-                        _check_refs(principal, kind, {name: values[name]}, tx)
-                        _ref_update(principal, tx, kind.refs[name], values[name], +1)
-                    if current.get(name):
-                        _ref_update(principal, tx, kind.refs[name], current[name], -1)
+            touches.write(tx)
             tx.update(record, actions, condition=Record.version == record.version)
             tx.audit(f"{kind.entity}.updated", f"{kind.entity}:{record.id}", details={"fields": changed})
     except errors.Conflict:
         fresh = records.find(record.id)
         if fresh is None:
             raise errors.NotFound(_missing(kind)) from None
-        raise _stale(fresh) from None
+        if int(fresh.version) != int(record.version):
+            raise _stale(fresh) from None
+        raise _concurrent() from None
     return out(principal, kind, records.get(record.id))
 
 
@@ -173,11 +253,11 @@ def delete(principal: Any, kind: k.Kind, record_id: str) -> None:
     records = _records(principal, kind)
     record = records.get(record_id, missing=_missing(kind))
     data = _data(record)
+    touches = _Touches(principal)
+    touches.changes(kind, record.id, data, {})
     try:
         with Transaction(principal.tenant_id) as tx:
-            for name, target_kind in kind.refs.items():
-                if data.get(name):
-                    _ref_update(principal, tx, target_kind, data[name], -1)
+            touches.write(tx)
             in_use = Record.refs.does_not_exist() | (Record.refs == 0)
             tx.delete(record, condition=in_use & (Record.version == record.version))
             tx.audit(f"{kind.entity}.deleted", f"{kind.entity}:{record.id}")
@@ -192,7 +272,15 @@ def delete(principal: Any, kind: k.Kind, record_id: str) -> None:
                 code="in_use",
                 details={"refs": int(fresh.refs)},
             ) from None
-        raise _stale(fresh) from None
+        if int(fresh.version) != int(record.version):
+            raise _stale(fresh) from None
+        raise _concurrent() from None
+
+
+def _concurrent() -> errors.Conflict:
+    return errors.Conflict(
+        "A record this change touches was changed at the same moment. Try again.", code="concurrent_change"
+    )
 
 
 def _missing(kind: k.Kind) -> str:
