@@ -270,3 +270,86 @@ def test_employees_filter_by_role_and_status_and_refuse_bad_dates(owner):
             "field": "start_date"
         }
     assert error(b.delete(f"/api/roles/{role['id']}")) == (409, "in_use")
+
+
+# ------------------------------------------------------------------------------------------------ assessments
+@pytest.fixture(scope="module")
+def assessment(owner):
+    questions = [
+        {"id": "q1", "text": "Tell us about a hard decision."},
+        {"id": "q2", "text": "Rate teamwork", "kind": "scale"},
+    ]
+    return owner.browser.post("/api/assessments", {"title": "Interview", "questions": questions}).json()
+
+
+def respond(account, assessment_id, subject_id, answers, **extra):
+    body = {"subject_type": "candidate", "subject_id": subject_id, "answers": answers, **extra}
+    return account.browser.post(f"/api/assessments/{assessment_id}/responses", body)
+
+
+def test_responses_are_sealed_and_every_read_is_an_audit_event(owner, stranger, assessment):
+    cand = owner.browser.post("/api/candidates", {"name": "Kim"}).json()
+    secret = "I once had to let my best friend go from the team."
+    created = respond(owner, assessment["id"], cand["id"], {"q1": secret, "q2": "4"}, score=72.5, notes="strong")
+    assert created.status == 201, created.body
+    response = created.json()
+    item = raw_item(tenant(owner), "RESP", response["id"])
+    assert secret not in str(item) and "strong" not in str(item)
+    assert item["data"]["M"]["score"] == {"N": "72.5"}
+    with pytest.raises(errors.DecryptionFailed):
+        crypto.decrypt_fields(tenant(stranger), "response", response["id"], item["sealed"]["B"], ["answers", "notes"])
+
+    path = f"/api/assessments/{assessment['id']}/responses"
+    assert owner.browser.get(f"{path}/{response['id']}").json()["answers"]["q1"] == secret
+    listed = owner.browser.get(f"{path}?subject_id={cand['id']}").json()["items"]
+    assert [r["id"] for r in listed] == [response["id"]]
+    reads = [e for e in audit.events(tenant(owner), action="response.read", limit=10)[0]]
+    assert len(reads) >= 2 and all(cand["id"] in e["details"]["subjects"] for e in reads[:2])
+    assert reads[0]["actor"] == owner.me["id"] and secret not in str(reads)
+
+
+def test_answers_must_be_to_the_assessments_own_questions(owner, assessment):
+    cand = owner.browser.post("/api/candidates", {"name": "Lou"}).json()
+    reply = respond(owner, assessment["id"], cand["id"], {"q1": "ok", "q7": "?"})
+    assert error(reply) == (422, "unknown_question") and reply.json()["error"]["details"] == {"field": "answers"}
+    wrong_kind = owner.browser.post(
+        f"/api/assessments/{assessment['id']}/responses",
+        {"subject_type": "employee", "subject_id": cand["id"], "answers": {"q1": "x"}},
+    )
+    assert error(wrong_kind) == (422, "invalid_reference")
+
+
+def test_a_subject_or_assessment_with_responses_cannot_be_deleted(owner, assessment):
+    cand = owner.browser.post("/api/candidates", {"name": "Mo"}).json()
+    response = respond(owner, assessment["id"], cand["id"], {"q1": "x"}).json()
+    assert error(owner.browser.delete(f"/api/candidates/{cand['id']}")) == (409, "in_use")
+    assert error(owner.browser.delete(f"/api/assessments/{assessment['id']}")) == (409, "in_use")
+    path = f"/api/assessments/{assessment['id']}/responses/{response['id']}"
+    assert owner.browser.delete(path).status == 204
+    assert owner.browser.delete(f"/api/candidates/{cand['id']}").status == 204
+
+
+def test_responses_are_reached_only_through_their_own_assessment_and_company(owner, stranger, assessment):
+    cand = owner.browser.post("/api/candidates", {"name": "Ned"}).json()
+    response = respond(owner, assessment["id"], cand["id"], {"q1": "mine"}).json()
+    other = owner.browser.post("/api/assessments", {"title": "Other", "questions": [{"id": "q1", "text": "?"}]}).json()
+    assert error(owner.browser.get(f"/api/assessments/{other['id']}/responses/{response['id']}")) == (404, "not_found")
+    theirs = stranger.browser.get(f"/api/assessments/{assessment['id']}/responses/{response['id']}")
+    missing = stranger.browser.get(f"/api/assessments/asmt-00000000000000000000/responses/{response['id']}")
+    assert theirs.status == missing.status == 404 and theirs.json() == missing.json()
+    assert error(stranger.browser.get(f"/api/assessments/{assessment['id']}/responses")) == (404, "not_found")
+
+
+def test_reading_far_more_responses_than_usual_raises_a_signal(owner, assessment, mail, monkeypatch):
+    from protu.security import access, signals
+
+    monkeypatch.setattr(access, "READS_LIMIT", 3)  # the threshold is configuration; the mechanism is the real one
+    reader = invite(owner, mail, "admin")  # a fresh user: an empty window
+    cand = owner.browser.post("/api/candidates", {"name": "Oz"}).json()
+    made = [respond(owner, assessment["id"], cand["id"], {"q1": str(i)}).json()["id"] for i in range(2)]
+    path = f"/api/assessments/{assessment['id']}/responses?subject_id={cand['id']}"
+    before = len([s for s in signals.list_signals(tenant(owner)) if s["kind"] == "access.unusual"])
+    for _ in range(3):  # 2 responses opened each time: 6 > 3, crossed once
+        assert len(reader.browser.get(path).json()["items"]) == len(made)
+    after = [s for s in signals.list_signals(tenant(owner)) if s["kind"] == "access.unusual"]
+    assert len(after) == before + 1 and after[0]["user"] == reader.me["id"]

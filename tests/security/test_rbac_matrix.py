@@ -41,7 +41,12 @@ def people(api, mailgun_module):
     revoked.access_token = token  # the token outlives its session by up to 10 minutes: it must not work
     ids = {"user_id": admin.me["id"], "session_id": session_id(owner.browser)}
     for kind in KINDS.values():  # one record of each kind in the first company, for /api/<kind>/{id}
-        created = owner.browser.post(f"/api/{kind.name}", kind.example)
+        if kind.parent is None:
+            created = owner.browser.post(f"/api/{kind.name}", kind.example)
+        else:  # a response: to the assessment above, about the candidate above
+            body = {**kind.example, "subject_id": ids["candidates"]}
+            created = owner.browser.post(f"/api/{kind.parent[0]}/{ids[kind.parent[0]]}/{kind.name}", body)
+            ids[f"{kind.entity}_id"] = created.json()["id"]
         assert created.status == 201, created.body
         ids[kind.name] = created.json()["id"]
     return {"owner": owner, "admin": admin, "other": other, "revoked": revoked, "ids": ids}
@@ -97,7 +102,7 @@ def test_a_revoked_session_gets_401_everywhere(api, people):
 
 
 def test_admins_get_exactly_what_the_rbac_table_gives_them(api, people):
-    nothing = {name: "x-does-not-exist" for name in ("user_id", "session_id", "id")}
+    nothing = {name: "x-does-not-exist" for name in ("user_id", "session_id", "id", "response_id")}
     for ep in protected(api):
         reply = call(people["admin"].browser, ep, nothing)
         if rbac.allows(rbac.ADMIN, ep.permission):
@@ -108,7 +113,7 @@ def test_admins_get_exactly_what_the_rbac_table_gives_them(api, people):
 
 
 def test_owners_may_call_every_route(api, people):
-    nothing = {name: "x-does-not-exist" for name in ("user_id", "session_id", "id")}
+    nothing = {name: "x-does-not-exist" for name in ("user_id", "session_id", "id", "response_id")}
     for ep in protected(api):
         reply = call(people["owner"].browser, ep, nothing)
         assert reply.status != 401 and code(reply) != "forbidden", (ep.method, ep.path, reply.body)

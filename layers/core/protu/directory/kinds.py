@@ -170,6 +170,87 @@ class TeamOut(msgspec.Struct):
     updated_at: int
 
 
+# ------------------------------------------------------------------------------------------------ assessments
+QuestionId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+
+
+class Question(Strict):
+    id: QuestionId
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=r"\S")]
+    kind: Literal["text", "scale", "choice", "yes_no"] = "text"
+
+
+Questions = Annotated[list[Question], msgspec.Meta(min_length=1, max_length=50)]
+
+
+class AssessmentIn(Strict):
+    title: Title
+    questions: Questions
+    job_role_id: Id | None = None
+
+
+class AssessmentPatch(Strict):
+    version: Version
+    title: Title | UnsetType = UNSET
+    job_role_id: Id | None | UnsetType = UNSET
+    questions: Questions | UnsetType = UNSET
+
+
+class AssessmentOut(msgspec.Struct):
+    id: str
+    title: str
+    job_role_id: str | None
+    questions: list[Question]
+    version: int
+    created_at: int
+    updated_at: int
+
+
+class AssessmentQuery(Strict):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 25
+    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    job_role_id: Id | None = None
+
+
+# ------------------------------------------------------------------------------------------------ responses
+Answers = Annotated[dict[QuestionId, Annotated[str, msgspec.Meta(max_length=5000)]], msgspec.Meta(max_length=50)]
+Score = Annotated[float, msgspec.Meta(ge=0, le=100)]
+
+
+class ResponseIn(Strict):
+    subject_type: Literal["candidate", "employee"]
+    subject_id: Id
+    answers: Answers
+    score: Score | None = None
+    notes: Notes = ""
+
+
+class ResponsePatch(Strict):
+    version: Version
+    answers: Answers | UnsetType = UNSET
+    score: Score | None | UnsetType = UNSET
+    notes: Notes | UnsetType = UNSET
+
+
+class ResponseOut(msgspec.Struct):
+    id: str
+    assessment_id: str
+    subject_type: str
+    subject_id: str
+    answers: dict[str, str]
+    score: float | None
+    notes: str
+    version: int
+    created_at: int
+    updated_at: int
+
+
+class ResponseQuery(Strict):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 25
+    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    subject_id: Id | None = None
+
+
 # ------------------------------------------------------------------------------------------------ declarations
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one declaration per kind
 class Kind:
@@ -188,6 +269,11 @@ class Kind:
     sensitive: tuple[str, ...] = ()  # sealed together in one Encryption SDK message
     filters: tuple[str, ...] = ()  # query fields that filter on the field of the same name (see ``contains``)
     contains: dict[str, str] = field(default_factory=dict)  # query field -> list field it must be in
+    # a reference whose kind another field names: subject_id -> ("subject_type", {"candidate": "candidates", ...})
+    poly_refs: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
+    # a kind that lives under another: (parent kind, field holding the parent id); routes nest under the parent
+    parent: tuple[str, str] | None = None
+    audit_reads: bool = False  # reading opens sensitive data about a person: each read is an audit event
     example: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -253,4 +339,38 @@ TEAMS = Kind(
     example={"name": "Platform", "description": "Runs the shared services"},
 )
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (ROLES, TEAMS, EMPLOYEES, CANDIDATES)}
+ASSESSMENTS = Kind(
+    name="assessments",
+    prefix="ASMT",
+    entity="assessment",
+    permission="assessments",
+    create=AssessmentIn,
+    patch=AssessmentPatch,
+    out=AssessmentOut,
+    query=AssessmentQuery,
+    refs={"job_role_id": "roles"},
+    filters=("job_role_id",),
+    example={
+        "title": "Engineering interview",
+        "questions": [{"id": "q1", "text": "Describe a system you designed.", "kind": "text"}],
+    },
+)
+
+RESPONSES = Kind(
+    name="responses",
+    prefix="RESP",
+    entity="response",
+    permission="assessments",
+    create=ResponseIn,
+    patch=ResponsePatch,
+    out=ResponseOut,
+    query=ResponseQuery,
+    poly_refs={"subject_id": ("subject_type", {"candidate": "candidates", "employee": "employees"})},
+    sensitive=("answers", "notes"),
+    filters=("subject_id",),
+    parent=("assessments", "assessment_id"),
+    audit_reads=True,
+    example={"subject_type": "candidate", "subject_id": "cand-0123456789abcdef0123", "answers": {"q1": "..."}},
+)
+
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (ROLES, TEAMS, EMPLOYEES, CANDIDATES, ASSESSMENTS, RESPONSES)}

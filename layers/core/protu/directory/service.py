@@ -69,7 +69,7 @@ def out(principal: Any, kind: k.Kind, record: Record) -> Any:
 @cache
 def _defaults(kind: k.Kind) -> dict[str, Any]:
     """Each field's value when a record does not store it (``clean`` leaves out empty values)."""
-    defaults = {}
+    defaults: dict[str, Any] = {kind.parent[1]: None} if kind.parent else {}
     for f in msgspec.inspect.type_info(kind.create).fields:
         if f.default is not msgspec.inspect.NODEFAULT:
             defaults[f.name] = f.default
@@ -138,6 +138,17 @@ class _Touches:
                     self.ref(target_kind, new[name], +1, name)
                 if old.get(name):
                     self.ref(target_kind, old[name], -1, name)
+        for name, (type_field, targets) in kind.poly_refs.items():
+            if (old.get(name), old.get(type_field)) != (new.get(name), new.get(type_field)):
+                if new.get(name):
+                    self.ref(targets[new[type_field]], new[name], +1, name)
+                if old.get(name):
+                    self.ref(targets[old[type_field]], old[name], -1, name)
+        if kind.parent and old.get(kind.parent[1]) != new.get(kind.parent[1]):
+            if new.get(kind.parent[1]):  # a child counts as a use of its parent: the parent cannot go first
+                self.ref(kind.parent[0], new[kind.parent[1]], +1, kind.parent[1])
+            if old.get(kind.parent[1]):
+                self.ref(kind.parent[0], old[kind.parent[1]], -1, kind.parent[1])
         for name, (other_name, reverse) in kind.links.items():
             before, after = list(old.get(name) or []), list(new.get(name) or [])
             for other_id in after:
@@ -174,8 +185,41 @@ def _normalise(kind: k.Kind, values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def create(principal: Any, kind: k.Kind, body: Any) -> Any:
-    values = _normalise(kind, msgspec.structs.asdict(body))
+def _parent(principal: Any, kind: k.Kind, parent_id: str | None) -> Record | None:
+    """The record a nested kind lives under (from the path): 404 when it is not the caller's."""
+    if kind.parent is None:
+        return None
+    parent = k.KINDS[kind.parent[0]]
+    return Records(principal.tenant_id, parent.prefix).get(parent_id or "", missing=_missing(parent))
+
+
+def _get(principal: Any, kind: k.Kind, record_id: str, parent_id: str | None) -> Record:
+    parent = _parent(principal, kind, parent_id)
+    record = _records(principal, kind).get(record_id, missing=_missing(kind))
+    if parent is not None and _data(record).get(kind.parent[1]) != parent.id:
+        raise errors.NotFound(_missing(kind))
+    return record
+
+
+def _validate(kind: k.Kind, values: dict[str, Any], parent: Record | None) -> None:
+    """Rules that need other records: a response answers only its assessment's questions."""
+    if kind is k.RESPONSES and parent is not None:
+        asked = {question["id"] for question in _data(parent).get("questions") or []}
+        unknown = sorted(set(values.get("answers") or {}) - asked)
+        if unknown:
+            raise errors.ValidationFailed(
+                f"These answers are to questions the assessment does not ask: {', '.join(unknown[:5])}.",
+                code="unknown_question",
+                details={"field": "answers"},
+            )
+
+
+def create(principal: Any, kind: k.Kind, body: Any, parent_id: str | None = None) -> Any:
+    values = _normalise(kind, msgspec.to_builtins(body))
+    parent = _parent(principal, kind, parent_id)
+    if parent is not None:
+        values[kind.parent[1]] = parent.id
+    _validate(kind, values, parent)
     records = _records(principal, kind)
     record_id = new_id(kind.id_prefix)
     plain = {name: v for name, v in values.items() if name not in kind.sensitive}
@@ -186,43 +230,81 @@ def create(principal: Any, kind: k.Kind, body: Any) -> Any:
         with Transaction(principal.tenant_id) as tx:
             touches.write(tx)
             tx.save(record, condition=Record.pk.does_not_exist())
-            tx.audit(f"{kind.entity}.created", f"{kind.entity}:{record_id}", details={"fields": sorted(clean(values))})
+            tx.audit(f"{kind.entity}.created", f"{kind.entity}:{record_id}", details=_about(kind, values))
     except errors.Conflict:
         raise _concurrent() from None
     return out(principal, kind, record)
 
 
-def read(principal: Any, kind: k.Kind, record_id: str) -> Any:
-    return out(principal, kind, _records(principal, kind).get(record_id, missing=_missing(kind)))
+def read(principal: Any, kind: k.Kind, record_id: str, parent_id: str | None = None) -> Any:
+    record = _get(principal, kind, record_id, parent_id)
+    answer = out(principal, kind, record)
+    if kind.audit_reads:
+        _reads(principal, kind, [record])
+    return answer
 
 
-def listing(principal: Any, kind: k.Kind, query: Any) -> tuple[list[Any], str | None]:
-    condition = None
+def listing(principal: Any, kind: k.Kind, query: Any, parent_id: str | None = None) -> tuple[list[Any], str | None]:
+    parent = _parent(principal, kind, parent_id)
     terms = [Record.data[name] == getattr(query, name) for name in kind.filters if getattr(query, name) is not None]
     terms += [
         Record.data[field].contains(getattr(query, name))
         for name, field in kind.contains.items()
         if getattr(query, name) is not None
     ]
+    if parent is not None:
+        terms.append(Record.data[kind.parent[1]] == parent.id)
+    condition = None
     for term in terms:
         condition = term if condition is None else condition & term
     found, cursor = _records(principal, kind).page(limit=query.limit, cursor=query.cursor, condition=condition)
-    return [out(principal, kind, record) for record in found], cursor
+    answers = [out(principal, kind, record) for record in found]
+    if kind.audit_reads and found:
+        _reads(principal, kind, found)
+    return answers, cursor
 
 
-def update(principal: Any, kind: k.Kind, record_id: str, patch: Any) -> Any:
+def _about(kind: k.Kind, values: dict[str, Any]) -> dict[str, Any]:
+    """What an audit event may say about a record: which fields were set, and whom it is about; never values."""
+    about: dict[str, Any] = {"fields": sorted(clean(values))}
+    for name, (type_field, _) in kind.poly_refs.items():
+        if values.get(name):
+            about[type_field] = values.get(type_field)
+            about[name] = values[name]
+    return about
+
+
+def _reads(principal: Any, kind: k.Kind, records: list[Record]) -> None:
+    """A data-access event for opened sensitive records (who read whose, when), and the unusual-access watch."""
+    from protu import audit
+    from protu.security import access
+
+    subjects = sorted({str(_data(r).get("subject_id")) for r in records if _data(r).get("subject_id")})
+    target = f"{kind.entity}:{records[0].id}" if len(records) == 1 else f"{kind.entity}:{len(records)} records"
+    audit.record(
+        principal.tenant_id,
+        f"{kind.entity}.read",
+        target,
+        actor=principal.user_id,
+        details={"records": [r.id for r in records], "subjects": subjects},
+    )
+    access.opened(principal, kind.entity, len(records))
+
+
+def update(principal: Any, kind: k.Kind, record_id: str, patch: Any, parent_id: str | None = None) -> Any:
     records = _records(principal, kind)
-    record = records.get(record_id, missing=_missing(kind))
+    record = _get(principal, kind, record_id, parent_id)
     if int(record.version) != patch.version:
         raise _stale(record)
     current = msgspec.structs.asdict(out(principal, kind, record))
-    changes = {name: v for name, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
+    changes = msgspec.to_builtins(patch)  # fields left out (UNSET) are not in it
     changes.pop("version")
     changes = _normalise(kind, changes)
     changed = sorted(name for name, v in changes.items() if current.get(name) != v)
     if not changed:
         return out(principal, kind, record)
-    values = {name: current.get(name) for name in kind.fields()} | changes
+    values = {name: current.get(name) for name in _defaults(kind)} | changes
+    _validate(kind, values, _parent(principal, kind, parent_id))
     plain = clean({name: v for name, v in values.items() if name not in kind.sensitive})
     actions = [
         Record.data.set(plain),
@@ -238,7 +320,11 @@ def update(principal: Any, kind: k.Kind, record_id: str, patch: Any) -> Any:
         with Transaction(principal.tenant_id) as tx:
             touches.write(tx)
             tx.update(record, actions, condition=Record.version == record.version)
-            tx.audit(f"{kind.entity}.updated", f"{kind.entity}:{record.id}", details={"fields": changed})
+            tx.audit(
+                f"{kind.entity}.updated",
+                f"{kind.entity}:{record.id}",
+                details={**_about(kind, values), "fields": changed},
+            )
     except errors.Conflict:
         fresh = records.find(record.id)
         if fresh is None:
@@ -249,9 +335,9 @@ def update(principal: Any, kind: k.Kind, record_id: str, patch: Any) -> Any:
     return out(principal, kind, records.get(record.id))
 
 
-def delete(principal: Any, kind: k.Kind, record_id: str) -> None:
+def delete(principal: Any, kind: k.Kind, record_id: str, parent_id: str | None = None) -> None:
     records = _records(principal, kind)
-    record = records.get(record_id, missing=_missing(kind))
+    record = _get(principal, kind, record_id, parent_id)
     data = _data(record)
     touches = _Touches(principal)
     touches.changes(kind, record.id, data, {})
@@ -260,7 +346,7 @@ def delete(principal: Any, kind: k.Kind, record_id: str) -> None:
             touches.write(tx)
             in_use = Record.refs.does_not_exist() | (Record.refs == 0)
             tx.delete(record, condition=in_use & (Record.version == record.version))
-            tx.audit(f"{kind.entity}.deleted", f"{kind.entity}:{record.id}")
+            tx.audit(f"{kind.entity}.deleted", f"{kind.entity}:{record.id}", details=_about(kind, data))
     except errors.Conflict:
         fresh = records.find(record.id)
         if fresh is None:

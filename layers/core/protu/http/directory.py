@@ -20,26 +20,42 @@ def page_type(kind: kinds.Kind) -> type:
     )
 
 
+def _first_changeable(kind: kinds.Kind) -> dict[str, Any]:
+    """One field of the kind's example that a PATCH may change, for the PATCH example."""
+    for name, value in kind.example.items():
+        if name in kind.patch.__struct_fields__:
+            return {name: value}
+    return {}
+
+
 def _routes(kind: kinds.Kind) -> None:
-    collection, item = f"/api/{kind.name}", f"/api/{kind.name}/{{id}}"
+    if kind.parent is None:
+        collection, item, key = f"/api/{kind.name}", f"/api/{kind.name}/{{id}}", "id"
+    else:  # /api/assessments/{id}/responses/{response_id}
+        key = f"{kind.entity}_id"
+        collection = f"/api/{kind.parent[0]}/{{id}}/{kind.name}"
+        item = f"{collection}/{{{key}}}"
     page = page_type(kind)
     noun = kind.entity.replace("_", " ")
 
+    def parent(call: Call) -> str | None:
+        return call.params["id"] if kind.parent else None
+
     def list_records(call: Call) -> Any:
-        items, cursor = service.listing(call.principal, kind, call.query)
+        items, cursor = service.listing(call.principal, kind, call.query, parent(call))
         return page(items, cursor)
 
     def create_record(call: Call) -> Any:
-        return service.create(call.principal, kind, call.body)
+        return service.create(call.principal, kind, call.body, parent(call))
 
     def read_record(call: Call) -> Any:
-        return service.read(call.principal, kind, call.params["id"])
+        return service.read(call.principal, kind, call.params[key], parent(call))
 
     def update_record(call: Call) -> Any:
-        return service.update(call.principal, kind, call.params["id"], call.body)
+        return service.update(call.principal, kind, call.params[key], call.body, parent(call))
 
     def delete_record(call: Call) -> None:
-        service.delete(call.principal, kind, call.params["id"])
+        service.delete(call.principal, kind, call.params[key], parent(call))
 
     common = {"permission": kind.permission}
     filters = f" (filters: {', '.join(kind.filters)})" if kind.filters else ""
@@ -61,7 +77,7 @@ def _routes(kind: kinds.Kind) -> None:
         body=kind.patch,
         response=kind.out,
         summary=f"Change a {noun} (send the version you read).",
-        example={"version": 1, **{name: value for name, value in list(kind.example.items())[:1]}},
+        example={"version": 1, **_first_changeable(kind)},
         **common,
     )(update_record)
     router.delete(item, status=204, summary=f"Delete a {noun} (refused while other records use it).", **common)(

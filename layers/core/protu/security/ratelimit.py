@@ -60,18 +60,21 @@ class Decision:
     retry_after: int
 
 
-def hit(scope: str, key: str, *, limit: int, window_seconds: int, now: float | None = None) -> Decision:
-    """Count one event for ``key`` in the current window and say whether it is within ``limit``.
+def hit(
+    scope: str, key: str, *, limit: int, window_seconds: int, now: float | None = None, weight: int = 1
+) -> Decision:
+    """Count one event (``weight`` events: a page of records read) for ``key`` in the current window and say
+    whether the total is within ``limit``.
 
     Every hit counts, refused ones included, so a client that keeps trying is still over the limit; the counter
     simply restarts with the next window.
     """
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
+    if limit < 1 or weight < 1:
+        raise ValueError("limit and weight must be at least 1")
     start, end = _window(window_seconds, now)
     counter = RateCounter(_pk(scope, key), _sk(start))
     counter.update(
-        actions=[RateCounter.hits.add(1), RateCounter.expires_at.set(end + EXPIRY_GRACE_SECONDS)],
+        actions=[RateCounter.hits.add(weight), RateCounter.expires_at.set(end + EXPIRY_GRACE_SECONDS)],
     )
     count = int(counter.hits)
     allowed = count <= limit

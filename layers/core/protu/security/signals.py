@@ -41,6 +41,7 @@ KINDS: dict[str, str] = {
     "session.fingerprint_changed": "a session's client fingerprint changed during its life",
     "mfa.failed_burst": "several second-factor codes failed in a row",
     "session.suspicious_signout": "a session was signed out because it looked compromised",
+    "access.unusual": "one user opened far more sensitive records than usual in a short time",
 }
 
 _log = get_logger(__name__)
