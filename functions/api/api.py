@@ -1,5 +1,6 @@
 """The SPA's API: one Chalice app, every area's router installed on it (handler ``api.app``)."""
 
+from protu.http import audit as audit_routes
 from protu.http import auth, directory, health, users
 from protu.http.app import ProtuApp
 from protu.http.authn import authorize
@@ -9,5 +10,5 @@ from protu.observability import init_sentry
 
 init_sentry()
 app = ProtuApp("protu-api")
-install(app, health.router, auth.router, users.router, directory.router, authorize=authorize)
+install(app, health.router, auth.router, users.router, directory.router, audit_routes.router, authorize=authorize)
 install_document_route(app)  # last: GET /api/openapi.json describes every route above
