@@ -1,7 +1,8 @@
 // The site header's navigation and account area, kept in step with the session.
 //
-// Signed out: Status · Sign in · Sign up. Signed in: Status · Account · Users (owners only), then the user's name,
-// company and a Sign out button. index.html carries the signed-out links so the page reads well before this runs.
+// Signed out: Status · Sign in · Sign up. Signed in: Status · Roles · Candidates · Account · Users (owners only),
+// then the user's name, company and a Sign out button. index.html carries the signed-out links so the page reads
+// well before this runs.
 
 import { h } from "./dom.js";
 import { session } from "./session.js";
@@ -16,7 +17,11 @@ export function mountHeader({ nav, account, onSignOut }) {
   function render(user) {
     const links = [navLink("/", "Status", "nav-status")];
     if (user) {
-      links.push(navLink("/account", "Account", "nav-account"));
+      links.push(
+        navLink("/roles", "Roles", "nav-roles"),
+        navLink("/candidates", "Candidates", "nav-candidates"),
+        navLink("/account", "Account", "nav-account"),
+      );
       if (user.role === "owner") links.push(navLink("/users", "Users", "nav-users"));
     } else if (!pending) {
       links.push(navLink("/signin", "Sign in", "nav-signin"), navLink("/signup", "Sign up", "nav-signup"));

@@ -54,7 +54,9 @@ def partition(tenant_id: str, prefix: str) -> str:
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(10)}"
+    """``<prefix>-`` and 20 hex digits: the creation time in milliseconds (10 digits, so ids sort by age and lists
+    read newest first) and 40 random bits (so ids made in the same millisecond differ and cannot be guessed)."""
+    return f"{prefix}-{int(time.time() * 1000) & 0xFFFFFFFFFF:010x}{secrets.token_hex(5)}"
 
 
 def encode_cursor(sk: str) -> str:
@@ -104,7 +106,7 @@ class Records:
             return None
 
     def page(self, *, limit: int, cursor: str | None, condition: Any = None) -> tuple[list[Record], str | None]:
-        """Up to ``limit`` records matching ``condition`` (a filter on ``data``), in id order, and the next cursor.
+        """Up to ``limit`` records matching ``condition`` (a filter on ``data``), newest first, and the next cursor.
 
         DynamoDB filters after reading, so this keeps reading until the page is full or the partition ends."""
         start = {"pk": {"S": self.pk}, "sk": {"S": decode_cursor(cursor)}} if cursor else None
@@ -117,6 +119,7 @@ class Records:
                 limit=max(limit, 25),
                 last_evaluated_key=start,
                 page_size=max(limit, 25),
+                scan_index_forward=False,
             )
             for record in result:
                 found.append(record)

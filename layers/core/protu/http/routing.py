@@ -242,6 +242,7 @@ def _decode_query(request: Any, schema: type | None) -> Any:
 
 
 _PLAIN = (  # msgspec's wording -> what a person filling in a form can act on; {f} is the field
+    (re.compile(r"^Expected `str` of length >= 1\b"), "{f} must not be empty."),
     (re.compile(r"^Expected `str` of length >= (\d+)"), "{f} must be at least {0} characters long."),
     (re.compile(r"^Expected `str` of length <= (\d+)"), "{f} must be at most {0} characters long."),
     (re.compile(r"^Expected `array` of length >= (\d+)"), "{f} needs at least {0} items."),
