@@ -9,6 +9,7 @@ the boto3 clients follow the process's moto mock or ``AWS_ENDPOINT_URL``.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import secrets
@@ -298,16 +299,19 @@ class LocalCloud:
 
 
 _moto_patched = False
+moto_transact_write_items: Any = None  # moto's own, kept for the tests that hold _transact_write_items against it
 
 
 def make_moto_atomic() -> None:
     """Give moto the atomicity DynamoDB has, for the threaded local server, its background pumps and threaded tests.
 
-    moto applies TransactWriteItems step by step and rolls back by restoring a deep copy of whole tables, so two
-    threads' transactions interleave and one's rollback can erase the other's commit; and its UpdateItem reads,
+    moto applies TransactWriteItems step by step, so two threads' transactions interleave; and its UpdateItem reads,
     changes and answers without a lock, so concurrent counters lose and repeat counts. One lock around both keeps
-    each call atomic. Our own optimistic races (two writers reading the same audit head) still happen."""
-    global _moto_patched
+    each call atomic. Our own optimistic races (two writers reading the same audit head) still happen.
+
+    TransactWriteItems itself is replaced by ``_transact_write_items``: same answers, but without moto's deep copy of
+    every table the transaction names, which made each transaction cost as much as the tables were big."""
+    global _moto_patched, moto_transact_write_items
     if _moto_patched:
         return
     import threading
@@ -324,9 +328,220 @@ def make_moto_atomic() -> None:
 
         return call
 
-    DynamoDBBackend.transact_write_items = serialised(DynamoDBBackend.transact_write_items)
+    moto_transact_write_items = DynamoDBBackend.transact_write_items
+    DynamoDBBackend.transact_write_items = serialised(_transact_write_items)
     DynamoHandler.update_item = serialised(DynamoHandler.update_item)
     _moto_patched = True
+
+
+# ---------------------------------------------------------------------- moto's TransactWriteItems, made cheap
+def _transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+    """``DynamoDBBackend.transact_write_items`` of moto 5.2.5, all-or-nothing at the cost of the items it names.
+
+    moto backs up by ``copy.deepcopy`` of every table the transaction names and, on failure, puts the copies in the
+    tables' place. Every TransactWriteItems (each of our data changes: data + audit event + chain head) therefore
+    cost time in proportion to the tables' size, and each copy's items stayed in moto's model-instance tracker for
+    good, so the tests slowed and grew as the tables filled.
+
+    Here the transaction runs twice, both times through ``_run_transaction`` (moto's own loop, transcribed):
+
+    1. a rehearsal on a sandbox: the backend and the named tables seen with only deep copies of the touched items
+       and no stream. It raises exactly what moto would (TransactionCanceledException with moto's per-op reasons,
+       ReturnValuesOnConditionCheckFailure items included; ValidationException for two ops on one item;
+       TransactWriteSingleOpException...) while nothing real has changed, not even for a moment: no reader of
+       the live tables or of their streams (the audit mirror's pump) sees a write that the rehearsal cancels;
+    2. if the rehearsal succeeded, the real run, with moto's calls (put_item/delete_item/update_item), so stream
+       records and event-source mappings are moto's. It can only fail if something changed in between (a write
+       outside the lock) or breaks unexpectedly; then the touched items are put back as they were (directly in
+       ``Table.items``, without stream records: the GSIs are computed from ``Table.items`` on every read, so
+       there is nothing else to restore) and each stream's records are cut back to their count before the run.
+
+    Unlike moto, a transaction with an op of more than one kind (TransactWriteSingleOpException) or on a table
+    named by its ARN changes nothing: moto left the ops before it applied, and never backed up an ARN-named table.
+    """
+    from moto.dynamodb.exceptions import TooManyTransactionsException
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    touched = _touched_items(backend, transact_items)
+    _run_transaction(_sandbox(backend, touched), copy.deepcopy(transact_items))
+
+    written = [(table, hash_key, range_key) for table, hash_key, range_key, kind in touched if kind != "ConditionCheck"]
+    items_before = [(table, h, r, copy.deepcopy(_stored(table, h, r))) for table, h, r in written]
+    shards = {id(table.stream_shard): table.stream_shard for table, _, _ in written if table.stream_shard is not None}
+    streams_before = [(shard, shard.items, len(shard.items)) for shard in shards.values()]
+    try:
+        _run_transaction(backend, transact_items)
+    except BaseException:
+        for table, hash_key, range_key, item in reversed(items_before):
+            _store(table, hash_key, range_key, item)
+        for shard, records, count in streams_before:
+            del records[count:]
+            shard.items = records  # an event-source mapping may have swapped in a new list
+        raise
+
+
+def _touched_items(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, str]]:
+    """(table, hash key, range key, op type) of every op whose table and key moto would find. An op whose table or
+    key cannot be found fails in ``_run_transaction`` before it reads or writes any item."""
+    touched = []
+    for request in transact_items:
+        try:
+            op_type, op = next(iter(request.items()))
+            table = backend.get_table(op["TableName"])
+            if op_type == "Put":
+                attrs = op["Item"]
+                key = {name: attrs[name] for name in (table.hash_key_attr, table.range_key_attr) if name is not None}
+            else:
+                key = op["Key"]
+            hash_key, range_key = backend.get_keys_value(table, key)
+        except Exception:  # noqa: BLE001, S112 - the same lookup fails the op in _run_transaction
+            continue
+        touched.append((table, hash_key, range_key, op_type))
+    return touched
+
+
+def _sandbox(backend: Any, touched: list[tuple[Any, Any, Any, str]]) -> Any:
+    """The backend as a transaction sees it, made of copies: each named table is a shallow twin (same schema,
+    indexes, ARN...) holding deep copies of only the touched items, with no stream. Built with ``object.__new__``
+    so that moto's instance tracker does not keep the twins."""
+    from collections import defaultdict
+
+    twins: dict[int, Any] = {}
+    for table, hash_key, range_key, _ in touched:
+        twin = twins.get(id(table))
+        if twin is None:
+            twin = twins[id(table)] = _twin(table, items=defaultdict(dict), stream_shard=None)
+        item = _stored(table, hash_key, range_key)
+        if item is not None:
+            _store(twin, hash_key, range_key, copy.deepcopy(item))
+    tables = type(backend.tables)((name, twins.get(id(table), table)) for name, table in list(backend.tables.items()))
+    return _twin(backend, tables=tables)
+
+
+def _twin(obj: Any, **overrides: Any) -> Any:
+    twin = object.__new__(type(obj))
+    twin.__dict__.update(vars(obj), **overrides)
+    return twin
+
+
+def _stored(table: Any, hash_key: Any, range_key: Any) -> Any:
+    """The item stored under a key in moto's ``Table.items`` (``{hash: item}``, or ``{hash: {range: item}}`` when
+    the table has a range key), or None; unlike ``Table.get_item``, adds no empty hash bucket."""
+    found = table.items.get(hash_key)
+    if table.range_key_attr is None or found is None:
+        return found
+    return found.get(range_key)
+
+
+def _store(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
+    """Put ``item`` under a key of moto's ``Table.items``, or remove what is there if ``item`` is None; no stream
+    record."""
+    if table.range_key_attr is None:
+        if item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+    elif item is None:
+        table.items.get(hash_key, {}).pop(range_key, None)
+    else:
+        table.items[hash_key][range_key] = item
+
+
+def _run_transaction(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+    """The loop of moto 5.2.5's ``DynamoDBBackend.transact_write_items``, line for line, without its whole-table
+    backup and restore (``_transact_write_items`` undoes instead): same checks in the same order, same calls, same
+    exceptions and cancellation reasons. Conditions are read from the current item; the loop goes on after an op
+    fails, so that every op gets its reason; a ValidationException (two ops on one item among them) ends it."""
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    target_items: set[tuple[str, str]] = set()
+
+    def check_unicity(table_name: str, key: dict[str, Any]) -> None:
+        item = (str(table_name), str(dict(sorted(key.items()))))
+        if item in target_items:
+            raise MultipleTransactionsException()
+        target_items.add(item)
+
+    errors: list[tuple[str, str, dict[str, Any] | None] | tuple[None, None, None]] = []
+    for item in transact_items:
+        original_item: dict[str, Any] | None = None
+        if len(list(item.keys())) > 1:
+            raise TransactWriteSingleOpException
+        try:
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+
+            table_name = op["TableName"]
+            condition_expression = op.get("ConditionExpression")
+            expression_attribute_names = op.get("ExpressionAttributeNames")
+            expression_attribute_values = op.get("ExpressionAttributeValues")
+            return_values_on_condition_check_failure = op.get("ReturnValuesOnConditionCheckFailure")
+
+            if op_type == "Put":
+                attrs = op["Item"]
+                table = backend.get_table(table_name)
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+
+            check_unicity(table_name, key)
+
+            current = backend.get_item(table_name, key)
+            if condition_expression is not None:
+                condition_op = get_filter_expression(
+                    condition_expression, expression_attribute_names, expression_attribute_values
+                )
+                if not condition_op.expr(current):
+                    if return_values_on_condition_check_failure == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+
+            if op_type == "Put":
+                backend.put_item(
+                    table_name,
+                    op["Item"],
+                    condition_expression=condition_expression,
+                    expression_attribute_names=expression_attribute_names,
+                    expression_attribute_values=expression_attribute_values,
+                )
+            elif op_type == "Delete":
+                backend.delete_item(
+                    table_name,
+                    key,
+                    condition_expression=condition_expression,
+                    expression_attribute_names=expression_attribute_names,
+                    expression_attribute_values=expression_attribute_values,
+                )
+            elif op_type == "Update":
+                backend.update_item(
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    condition_expression=condition_expression,
+                    expression_attribute_names=expression_attribute_names,
+                    expression_attribute_values=expression_attribute_values,
+                )
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            raise
+        except ConditionalCheckFailed as e:
+            errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+        except Exception as e:  # noqa: BLE001 - moto reports any other error as the op's cancellation reason
+            errors.append((type(e).__name__, str(e), original_item))
+
+    if any(code is not None for code, _, _ in errors):
+        raise TransactionCanceledException(errors)
 
 
 def _lifecycle_rule(rule: dict) -> dict:

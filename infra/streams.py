@@ -9,9 +9,8 @@ in a loop and tests call it directly. The handler receives exactly what Lambda s
 Like Lambda, a batch whose handler raises is not acknowledged: the next ``pump()`` delivers it again.
 
 The pump remembers *sequence numbers*, not shard iterators, and asks for a fresh iterator on every pump. Iterators
-expire after 15 minutes in AWS, and in moto an iterator keeps pointing at a stale copy of the shard once any
-transaction on the table has been cancelled (moto rolls back by restoring a deep copy of the table), after which
-it would never see another record.
+expire after 15 minutes in AWS (and with moto's own rollback, which restores a deep copy of the table, an iterator
+would keep pointing at a stale shard; ``infra.cloud`` replaces that rollback, but a fresh iterator costs nothing).
 """
 
 from __future__ import annotations

@@ -239,8 +239,7 @@ def test_concurrent_appends_keep_one_valid_chain(cloud):
         except BaseException as exc:  # noqa: BLE001 - reported below
             failures.append(exc)
 
-    # moto serialises transactions and copies whole tables for each one, so a shared cloud is slow under
-    # contention; four writers racing for one chain head still exercise every retry path.
+    # Four writers racing for one chain head exercise every retry path (moto serialises their transactions).
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
     for thread in threads:
         thread.start()
