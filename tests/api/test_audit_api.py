@@ -17,31 +17,9 @@ from protu import audit
 from protu.audit.chain import event_hash, event_sk, genesis_hash
 from protu.settings import settings
 
-from tests.api.people import invite, sign_up
-from tests.conftest import capture_mailgun
+from tests.api.people import sign_up
 
 HISTORY = 120  # events recorded in-process on top of sign-up, sign-in and the invitation
-
-
-@pytest.fixture(scope="module")
-def mail(cloud):
-    with capture_mailgun() as capture:
-        yield capture
-
-
-@pytest.fixture(scope="module")
-def owner(api, mail):
-    return sign_up(api, mail)
-
-
-@pytest.fixture(scope="module")
-def admin(owner, mail):
-    return invite(owner, mail, "admin")
-
-
-@pytest.fixture(scope="module")
-def stranger(api, mail):
-    return sign_up(api, mail)
 
 
 @pytest.fixture(scope="module")

@@ -12,29 +12,7 @@ import pytest
 from protu import audit, crypto, errors
 from protu.settings import settings
 
-from tests.api.people import invite, sign_up
-from tests.conftest import capture_mailgun
-
-
-@pytest.fixture(scope="module")
-def mail(cloud):
-    with capture_mailgun() as capture:
-        yield capture
-
-
-@pytest.fixture(scope="module")
-def owner(api, mail):
-    return sign_up(api, mail)
-
-
-@pytest.fixture(scope="module")
-def admin(owner, mail):
-    return invite(owner, mail, "admin")
-
-
-@pytest.fixture(scope="module")
-def stranger(api, mail):
-    return sign_up(api, mail)
+from tests.api.people import invite
 
 
 def tenant(account) -> str:

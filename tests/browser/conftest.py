@@ -36,6 +36,24 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def mail_to_outbox(local_server):
+    """Mail into the local server's outbox and links to the local server, as under ``make run``, for the module.
+
+    The shared ``cloud`` keeps the template's defaults (Mailgun's real API, links to http://127.0.0.1:8000)."""
+    from protu.settings import reload
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MAILGUN_API_BASE", f"{local_server}/_local/mailgun/v3")
+        patch.setenv("APP_ORIGIN", local_server)
+        reload()
+        try:
+            yield
+        finally:
+            patch.undo()
+            reload()
+
+
 @pytest.fixture
 def page(browser, local_server):
     context = browser.new_context(base_url=local_server)

@@ -18,22 +18,6 @@ pytestmark = pytest.mark.browser
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module", autouse=True)
-def mail_to_outbox(local_server):
-    """Any mail (e.g. about a sign-in) into the local server's outbox, links to the local server (as make run)."""
-    from protu.settings import reload
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MAILGUN_API_BASE", f"{local_server}/_local/mailgun/v3")
-        patch.setenv("APP_ORIGIN", local_server)
-        reload()
-        try:
-            yield
-        finally:
-            patch.undo()
-            reload()
-
-
 @pytest.fixture
 def admin() -> tuple[str, str]:
     """A fresh company with an owner and an admin who can sign in at once. Answers the admin's (email, password)."""

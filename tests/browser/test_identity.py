@@ -28,22 +28,6 @@ TIMEOUT_MS = 10_000
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module", autouse=True)
-def mail_to_outbox(local_server):
-    """Mail through the local server's Mailgun stand-in into its outbox, links to the local server (as make run)."""
-    from protu.settings import reload
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MAILGUN_API_BASE", f"{local_server}/_local/mailgun/v3")
-        patch.setenv("APP_ORIGIN", local_server)
-        reload()
-        try:
-            yield
-        finally:
-            patch.undo()
-            reload()
-
-
 @pytest.fixture
 def second_page(browser, local_server):
     """A second browser (its own cookies and storage) with the same user agent, so the same session fingerprint."""

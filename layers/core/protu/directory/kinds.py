@@ -25,6 +25,13 @@ class Strict(msgspec.Struct, forbid_unknown_fields=True):
     pass
 
 
+class PageQuery(Strict):
+    """What every list takes; a kind's query adds its filters."""
+
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 25
+    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
 # ------------------------------------------------------------------------------------------------ job roles
 class RoleIn(Strict):
     title: Title
@@ -85,16 +92,9 @@ class CandidateOut(msgspec.Struct):
     updated_at: int
 
 
-class CandidateQuery(Strict):
-    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 25
-    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+class CandidateQuery(PageQuery):
     stage: Stage | None = None
     job_role_id: Id | None = None
-
-
-class PageQuery(Strict):
-    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 25
-    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
 # ------------------------------------------------------------------------------------------------ employees
@@ -135,9 +135,7 @@ class EmployeeOut(msgspec.Struct):
     updated_at: int
 
 
-class EmployeeQuery(Strict):
-    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 25
-    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+class EmployeeQuery(PageQuery):
     team_id: Id | None = None
     job_role_id: Id | None = None
     status: Status | None = None
@@ -206,9 +204,7 @@ class AssessmentOut(msgspec.Struct):
     updated_at: int
 
 
-class AssessmentQuery(Strict):
-    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 25
-    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+class AssessmentQuery(PageQuery):
     job_role_id: Id | None = None
 
 
@@ -245,9 +241,7 @@ class ResponseOut(msgspec.Struct):
     updated_at: int
 
 
-class ResponseQuery(Strict):
-    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 25
-    cursor: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+class ResponseQuery(PageQuery):
     subject_id: Id | None = None
 
 
