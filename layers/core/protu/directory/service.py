@@ -306,14 +306,17 @@ def update(principal: Any, kind: k.Kind, record_id: str, patch: Any, parent_id: 
     values = {name: current.get(name) for name in _defaults(kind)} | changes
     _validate(kind, values, _parent(principal, kind, parent_id))
     plain = clean({name: v for name, v in values.items() if name not in kind.sensitive})
+    now = _now()
     actions = [
         Record.data.set(plain),
         Record.version.set(int(record.version) + 1),
-        Record.updated_at.set(_now()),
+        Record.updated_at.set(now),
         Record.updated_by.set(principal.user_id),
     ]
+    sealed = record.sealed
     if any(name in kind.sensitive for name in changed):
-        actions.append(Record.sealed.set(_seal(principal, kind, record.id, values)))
+        sealed = _seal(principal, kind, record.id, values)
+        actions.append(Record.sealed.set(sealed))
     touches = _Touches(principal)
     touches.changes(kind, record.id, current, values)
     try:
@@ -332,7 +335,9 @@ def update(principal: Any, kind: k.Kind, record_id: str, patch: Any, parent_id: 
         if int(fresh.version) != int(record.version):
             raise _stale(fresh) from None
         raise _concurrent() from None
-    return out(principal, kind, records.get(record.id))
+    # The answer is what was committed, not a read after it: a failed read would report a committed change as 503.
+    record.data, record.version, record.updated_at, record.sealed = plain, int(record.version) + 1, now, sealed
+    return out(principal, kind, record)
 
 
 def delete(principal: Any, kind: k.Kind, record_id: str, parent_id: str | None = None) -> None:
