@@ -18,10 +18,15 @@ const routes = [
   { path: "/accept-invitation", page: () => import("./pages/accept-invitation.js") },
   { path: "/account", page: () => import("./pages/account.js"), guard: requireSignIn },
   { path: "/users", page: () => import("./pages/users.js"), guard: requireSignIn },
+  { path: "/audit", page: () => import("./pages/audit.js"), guard: requireSignIn },
   { path: "/roles", page: () => import("./pages/roles.js"), guard: requireSignIn },
   { path: "/roles/:id", page: () => import("./pages/role.js"), guard: requireSignIn },
   { path: "/candidates", page: () => import("./pages/candidates.js"), guard: requireSignIn },
   { path: "/candidates/:id", page: () => import("./pages/candidate.js"), guard: requireSignIn },
+  { path: "/employees", page: () => import("./pages/employees.js"), guard: requireSignIn },
+  { path: "/employees/:id", page: () => import("./pages/employee.js"), guard: requireSignIn },
+  { path: "/teams", page: () => import("./pages/teams.js"), guard: requireSignIn },
+  { path: "/teams/:id", page: () => import("./pages/team.js"), guard: requireSignIn },
 ];
 
 export const router = createRouter({

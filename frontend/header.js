@@ -1,6 +1,6 @@
 // The site header's navigation and account area, kept in step with the session.
 //
-// Signed out: Status · Sign in · Sign up. Signed in: Status · Roles · Candidates · Account · Users (owners only),
+// Signed out: Status · Sign in · Sign up. Signed in: Status · Roles · Candidates · Employees · Teams · Account · Users and Audit log (owners only),
 // then the user's name, company and a Sign out button. index.html carries the signed-out links so the page reads
 // well before this runs.
 
@@ -20,9 +20,11 @@ export function mountHeader({ nav, account, onSignOut }) {
       links.push(
         navLink("/roles", "Roles", "nav-roles"),
         navLink("/candidates", "Candidates", "nav-candidates"),
+        navLink("/employees", "Employees", "nav-employees"),
+        navLink("/teams", "Teams", "nav-teams"),
         navLink("/account", "Account", "nav-account"),
       );
-      if (user.role === "owner") links.push(navLink("/users", "Users", "nav-users"));
+      if (user.role === "owner") links.push(navLink("/users", "Users", "nav-users"), navLink("/audit", "Audit log", "nav-audit"));
     } else if (!pending) {
       links.push(navLink("/signin", "Sign in", "nav-signin"), navLink("/signup", "Sign up", "nav-signup"));
     }

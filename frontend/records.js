@@ -285,3 +285,129 @@ export function fillRoleSelect(select, roles, noneLabel, selected = select.value
   select.replaceChildren(...roleOptions(roles, noneLabel));
   select.value = roles.some((role) => role.id === selected) ? selected : "";
 }
+
+// -------------------------------------------------------------------------------------- employees and teams
+
+export const STATUSES = [
+  ["active", "Active"],
+  ["on_leave", "On leave"],
+  ["left", "Left"],
+];
+export const STATUS_NAMES = Object.fromEntries(STATUSES);
+
+export function statusBadge(status, testid) {
+  const tone = status === "active" ? "badge--ok" : status === "left" ? "badge--unknown" : null;
+  return h("span", { class: ["badge", tone], "data-testid": testid, "data-status": status }, STATUS_NAMES[status] ?? status);
+}
+
+// Every record of a kind (GET /api/<kind>, pages of 100 until the cursor runs out), sorted by `key`.
+export async function allRecords(kind, key, signal) {
+  const records = [];
+  let cursor = null;
+  do {
+    const query = new URLSearchParams({ limit: "100" });
+    if (cursor) query.set("cursor", cursor);
+    const page = await api.get(`/api/${kind}?${query}`, { signal });
+    records.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return records.sort((a, b) => String(a[key]).localeCompare(String(b[key]), undefined, { sensitivity: "base" }));
+}
+
+// A group of checkboxes, one per [value, label] (e.g. the members of a team). values() answers the checked ones
+// in the given order; set(values) checks exactly those; fill(items) replaces the choices, keeping what was checked.
+export function checkList({ id, legend, hint, emptyText, testid }) {
+  const list = h("ul", { class: "check-list", "data-testid": testid });
+  const hintNode = hint ? h("p", { class: "field__hint", id: `${id}-hint` }, hint) : null;
+  const node = h(
+    "fieldset",
+    { class: "field check-list__group", id, "aria-describedby": hint ? `${id}-hint` : null },
+    h("legend", { class: "field__label" }, legend),
+    hintNode,
+    list,
+  );
+  function boxes() {
+    return [...list.querySelectorAll("input[type=checkbox]")];
+  }
+  function values() {
+    return boxes()
+      .filter((box) => box.checked)
+      .map((box) => box.value);
+  }
+  function set(selected) {
+    const wanted = new Set(selected ?? []);
+    for (const box of boxes()) box.checked = wanted.has(box.value);
+  }
+  function fill(items, selected = values()) {
+    if (items.length === 0) {
+      list.replaceChildren(h("li", { class: "muted" }, emptyText));
+      return;
+    }
+    list.replaceChildren(
+      ...items.map(([value, text], n) => {
+        const boxId = `${id}-${n}`;
+        return h(
+          "li",
+          { class: "check-list__item" },
+          h("input", { type: "checkbox", id: boxId, value, "data-testid": `${testid}-option`, "data-value": value }),
+          h("label", { for: boxId }, text),
+        );
+      }),
+    );
+    set(selected);
+  }
+  fill([]);
+  return { node, values, set, fill };
+}
+
+// The same ids, in any order.
+export function sameIds(a, b) {
+  const left = new Set(a ?? []);
+  const right = new Set(b ?? []);
+  return left.size === right.size && [...left].every((id) => right.has(id));
+}
+
+// <option>s of records (`key` is the field shown), "none" first.
+export function recordOptions(records, key, noneLabel) {
+  return [h("option", { value: "" }, noneLabel), ...records.map((record) => h("option", { value: record.id }, record[key]))];
+}
+
+// Fill a <select> with records, keeping `selected` when it is one of them.
+export function fillSelect(select, records, key, noneLabel, selected = select.value) {
+  select.replaceChildren(...recordOptions(records, key, noneLabel));
+  select.value = records.some((record) => record.id === selected) ? selected : "";
+}
+
+// The employee form's fields, keyed by the API's field names (teams are a checkList kept apart).
+export function employeeFields() {
+  return {
+    name: field({ id: "employee-name", label: "Name", required: true, maxlength: "120", autocomplete: "off", testid: "employee-name" }),
+    email: field({ id: "employee-email", label: "Email", type: "email", maxlength: "254", autocomplete: "off", testid: "employee-email" }),
+    job_role_id: field({ id: "employee-role", label: "Role", tag: "select", class: "select", testid: "employee-role" }),
+    status: field({ id: "employee-status", label: "Status", tag: "select", class: "select", options: STATUSES, testid: "employee-status" }),
+    start_date: field({ id: "employee-start-date", label: "Start date", type: "date", testid: "employee-start-date" }),
+  };
+}
+
+// What the employee form sends: trimmed text, null for no email, role or start date.
+export function employeeValues(fields) {
+  return formValues(fields, {
+    email: (value) => value.trim() || null,
+    job_role_id: (value) => value || null,
+    status: (value) => value,
+    start_date: (value) => value || null,
+  });
+}
+
+// The team form's fields (members are a checkList kept apart).
+export function teamFields() {
+  return {
+    name: field({ id: "team-name", label: "Name", required: true, maxlength: "120", autocomplete: "off", testid: "team-name" }),
+    lead_employee_id: field({ id: "team-lead", label: "Lead", tag: "select", class: "select", testid: "team-lead" }),
+    description: textArea({ id: "team-description", label: "Description", maxlength: "4000", testid: "team-description" }),
+  };
+}
+
+export function teamValues(fields) {
+  return formValues(fields, { lead_employee_id: (value) => value || null });
+}

@@ -161,6 +161,23 @@ def capture_mailgun():
         yield capture
 
 
+@contextmanager
+def mail_to_local_outbox(local_server: str):
+    """Mail into the local server's outbox and links to the local server, as under ``make run``. The shared
+    ``cloud`` keeps the template's defaults (Mailgun's real API, links to http://127.0.0.1:8000)."""
+    from protu.settings import reload
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MAILGUN_API_BASE", f"{local_server}/_local/mailgun/v3")
+        patch.setenv("APP_ORIGIN", local_server)
+        reload()
+        try:
+            yield
+        finally:
+            patch.undo()
+            reload()
+
+
 @pytest.fixture
 def mailgun(cloud):
     """``capture_mailgun`` for one test."""

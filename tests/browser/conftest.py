@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import mail_to_local_outbox
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -38,20 +40,9 @@ def browser():
 
 @pytest.fixture(scope="module", autouse=True)
 def mail_to_outbox(local_server):
-    """Mail into the local server's outbox and links to the local server, as under ``make run``, for the module.
-
-    The shared ``cloud`` keeps the template's defaults (Mailgun's real API, links to http://127.0.0.1:8000)."""
-    from protu.settings import reload
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MAILGUN_API_BASE", f"{local_server}/_local/mailgun/v3")
-        patch.setenv("APP_ORIGIN", local_server)
-        reload()
-        try:
-            yield
-        finally:
-            patch.undo()
-            reload()
+    """Every browser module: mail lands in the local server's outbox, as under ``make run``."""
+    with mail_to_local_outbox(local_server):
+        yield
 
 
 @pytest.fixture

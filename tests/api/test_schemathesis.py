@@ -1,0 +1,82 @@
+"""schemathesis against ``/api/openapi.json``: generated requests for every operation, sent over HTTP to the real
+local server as a signed-in owner, must never get a 5xx nor an answer that breaks its documented schema.
+
+The number of examples is bounded (``EXAMPLES`` per operation) to keep the suite fast; a run is still a few hundred
+requests across every route, valid and invalid ones alike.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error, response_schema_conformance
+
+from tests.conftest import mail_to_local_outbox
+
+EXAMPLES = 8
+
+
+@pytest.fixture(scope="module")
+def served(local_server):
+    with mail_to_local_outbox(local_server):
+        yield local_server
+
+
+@pytest.fixture(scope="module")
+def owner_headers(served):
+    from protu.identity import accounts, passwords
+    from protu.store.tx import Transaction
+
+    email, password = "fuzz-owner@example.com", "fuzzing harbour lantern 9"
+    if accounts.find_account(email) is None:
+        company, user = accounts.new_company(
+            "c-fuzz" + passwords.__name__[-4:].lower(),
+            "Fuzz Ltd",
+            "Fuzz Owner",
+            email,
+            passwords.hash_password(password),
+            email_verified=True,
+        )
+        with Transaction(company.id, actor="system") as tx:
+            accounts.save_member(tx, company, user)
+            tx.audit("system.seed", f"user:{user.id}")
+    agent = {"User-Agent": "schemathesis"}  # the session is bound to its client: the same agent throughout
+    signed_in = requests.post(
+        f"{served}/api/auth/login", json={"email": email, "password": password}, headers=agent, timeout=10
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    return {"Authorization": f"Bearer {signed_in.json()['access_token']}", **agent}
+
+
+@pytest.fixture(scope="module")
+def api_schema(served):
+    document = requests.get(f"{served}/api/openapi.json", timeout=10).json()
+    return schemathesis.openapi.from_dict(document)
+
+
+def test_no_5xx_and_every_answer_matches_its_schema(api_schema, served, owner_headers):
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    assert len(operations) >= 40
+    statuses: list[int] = []
+    for operation in operations:
+        run = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)(
+            given(case=operation.as_strategy())(lambda case: statuses.append(call(case, served, owner_headers)))
+        )
+        run()
+    # it really exercised the API as a signed-in owner: many requests, many of them accepted
+    assert len(statuses) >= 4 * len(operations)
+    assert sum(200 <= status < 300 for status in statuses) >= len(operations), sorted(set(statuses))
+    assert requests.get(f"{served}/api/me", headers=owner_headers, timeout=10).status_code == 200
+
+
+def call(case, served: str, owner_headers: dict[str, str]) -> int:
+    if case.path in ("/api/auth/logout", "/api/me/sessions") and case.method in ("POST", "DELETE"):
+        headers = {"User-Agent": "schemathesis"}  # would end the owner's own session for the rest of the run
+    else:
+        headers = owner_headers
+    response = case.call_and_validate(
+        base_url=served, headers=headers, checks=[not_a_server_error, response_schema_conformance]
+    )
+    return response.status_code
