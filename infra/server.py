@@ -62,6 +62,15 @@ class Outbox:
             return list(self._messages)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A browser that navigates away closes its connections mid-answer; that is not an error worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipeError, ConnectionResetError...
+            return
+        super().handle_error(request, client_address)
+
+
 class LocalServer:
     """Serves the functions, the SPA and the outbox on 127.0.0.1:``port`` from a background thread."""
 
@@ -70,7 +79,7 @@ class LocalServer:
         self._functions = functions or load_functions()
         self._locks = {prefix: threading.Lock() for prefix in self._functions}
         handler = type("Handler", (_Handler,), {"server_app": self})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd = _QuietServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
