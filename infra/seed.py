@@ -10,6 +10,7 @@ The demo password is printed and documented on purpose: it exists only in the th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 DEMO_TENANT = "demo-company"
@@ -23,28 +24,38 @@ DEMO_PEOPLE = (
 
 def seed(cloud: Any) -> list[str]:
     from protu import crypto, errors
+    from protu.identity import accounts
+
+    version = crypto.ensure_tenant_key(DEMO_TENANT)
+    try:
+        accounts.get_company(DEMO_TENANT)
+    except errors.NotFound:  # a fresh cloud
+        add_company(DEMO_TENANT, DEMO_COMPANY, DEMO_PEOPLE, DEMO_PASSWORD)
+    lines = [f"Demo company: {DEMO_COMPANY} ({DEMO_TENANT}, tenant key v{version})"]
+    for role, _, email in DEMO_PEOPLE:
+        lines.append(f"  {role.capitalize():<6} {email}  password: {DEMO_PASSWORD}")
+    return lines
+
+
+def add_company(tenant_id: str, company_name: str, people: Iterable[tuple[str, str, str]], password: str) -> list[Any]:
+    """A company and its people (``(role, name, email)``, the first one its owner), emails verified, all with
+    ``password``, written in one transaction with one ``system.seed`` audit event about the owner. Answers the
+    users in the order given. For the demo and for tests that need people who can sign in at once."""
     from protu.identity import accounts, passwords
     from protu.store.tx import Transaction
 
-    version = crypto.ensure_tenant_key(DEMO_TENANT)
-    password_hash = passwords.hash_password(DEMO_PASSWORD)
-    try:
-        company = accounts.get_company(DEMO_TENANT)
-    except errors.NotFound:
-        company = None  # a fresh cloud: the first person below creates it
-    lines = [f"Demo company: {DEMO_COMPANY} ({DEMO_TENANT}, tenant key v{version})"]
-    for role, name, email in DEMO_PEOPLE:
-        if accounts.find_account(email) is None:
-            if company is None:
-                company, user = accounts.new_company(
-                    DEMO_TENANT, DEMO_COMPANY, name, email, password_hash, email_verified=True
-                )
-                new_company = company
-            else:
-                user = accounts.new_member(company, name, email, role, password_hash, email_verified=True)
-                new_company = None
-            with Transaction(DEMO_TENANT, actor="system") as tx:
-                accounts.save_member(tx, new_company, user)
-                tx.audit("system.seed", f"user:{user.id}", details={"role": role})
-        lines.append(f"  {role.capitalize():<6} {email}  password: {DEMO_PASSWORD}")
-    return lines
+    password_hash = passwords.hash_password(password)
+    (_, owner_name, owner_email), *others = people
+    company, owner = accounts.new_company(
+        tenant_id, company_name, owner_name, owner_email, password_hash, email_verified=True
+    )
+    users = [owner] + [
+        accounts.new_member(company, name, email, role, password_hash, email_verified=True)
+        for role, name, email in others
+    ]
+    with Transaction(tenant_id, actor="system") as tx:
+        accounts.save_member(tx, company, owner)
+        for user in users[1:]:
+            accounts.save_member(tx, None, user)
+        tx.audit("system.seed", f"user:{owner.id}", details={"roles": [user.role for user in users]})
+    return users

@@ -26,22 +26,13 @@ def served(local_server):
 
 @pytest.fixture(scope="module")
 def owner_headers(served):
-    from protu.identity import accounts, passwords
-    from protu.store.tx import Transaction
+    from protu.identity import accounts
+
+    from infra.seed import add_company
 
     email, password = "fuzz-owner@example.com", "fuzzing harbour lantern 9"
     if accounts.find_account(email) is None:
-        company, user = accounts.new_company(
-            "c-fuzz" + passwords.__name__[-4:].lower(),
-            "Fuzz Ltd",
-            "Fuzz Owner",
-            email,
-            passwords.hash_password(password),
-            email_verified=True,
-        )
-        with Transaction(company.id, actor="system") as tx:
-            accounts.save_member(tx, company, user)
-            tx.audit("system.seed", f"user:{user.id}")
+        add_company("c-fuzz-owner", "Fuzz Ltd", [("owner", "Fuzz Owner", email)], password)
     agent = {"User-Agent": "schemathesis"}  # the session is bound to its client: the same agent throughout
     signed_in = requests.post(
         f"{served}/api/auth/login", json={"email": email, "password": password}, headers=agent, timeout=10

@@ -7,6 +7,7 @@ reported there) and uncaught page errors, for tests to assert it stays empty.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,28 @@ def mail_to_outbox(local_server):
     """Every browser module: mail lands in the local server's outbox, as under ``make run``."""
     with mail_to_local_outbox(local_server):
         yield
+
+
+def new_company(name: str) -> dict[str, str]:
+    """A fresh company with an owner ("Olga Owner") and an admin ("Adam Admin") who can sign in at once, with one
+    password, created in-process (sign-up through the page is rate limited per address, and every browser test
+    comes from 127.0.0.1). Answers their emails, the password and the owner's id."""
+    from protu.identity import accounts
+
+    from infra.seed import add_company
+
+    suffix = uuid.uuid4().hex[:12]
+    password = f"Quiet-{uuid.uuid4().hex[:10]}-harbour-lantern"
+    owner, admin = add_company(
+        accounts.new_id("c"),
+        name,
+        [
+            ("owner", "Olga Owner", f"owner-{suffix}@example.com"),
+            ("admin", "Adam Admin", f"admin-{suffix}@example.com"),
+        ],
+        password,
+    )
+    return {"owner": owner.email, "admin": admin.email, "password": password, "owner_id": owner.id}
 
 
 @pytest.fixture

@@ -4,10 +4,11 @@ them (kept in the address), verifies the hash chain; an admin has no link to it 
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.browser.conftest import new_company
 
 pytestmark = pytest.mark.browser
 
@@ -15,28 +16,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def company() -> dict[str, str]:
     """A fresh company with an owner and an admin who can sign in at once (one password for both)."""
-    from protu.identity import accounts, passwords
-    from protu.store.tx import Transaction
-
-    suffix = uuid.uuid4().hex[:12]
-    password = f"Quiet-{uuid.uuid4().hex[:10]}-harbour-lantern"
-    password_hash = passwords.hash_password(password)
-    company, owner = accounts.new_company(
-        accounts.new_id("c"),
-        "Audit Works",
-        "Olga Owner",
-        f"owner-{suffix}@example.com",
-        password_hash,
-        email_verified=True,
-    )
-    admin = accounts.new_member(
-        company, "Adam Admin", f"admin-{suffix}@example.com", "admin", password_hash, email_verified=True
-    )
-    with Transaction(company.id, actor="system") as tx:
-        accounts.save_member(tx, company, owner)
-        accounts.save_member(tx, None, admin)
-        tx.audit("system.seed", f"user:{owner.id}", details={"role": "owner"})
-    return {"owner": owner.email, "admin": admin.email, "password": password, "owner_id": owner.id}
+    return new_company("Audit Works")
 
 
 def sign_in(page, email: str, password: str, name: str) -> None:

@@ -5,39 +5,20 @@ employee who leads a team cannot be deleted (the page says which team)."""
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.browser.conftest import new_company
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def admin() -> tuple[str, str]:
-    """A fresh company with an owner and an admin who can sign in at once. Answers the admin's (email, password)."""
-    from protu.identity import accounts, passwords
-    from protu.store.tx import Transaction
-
-    suffix = uuid.uuid4().hex[:12]
-    password = f"Quiet-{uuid.uuid4().hex[:10]}-harbour-lantern"
-    password_hash = passwords.hash_password(password)
-    company, owner = accounts.new_company(
-        accounts.new_id("c"),
-        "People Works",
-        "Olga Owner",
-        f"owner-{suffix}@example.com",
-        password_hash,
-        email_verified=True,
-    )
-    admin = accounts.new_member(
-        company, "Adam Admin", f"admin-{suffix}@example.com", "admin", password_hash, email_verified=True
-    )
-    with Transaction(company.id, actor="system") as tx:
-        accounts.save_member(tx, company, owner)
-        accounts.save_member(tx, None, admin)
-        tx.audit("system.seed", f"user:{admin.id}", details={"role": "admin"})
-    return admin.email, password
+    """A fresh company's admin, who can sign in at once. Answers (email, password)."""
+    people = new_company("People Works")
+    return people["admin"], people["password"]
 
 
 def sign_in(page, email: str, password: str) -> None:
