@@ -318,6 +318,31 @@ def test_responses_are_reached_only_through_their_own_assessment_and_company(own
     assert error(stranger.browser.get(f"/api/assessments/{assessment['id']}/responses")) == (404, "not_found")
 
 
+def test_a_persons_page_lists_their_responses_to_every_assessment_and_each_read_is_audited(owner, stranger, assessment):
+    cand = owner.browser.post("/api/candidates", {"name": "Pia"}).json()
+    emp = owner.browser.post("/api/employees", {"name": "Pia"}).json()
+    second = owner.browser.post("/api/assessments", {"title": "Second", "questions": [{"id": "q1", "text": "?"}]})
+    first = respond(owner, assessment["id"], cand["id"], {"q1": "first answer"}).json()
+    later = respond(owner, second.json()["id"], cand["id"], {"q1": "second answer"}).json()
+    respond(owner, assessment["id"], emp["id"], {"q1": "an employee's"}, subject_type="employee")
+
+    page = owner.browser.get(f"/api/candidates/{cand['id']}/responses").json()
+    assert [r["id"] for r in page["items"]] == [later["id"], first["id"]] and page["next_cursor"] is None
+    assert page["items"][1]["answers"] == {"q1": "first answer"}
+    one = owner.browser.get(f"/api/candidates/{cand['id']}/responses?limit=1").json()
+    rest = owner.browser.get(f"/api/candidates/{cand['id']}/responses?cursor={one['next_cursor']}").json()
+    assert [r["id"] for r in one["items"] + rest["items"]] == [later["id"], first["id"]]
+    same_id_as_employee = owner.browser.get(f"/api/employees/{emp['id']}/responses").json()["items"]
+    assert [r["answers"] for r in same_id_as_employee] == [{"q1": "an employee's"}]
+
+    read = audit.events(tenant(owner), action="response.read", limit=1)[0][0]
+    assert read["details"]["subjects"] == [emp["id"]] and read["actor"] == owner.me["id"]
+    theirs = stranger.browser.get(f"/api/candidates/{cand['id']}/responses")
+    missing = stranger.browser.get("/api/candidates/cand-00000000000000000000/responses")
+    assert theirs.status == missing.status == 404 and theirs.json() == missing.json()
+    assert error(owner.browser.get(f"/api/employees/{cand['id']}/responses")) == (404, "not_found")
+
+
 def test_reading_far_more_responses_than_usual_raises_a_signal(owner, assessment, mail, monkeypatch):
     from protu.security import access, signals
 

@@ -264,6 +264,22 @@ def listing(principal: Any, kind: k.Kind, query: Any, parent_id: str | None = No
     return answers, cursor
 
 
+def about_subject(principal: Any, kind: k.Kind, field: str, subject: k.Kind, subject_id: str, query: Any):
+    """A kind's records about one person, across their parents: a candidate's responses to every assessment.
+
+    ``field`` is the kind's polymorphic reference (``subject_id``); the person must be the caller's (404 as for a
+    missing one), and opening the records is audited like any other read of them."""
+    type_field, targets = kind.poly_refs[field]
+    subject_type = next(name for name, target in targets.items() if target == subject.name)
+    Records(principal.tenant_id, subject.prefix).get(subject_id, missing=_missing(subject))
+    condition = (Record.data[field] == subject_id) & (Record.data[type_field] == subject_type)
+    found, cursor = _records(principal, kind).page(limit=query.limit, cursor=query.cursor, condition=condition)
+    answers = [out(principal, kind, record) for record in found]
+    if kind.audit_reads and found:
+        _reads(principal, kind, found)
+    return answers, cursor
+
+
 def _about(kind: k.Kind, values: dict[str, Any]) -> dict[str, Any]:
     """What an audit event may say about a record: which fields were set, and whom it is about; never values."""
     about: dict[str, Any] = {"fields": sorted(clean(values))}

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import msgspec
@@ -14,6 +15,7 @@ from protu.http.routing import Call, Router
 router = Router("directory")
 
 
+@cache
 def page_type(kind: kinds.Kind) -> type:
     return msgspec.defstruct(
         f"{kind.out.__name__.removesuffix('Out')}Page", [("items", list[kind.out]), ("next_cursor", str | None)]
@@ -85,5 +87,30 @@ def _routes(kind: kinds.Kind) -> None:
     )
 
 
+def _subject_routes(kind: kinds.Kind) -> None:
+    """``GET /api/<person kind>/{id}/<kind>`` for each polymorphic reference: a candidate's or an employee's
+    responses across every assessment, for their detail page."""
+    page = page_type(kind)
+    for name, (_, targets) in kind.poly_refs.items():
+        for target in targets.values():
+            subject = kinds.KINDS[target]
+
+            def about(call: Call, subject: kinds.Kind = subject, name: str = name) -> Any:
+                items, cursor = service.about_subject(
+                    call.principal, kind, name, subject, call.params["id"], call.query
+                )
+                return page(items, cursor)
+
+            router.get(
+                f"/api/{subject.name}/{{id}}/{kind.name}",
+                query=kinds.PageQuery,
+                response=page,
+                permission=kind.permission,
+                summary=f"The {kind.name} about one {subject.entity} (each read is audited).",
+            )(about)
+
+
 for _kind in kinds.KINDS.values():
     _routes(_kind)
+    if _kind.poly_refs:
+        _subject_routes(_kind)
