@@ -17,6 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra import iam
 from infra import template as tpl
 
 ACCOUNT = "123456789012"
@@ -68,6 +69,7 @@ class LocalCloud:
     # ------------------------------------------------------------------ public
     def provision(self) -> LocalCloud:
         make_moto_atomic()
+        iam.install()
         for logical_id in self.template["Resources"]:
             self.ensure(logical_id)
         return self
@@ -268,6 +270,24 @@ class LocalCloud:
         return Resource(
             logical_id, "AWS::Logs::LogGroup", name, {"Arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"}
         )
+
+    # ------------------------------------------------------------------ IAM
+    def _create_AWS_IAM_Role(self, logical_id: str, props: dict) -> Resource:
+        """The role and its inline policies as the template writes them; the local cloud enforces them for the
+        sessions it checks (``infra/iam.py``)."""
+        iam_client = self.client("iam")
+        name = props.get("RoleName", f"{self.stack}-{logical_id}")[:64]
+        role = iam_client.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]),
+            Description=props.get("Description", ""),
+            MaxSessionDuration=int(props.get("MaxSessionDuration", 3600)),
+        )["Role"]
+        for policy in props.get("Policies", []):
+            iam_client.put_role_policy(
+                RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+            )
+        return Resource(logical_id, "AWS::IAM::Role", name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
 
     # ------------------------------------------------------------------ functions
     def _create_AWS_Serverless_Function(self, logical_id: str, props: dict) -> Resource:

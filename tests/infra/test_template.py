@@ -170,3 +170,61 @@ def test_the_webhooks_function_decrypts_only_through_secrets_manager(template):
     assert decrypt["Condition"] == {
         "StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}
     }
+
+
+# ------------------------------------------------------------------------------------------------ tenant fence
+def _policies(cloud, logical_id: str) -> list[dict]:
+    """The role's inline policies exactly as the template resolves them (provisioned into the local cloud)."""
+    import boto3
+
+    iam = boto3.client("iam", region_name="eu-central-1")
+    resource = cloud.resources[logical_id]
+    role = resource.attributes.get("RoleArn", resource.attributes["Arn"]).rsplit("/", 1)[1]
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    return [iam.get_role_policy(RoleName=role, PolicyName=n)["PolicyDocument"] for n in names]
+
+
+ITEM_ACTIONS = ["GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem", "BatchGetItem"]
+
+
+def test_the_api_role_reaches_company_items_only_through_the_tenant_role(cloud):
+    from infra.iam import allowed
+
+    api = _policies(cloud, "ApiFunction")
+    tables = {name: cloud.resources[name].attributes["Arn"] for name in ("DataTable", "AuditTable", "KeyTable")}
+    for action in ITEM_ACTIONS:
+        for table, arn in tables.items():
+            for key in ("T#acme", "T#acme#ROLE", "T#acme#USERS"):
+                assert not allowed(api, f"dynamodb:{action}", arn, {"dynamodb:LeadingKeys": [key]}), (table, action)
+        assert not allowed(api, "dynamodb:Scan", tables["DataTable"])
+    for key in ("EMAIL#a@b.c", "TOKEN#abc", "RL#login#x", "SIGNALS#GLOBAL#2026-11-26"):
+        assert allowed(api, "dynamodb:GetItem", tables["DataTable"], {"dynamodb:LeadingKeys": [key]}), key
+    tenant_role = cloud.resources["TenantDataRole"].attributes["Arn"]
+    assert allowed(api, "sts:AssumeRole", tenant_role) and allowed(api, "sts:TagSession", tenant_role)
+    assert not allowed(api, "sts:AssumeRole", cloud.resources["DataKey"].attributes["Arn"])
+
+
+def test_the_tenant_role_reaches_only_the_tagged_companys_leading_keys(cloud, template):
+    from infra.iam import allowed
+
+    role = _policies(cloud, "TenantDataRole")
+    tag = {"aws:PrincipalTag/tenant": "acme"}
+    data = cloud.resources["DataTable"].attributes["Arn"]
+    audit = cloud.resources["AuditTable"].attributes["Arn"]
+
+    def may(action: str, table: str, *keys: str, variables=tag) -> bool:
+        return allowed(role, f"dynamodb:{action}", table, {"dynamodb:LeadingKeys": list(keys)}, variables)
+
+    assert may("Query", data, "T#acme#ROLE") and may("PutItem", data, "T#acme") and may("GetItem", audit, "T#acme")
+    assert may("UpdateItem", data, "EMAIL#a@b.c")  # the sign-in index, in the same transaction as company items
+    assert not may("GetItem", data, "T#globex#ROLE") and not may("GetItem", audit, "T#globex")
+    assert not may("GetItem", data, "T#acmecorp#ROLE")  # a longer id that starts the same is another company
+    assert not may("BatchGetItem", data, "T#acme#ROLE", "T#globex#ROLE")  # every key must be the company's
+    assert not may("DeleteItem", audit, "T#acme")  # the audit log is append-only for this role too
+    assert not may("Scan", data)
+    assert not may("GetItem", data, "T#acme#ROLE", variables={})  # a session without the tag reaches nothing
+    trust = template["Resources"]["TenantDataRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Condition"]["StringLike"] == {"aws:RequestTag/tenant": "?*"}
+    assert sorted(trust["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["TENANT_ROLE_ARN"] == {"Fn::GetAtt": ["TenantDataRole", "Arn"]}

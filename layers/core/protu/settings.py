@@ -33,6 +33,7 @@ class Settings:
     mailgun_domain: str
     mail_from: str
     mailgun_secret_id: str
+    tenant_role_arn: str
 
     @property
     def is_local(self) -> bool:
@@ -65,6 +66,7 @@ def settings() -> Settings:
         mailgun_domain=_env("MAILGUN_DOMAIN", "mg.protu.io"),
         mail_from=_env("MAIL_FROM", "Protu <no-reply@mg.protu.io>"),
         mailgun_secret_id=_env("MAILGUN_SECRET_ID", "protu/mailgun-keys"),
+        tenant_role_arn=_env("TENANT_ROLE_ARN"),
     )
 
 
@@ -72,6 +74,8 @@ def reload() -> Settings:
     """Forget the cached settings (after the environment changed on purpose) and read them again."""
     settings.cache_clear()
     from protu import aws
+    from protu.store import scope
 
     aws.reset()
+    scope.forget_credentials()
     return settings()

@@ -5,7 +5,7 @@ resource, which matches no Chalice route. ``ProtuApp.__call__`` matches the real
 (literal segments before ``{captures}``, as API Gateway does), sets ``resourcePath`` and ``pathParameters``, and
 only then lets Chalice dispatch. It also answers what no view should have to: unknown paths (404), wrong methods
 (405), oversized bodies (413), CORS preflights; and it puts the security headers and the request id on every
-response, errors included.
+response, errors included. Each request acts for one company at most (``protu.store.scope``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from protu import errors
 from protu.http.headers import API_HEADERS
 from protu.logging import get_logger, request_context
 from protu.settings import settings
+from protu.store import scope
 
 log = get_logger(__name__)
 
@@ -75,7 +76,7 @@ class ProtuApp(Chalice):
         request_id = str(ctx.get("requestId") or getattr(context, "aws_request_id", "") or "")
         method = (ctx.get("httpMethod") or event.get("httpMethod") or "").upper()
         route = None
-        with request_context(request_id=request_id):
+        with request_context(request_id=request_id), scope.request():
             try:
                 event = self._normalise(event)
                 route_event = self._route(event, method)

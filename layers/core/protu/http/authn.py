@@ -14,6 +14,7 @@ from protu import errors
 from protu.http.routing import Call, Endpoint
 from protu.identity import rbac, sessions, tokens
 from protu.logging import bind
+from protu.store import scope
 
 
 def bearer(call: Call) -> str:
@@ -39,6 +40,7 @@ def authorize(call: Call, endpoint: Endpoint) -> sessions.Principal:
         sign_out_suspicious(session, reason="session.fingerprint_changed", source_ip=call.source_ip)
         raise sessions.ended_error("revoked")
     sessions.touch(session, now)
+    scope.bind(session.tenant_id)  # already bound by the session's key; said here so nobody has to know that
     bind(tenant=session.tenant_id, user=session.user_id)
     if not rbac.allows(session.role, endpoint.permission):
         raise errors.Forbidden()

@@ -63,6 +63,15 @@ def link(path: str, token: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ lookups
+def email_owner(email: str) -> EmailAccount | None:
+    """Which company and user an address belongs to, without reading that company's items (a request acting for
+    one company must not read another's: ``protu.store.scope``)."""
+    try:
+        return EmailAccount.get(*EmailAccount.key(normalise_email(email)), consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
 def find_account(email: str) -> tuple[User, Company] | None:
     try:
         account = EmailAccount.get(*EmailAccount.key(normalise_email(email)), consistent_read=True)
@@ -142,7 +151,7 @@ def signup(company_name: str, name: str, email: str, password: str) -> None:
     email = normalise_email(email)
     passwords.check_policy(password, email=email, name=name, company=company_name)
     password_hash = passwords.hash_password(password)
-    if find_account(email) is not None:
+    if email_owner(email) is not None:
         _send("account_exists", email, link_to_sign_in=f"{_origin()}/signin")
         return
     company, user = new_company(new_id("c"), company_name, name, email, password_hash)

@@ -39,10 +39,12 @@ def invite(principal: sessions.Principal, email: str, role: str) -> User:
     email = accounts.normalise_email(email)
     company = accounts.get_company(principal.tenant_id)
     inviter = accounts.get_user(principal.tenant_id, principal.user_id)
-    existing = accounts.find_account(email)
-    if existing is not None:
-        user = existing[0]
-        if user.tenant_id != principal.tenant_id or user.status != "invited":
+    taken = accounts.email_owner(email)
+    if taken is not None:
+        if taken.tenant_id != principal.tenant_id:
+            raise errors.Conflict("This email already has a Protu account.", code="email_in_use")
+        user = accounts.get_user(principal.tenant_id, taken.user_id)
+        if user.status != "invited":
             raise errors.Conflict("This email already has a Protu account.", code="email_in_use")
         token, item = accounts._token_item("invite", user, accounts.INVITE_SECONDS)
         with Transaction(principal.tenant_id) as tx:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import re
 
+from protu.store import scope
+
 _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 
 
@@ -27,9 +29,11 @@ class SettingValue:
 
 
 def tenant_pk(tenant_id: str, *parts: str) -> str:
-    """The partition key of a company item: ``T#<tenant_id>`` followed by ``#``-joined parts."""
+    """The partition key of a company item: ``T#<tenant_id>`` followed by ``#``-joined parts. Inside a request,
+    naming a second company raises ``scope.CrossTenantAccess``."""
     if not _TENANT_ID.match(tenant_id or ""):
         raise ValueError("invalid tenant id")
+    scope.bind(tenant_id)  # a request acts for one company only (protu.store.scope)
     return "#".join(("T", tenant_id, *parts))
 
 
