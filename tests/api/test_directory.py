@@ -7,12 +7,14 @@ same transaction; a candidate's notes are sealed with the company's key before t
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import boto3
 import pytest
 from protu import audit, crypto, errors
 from protu.settings import settings
 
-from tests.api.people import invite
+from tests.api.people import invite, sign_up
 
 
 def tenant(account) -> str:
@@ -356,3 +358,39 @@ def test_reading_far_more_responses_than_usual_raises_a_signal(owner, assessment
         assert len(reader.browser.get(path).json()["items"]) == len(made)
     after = [s for s in signals.list_signals(tenant(owner)) if s["kind"] == "access.unusual"]
     assert len(after) == before + 1 and after[0]["user"] == reader.me["id"]
+
+
+def test_reading_responses_in_the_companys_quiet_hours_raises_a_signal(api, mail, monkeypatch):
+    from protu.security import access, signals
+
+    monkeypatch.setattr(access, "MIN_DAYS", 3)  # how much history makes "usual" is configuration
+    monkeypatch.setattr(access, "USUAL_DAYS", 2)
+    company = sign_up(api, mail)  # a fresh company: no history yet
+    asmt = company.browser.post("/api/assessments", {"title": "Check", "questions": [{"id": "q1", "text": "?"}]})
+    cand = company.browser.post("/api/candidates", {"name": "Quinn"}).json()
+    for answer in ("a", "b"):
+        respond(company, asmt.json()["id"], cand["id"], {"q1": answer})
+    path = f"/api/candidates/{cand['id']}/responses"
+
+    def read_at(moment: str) -> None:
+        monkeypatch.setattr(access, "clock", lambda: datetime.fromisoformat(moment).timestamp())
+        assert company.browser.get(path).status == 200
+
+    def off_hours() -> list[dict]:
+        return [s for s in signals.list_signals(tenant(company)) if s["kind"] == "access.off_hours"]
+
+    read_at("2026-11-23T10:05:00+00:00")  # Monday morning
+    read_at("2026-11-23T05:00:00+00:00")  # one day of history is too little to judge an hour by
+    for _ in range(20):
+        read_at("2026-11-23T05:30:00+00:00")  # a burst is one day, however many reads it makes
+    read_at("2026-11-24T10:10:00+00:00")
+    read_at("2026-11-25T10:20:00+00:00")  # three mornings: the company's day is known
+    assert off_hours() == []
+    read_at("2026-11-26T05:10:00+00:00")  # one earlier day at 05:00 is not usual
+    read_at("2026-11-26T03:00:00+00:00")  # the same user in another quiet hour: a new signal
+    read_at("2026-11-26T03:20:00+00:00")  # the same hour again: one signal is enough
+    read_at("2026-11-26T10:15:00+00:00")  # the usual hour: nothing
+    found = off_hours()
+    assert [s["details"]["hour_utc"] for s in found] == [3, 5]  # newest first
+    assert all(s["user"] == company.me["id"] for s in found)
+    assert found[0]["details"]["days_read_in_this_hour"] == 0 and found[1]["details"]["days_read"] == 3

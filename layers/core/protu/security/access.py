@@ -1,25 +1,73 @@
-"""Unusual data access: one user opening far more sensitive records (assessment responses) than anyone needs to.
+"""Unusual data access, two ways: one user opening far more sensitive records (assessment responses) than anyone
+needs to, and sensitive records opened at an hour when the company is usually quiet.
 
-Each read of sensitive records counts towards a per-user window (``ratelimit``, weighted by the records opened).
-Crossing ``READS_LIMIT`` within ``WINDOW_SECONDS`` raises the ``access.unusual`` signal once per window; the read
-itself is still answered (it is audited either way) — containing a suspicious user is the incident workflow's
-decision, not a read path's.
+* **Volume.** Each read of sensitive records counts towards a per-user window (``ratelimit``, weighted by the
+  records opened). Crossing ``READS_LIMIT`` within ``WINDOW_SECONDS`` raises ``access.unusual`` once per window.
+* **Hours.** Each read also marks, per company, the hour (UTC) of the day it happened in
+  (``T#<tenant>#ACCESS_HOURS``, ``sk D#<yyyy-mm-dd>#<hh>``, expiring after ``HISTORY_DAYS`` + 7 days). Once a
+  company has read on ``MIN_DAYS`` different days of the last ``HISTORY_DAYS``, a read in an hour it read in on
+  fewer than ``USUAL_DAYS`` of those days raises ``access.off_hours``, at most once per user and hour. Counting days
+  rather than records means a burst at 3 a.m. does not make 3 a.m. usual. UTC hours need no time zone setting:
+  the profile learns whatever the company's day looks like in UTC. It is read once per ``PROFILE_CACHE_SECONDS``
+  per company and process, and each (day, hour) is written once.
+
+The read itself is still answered (it is audited either way): containing a suspicious user is the incident
+workflow's decision, not a read path's.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from protu.store.base import SettingValue, tenant_pk
 
 READS_LIMIT = 200
 WINDOW_SECONDS = 600
+HISTORY_DAYS = 28
+MIN_DAYS = 10
+USUAL_DAYS = 3
+PROFILE_CACHE_SECONDS = 600
+
+clock = time.time  # the only clock of this module (tests move it to another hour)
+
+_profiles: dict[str, tuple[float, dict[int, set[str]]]] = {}  # tenant -> (read at, UTC hour -> days read in it)
+_lock = threading.Lock()
 
 
-def opened(principal: Any, entity: str, count: int) -> bool:
-    """Count ``count`` sensitive records opened by the caller; True when this read crossed the limit."""
+class AccessHour(Model):
+    """A company opened sensitive records in this hour (UTC) of this day."""
+
+    class Meta:
+        table_name = SettingValue("data_table")
+        region = SettingValue("region")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    expires_at = NumberAttribute()
+
+
+def opened(principal: Any, entity: str, count: int) -> list[str]:
+    """Count ``count`` sensitive records opened by the caller; answers the signals this read raised."""
+    raised = []
+    now = clock()
+    if _too_many(principal, entity, count, now):
+        raised.append("access.unusual")
+    if _off_hours(principal, entity, count, now):
+        raised.append("access.off_hours")
+    return raised
+
+
+def _too_many(principal: Any, entity: str, count: int, now: float) -> bool:
     from protu.security import ratelimit, signals
 
     key = f"{principal.tenant_id}:{principal.user_id}"
-    decision = ratelimit.hit("reads", key, limit=READS_LIMIT, window_seconds=WINDOW_SECONDS, weight=count)
+    decision = ratelimit.hit("reads", key, limit=READS_LIMIT, window_seconds=WINDOW_SECONDS, weight=count, now=now)
     crossed = decision.count > READS_LIMIT >= decision.count - count
     if crossed:
         signals.raise_signal(
@@ -29,3 +77,65 @@ def opened(principal: Any, entity: str, count: int) -> bool:
             details={"entity": entity, "opened": decision.count, "window_seconds": WINDOW_SECONDS},
         )
     return crossed
+
+
+def _off_hours(principal: Any, entity: str, count: int, now: float) -> bool:
+    """Whether this read happened in one of the company's quiet hours (judged before it is counted)."""
+    from protu.security import ratelimit, signals
+
+    moment = datetime.fromtimestamp(now, UTC)
+    profile = usual_hours(principal.tenant_id, now)
+    days = set().union(*profile.values())
+    usual = len(profile.get(moment.hour, ()))
+    quiet = len(days) >= MIN_DAYS and usual < USUAL_DAYS
+    _mark(principal.tenant_id, moment, profile)
+    if not quiet:
+        return False
+    key = f"{principal.tenant_id}:{principal.user_id}"
+    if ratelimit.hit("offhours", key, limit=1, window_seconds=3600, now=now).count != 1:
+        return False  # already raised for this user this hour
+    signals.raise_signal(
+        "access.off_hours",
+        tenant_id=principal.tenant_id,
+        user_id=principal.user_id,
+        details={
+            "entity": entity,
+            "opened": count,
+            "hour_utc": moment.hour,
+            "days_read_in_this_hour": usual,
+            "days_read": len(days),
+            "history_days": HISTORY_DAYS,
+        },
+    )
+    return True
+
+
+def usual_hours(tenant_id: str, now: float | None = None) -> dict[int, set[str]]:
+    """For each UTC hour, the days of the last ``HISTORY_DAYS`` on which the company opened sensitive records in
+    it (cached per process)."""
+    now = clock() if now is None else now
+    cached = _profiles.get(tenant_id)
+    if cached is not None and 0 <= now - cached[0] < PROFILE_CACHE_SECONDS:
+        return cached[1]
+    since = (datetime.fromtimestamp(now, UTC) - timedelta(days=HISTORY_DAYS)).date().isoformat()
+    profile: dict[int, set[str]] = {}
+    for item in AccessHour.query(_pk(tenant_id), AccessHour.sk >= f"D#{since}", consistent_read=True):
+        _, day, hour = item.sk.split("#")
+        profile.setdefault(int(hour), set()).add(day)
+    with _lock:
+        _profiles[tenant_id] = (now, profile)
+    return profile
+
+
+def _mark(tenant_id: str, moment: datetime, profile: dict[int, set[str]]) -> None:
+    """Record that the company read in this hour today (once: the profile already knows the hours it wrote)."""
+    day = moment.date().isoformat()
+    if day in profile.get(moment.hour, ()):
+        return
+    expires = int((moment + timedelta(days=HISTORY_DAYS + 7)).timestamp())
+    AccessHour(_pk(tenant_id), f"D#{day}#{moment.hour:02d}", expires_at=expires).save()
+    profile.setdefault(moment.hour, set()).add(day)
+
+
+def _pk(tenant_id: str) -> str:
+    return tenant_pk(tenant_id, "ACCESS_HOURS")

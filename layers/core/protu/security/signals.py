@@ -42,6 +42,7 @@ KINDS: dict[str, str] = {
     "mfa.failed_burst": "several second-factor codes failed in a row",
     "session.suspicious_signout": "a session was signed out because it looked compromised",
     "access.unusual": "one user opened far more sensitive records than usual in a short time",
+    "access.off_hours": "sensitive records were opened in an hour when the company is usually quiet",
 }
 
 _log = get_logger(__name__)
