@@ -56,6 +56,8 @@ def test_an_admin_cannot_manage_users(api, mailgun):
     ]:
         reply = admin.browser.request(method, path, json=body)
         assert (reply.status, reply.json()["error"]["code"]) == (403, "forbidden"), path
+    allowed = admin.me["permissions"]  # what the SPA shows an admin comes from the same table
+    assert "users" not in allowed and "billing" not in allowed and {"candidates", "assessments"} <= set(allowed)
 
 
 def test_a_role_change_takes_effect_on_the_next_request(api, mailgun):
