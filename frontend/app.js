@@ -27,6 +27,8 @@ const routes = [
   { path: "/employees/:id", page: () => import("./pages/employee.js"), guard: requireSignIn },
   { path: "/teams", page: () => import("./pages/teams.js"), guard: requireSignIn },
   { path: "/teams/:id", page: () => import("./pages/team.js"), guard: requireSignIn },
+  { path: "/assessments", page: () => import("./pages/assessments.js"), guard: requireSignIn },
+  { path: "/assessments/:id", page: () => import("./pages/assessment.js"), guard: requireSignIn },
 ];
 
 export const router = createRouter({

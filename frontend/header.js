@@ -1,11 +1,20 @@
 // The site header's navigation and account area, kept in step with the session.
 //
-// Signed out: Status · Sign in · Sign up. Signed in: Status · Roles · Candidates · Employees · Teams · Account · Users and Audit log (owners only),
-// then the user's name, company and a Sign out button. index.html carries the signed-out links so the page reads
-// well before this runs.
+// Signed out: Status · Sign in · Sign up. Signed in: Status · Roles · Candidates · Employees · Teams · Assessments
+// (with the `assessments` permission) · Account · Users and Audit log (owners only), then the user's name, company
+// and a Sign out button. index.html carries the signed-out links so the page reads well before this runs.
 
 import { h } from "./dom.js";
 import { session } from "./session.js";
+
+// What an admin may do besides their own account (protu.identity.rbac; an owner may do everything). /api/me names
+// the user's role; a `permissions` list, when the answer carries one, is used as it is.
+const ADMIN_PERMISSIONS = new Set(["roles", "teams", "employees", "candidates", "assessments"]);
+
+function allows(user, permission) {
+  if (Array.isArray(user.permissions)) return user.permissions.includes(permission);
+  return user.role === "owner" || (user.role === "admin" && ADMIN_PERMISSIONS.has(permission));
+}
 
 export function mountHeader({ nav, account, onSignOut }) {
   let pending = true; // until the start-up restore is done, show no account links rather than the wrong ones
@@ -22,8 +31,9 @@ export function mountHeader({ nav, account, onSignOut }) {
         navLink("/candidates", "Candidates", "nav-candidates"),
         navLink("/employees", "Employees", "nav-employees"),
         navLink("/teams", "Teams", "nav-teams"),
-        navLink("/account", "Account", "nav-account"),
       );
+      if (allows(user, "assessments")) links.push(navLink("/assessments", "Assessments", "nav-assessments"));
+      links.push(navLink("/account", "Account", "nav-account"));
       if (user.role === "owner") links.push(navLink("/users", "Users", "nav-users"), navLink("/audit", "Audit log", "nav-audit"));
     } else if (!pending) {
       links.push(navLink("/signin", "Sign in", "nav-signin"), navLink("/signup", "Sign up", "nav-signup"));

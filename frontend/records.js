@@ -1,13 +1,14 @@
-// Shared pieces of the company-record pages (pages/roles.js, role.js, candidates.js, candidate.js): the candidate
-// stages, every role of the company for selects, paged tables with "Load more", record forms and their values,
-// and the explanations for the API's 409 answers (version_conflict, in_use).
+// Shared pieces of the company-record pages (pages/roles.js, role.js, candidates.js, candidate.js, employees, teams
+// and assessments): the candidate stages, every role of the company for selects, paged tables with "Load more",
+// record forms and their values, the explanations for the API's 409 answers (version_conflict, in_use), the
+// assessment builder and the views of assessment responses.
 //
 // The API (protu.directory): GET /api/<kind>?limit=&cursor= -> {items, next_cursor}; POST creates; GET/PATCH/DELETE
 // /api/<kind>/{id}. A PATCH names the `version` it was made from plus the changed fields.
 
-import { ApiError, api } from "./api.js";
+import { ApiError, api, path } from "./api.js";
 import { h } from "./dom.js";
-import { busy, field, link, showError } from "./ui.js";
+import { busy, field, link, messages, showError, timeNode } from "./ui.js";
 
 export const STAGES = [
   ["applied", "Applied"],
@@ -32,17 +33,8 @@ export function stageBadge(stage, testid) {
 }
 
 // Every role of the company (for selects and names), by title. Pages of 100 until the cursor runs out.
-export async function allRoles(signal) {
-  const roles = [];
-  let cursor = null;
-  do {
-    const query = new URLSearchParams({ limit: "100" });
-    if (cursor) query.set("cursor", cursor);
-    const page = await api.get(`/api/roles?${query}`, { signal });
-    roles.push(...page.items);
-    cursor = page.next_cursor;
-  } while (cursor);
-  return roles.sort((a, b) => a.title.localeCompare(b.title, undefined, { sensitivity: "base" }));
+export function allRoles(signal) {
+  return allRecords("roles", "title", signal);
 }
 
 // <option>s for a role select: the choice for "none" first, then each role.
@@ -410,4 +402,469 @@ export function teamFields() {
 
 export function teamValues(fields) {
   return formValues(fields, { lead_employee_id: (value) => value || null });
+}
+
+// -------------------------------------------------------------------------------------------- assessments
+
+// The kinds of question an assessment asks; each kind decides how an answer is given (pages/assessment.js).
+export const QUESTION_KINDS = [
+  ["text", "Written answer"],
+  ["scale", "Scale from 1 to 5"],
+  ["choice", "Choice (short answer)"],
+  ["yes_no", "Yes or no"],
+];
+export const QUESTION_KIND_NAMES = Object.fromEntries(QUESTION_KINDS);
+export const MAX_QUESTIONS = 50;
+
+// An error for a group of controls rather than one field (the questions, the answers), with field()'s
+// { error(text), clear(), input } shape so showError() puts a 422 naming the group there. `focus()` answers the
+// control that takes the focus.
+export function groupError({ id, testid, focus }) {
+  const node = h("p", { id, class: "field__error", "data-testid": testid, hidden: true });
+  return {
+    node,
+    error(text) {
+      node.textContent = text;
+      node.hidden = false;
+    },
+    clear() {
+      node.textContent = "";
+      node.hidden = true;
+    },
+    get input() {
+      return focus();
+    },
+  };
+}
+
+// A button that stays focusable while it does nothing (aria-disabled rather than disabled: handleSubmit() turns
+// `disabled` off on every button of the form once a submission is done).
+function setUsable(button, on) {
+  if (on) button.removeAttribute("aria-disabled");
+  else button.setAttribute("aria-disabled", "true");
+}
+
+function usable(button) {
+  return button.getAttribute("aria-disabled") !== "true";
+}
+
+// The assessment form (adding one on /assessments, changing one on /assessments/:id): title, job role and the
+// questions, which can be added (up to 50), removed (down to 1), moved up and down and edited.
+//
+// A question keeps its id through every edit, because answers are stored by question id: new questions get the
+// next free q<n>, and an id seen in this form (even of a question removed meanwhile) is never given to another
+// question. `fields` is keyed like the API's details.field ("title", "questions[1].text") and kept in step with the
+// list, so a 422 lands next to the right question.
+export function assessmentBuilder({ action, submitLabel, labelledBy }) {
+  const msg = messages("assessment-form");
+  const said = h("p", { class: "sr-only", role: "status", "data-testid": "assessment-questions-status" });
+  const list = h("ol", { class: "question-list", "data-testid": "assessment-questions" });
+  const add = h(
+    "button",
+    { type: "button", class: "button button--secondary button--small", "data-testid": "assessment-add-question" },
+    "Add a question",
+  );
+  const used = new Set(); // every question id this form has seen or given out
+  let items = []; // { id, node, text, kind, up, down, remove, number, kindFor }, in the order asked
+  let roles = [];
+  let serial = 0; // element ids
+
+  const fields = {
+    title: field({
+      id: "assessment-title",
+      label: "Title",
+      required: true,
+      maxlength: "120",
+      autocomplete: "off",
+      testid: "assessment-title",
+    }),
+    job_role_id: field({
+      id: "assessment-role",
+      label: "Job role",
+      tag: "select",
+      class: "select",
+      options: [["", "No role"]],
+      hint: "The role this assessment is for, if any.",
+      testid: "assessment-role",
+    }),
+    questions: groupError({
+      id: "assessment-questions-error",
+      testid: "assessment-questions-error",
+      focus: () => items[0]?.text.input ?? add,
+    }),
+  };
+
+  function say(text) {
+    said.textContent = text;
+  }
+
+  function nextId() {
+    let n = 0;
+    for (const id of used) {
+      const found = /^q(\d+)$/.exec(id);
+      if (found) n = Math.max(n, Number(found[1]));
+    }
+    let id;
+    do id = `q${++n}`;
+    while (used.has(id));
+    used.add(id);
+    return id;
+  }
+
+  function item(question) {
+    const n = ++serial;
+    const number = h("span", {});
+    const kindFor = h("span", { class: "sr-only" });
+    const text = textArea({
+      id: `assessment-question-${n}`,
+      label: number,
+      rows: "2",
+      maxlength: "1000",
+      required: true,
+      testid: "question-text",
+    });
+    const kind = field({
+      id: `assessment-question-${n}-kind`,
+      label: h("span", {}, "Answer type", kindFor),
+      tag: "select",
+      class: "select",
+      options: QUESTION_KINDS,
+      testid: "question-kind",
+    });
+    text.input.value = question.text ?? "";
+    kind.input.value = QUESTION_KIND_NAMES[question.kind] ? question.kind : "text";
+    const button = (label, testid) =>
+      h("button", { type: "button", class: "button button--secondary button--small", "data-testid": testid }, label);
+    const entry = { id: question.id, text, kind, number, kindFor };
+    entry.up = button("Move up", "question-up");
+    entry.down = button("Move down", "question-down");
+    entry.remove = button("Remove", "question-remove");
+    entry.node = h(
+      "li",
+      { class: "question", "data-testid": "assessment-question", "data-question-id": question.id },
+      h("div", { class: "question__fields" }, text.node, kind.node),
+      h("div", { class: "question__actions" }, entry.up, entry.down, entry.remove),
+    );
+    entry.up.addEventListener("click", () => move(entry, -1));
+    entry.down.addEventListener("click", () => move(entry, 1));
+    entry.remove.addEventListener("click", () => drop(entry));
+    return entry;
+  }
+
+  // Labels, which buttons do something, and the `fields` keys of each question, after any change to the list.
+  function renumber() {
+    for (const key of Object.keys(fields)) if (key.startsWith("questions[")) delete fields[key];
+    items.forEach((entry, i) => {
+      const n = i + 1;
+      entry.number.textContent = `Question ${n}`;
+      entry.kindFor.textContent = ` for question ${n}`;
+      entry.up.setAttribute("aria-label", `Move up: question ${n}`);
+      entry.down.setAttribute("aria-label", `Move down: question ${n}`);
+      entry.remove.setAttribute("aria-label", `Remove: question ${n}`);
+      setUsable(entry.up, i > 0);
+      setUsable(entry.down, i < items.length - 1);
+      setUsable(entry.remove, items.length > 1);
+      fields[`questions[${i}]`] = entry.text;
+      fields[`questions[${i}].id`] = entry.text;
+      fields[`questions[${i}].text`] = entry.text;
+      fields[`questions[${i}].kind`] = entry.kind;
+    });
+    setUsable(add, items.length < MAX_QUESTIONS);
+  }
+
+  function move(entry, delta) {
+    const button = delta < 0 ? entry.up : entry.down;
+    if (!usable(button)) return;
+    const from = items.indexOf(entry);
+    const to = from + delta;
+    items.splice(from, 1);
+    items.splice(to, 0, entry);
+    if (delta < 0) items[to + 1].node.before(entry.node);
+    else items[to - 1].node.after(entry.node);
+    renumber();
+    say(`Question ${from + 1} moved ${delta < 0 ? "up" : "down"}. It is now question ${to + 1}.`);
+    (usable(button) ? button : delta < 0 ? entry.down : entry.up).focus();
+  }
+
+  function drop(entry) {
+    if (!usable(entry.remove)) return;
+    const at = items.indexOf(entry);
+    items.splice(at, 1);
+    entry.node.remove();
+    renumber();
+    say(`Question ${at + 1} removed. ${items.length === 1 ? "1 question" : `${items.length} questions`} left.`);
+    (items[at] ?? items[at - 1]).text.input.focus();
+  }
+
+  add.addEventListener("click", () => {
+    if (!usable(add)) {
+      say(`An assessment asks at most ${MAX_QUESTIONS} questions.`);
+      return;
+    }
+    const entry = item({ id: nextId(), text: "", kind: "text" });
+    items.push(entry);
+    list.append(entry.node);
+    renumber();
+    fields.questions.clear();
+    say(`Question ${items.length} added.`);
+    entry.text.input.focus();
+  });
+
+  function selectRole(roleId) {
+    const select = fields.job_role_id.input;
+    fillSelect(select, roles, "title", "No role", roleId ?? "");
+    // A role this page does not know (the roles could not be loaded) stays selected, so saving keeps the link.
+    if (roleId && !roles.some((role) => role.id === roleId)) {
+      select.append(h("option", { value: roleId }, "The current role"));
+      select.value = roleId;
+    }
+  }
+
+  // Show `record` ({title, job_role_id, questions}) in the form.
+  function fill(record) {
+    for (const question of record.questions) used.add(question.id);
+    items = record.questions.map(item);
+    list.replaceChildren(...items.map((entry) => entry.node));
+    fields.title.input.value = record.title ?? "";
+    fields.title.clear();
+    selectRole(record.job_role_id);
+    fields.job_role_id.clear();
+    fields.questions.clear();
+    renumber();
+    say("");
+  }
+
+  const form = h(
+    "form",
+    { class: "form", method: "post", action, "aria-labelledby": labelledBy, "data-testid": "assessment-form" },
+    fields.title.node,
+    fields.job_role_id.node,
+    h(
+      "fieldset",
+      { class: "question-group", "aria-describedby": "assessment-questions-hint" },
+      h("legend", {}, "Questions"),
+      h(
+        "p",
+        { id: "assessment-questions-hint", class: "field__hint" },
+        `1 to ${MAX_QUESTIONS} questions, asked in this order. The answer type decides how each answer is given.`,
+      ),
+      list,
+      fields.questions.node,
+      h("div", { class: "actions" }, add),
+      said,
+    ),
+    h("div", {}, h("button", { type: "submit", class: "button", "data-testid": "assessment-save" }, submitLabel)),
+    ...msg.nodes,
+  );
+
+  return {
+    form,
+    msg,
+    fields,
+    fill,
+    // An empty form with one question (q1) to start from.
+    reset() {
+      used.clear();
+      fill({ title: "", job_role_id: null, questions: [{ id: nextId(), text: "", kind: "text" }] });
+    },
+    setRoles(roleList, selected = fields.job_role_id.input.value) {
+      roles = roleList;
+      selectRole(selected || null);
+    },
+    // What the form sends: trimmed texts, null for no role.
+    values() {
+      return {
+        title: fields.title.input.value.trim(),
+        job_role_id: fields.job_role_id.input.value || null,
+        questions: items.map((entry) => ({ id: entry.id, text: entry.text.input.value.trim(), kind: entry.kind.input.value })),
+      };
+    },
+    // A blank title or question is said at its field without a round trip. True when all is filled in.
+    check() {
+      if (!requireText(fields.title, msg, "Enter a title for the assessment.")) return false;
+      return items.every((entry, i) => requireText(entry.text, msg, `Enter the text of question ${i + 1}, or remove that question.`));
+    },
+  };
+}
+
+// Only what differs from `record`: a PATCH body without the version yet. The questions go as a whole.
+export function assessmentChanges(values, record) {
+  const patch = changes({ title: values.title, job_role_id: values.job_role_id }, record);
+  const before = record.questions ?? [];
+  const same =
+    values.questions.length === before.length &&
+    values.questions.every((q, i) => q.id === before[i].id && q.text === before[i].text && q.kind === before[i].kind);
+  if (!same) patch.questions = values.questions;
+  return patch;
+}
+
+// "3 questions"
+export function questionCount(assessment) {
+  const n = assessment.questions?.length ?? 0;
+  return n === 1 ? "1 question" : `${n} questions`;
+}
+
+// -------------------------------------------------------------------------------------------- responses
+
+const SCORE = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2, useGrouping: false });
+
+export function scoreNode(score, testid) {
+  if (score === null || score === undefined) return h("span", { "data-testid": testid }, none());
+  return h("span", { "data-testid": testid }, SCORE.format(score));
+}
+
+// An answer as a person reads it: "Yes", "4 of 5", the text as written; "No answer" when there is none.
+export function answerNode(kind, value) {
+  if (value === null || value === undefined || value === "") return h("span", { class: "muted" }, "No answer");
+  if (kind === "yes_no") return { yes: "Yes", no: "No" }[value.toLowerCase()] ?? value;
+  if (kind === "scale" && /^[1-5]$/.test(value)) return `${value} of 5`;
+  return value;
+}
+
+// The answers next to the question texts, in the assessment's order. Answers to questions the assessment no longer
+// asks follow (they are kept); `questions` null (the assessment could not be loaded) shows the answers by id.
+export function answerList(questions, answers) {
+  const given = answers ?? {};
+  const asked = new Set((questions ?? []).map((question) => question.id));
+  const item = (id, question, answer) =>
+    h(
+      "div",
+      { class: "answers__item", "data-testid": "answer", "data-question-id": id },
+      h("dt", { "data-testid": "answer-question" }, question),
+      h("dd", { class: "details__text", "data-testid": "answer-value" }, answer),
+    );
+  const extra = Object.keys(given)
+    .filter((id) => !asked.has(id))
+    .map((id) =>
+      item(id, questions ? "A question this assessment no longer asks" : `Question ${id}`, answerNode("text", given[id])),
+    );
+  return h(
+    "dl",
+    { class: "answers", "data-testid": "answers" },
+    (questions ?? []).map((question, i) => item(question.id, `${i + 1}. ${question.text}`, answerNode(question.kind, given[question.id]))),
+    extra,
+  );
+}
+
+// What opening a response shows: its answers next to the question texts, then the notes, then `extra` (actions).
+export function responseDetail(questions, response, ...extra) {
+  return h(
+    "div",
+    { class: "response-detail" },
+    h("h3", { class: "response-detail__title" }, "Answers"),
+    answerList(questions, response.answers),
+    h("h3", { class: "response-detail__title" }, "Notes"),
+    h("p", { class: "details__text response-detail__notes", "data-testid": "response-notes" }, response.notes || none()),
+    ...extra,
+  );
+}
+
+let toggles = 0;
+
+// The "Show answers" button of a response's table row: opens a row under it with what `build()` answers (see
+// responseDetail()) and closes it again. The answers only ever live in the page: never in the address or storage.
+export function answersToggle({ colspan, build }) {
+  let details = null;
+  const button = h(
+    "button",
+    { type: "button", class: "button button--secondary button--small", "aria-expanded": "false", "data-testid": "response-toggle" },
+    "Show answers",
+  );
+  button.addEventListener("click", () => {
+    const row = button.closest("tr");
+    if (details) {
+      details.remove();
+      details = null;
+      button.removeAttribute("aria-controls");
+      button.setAttribute("aria-expanded", "false");
+      button.textContent = "Show answers";
+      return;
+    }
+    details = h(
+      "tr",
+      { class: "response-details", id: `response-details-${++toggles}`, "data-testid": "response-details" },
+      h("td", { colspan: String(colspan) }, build()),
+    );
+    row.after(details);
+    button.setAttribute("aria-controls", details.id);
+    button.setAttribute("aria-expanded", "true");
+    button.textContent = "Hide answers";
+  });
+  return button;
+}
+
+// A person's assessment responses for their page (pages/candidate.js, employee.js): GET
+// /api/<candidates|employees>/{id}/responses, newest first with "Load more", each row opening its answers next to
+// the question texts. Each assessment named is fetched once (GET /api/assessments/{id}) for its title and questions.
+// Every read of responses is an audit event on the server, so the list is read once and kept in the page.
+export function personResponses({ kind, personId, noun, signal }) {
+  const msg = messages("person-responses");
+  const heading = h("h2", { id: "person-responses-title", tabindex: "-1" }, "Assessment responses");
+  const { table, body, node } = recordTable({
+    caption: `Assessment responses about this ${noun}`,
+    columns: ["Assessment", "Score", "Recorded", "Answers"],
+    testid: "person-responses-table",
+    labelledBy: "person-responses-title",
+  });
+  const assessments = new Map(); // id -> the assessment, or null when it could not be loaded
+
+  async function loadAssessment(id) {
+    try {
+      assessments.set(id, await api.get(path`/api/assessments/${id}`, { signal }));
+    } catch (error) {
+      if (error?.name === "AbortError" || sessionEnded(error)) throw error;
+      assessments.set(id, null); // the answers still show, by question id
+    }
+  }
+
+  function row(response) {
+    const assessment = assessments.get(response.assessment_id) ?? null;
+    return h(
+      "tr",
+      { class: "records-table__row", "data-testid": "response-row", "data-response-id": response.id },
+      h(
+        "th",
+        { scope: "row", class: "records-table__name" },
+        link(`/assessments/${encodeURIComponent(response.assessment_id)}`, assessment ? assessment.title : "An assessment", {
+          "data-testid": "response-assessment-link",
+        }),
+      ),
+      h("td", {}, scoreNode(response.score, "response-score")),
+      h("td", {}, timeNode(response.created_at, { testid: "response-date" })),
+      h("td", {}, answersToggle({ colspan: 4, build: () => responseDetail(assessment?.questions ?? null, response) })),
+    );
+  }
+
+  const list = pager({
+    table,
+    body,
+    msg,
+    heading,
+    colspan: 4,
+    label: "Load more responses",
+    nouns: ["response", "responses"],
+    testid: "person-responses",
+    emptyText: `No assessment responses about this ${noun} yet. Record one on an assessment's page.`,
+    emptyTestid: "person-responses-empty",
+    fetchPage: async (cursor) => {
+      const query = new URLSearchParams({ limit: "25" });
+      if (cursor) query.set("cursor", cursor);
+      const page = await api.get(`/api/${kind}/${encodeURIComponent(personId)}/responses?${query}`, { signal });
+      const missing = [...new Set(page.items.map((response) => response.assessment_id))].filter((id) => !assessments.has(id));
+      await Promise.all(missing.map(loadAssessment));
+      return page;
+    },
+    row,
+  });
+  list.load({ reset: true });
+
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "person-responses-title", "data-testid": "person-responses" },
+    heading,
+    h("p", { class: "field__hint" }, "Answers are confidential: every time they are read, it is recorded in the audit log."),
+    ...msg.nodes,
+    node,
+    list.more,
+  );
 }

@@ -1,6 +1,8 @@
-// One candidate (GET /api/candidates/{id}): stage, role (linked), contact, source and notes; changing them (PATCH
-// with the version they were loaded at; a stale version is 409 version_conflict, answered with an offer to load
-// the latest version) and deleting the candidate (DELETE). The role names come from GET /api/roles.
+// One candidate (GET /api/candidates/{id}): stage, role (linked), contact, source and notes; their assessment
+// responses (GET /api/candidates/{id}/responses, records.js personResponses()); changing them (PATCH with the version
+// they were loaded at; a stale version is 409 version_conflict, answered with an offer to load the latest version)
+// and deleting the candidate (DELETE, refused with 409 in_use while responses about them exist). The role names
+// come from GET /api/roles.
 
 import { ApiError, api, path } from "../api.js";
 import { h } from "../dom.js";
@@ -14,6 +16,7 @@ import {
   isConflict,
   isRecordId,
   none,
+  personResponses,
   requireText,
   sessionEnded,
   showVersionConflict,
@@ -162,6 +165,15 @@ export async function render({ params, signal, navigate }) {
   // ---------------------------------------------------------------------------------------------- delete
   const deleteMsg = messages("candidate-delete");
   const remove = h("button", { type: "button", class: "button button--danger", "data-testid": "candidate-delete" }, "Delete candidate");
+  // 409 in_use: assessment responses about the candidate name them (a role or team never does).
+  function explainInUse() {
+    deleteMsg.error(
+      "This candidate cannot be deleted because assessment responses about them are recorded (see ",
+      h("a", { href: "#person-responses-title", "data-testid": "candidate-in-use-responses" }, "Assessment responses"),
+      "). Delete those responses on their assessments' pages first.",
+    );
+  }
+
   remove.addEventListener("click", async () => {
     const ok = await confirmDialog({
       title: `Delete ${candidate.name}?`,
@@ -175,6 +187,7 @@ export async function render({ params, signal, navigate }) {
       try {
         await api.delete(path`/api/candidates/${candidate.id}`, { signal });
       } catch (error) {
+        if (isConflict(error, "in_use")) return explainInUse();
         if (error instanceof ApiError && error.status === 404) return gone();
         return showError(deleteMsg, error);
       }
@@ -191,6 +204,7 @@ export async function render({ params, signal, navigate }) {
       h("h2", { id: "candidate-details-title" }, "About this candidate"),
       details,
     ),
+    personResponses({ kind: "candidates", personId: candidate.id, noun: "candidate", signal }),
     h(
       "section",
       { class: "card", "aria-labelledby": "candidate-edit-title", "data-testid": "candidate-edit" },
@@ -201,7 +215,7 @@ export async function render({ params, signal, navigate }) {
       "section",
       { class: "card", "aria-labelledby": "candidate-delete-title", "data-testid": "candidate-delete-section" },
       h("h2", { id: "candidate-delete-title" }, "Delete this candidate"),
-      h("p", {}, "Deleting removes the candidate and their notes from Protu."),
+      h("p", {}, "Deleting removes the candidate and their notes from Protu. It is refused while assessment responses about them exist."),
       h("div", { class: "actions" }, remove),
       ...deleteMsg.nodes,
     ),

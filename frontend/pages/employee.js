@@ -1,6 +1,7 @@
-// One employee (GET /api/employees/{id}): details with their role and teams (linked), changing them (PATCH with the
-// version it was loaded at; 409 version_conflict offers the latest version) and deleting them (DELETE, refused
-// with 409 in_use while they lead a team). Team membership is kept on both sides by the server.
+// One employee (GET /api/employees/{id}): details with their role and teams (linked), their assessment responses
+// (GET /api/employees/{id}/responses, records.js personResponses()), changing them (PATCH with the version it was
+// loaded at; 409 version_conflict offers the latest version) and deleting them (DELETE, refused with 409 in_use while
+// they lead a team or responses about them exist). Team membership is kept on both sides by the server.
 
 import { ApiError, api, path } from "../api.js";
 import { h } from "../dom.js";
@@ -15,6 +16,7 @@ import {
   isConflict,
   isRecordId,
   none,
+  personResponses,
   requireText,
   sameIds,
   sessionEnded,
@@ -179,7 +181,12 @@ export async function render({ params, signal, navigate }) {
       if (failure?.name === "AbortError") throw failure;
     }
     if (led.length === 0) {
-      return deleteMsg.error("This employee cannot be deleted because other records still use them. Change or delete those first.");
+      // Then it is assessment responses about them (the only other records that name an employee).
+      return deleteMsg.error(
+        "This employee cannot be deleted because assessment responses about them are recorded (see ",
+        h("a", { href: "#person-responses-title", "data-testid": "employee-in-use-responses" }, "Assessment responses"),
+        "). Delete those responses on their assessments' pages first.",
+      );
     }
     const links = led.flatMap((team, n) => [
       n > 0 ? ", " : "",
@@ -224,6 +231,7 @@ export async function render({ params, signal, navigate }) {
       h("h2", { id: "employee-details-title" }, "About this employee"),
       details,
     ),
+    personResponses({ kind: "employees", personId: employee.id, noun: "employee", signal }),
     h(
       "section",
       { class: "card", "aria-labelledby": "employee-edit-title", "data-testid": "employee-edit" },
@@ -234,7 +242,7 @@ export async function render({ params, signal, navigate }) {
       "section",
       { class: "card", "aria-labelledby": "employee-delete-title", "data-testid": "employee-delete-section" },
       h("h2", { id: "employee-delete-title" }, "Delete this employee"),
-      h("p", {}, "An employee can be deleted once they lead no team."),
+      h("p", {}, "An employee can be deleted once they lead no team and no assessment responses about them exist."),
       h("div", { class: "actions" }, remove),
       ...deleteMsg.nodes,
     ),

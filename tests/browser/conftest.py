@@ -7,10 +7,13 @@ reported there) and uncaught page errors, for tests to assert it stays empty.
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
 import pytest
+import requests
+from playwright.sync_api import expect
 
 from tests.conftest import mail_to_local_outbox
 
@@ -104,3 +107,36 @@ def watch_console(page) -> list[str]:
 def console_errors(page):
     """``watch_console`` on the test's ``page``."""
     return watch_console(page)
+
+
+@pytest.fixture
+def admin() -> tuple[str, str]:
+    """A fresh company's admin, who can sign in at once. Answers (email, password)."""
+    people = new_company("Lopez Hiring")
+    return people["admin"], people["password"]
+
+
+def sign_in(page, email: str, password: str, name: str = "Adam Admin") -> None:
+    """Sign in through the page and wait until the header names the person."""
+    page.goto("/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_test_id("signin-submit").click()
+    expect(page).to_have_url(re.compile(r"/account$"))
+    expect(page.get_by_test_id("header-user-name")).to_have_text(name)
+
+
+class Elsewhere:
+    """Another session of the same person, talking to the API directly (as another tab or device would)."""
+
+    def __init__(self, base: str, email: str, password: str) -> None:
+        self.base = base
+        self.http = requests.Session()
+        reply = self.http.post(f"{base}/api/auth/login", json={"email": email, "password": password}, timeout=10)
+        assert reply.status_code == 200, reply.text
+        self.http.headers["Authorization"] = f"Bearer {reply.json()['access_token']}"
+
+    def call(self, method: str, path: str, body: dict | None = None, status: int = 200) -> dict | None:
+        reply = self.http.request(method, f"{self.base}{path}", json=body, timeout=10)
+        assert reply.status_code == status, reply.text
+        return reply.json() if reply.content else None

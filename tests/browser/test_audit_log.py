@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import new_company
+from tests.browser.conftest import new_company, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -17,15 +17,6 @@ pytestmark = pytest.mark.browser
 def company() -> dict[str, str]:
     """A fresh company with an owner and an admin who can sign in at once (one password for both)."""
     return new_company("Audit Works")
-
-
-def sign_in(page, email: str, password: str, name: str) -> None:
-    page.goto("/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_test_id("signin-submit").click()
-    expect(page).to_have_url(re.compile(r"/account$"))
-    expect(page.get_by_test_id("header-user-name")).to_have_text(name)
 
 
 def test_owner_reads_filters_and_verifies_the_audit_log(page, company, console_errors):

@@ -9,25 +9,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import new_company
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def admin() -> tuple[str, str]:
-    """A fresh company's admin, who can sign in at once. Answers (email, password)."""
-    people = new_company("People Works")
-    return people["admin"], people["password"]
-
-
-def sign_in(page, email: str, password: str) -> None:
-    page.goto("/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_test_id("signin-submit").click()
-    expect(page).to_have_url(re.compile(r"/account$"))
-    expect(page.get_by_test_id("header-user-name")).to_have_text("Adam Admin")
 
 
 def employee_row(page, name: str):
