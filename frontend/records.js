@@ -88,7 +88,13 @@ export function pager({ table, body, fetchPage, row, colspan, emptyText, emptyTe
     }
     table.setAttribute("aria-busy", "true");
     try {
-      const page = await fetchPage(cursor);
+      // A filtered list may answer a page with no items but a cursor (the audit log reads a bounded stretch of
+      // its chain per request): keep going, a few stretches at a time, until something shows or the list ends.
+      let page = await fetchPage(cursor);
+      for (let stretch = 1; page.items.length === 0 && page.next_cursor && stretch < 20; stretch += 1) {
+        if (mine !== generation) return [];
+        page = await fetchPage(page.next_cursor);
+      }
       if (mine !== generation) return [];
       const rows = page.items.map(row);
       if (reset) body.replaceChildren(...rows);

@@ -143,6 +143,20 @@ def test_filters_are_exact_matches_and_page_like_the_full_list(owner, history, q
     assert everything(owner, **query, limit=limit) == expected
 
 
+def test_a_sparse_filter_reads_a_bounded_stretch_per_page_and_still_finds_everything(owner, history, monkeypatch):
+    from protu.audit import log
+
+    monkeypatch.setattr(log, "MAX_SCANNED", 25)  # how much of the chain one request may read is configuration
+    query = {"action": "users.invited"}  # one match, near the start of the chain
+    expected = [e for e in reversed(history) if e["action"] == "users.invited"]
+    first = listing(owner, **query, limit=10)
+    assert first["items"] == [] and first["next_cursor"] == str(len(history) - 24)  # 25 events read, none matched
+    assert everything(owner, **query, limit=10) == expected
+    assert everything(owner, action="test.beta", limit=100) == [
+        e for e in reversed(history) if e["action"] == "test.beta"
+    ]
+
+
 def test_the_actor_filter_finds_a_persons_events(owner, history):
     me = owner.me["id"]
     mine = everything(owner, actor=me)

@@ -63,7 +63,15 @@ def event_sk(seq: int) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stored_time(datetime.now(UTC))
+
+
+def stored_time(value: datetime) -> str:
+    """An instant as events store ``time`` (UTC, microseconds, ``Z``), so that comparing texts compares instants:
+    ``...T10:00:00Z`` as given would sort after ``...T10:00:00.5Z``. A naive value is taken as UTC. Raises
+    ValueError or OverflowError for an instant outside years 1..9999 in UTC."""
+    utc = value.astimezone(UTC) if value.tzinfo is not None else value
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def entry(

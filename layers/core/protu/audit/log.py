@@ -7,13 +7,15 @@ serialised with every other append to the tenant's chain.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from protu import errors
-from protu.audit.chain import event_sk
-from protu.audit.models import AuditEvent, chain_pk
+from protu.audit.chain import HEAD_SK, event_sk, stored_time
+from protu.audit.models import AuditEvent, AuditHead, chain_pk
 
 MAX_PAGE = 100
+MAX_SCANNED = 2000  # events one call reads at most, whatever the filters
 
 
 def record(
@@ -47,43 +49,55 @@ def events(
     actor: str | None = None,
     action: str | None = None,
     target: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of the tenant's events, newest first, and the cursor of the next page (None at the end).
 
-    Filters are exact matches (``since``/``until`` are ISO-8601 UTC bounds on ``time``, inclusive). The cursor is
-    the seq to continue below; it is only a position within the caller's own tenant chain, so it cannot reach
-    another tenant's events.
+    Filters are exact matches; ``since``/``until`` are inclusive bounds on ``time``. The cursor is the seq to
+    continue below; it is only a position within the caller's own tenant chain, so it cannot reach another
+    tenant's events. One call reads at most ``MAX_SCANNED`` events of the chain: with a sparse filter a page may
+    hold fewer events than asked (even none) and still name a next cursor, so no request reads a whole chain.
     """
     limit = max(1, min(int(limit), MAX_PAGE))
-    top = _cursor_seq(cursor) - 1 if cursor is not None else 10**12 - 1
+    top = _cursor_seq(cursor) - 1 if cursor is not None else _head_seq(tenant_id)
     if top < 1:
         return [], None
+    bottom = max(1, top - MAX_SCANNED + 1)
     conditions = [
         getattr(AuditEvent, name) == value
         for name, value in (("actor", actor), ("action", action), ("target", target))
         if value is not None
     ]
     if since is not None:
-        conditions.append(AuditEvent.time >= since)
+        conditions.append(AuditEvent.time >= stored_time(since))
     if until is not None:
-        conditions.append(AuditEvent.time <= until)
+        conditions.append(AuditEvent.time <= stored_time(until))
     filter_condition = None
     for condition in conditions:
         filter_condition = condition if filter_condition is None else filter_condition & condition
     found = list(
         AuditEvent.query(
             chain_pk(tenant_id),
-            AuditEvent.sk.between(event_sk(1), event_sk(top)),
+            AuditEvent.sk.between(event_sk(bottom), event_sk(top)),
             filter_condition=filter_condition,
             scan_index_forward=False,
             limit=limit + 1,  # one more than asked tells whether another page exists
-            page_size=limit + 1,
+            page_size=limit + 1 if filter_condition is None else min(MAX_SCANNED, 500),
         )
     )
     page = [event.to_document() for event in found[:limit]]
-    return page, (str(page[-1]["seq"]) if len(found) > limit else None)
+    if len(found) > limit:
+        return page, str(page[-1]["seq"])
+    return page, (str(bottom) if bottom > 1 else None)
+
+
+def _head_seq(tenant_id: str) -> int:
+    """The newest event's seq (0 for an empty chain)."""
+    try:
+        return int(AuditHead.get(chain_pk(tenant_id), HEAD_SK, consistent_read=True).seq)
+    except AuditHead.DoesNotExist:
+        return 0
 
 
 def _cursor_seq(cursor: str) -> int:

@@ -7,12 +7,13 @@ can re-verify an exported page with ``hashlib`` (see ``protu.audit.chain``); ``/
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 
 from protu import audit, errors
+from protu.audit.chain import stored_time
 from protu.http.auth import Strict
 from protu.http.routing import Call, Router
 
@@ -95,23 +96,21 @@ def _cursor(cursor: str | None) -> str | None:
     return cursor
 
 
-def _stored_time(value: datetime | None, name: str) -> str | None:
-    """``value`` as the chain writes ``time`` (UTC, microseconds, ``Z``: ``chain.now_iso``), so that comparing the
-    texts compares the instants: ``...T10:00:00Z`` as given would sort after ``...T10:00:00.5Z``."""
-    if value is None:
-        return None
-    try:
-        utc = value.astimezone(UTC)
-    except (OverflowError, ValueError):  # 0001-01-01T00:00:00+01:00 is before the first representable instant
-        raise errors.ValidationFailed(f"{name.capitalize()} is out of range.", details={"field": name}) from None
-    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+def _checked_time(value: datetime | None, name: str) -> datetime | None:
+    """``value`` if the audit log can compare it (``audit.chain.stored_time``), else a 422 naming the field."""
+    if value is not None:
+        try:
+            stored_time(value)
+        except (OverflowError, ValueError):  # 0001-01-01T00:00:00+01:00 is before the first representable instant
+            raise errors.ValidationFailed(f"{name.capitalize()} is out of range.", details={"field": name}) from None
+    return value
 
 
 @router.get("/api/audit-events", permission="audit", query=EventsQuery)
 def list_events(call: Call) -> AuditPage:
     """Your company's audit events, newest first (filters: actor, action, target, since, until)."""
     query: EventsQuery = call.query
-    since, until = _stored_time(query.since, "since"), _stored_time(query.until, "until")
+    since, until = _checked_time(query.since, "since"), _checked_time(query.until, "until")
     if since is not None and until is not None and until < since:
         raise errors.ValidationFailed("Until must not be before since.", details={"field": "until"})
     try:
