@@ -29,6 +29,8 @@ const routes = [
   { path: "/teams/:id", page: () => import("./pages/team.js"), guard: requireSignIn },
   { path: "/assessments", page: () => import("./pages/assessments.js"), guard: requireSignIn },
   { path: "/assessments/:id", page: () => import("./pages/assessment.js"), guard: requireSignIn },
+  { path: "/billing", page: () => import("./pages/billing.js"), guard: requireSignIn },
+  { path: "/settings", page: () => import("./pages/settings.js"), guard: requireSignIn },
 ];
 
 export const router = createRouter({

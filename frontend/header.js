@@ -1,7 +1,8 @@
 // The site header's navigation and account area, kept in step with the session.
 //
 // Signed out: Status · Sign in · Sign up. Signed in: Status · Roles · Candidates · Employees · Teams · Assessments
-// (with the `assessments` permission) · Account · Users and Audit log (owners only), then the user's name, company
+// (with the `assessments` permission) · Account · Users · Audit log · Billing · Settings (each with its permission:
+// owners only), then the user's name, company
 // and a Sign out button. index.html carries the signed-out links so the page reads well before this runs.
 
 import { h } from "./dom.js";
@@ -34,7 +35,10 @@ export function mountHeader({ nav, account, onSignOut }) {
       );
       if (allows(user, "assessments")) links.push(navLink("/assessments", "Assessments", "nav-assessments"));
       links.push(navLink("/account", "Account", "nav-account"));
-      if (user.role === "owner") links.push(navLink("/users", "Users", "nav-users"), navLink("/audit", "Audit log", "nav-audit"));
+      if (allows(user, "users")) links.push(navLink("/users", "Users", "nav-users"));
+      if (allows(user, "audit")) links.push(navLink("/audit", "Audit log", "nav-audit"));
+      if (allows(user, "billing")) links.push(navLink("/billing", "Billing", "nav-billing"));
+      if (allows(user, "settings")) links.push(navLink("/settings", "Settings", "nav-settings"));
     } else if (!pending) {
       links.push(navLink("/signin", "Sign in", "nav-signin"), navLink("/signup", "Sign up", "nav-signup"));
     }

@@ -1,10 +1,13 @@
 """Stripe and Mailgun webhooks: a Chalice app of its own, no session auth (handler ``webhooks.app``).
 
-Its providers' routes arrive with the billing and email issue; until then every path answers a JSON 404.
+Each provider's route verifies its own signature over the raw body before reading anything in it.
 """
 
+from protu.http import mailgun_webhook, stripe_webhook
 from protu.http.app import ProtuApp
+from protu.http.routing import install
 from protu.observability import init_sentry
 
 init_sentry()
 app = ProtuApp("protu-webhooks")
+install(app, stripe_webhook.router, mailgun_webhook.router)

@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from protu.store.base import UNSCOPED_PREFIXES
 
 from infra import template as tpl
 
@@ -173,6 +174,19 @@ def test_the_webhooks_function_decrypts_only_through_secrets_manager(template):
 
 
 # ------------------------------------------------------------------------------------------------ tenant fence
+def test_every_function_that_reaches_the_data_table_lists_the_same_unscoped_prefixes(template):
+    wanted = [f"{prefix}*" for prefix in UNSCOPED_PREFIXES]
+    role = template["Resources"]["TenantDataRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+    assert role["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"][2:] == wanted
+    for name in ("ApiFunction", "WebhooksFunction"):
+        statements = template["Resources"][name]["Properties"]["Policies"][0]["Statement"]
+        unscoped = next(s for s in statements if s["Sid"] == "UnscopedIndexes")
+        assert unscoped["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == wanted, name
+        for statement in statements:  # nothing else of theirs reaches the data, audit or key tables
+            if statement is not unscoped and any(a.startswith("dynamodb:") for a in statement["Action"]):
+                assert statement["Action"] == ["dynamodb:DescribeTable"], (name, statement["Sid"])
+
+
 def _policies(cloud, logical_id: str) -> list[dict]:
     """The role's inline policies exactly as the template resolves them (provisioned into the local cloud)."""
     import boto3
@@ -197,8 +211,9 @@ def test_the_api_role_reaches_company_items_only_through_the_tenant_role(cloud):
             for key in ("T#acme", "T#acme#ROLE", "T#acme#USERS"):
                 assert not allowed(api, f"dynamodb:{action}", arn, {"dynamodb:LeadingKeys": [key]}), (table, action)
         assert not allowed(api, "dynamodb:Scan", tables["DataTable"])
-    for key in ("EMAIL#a@b.c", "TOKEN#abc", "RL#login#x", "SIGNALS#GLOBAL#2026-11-26"):
-        assert allowed(api, "dynamodb:GetItem", tables["DataTable"], {"dynamodb:LeadingKeys": [key]}), key
+    for prefix in UNSCOPED_PREFIXES:
+        assert allowed(api, "dynamodb:GetItem", tables["DataTable"], {"dynamodb:LeadingKeys": [f"{prefix}x"]}), prefix
+    assert not allowed(api, "dynamodb:GetItem", tables["DataTable"], {"dynamodb:LeadingKeys": ["OTHER#x"]})
     tenant_role = cloud.resources["TenantDataRole"].attributes["Arn"]
     assert allowed(api, "sts:AssumeRole", tenant_role) and allowed(api, "sts:TagSession", tenant_role)
     assert not allowed(api, "sts:AssumeRole", cloud.resources["DataKey"].attributes["Arn"])
@@ -216,7 +231,8 @@ def test_the_tenant_role_reaches_only_the_tagged_companys_leading_keys(cloud, te
         return allowed(role, f"dynamodb:{action}", table, {"dynamodb:LeadingKeys": list(keys)}, variables)
 
     assert may("Query", data, "T#acme#ROLE") and may("PutItem", data, "T#acme") and may("GetItem", audit, "T#acme")
-    assert may("UpdateItem", data, "EMAIL#a@b.c")  # the sign-in index, in the same transaction as company items
+    for prefix in UNSCOPED_PREFIXES:  # no company data, written in the same transactions as company items
+        assert may("UpdateItem", data, f"{prefix}x"), prefix
     assert not may("GetItem", data, "T#globex#ROLE") and not may("GetItem", audit, "T#globex")
     assert not may("GetItem", data, "T#acmecorp#ROLE")  # a longer id that starts the same is another company
     assert not may("BatchGetItem", data, "T#acme#ROLE", "T#globex#ROLE")  # every key must be the company's

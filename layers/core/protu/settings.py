@@ -34,6 +34,9 @@ class Settings:
     mail_from: str
     mailgun_secret_id: str
     tenant_role_arn: str
+    stripe_secret_id: str
+    stripe_api_base: str
+    stripe_prices: dict[str, str]  # plan -> Stripe price id (protu.billing.plans)
 
     @property
     def is_local(self) -> bool:
@@ -67,6 +70,12 @@ def settings() -> Settings:
         mail_from=_env("MAIL_FROM", "Protu <no-reply@mg.protu.io>"),
         mailgun_secret_id=_env("MAILGUN_SECRET_ID", "protu/mailgun-keys"),
         tenant_role_arn=_env("TENANT_ROLE_ARN"),
+        stripe_secret_id=_env("STRIPE_SECRET_ID", "protu/stripe-keys"),
+        stripe_api_base=_env("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/"),
+        stripe_prices={
+            "team": _env("STRIPE_PRICE_TEAM", "price_team_monthly"),
+            "business": _env("STRIPE_PRICE_BUSINESS", "price_business_monthly"),
+        },
     )
 
 

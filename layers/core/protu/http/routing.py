@@ -212,6 +212,8 @@ def _call(request: Any, params: dict[str, str]) -> Call:
 
 def _decode_body(request: Any, schema: type | None) -> Any:
     raw = request.raw_body
+    if schema is bytes:  # the handler reads the body itself (webhooks verify a signature over the exact bytes)
+        return raw or b""
     if schema is None:
         if raw and raw.strip():
             raise errors.BadRequest("This endpoint takes no request body.", code="unexpected_body")

@@ -6,6 +6,13 @@ from protu.store import scope
 
 _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 
+#: Partition-key prefixes of the data table that belong to no company: the sign-in indexes (an account by email,
+#: one-time tokens), rate-limit counters, signals about no company, provider indexes (a Stripe customer's or a
+#: Mailgun message's company, webhook replay markers) and the email suppression list. They hold no company data,
+#: so the functions' own roles and TenantDataRole reach them (template.yaml lists the same, as ``<prefix>*``);
+#: every other key begins with ``T#<tenant>`` (``tenant_pk``).
+UNSCOPED_PREFIXES = ("EMAIL#", "TOKEN#", "RL#", "SIGNALS#GLOBAL#", "STRIPE#", "MAILGUN#", "SUPPRESS#")
+
 
 class SettingValue:
     """A class attribute that reads a field of ``protu.settings.settings()`` each time it is accessed.
