@@ -56,6 +56,14 @@ def api(cloud):
 
 
 @pytest.fixture(scope="session")
+def webhooks(cloud):
+    """The webhooks function (``functions/webhooks/webhooks.py``), called as API Gateway calls it."""
+    import webhooks as webhooks_module
+
+    return Client(webhooks_module.app)
+
+
+@pytest.fixture(scope="session")
 def local_server(cloud):
     """The real local server of ``make run`` on a free port, over this process's moto cloud. Yields its URL."""
     from infra.server import LocalServer
