@@ -166,6 +166,7 @@ def capture_mailgun():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add_passthru("http://127.0.0.1")
         mock.add_callback(responses.POST, capture.url, callback=capture._answer)
+        capture.mock = mock  # other outside services (Stripe) answer through the same mock
         yield capture
 
 
@@ -191,3 +192,43 @@ def mailgun(cloud):
     """``capture_mailgun`` for one test."""
     with capture_mailgun() as capture:
         yield capture
+
+
+@pytest.fixture
+def stripe_api(cloud, mailgun, webhooks):
+    """Stripe's HTTP API simulated at its boundary (``infra.stripe_local.StripeStandIn`` behind ``responses``), with
+    the events it sends signed and delivered to the webhooks function; the ``StripeKeys`` secret holds its keys.
+    Mail goes to the ``mailgun`` capture."""
+    import json
+    import re
+
+    import boto3
+    import responses
+    from protu.billing import stripe_api as stripe_client
+    from protu.settings import settings
+
+    from infra.stripe_local import StripeStandIn
+
+    def deliver(payload: bytes, signature: str):
+        headers = {"Stripe-Signature": signature, "Content-Type": "application/json"}
+        return webhooks.post("/webhooks/stripe", body=payload, headers=headers)
+
+    standin = StripeStandIn(deliver=deliver)
+    secret = {"secret_key": "sk_test_" + uuid.uuid4().hex, "webhook_secret": standin.webhook_secret}
+    boto3.client("secretsmanager", region_name=settings().region).put_secret_value(
+        SecretId=settings().stripe_secret_id, SecretString=json.dumps(secret)
+    )
+    stripe_client.forget_keys()
+
+    def answer(request):
+        from urllib.parse import urlsplit
+
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
+        status, document = standin.answer(request.method, urlsplit(request.url).path, body, dict(request.headers))
+        return status, {"Content-Type": "application/json", "Request-Id": "req_local"}, json.dumps(document)
+
+    url = re.compile(re.escape(settings().stripe_api_base) + r"/v1/.*")
+    for method in (responses.GET, responses.POST, responses.DELETE):
+        mailgun.mock.add_callback(method, url, callback=answer)
+    yield standin
+    stripe_client.forget_keys()

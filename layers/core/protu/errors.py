@@ -65,6 +65,12 @@ class MethodNotAllowed(ProtuError):
     status, code, message = 405, "method_not_allowed", "This method is not allowed on this resource."
 
 
+class PaymentRequired(ProtuError):
+    """The company's plan does not cover this (a limit reached): upgrading makes it possible."""
+
+    status, code, message = 402, "plan_limit_reached", "Your plan's limit is reached. Upgrade to do this."
+
+
 class Conflict(ProtuError):
     status, code, message = 409, "conflict", "The resource changed or already exists."
 

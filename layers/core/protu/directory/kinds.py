@@ -268,6 +268,7 @@ class Kind:
     # a kind that lives under another: (parent kind, field holding the parent id); routes nest under the parent
     parent: tuple[str, str] | None = None
     audit_reads: bool = False  # reading opens sensitive data about a person: each read is an audit event
+    monthly_quota: bool = False  # each creation counts against the plan's monthly limit (protu.billing)
     example: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -301,6 +302,7 @@ CANDIDATES = Kind(
     refs={"job_role_id": "roles"},
     sensitive=("notes",),
     filters=("stage", "job_role_id"),
+    monthly_quota=True,
     example={"name": "Maria Lopez", "email": "maria@example.com", "stage": "screening", "source": "referral"},
 )
 

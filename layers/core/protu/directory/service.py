@@ -22,6 +22,7 @@ import msgspec
 import msgspec.inspect
 
 from protu import errors
+from protu.billing import service as billing
 from protu.directory import kinds as k
 from protu.directory.store import Record, Records, clean, ids, new_id
 from protu.store.tx import Transaction
@@ -229,10 +230,13 @@ def create(principal: Any, kind: k.Kind, body: Any, parent_id: str | None = None
     try:
         with Transaction(principal.tenant_id) as tx:
             touches.write(tx)
+            if kind.monthly_quota:
+                billing.count_candidate(tx, principal.tenant_id)
             tx.save(record, condition=Record.pk.does_not_exist())
             tx.audit(f"{kind.entity}.created", f"{kind.entity}:{record_id}", details=_about(kind, values))
     except errors.Conflict:
-        raise _concurrent() from None
+        over = billing.candidate_limit_reached(principal.tenant_id) if kind.monthly_quota else None
+        raise (over or _concurrent()) from None
     return out(principal, kind, record)
 
 

@@ -1,7 +1,21 @@
-"""``POST /webhooks/stripe``: Stripe's events (billing issue). Filled in by protu.billing."""
+"""``POST /webhooks/stripe``: Stripe's events, verified over the raw body (``protu.billing.events``)."""
 
 from __future__ import annotations
 
-from protu.http.routing import Router
+import msgspec
+
+from protu.http.routing import PUBLIC, Call, Router
 
 router = Router("webhooks")
+
+
+class Received(msgspec.Struct):
+    status: str  # processed, duplicate, stale or ignored
+
+
+@router.post("/webhooks/stripe", permission=PUBLIC, body=bytes, response=Received)
+def stripe_event(call: Call) -> Received:
+    """One Stripe event (signed with ``Stripe-Signature``)."""
+    from protu.billing import events
+
+    return Received(events.handle(call.body, call.headers.get("stripe-signature"), call.source_ip))

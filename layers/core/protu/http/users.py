@@ -64,8 +64,14 @@ def list_users(call: Call) -> list[UserOut]:
     example={"email": "ben@acme.example", "role": "admin"},
 )
 def invite(call: Call) -> UserOut:
-    """Invite someone by email as an owner or an admin."""
-    return _out(users.invite(call.principal, mailable(call.body.email), call.body.role))
+    """Invite someone by email as an owner or an admin (a new invitation takes a seat of the plan)."""
+    from protu.billing import service as billing
+    from protu.identity import accounts
+
+    email = mailable(call.body.email)
+    if accounts.email_owner(email) is None:  # a resent invitation takes no new seat
+        billing.check_seat(call.principal.tenant_id)
+    return _out(users.invite(call.principal, email, call.body.role))
 
 
 @router.patch("/api/users/{user_id}", permission="users", body=RoleIn, example={"role": "owner"})

@@ -1,0 +1,204 @@
+"""A small Stripe: the part of Stripe's HTTP API Protu calls, and the events Stripe would send back.
+
+The outside world, simulated at its HTTP boundary. The tests route ``https://api.stripe.com/v1/...`` here through
+``responses``; ``make run`` serves it at ``/_local/stripe/v1/...`` with pages standing in for Stripe Checkout and
+the billing portal (``/_local/stripe/checkout/<id>``, ``/_local/stripe/portal/<id>``) that, when used, send the
+webhooks Stripe would send, signed as Stripe signs them.
+
+What it answers, as Stripe does (form-encoded requests, JSON objects with ``id`` and ``object``):
+
+* ``POST /v1/customers`` → a ``customer``;
+* ``POST /v1/checkout/sessions`` → a ``checkout.session`` whose ``url`` is the local checkout page;
+* ``POST /v1/billing_portal/sessions`` → a ``billing_portal.session`` whose ``url`` is the local portal page.
+A request repeating an ``Idempotency-Key`` gets the first answer again (Stripe's rule). ``fail(...)`` makes the
+next requests fail (a status, or an exception such as a timeout) before it answers normally again; ``requests``
+keeps every request it received.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+API_VERSION = "2026-10-28.endive"
+
+
+def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """The ``Stripe-Signature`` header Stripe sends with ``payload``: ``t=<unix time>,v1=<HMAC-SHA256 of
+    "<t>.<payload>" keyed with the endpoint's signing secret, hex>``."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def event(kind: str, obj: dict[str, Any], *, created: int | None = None, event_id: str | None = None) -> bytes:
+    """A Stripe event document (as the webhook body carries it)."""
+    return json.dumps(
+        {
+            "id": event_id or f"evt_{secrets.token_hex(12)}",
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": int(time.time()) if created is None else created,
+            "type": kind,
+            "livemode": False,
+            "pending_webhooks": 1,
+            "data": {"object": obj},
+        }
+    ).encode()
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    form: dict[str, str]
+    headers: dict[str, str]
+
+
+@dataclass
+class StripeStandIn:
+    """Stripe's state for one run: customers, sessions and subscriptions, in memory."""
+
+    checkout_base: str = "https://checkout.stripe.test"
+    portal_base: str = "https://billing.stripe.test"
+    webhook_secret: str = field(default_factory=lambda: "whsec_" + secrets.token_hex(16))
+    deliver: Callable[[bytes, str], Any] | None = None  # sends a signed event to the webhook endpoint
+    requests: list[Request] = field(default_factory=list)
+    delivered: list[Any] = field(default_factory=list)  # what ``deliver`` answered, oldest first
+    customers: dict[str, dict] = field(default_factory=dict)
+    sessions: dict[str, dict] = field(default_factory=dict)
+    subscriptions: dict[str, dict] = field(default_factory=dict)
+    _failures: list = field(default_factory=list)
+    _idempotent: dict[str, tuple[int, dict]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -------------------------------------------------------------------------------------------- the API
+    def fail(self, *answers: Any) -> None:
+        """The next requests fail in order: a status (``503``) or an exception to raise."""
+        self._failures.extend(answers)
+
+    def answer(self, method: str, path: str, body: str, headers: dict[str, str]) -> tuple[int, dict]:
+        """Stripe's answer to one API request: (status, JSON body)."""
+        form = dict(parse_qsl(body or "", keep_blank_values=True))
+        headers = {k.lower(): v for k, v in headers.items()}
+        with self._lock:
+            self.requests.append(Request(method, path, form, headers))
+            if self._failures:
+                failure = self._failures.pop(0)
+                if isinstance(failure, BaseException):
+                    raise failure
+                return failure, {"error": {"type": "api_error", "message": f"simulated {failure}"}}
+            if not headers.get("authorization", "").startswith("Bearer "):
+                return 401, {"error": {"type": "invalid_request_error", "message": "No API key provided."}}
+            key = headers.get("idempotency-key")
+            if key and key in self._idempotent:
+                return self._idempotent[key]
+            answer = self._route(method, path, form)
+            if key:
+                self._idempotent[key] = answer
+            return answer
+
+    def _route(self, method: str, path: str, form: dict[str, str]) -> tuple[int, dict]:
+        if method == "POST" and path == "/v1/customers":
+            customer = {
+                "id": f"cus_{secrets.token_hex(7)}",
+                "object": "customer",
+                "name": form.get("name"),
+                "email": form.get("email"),
+                "metadata": _nested(form, "metadata"),
+            }
+            self.customers[customer["id"]] = customer
+            return 200, customer
+        if method == "POST" and path == "/v1/checkout/sessions":
+            if form.get("customer") not in self.customers:
+                return 400, {"error": {"type": "invalid_request_error", "message": "No such customer"}}
+            session_id = f"cs_test_{secrets.token_hex(12)}"
+            session = {
+                "id": session_id,
+                "object": "checkout.session",
+                "mode": form.get("mode"),
+                "customer": form["customer"],
+                "client_reference_id": form.get("client_reference_id"),
+                "metadata": _nested(form, "metadata"),
+                "subscription_metadata": _nested(form, "subscription_data[metadata]"),
+                "price": form.get("line_items[0][price]"),
+                "success_url": form.get("success_url"),
+                "cancel_url": form.get("cancel_url"),
+                "status": "open",
+                "subscription": None,
+                "url": f"{self.checkout_base}/{session_id}",
+            }
+            self.sessions[session_id] = session
+            return 200, session
+        if method == "POST" and path == "/v1/billing_portal/sessions":
+            if form.get("customer") not in self.customers:
+                return 400, {"error": {"type": "invalid_request_error", "message": "No such customer"}}
+            session_id = f"bps_{secrets.token_hex(12)}"
+            session = {
+                "id": session_id,
+                "object": "billing_portal.session",
+                "customer": form["customer"],
+                "return_url": form.get("return_url"),
+                "url": f"{self.portal_base}/{session_id}",
+            }
+            self.sessions[session_id] = session
+            return 200, session
+        return 404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL ({path})"}}
+
+    # -------------------------------------------------------------------------------------------- the customer
+    def pay(self, session_id: str) -> list[bytes]:
+        """The customer completes Checkout: a subscription starts; Stripe sends its events (answered, in order)."""
+        session = self.sessions[session_id]
+        now = int(time.time())
+        subscription = {
+            "id": f"sub_{secrets.token_hex(7)}",
+            "object": "subscription",
+            "customer": session["customer"],
+            "status": "active",
+            "cancel_at_period_end": False,
+            "metadata": session["subscription_metadata"],
+            "items": {
+                "object": "list",
+                "data": [{"price": {"id": session["price"]}, "current_period_end": now + 30 * 86400}],
+            },
+        }
+        self.subscriptions[subscription["id"]] = subscription
+        session.update(status="complete", subscription=subscription["id"])
+        invoice = {"id": f"in_{secrets.token_hex(7)}", "object": "invoice", "customer": session["customer"]}
+        return [
+            self.send("checkout.session.completed", dict(session), created=now),
+            self.send("customer.subscription.created", dict(subscription), created=now),
+            self.send("invoice.paid", invoice, created=now),
+        ]
+
+    def update_subscription(self, subscription_id: str, **changes: Any) -> bytes:
+        """The customer changes their subscription in the portal (``cancel_at_period_end=True``, ``status=...``)."""
+        subscription = self.subscriptions[subscription_id]
+        subscription.update(changes)
+        deleted = changes.get("status") == "canceled"
+        return self.send(f"customer.subscription.{'deleted' if deleted else 'updated'}", dict(subscription))
+
+    def fail_payment(self, customer_id: str) -> bytes:
+        invoice = {"id": f"in_{secrets.token_hex(7)}", "object": "invoice", "customer": customer_id}
+        return self.send("invoice.payment_failed", invoice)
+
+    def send(self, kind: str, obj: dict[str, Any], *, created: int | None = None) -> bytes:
+        """Make an event as Stripe would and deliver it (signed) when a ``deliver`` is set; answers the body."""
+        payload = event(kind, obj, created=created)
+        if self.deliver is not None:
+            self.delivered.append(self.deliver(payload, sign(payload, self.webhook_secret)))
+        return payload
+
+
+def _nested(form: dict[str, str], prefix: str) -> dict[str, str]:
+    """``metadata[tenant_id]=x`` → ``{"tenant_id": "x"}`` (Stripe's form encoding of a hash)."""
+    start = f"{prefix}["
+    return {k[len(start) : -1]: v for k, v in form.items() if k.startswith(start) and k.endswith("]")}

@@ -1,0 +1,1 @@
+"""Plans, subscriptions through Stripe, and the limits each plan sets."""
