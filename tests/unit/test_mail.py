@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import secrets
+import time
 import urllib.request
 import uuid
 from datetime import UTC, datetime
@@ -409,3 +410,151 @@ def test_mail_through_the_local_server_lands_in_its_outbox(local_server, env):
     assert message["subject"] == "Your Protu sign-in link"
     assert settings().app_origin + "/signin/magic?token=abc" in message["text"]
     assert message["html"].startswith("<!DOCTYPE html>")
+
+
+# --------------------------------------------------------------------------------------------- suppression
+def unique_address(prefix: str = "sup") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@Example.com"
+
+
+def test_a_suppressed_address_is_not_sent_to_and_the_log_names_only_the_domain(mailgun, capsys):
+    from protu.mail import suppression
+
+    address = unique_address()
+    suppression.suppress(address, "complained", "ev-1")
+    capsys.readouterr()
+
+    assert mail.send("account_locked", address, minutes=15) == ""
+    assert mail.send("account_locked", address.upper(), minutes=15) == ""  # the list ignores case
+    assert mailgun.attempts == 0
+
+    out = capsys.readouterr().out
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    suppressed = [line for line in lines if line["message"] == "mail suppressed"]
+    assert len(suppressed) == 2
+    assert suppressed[0]["template"] == "account_locked" and suppressed[0]["recipient_domain"] == "example.com"
+    assert suppressed[0]["reason"] == "complained"
+    assert address.partition("@")[0].lower() not in out.lower()
+
+
+def test_suppression_entries_are_normalised_replaced_and_lifted(mailgun):
+    from protu.mail import suppression
+
+    address = unique_address()
+    assert suppression.find(address) is None
+    first = suppression.suppress(address, "bounced", "ev-1")
+    assert first["email"] == address.lower() and first["reason"] == "bounced" and first["event_id"] == "ev-1"
+    assert abs(first["since"] - time.time()) < 5
+    assert suppression.find(f"  {address.upper()} ") == first
+    suppression.suppress(address, "unsubscribed", "ev-2")
+    assert suppression.find(address)["reason"] == "unsubscribed"
+
+    assert suppression.lift(address.upper()) is True
+    assert suppression.find(address) is None
+    assert suppression.lift(address) is False
+    assert mail.send("account_locked", address, minutes=15)
+    assert mailgun.attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("ana@example.com", "spam"),
+        ("ana@example.com", ""),
+        ("no-at-sign", "bounced"),
+        ("x" * 300 + "@e.com", "bounced"),
+    ],
+)
+def test_suppressing_needs_a_known_reason_and_an_address(address, reason):
+    from protu.mail import suppression
+
+    with pytest.raises(ValueError):
+        suppression.suppress(address, reason, "ev")
+
+
+def test_an_unreadable_suppression_list_does_not_stop_mail(mailgun, monkeypatch, capsys):
+    from protu.mail import suppression
+    from pynamodb.exceptions import GetError
+
+    def broken(email):
+        raise GetError("DynamoDB unreachable")
+
+    monkeypatch.setattr(suppression, "find", broken)
+    assert mail.send("account_locked", unique_address(), minutes=15)
+    assert mailgun.attempts == 1
+    assert "mail suppression list unavailable; sending" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------- message records
+def test_a_sent_message_is_recorded_under_its_id_for_thirty_days(mailgun):
+    from protu.mail import records
+
+    address = unique_address("rec")
+    message_id = mail.send("password_reset", address, link="/reset?token=t", minutes=30)
+    bare = message_id.strip("<>")
+    item = records.SentMessage.get(*records.SentMessage.key(bare))
+    assert (item.template, item.to) == ("password_reset", address.lower())
+    assert abs(item.sent_at - time.time()) < 5
+    assert item.expires_at - item.sent_at == 30 * 86400
+    assert item.pk == f"MAILGUN#MSG#{bare}"
+    assert records.sent_message(message_id)["template"] == "password_reset"
+    assert records.sent_message("<unknown@mg.protu.io>") is None
+
+
+def test_a_failed_record_does_not_fail_the_send(mailgun, monkeypatch, capsys):
+    from protu.mail import records
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("DynamoDB unreachable")
+
+    monkeypatch.setattr(records, "remember_sent", broken)
+    message_id = mail.send("account_locked", unique_address(), minutes=15)
+    assert message_id and mailgun.attempts == 1
+    warning = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and "mail record not saved" in line
+    ]
+    assert warning and warning[0]["message_id"] == message_id and warning[0]["error_type"] == "RuntimeError"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("<20250301.abc@mg.protu.io>", "20250301.abc@mg.protu.io"),
+        ("20250301.abc@mg.protu.io", "20250301.abc@mg.protu.io"),
+        ("", None),
+        ("<>", None),
+        ("has space@mg.protu.io", None),
+        ("x" * 600, None),
+        (None, None),
+        (42, None),
+    ],
+)
+def test_message_ids_are_taken_as_events_name_them(value, expected):
+    from protu.mail import records
+
+    assert records.message_id(value) == expected
+
+
+def test_webhook_markers_expire(cloud):
+    from protu.mail import records
+
+    token = records.token_marker("a" * 50, now=1000)
+    assert token.pk.startswith("MAILGUN#TOKEN#") and "a" * 50 not in token.pk
+    assert token.expires_at == 1000 + 86400
+    marker = records.event_marker("ev-1", "delivered", now=1000)
+    assert marker.pk == "MAILGUN#EVENT#ev-1" and marker.expires_at == 1000 + 30 * 86400
+
+
+def test_every_mail_item_key_is_outside_company_data():
+    from protu.mail import records, suppression
+    from protu.store.base import UNSCOPED_PREFIXES
+
+    keys = [
+        records.SentMessage.key("m@x")[0],
+        records.WebhookToken.key("t" * 20)[0],
+        records.WebhookEvent.key("e")[0],
+        suppression.entry("a@example.com", "bounced", "e").pk,
+    ]
+    assert all(key.startswith(UNSCOPED_PREFIXES) for key in keys)

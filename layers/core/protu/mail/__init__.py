@@ -10,6 +10,10 @@ Templates: ``verify_email(name, link)``, ``magic_link(link, minutes)``, ``passwo
 user_agent)``, ``account_locked(minutes)``, ``suspicious_activity(reason)``, ``password_changed(when)``,
 ``two_factor_changed(enabled, when)``, ``payment_failed(company, link)``. Links are paths on (or URLs of) the app's
 origin. Under ``make run`` the same client posts to the local server, which keeps the mail in ``/_local/outbox``.
+
+``suppression`` is the list of addresses not to email (hard bounces, complaints, unsubscribes; ``send`` skips
+them and returns ``""``) and ``records`` the message ids Mailgun's webhook events are matched against; both are
+filled in by ``protu.http.mailgun_webhook``.
 """
 
 from protu.mail.client import MailgunKeys, MailRejected, forget_keys, mailgun_keys, send, webhook_signing_key

@@ -14,6 +14,11 @@
   more than ``MAX_DELAY``, ``ServiceUnavailable(code="mail_unavailable")`` is raised. A read timeout is retried
   too: a duplicate security email is better than a lost one.
 * Any other answer (400, 401 after the re-read, 403, 404, a redirect...) is not retried: ``MailRejected`` (502).
+* Suppression: an address on the suppression list (``suppression.py``: it bounced for good, complained or
+  unsubscribed) is not sent to; ``send`` logs ``mail suppressed`` and returns an empty message id. If the list
+  cannot be read, the mail goes out (Mailgun drops mail to its own suppressed addresses anyway).
+* Records: each message Mailgun accepted is recorded under its id (``records.py``, 30 days), so the webhook can
+  tell which template an event is about. A failed record is logged and does not fail the send.
 * Logs carry the template name, the recipient's domain, the attempt count, the HTTP status and Mailgun's message
   id: never the address, the subject, the body, a link or a key.
 """
@@ -125,7 +130,8 @@ def _read_keys(secret_id: str) -> MailgunKeys:
 
 # --------------------------------------------------------------------------------------------- sending
 def send(template: str, to: str, *, reply_to: str | None = None, **context: Any) -> str:
-    """Render ``template`` with ``context`` and send it to ``to``; returns Mailgun's message id.
+    """Render ``template`` with ``context`` and send it to ``to``; returns Mailgun's message id, or ``""`` when
+    ``to`` is on the suppression list (nothing is sent).
 
     ``ValueError`` for an unknown template, bad context or a malformed address (programming errors);
     ``MailRejected`` when Mailgun refuses the message; ``ServiceUnavailable`` (``mail_unavailable``) when Mailgun
@@ -148,7 +154,46 @@ def send(template: str, to: str, *, reply_to: str | None = None, **context: Any)
     if reply_to is not None:
         form["h:Reply-To"] = _address(reply_to)
     facts = {"template": template, "recipient_domain": to.rpartition("@")[2].lower()}
-    return _post(_messages_url(current.mailgun_api_base, current.mailgun_domain), form, facts)
+    url = _messages_url(current.mailgun_api_base, current.mailgun_domain)
+    if _suppressed(to, facts):
+        return ""
+    message_id = _post(url, form, facts)
+    _remember(message_id, template, to, facts)
+    return message_id
+
+
+def _suppressed(to: str, facts: dict[str, Any]) -> bool:
+    """Whether ``to`` is on the suppression list (then nothing is sent). When the list cannot be read the mail goes
+    out: Mailgun keeps its own bounce, complaint and unsubscribe lists and drops such mail itself, whereas a lost
+    security email cannot be recovered."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from pynamodb.exceptions import PynamoDBException
+
+    from protu.mail import suppression
+
+    try:
+        found = suppression.find(to)
+    except (BotoCoreError, ClientError, PynamoDBException, ServiceUnavailable) as exc:
+        log.warning("mail suppression list unavailable; sending", extra={**facts, "error_type": type(exc).__name__})
+        return False
+    if found is None:
+        return False
+    log.warning("mail suppressed", extra={**facts, "reason": found["reason"]})
+    return True
+
+
+def _remember(message_id: str, template: str, to: str, facts: dict[str, Any]) -> None:
+    """Record the message id for the webhook to match; a failure is logged and does not fail the send."""
+    from protu.mail import records, suppression
+
+    if not message_id:
+        return
+    try:
+        records.remember_sent(message_id, template, suppression.normalise(to))
+    except Exception as exc:  # noqa: BLE001 - the mail is sent; only its record is missing
+        log.warning(
+            "mail record not saved", extra={**facts, "message_id": message_id, "error_type": type(exc).__name__}
+        )
 
 
 def _address(value: str) -> str:
