@@ -12,11 +12,17 @@
 //
 // Also here: the pending two-factor step (mfa_token, in memory only), one-shot "flash" messages for the next page
 // (e.g. "Your password was changed"), and the route guards.
+//
+// Two-factor required: when the company requires two-factor and the user has not set it up
+// (`user.mfa_setup_required`), the API opens only their own account to them (403 mfa_setup_required elsewhere).
+// So signing in lands on the account page (SETUP_PAGE), and every protected page sends them there until they
+// turn it on; the account page says why.
 
 import { ApiError, accessToken, api, authEvents, refreshSession } from "./api.js";
 
 const MARKER = "protu.signed-in";
 export const HOME = "/account"; // where a sign-in lands when there is no ?next=
+export const SETUP_PAGE = "/account"; // where two-factor is set up: the only page open while it is required
 
 let user = null;
 let restoring = null;
@@ -165,11 +171,18 @@ export const session = {
 
 // ---------------------------------------------------------------------------------------------- guards
 
-// Protected pages: not signed in -> /signin?next=<this page>.
+// Protected pages: not signed in -> /signin?next=<this page>; two-factor required and not set up -> the account
+// page, where it is set up (the API would refuse this page's data anyway).
 export async function requireSignIn() {
-  if (await session.restore()) return undefined;
+  const user = await session.restore();
+  if (user) return mustSetUpMfa(user) && window.location.pathname !== SETUP_PAGE ? SETUP_PAGE : undefined;
   const here = window.location.pathname + window.location.search;
   return `/signin?next=${encodeURIComponent(here)}`;
+}
+
+// The company requires two-factor and this user has not turned it on yet.
+export function mustSetUpMfa(user) {
+  return Boolean(user?.mfa_setup_required);
 }
 
 // Sign-in and sign-up: already signed in -> where the user was going.
@@ -195,12 +208,19 @@ export function safeNext(value, fallback = HOME) {
 }
 
 // After an answer of login, magic-link verify or invitation accept: either the two-factor step (mfa_token kept in
-// memory, the page then asks for the code) or signed in and on to `next`.
+// memory, the page then asks for the code) or signed in and on to `next` (to the two-factor setup first when the
+// company requires it).
 export function finishSignIn(answer, { next, navigate }) {
   if (answer?.mfa_required) {
     session.setPendingMfa({ token: answer.mfa_token, next });
     return navigate("/two-factor", { replace: true });
   }
-  session.start(answer);
-  return navigate(safeNext(next), { replace: true });
+  const user = session.start(answer);
+  return navigate(landing(user, next), { replace: true });
+}
+
+// Where a signed-in user goes after signing in: `next` (a path on this site), or the two-factor setup while their
+// company requires it and they have not set it up.
+export function landing(user, next) {
+  return mustSetUpMfa(user) ? SETUP_PAGE : safeNext(next);
 }

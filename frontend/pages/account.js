@@ -1,10 +1,12 @@
 // Your account: profile (GET /api/me), change password (POST /api/me/password), two-factor authentication
 // (POST /api/me/mfa/totp, .../confirm, DELETE /api/me/mfa/totp) and your sessions (GET/DELETE /api/me/sessions).
 // Password and two-factor changes may need recent authentication: withReauth asks for the password and retries.
+// When the company requires two-factor and it is off (user.mfa_setup_required), this is the only page open to the
+// user: the two-factor section says so and, once it is on, that the rest of Protu is open again.
 
 import { ApiError, api, path } from "../api.js";
 import { h, imageFromData } from "../dom.js";
-import { session } from "../session.js";
+import { mustSetUpMfa, session } from "../session.js";
 import {
   busy,
   checkbox,
@@ -14,6 +16,7 @@ import {
   downloadText,
   field,
   handleSubmit,
+  link,
   messages,
   pageFrame,
   passwordRules,
@@ -26,6 +29,7 @@ import {
 export const title = "Your account";
 
 const ROLES = { owner: "Owner", admin: "Admin" };
+const HOME_AFTER_SETUP = "/candidates"; // where to carry on once two-factor, required by the company, is on
 
 export function render({ signal }) {
   const flash = session.takeFlash();
@@ -56,14 +60,11 @@ export function render({ signal }) {
     });
   sessions.load();
 
-  return pageFrame(
-    { title: "Your account", testid: "account-page" },
-    ...pageMsg.nodes,
-    profile.node,
-    password.node,
-    twoFactor.node,
-    sessions.node,
-  );
+  // Two-factor required and not set up: its section comes first, it is what this visit is for.
+  const sections = mustSetUpMfa(session.user)
+    ? [profile.node, twoFactor.node, password.node, sessions.node]
+    : [profile.node, password.node, twoFactor.node, sessions.node];
+  return pageFrame({ title: "Your account", testid: "account-page" }, ...pageMsg.nodes, ...sections);
 }
 
 function section(id, heading, ...children) {
@@ -190,17 +191,37 @@ function twoFactorSection(signal, onSessionsChanged) {
   const msg = messages("mfa");
   const status = h("span", { class: "badge", "data-testid": "mfa-status" });
   const body = h("div", { class: "mfa" });
+  const required = h(
+    "p",
+    { class: "notice mfa-required", role: "status", "data-testid": "mfa-required-notice", hidden: true },
+    h("strong", {}, "Your company requires two-factor authentication."),
+    " Set it up below to continue: until you do, only this page is open to you.",
+  );
   let mode = null; // "off" | "on" | "setup" | "codes" | "disable": while setting up, user updates do not redraw
+  let wasRequired = false; // two-factor was required and off when this page was shown: say when the rest opens
 
   function show(user) {
     if (!user) return;
     status.textContent = user.mfa_enabled ? "On" : "Off";
     status.className = `badge ${user.mfa_enabled ? "badge--ok" : ""}`;
+    required.hidden = !mustSetUpMfa(user);
+    wasRequired ||= mustSetUpMfa(user);
     if (mode === null || mode === "on" || mode === "off") (user.mfa_enabled ? showOn : showOff)();
   }
 
+  // The session's copy follows at once (the header, the route guards), then the server's own answer: whether the
+  // company requires two-factor is the server's to say.
   function setEnabled(enabled) {
-    if (session.user) session.update({ ...session.user, mfa_enabled: enabled });
+    if (session.user) {
+      const requiredNow = enabled ? false : session.user.mfa_setup_required;
+      session.update({ ...session.user, mfa_enabled: enabled, mfa_setup_required: requiredNow });
+    }
+    api
+      .get("/api/me", { signal })
+      .then((me) => session.update(me))
+      .catch(() => {
+        // The page's own calls report problems; this is only a refresh of who we are.
+      });
   }
 
   function showOff() {
@@ -360,7 +381,14 @@ function twoFactorSection(signal, onSessionsChanged) {
     done.addEventListener("click", () => {
       msg.clear();
       showOn();
-      msg.notice("Two-factor authentication is on.");
+      if (wasRequired) {
+        wasRequired = false;
+        msg.notice(
+          "Two-factor authentication is on. The rest of Protu is open to you again: ",
+          link(HOME_AFTER_SETUP, "go to the candidates", { "data-testid": "mfa-continue" }),
+          ".",
+        );
+      } else msg.notice("Two-factor authentication is on.");
     });
     body.replaceChildren(
       h(
@@ -488,6 +516,7 @@ function twoFactorSection(signal, onSessionsChanged) {
     node: section(
       "mfa-section",
       "Two-factor authentication",
+      required,
       h("p", { class: "section-status" }, "Status: ", status),
       body,
       ...msg.nodes,

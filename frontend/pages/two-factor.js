@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { h } from "../dom.js";
-import { safeNext, session } from "../session.js";
+import { landing, session } from "../session.js";
 import { describeError, field, handleSubmit, link, messages, pageFrame } from "../ui.js";
 
 export const title = "Two-factor authentication";
@@ -81,8 +81,8 @@ export function render({ navigate, signal }) {
     const value = recovery ? recoveryCode.input.value.trim() : code.input.value.replace(/\s/g, "");
     try {
       const answer = await api.post("/api/auth/mfa", { mfa_token: pending.token, code: value }, { signal });
-      session.start(answer);
-      await navigate(safeNext(pending.next), { replace: true });
+      const user = session.start(answer);
+      await navigate(landing(user, pending.next), { replace: true });
     } catch (error) {
       const text = describeError(error);
       if (text === null) return;

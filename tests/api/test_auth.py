@@ -46,7 +46,18 @@ def test_sign_up_creates_an_owner_and_a_verified_email_after_the_link(api, mailg
     assert browser.login(email).status == 200
     me = browser.get("/api/me").json()
     assert me["role"] == "owner" and me["email_verified"] is True and me["company"]["name"] == "Acme Labs"
-    assert set(me) == {"id", "email", "name", "role", "company", "mfa_enabled", "email_verified", "permissions"}
+    assert set(me) == {
+        "id",
+        "email",
+        "name",
+        "role",
+        "company",
+        "mfa_enabled",
+        "email_verified",
+        "permissions",
+        "mfa_setup_required",
+    }
+    assert me["mfa_setup_required"] is False
     assert {"billing", "settings", "users", "audit", "assessments"} <= set(me["permissions"])
     assert "auth.signup:success" in actions(me["company"]["id"])
 

@@ -29,11 +29,18 @@ class _DataTable(Model):
 
 
 class Company(_DataTable):
+    """The company and its settings (``protu.identity.company_settings``: read and changed by owners only)."""
+
     id = UnicodeAttribute()
     name = UnicodeAttribute()
     created_at = NumberAttribute()
     owner_count = NumberAttribute(default=0)
     idle_timeout_minutes = NumberAttribute(default=30)
+    require_mfa = BooleanAttribute(default=False)
+    allowed_email_domains = ListAttribute(of=UnicodeAttribute, default=list)  # empty: invitations to any address
+    candidate_retention_months = NumberAttribute(default=24)
+    settings_version = NumberAttribute(default=1)  # optimistic concurrency of the settings (409 version_conflict)
+    settings_updated_at = NumberAttribute(null=True)
 
     @staticmethod
     def key(tenant_id: str) -> tuple[str, str]:

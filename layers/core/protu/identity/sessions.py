@@ -87,7 +87,7 @@ def new_session(
     session_id = secrets.token_hex(16)
     secret, secret_hash = tokens.new_token()
     pk, sk = Session.key(user.tenant_id, user.id, session_id)
-    idle = int(company.idle_timeout_minutes or 30) * 60
+    idle = int(company.idle_timeout_minutes or DEFAULT_IDLE_SECONDS // 60) * 60
     session = Session(
         pk,
         sk,
@@ -128,6 +128,18 @@ def load(tenant_id: str, user_id: str, session_id: str) -> Session | None:
         return None
 
 
+def idle_seconds(session: Session) -> int:
+    """How long the session may sit unused: the timeout it was started with, or the company's current one when
+    that is shorter (an owner shortening it ends idle sessions at their next request; a longer one applies from the
+    next sign-in, so an idle session is never revived). The company's value is read through
+    ``company_settings.policy``: consistent, kept at most 30 s per process."""
+    from protu.identity import company_settings
+
+    own = int(session.idle_timeout_seconds or DEFAULT_IDLE_SECONDS)
+    current = company_settings.policy(session.tenant_id)
+    return min(own, current.idle_seconds) if current is not None else own
+
+
 def ended(session: Session, now: float | None = None) -> str | None:
     """Why the session can no longer be used (``revoked``, ``expired``, ``idle``), or None while it is alive."""
     now = now or time.time()
@@ -135,7 +147,7 @@ def ended(session: Session, now: float | None = None) -> str | None:
         return "revoked"
     if now >= session.absolute_expires_at:
         return "expired"
-    if now - session.last_seen_at > session.idle_timeout_seconds:
+    if now - session.last_seen_at > idle_seconds(session):
         return "idle"
     return None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from protu import errors
-from protu.identity import accounts, rbac, sessions
+from protu.identity import accounts, company_settings, rbac, sessions
 from protu.identity.models import Company, EmailAccount, Session, User
 from protu.store.tx import Transaction
 from pynamodb.exceptions import DoesNotExist
@@ -38,6 +38,12 @@ def invite(principal: sessions.Principal, email: str, role: str) -> User:
         raise errors.ValidationFailed("Unknown role.", code="invalid_role", details={"field": "role"})
     email = accounts.normalise_email(email)
     company = accounts.get_company(principal.tenant_id)
+    if not company_settings.domain_allowed(company, email):
+        raise errors.ValidationFailed(
+            "Your company invites only addresses at " + ", ".join(company.allowed_email_domains) + ".",
+            code="email_domain_not_allowed",
+            details={"field": "email"},
+        )
     inviter = accounts.get_user(principal.tenant_id, principal.user_id)
     taken = accounts.email_owner(email)
     if taken is not None:
