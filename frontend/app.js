@@ -2,6 +2,7 @@
 // pages/. `guard: requireSignIn` protects a page (-> /signin?next=<page>); `guestOnly` sends signed-in users on.
 
 import { mountHeader } from "./header.js";
+import { mountNotices } from "./notices.js";
 import { createRouter } from "./router.js";
 import { guestOnly, requireSignIn, session } from "./session.js";
 
@@ -57,6 +58,9 @@ session.onEnded((error) => {
   const here = window.location.pathname + window.location.search;
   router.navigate(`/signin?next=${encodeURIComponent(here)}`, { replace: true });
 });
+
+// Notices only on the signed-in pages: a public page (status, sign-in) must not be where a session's end is found.
+mountNotices(document.getElementById("site-notices"), { when: () => router.current()?.guard === requireSignIn });
 
 session.restore().finally(() => header.ready());
 router.start();

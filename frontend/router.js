@@ -61,6 +61,7 @@ export function createRouter({ outlet, routes, notFound, siteName = "Protu" }) {
     outlet.replaceChildren(view);
     document.title = title ? `${title} · ${siteName}` : siteName;
     markCurrentLinks(url.pathname);
+    window.dispatchEvent(new CustomEvent("protu:page", { detail: { path: url.pathname, route } }));
     if (!first) {
       window.scrollTo(0, 0);
       focusHeading();

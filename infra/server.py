@@ -4,7 +4,8 @@ behind a stand-in API Gateway, the SPA, and an outbox for email, on one address.
     /api/*        -> functions/api/api.py   (as the REST API's /api/{proxy+} resource sends it)
     /webhooks/*   -> functions/webhooks/webhooks.py
     /_local/*     -> local only: the outbox (GET /_local/outbox) and a Mailgun-compatible messages endpoint that
-                     fills it; never part of the deployed template
+                     fills it; a Stripe stand-in (/_local/stripe/v1/..., and Checkout and billing-portal pages
+                     that send Stripe's signed events to /webhooks/stripe); never part of the deployed template
     anything else -> the SPA (frontend/), index.html for client-side routes
 
 Run it with ``make run`` (or ``python -m infra.server``); ``PORT`` picks the port (default 8000).
@@ -83,6 +84,25 @@ class LocalServer:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
+        self._stripe: Any = None
+
+    @property
+    def stripe(self) -> Any:
+        """The Stripe stand-in (``infra.stripe_local``), made on first use: its events go to /webhooks/stripe."""
+        if self._stripe is None:
+            from infra.stripe_local import StripeStandIn, ensure_local_keys
+
+            def deliver(payload: bytes, signature: str) -> Any:
+                headers = {"Stripe-Signature": signature, "Content-Type": "application/json"}
+                return self.call_function("/webhooks", "POST", "/webhooks/stripe", headers, payload, "127.0.0.1")
+
+            self._stripe = StripeStandIn(
+                checkout_base=f"{self.url}/_local/stripe/checkout",
+                portal_base=f"{self.url}/_local/stripe/portal",
+                webhook_secret=ensure_local_keys()["webhook_secret"],
+                deliver=deliver,
+            )
+        return self._stripe
 
     @property
     def url(self) -> str:
@@ -165,8 +185,33 @@ class _Handler(BaseHTTPRequestHandler):
             message = outbox.add(_form(self.headers.get("Content-Type", ""), body))
             print(f"mail  -> {message['to']}: {message['subject']}  (see /_local/outbox)", flush=True)
             self._json(200, {"id": message["id"], "message": "Queued. Thank you."})
+        elif path.startswith("/_local/stripe/"):
+            self._stripe(path.removeprefix("/_local/stripe"), body)
         else:
             self._json(404, {"error": {"code": "not_found", "message": "Not found."}})
+
+    def _stripe(self, path: str, body: bytes) -> None:
+        """Stripe's API, and stand-ins for the pages Stripe hosts (Checkout, the billing portal)."""
+        from infra import stripe_local
+
+        stripe = self.server_app.stripe
+        if path.startswith("/v1/"):
+            status, document = stripe.answer(self.command, path, body.decode("utf-8", "replace"), dict(self.headers))
+            self._send(status, {"Content-Type": "application/json"}, json.dumps(document).encode())
+            return
+        kind, _, session_id = path.strip("/").partition("/")
+        session = stripe.sessions.get(session_id)
+        if kind not in ("checkout", "portal") or session is None:
+            self._json(404, {"error": {"code": "not_found", "message": "No such Stripe session."}})
+            return
+        if self.command == "POST":
+            action = _form(self.headers.get("Content-Type", ""), body).get("action", "")
+            target = stripe_local.act(stripe, kind, session, action)
+            print(f"stripe -> {kind} {action}: events sent to /webhooks/stripe", flush=True)
+            self._send(303, {"Location": target, "Cache-Control": "no-store"}, b"")
+            return
+        page = stripe_local.page(stripe, kind, session).encode()
+        self._send(200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}, page)
 
     def _static(self, path: str) -> None:
         from protu.http.headers import SPA_HEADERS
@@ -255,7 +300,11 @@ def start_local_cloud(app_origin: str) -> Any:
     from infra.cloud import LocalCloud
 
     # The real Mailgun client posts to this server's Mailgun stand-in, which fills the outbox.
-    parameters = {"AppOrigin": app_origin, "MailgunApiBase": app_origin + "/_local/mailgun/v3"}
+    parameters = {
+        "AppOrigin": app_origin,
+        "MailgunApiBase": app_origin + "/_local/mailgun/v3",
+        "StripeApiBase": app_origin + "/_local/stripe",
+    }
     cloud = LocalCloud(parameters=parameters).provision()
     os.environ.update(cloud.environment())
     from protu.settings import reload

@@ -198,7 +198,88 @@ class StripeStandIn:
         return payload
 
 
+def ensure_local_keys() -> dict[str, str]:
+    """The local ``StripeKeys`` secret, given test keys the first time (the template's placeholder has no webhook
+    secret, which refuses every event). Every stand-in of one local cloud shares them."""
+    import boto3
+    from protu.settings import settings
+
+    client = boto3.client("secretsmanager", region_name=settings().region)
+    current = json.loads(client.get_secret_value(SecretId=settings().stripe_secret_id)["SecretString"])
+    if not str(current.get("webhook_secret") or "").startswith("whsec_"):
+        current = {"secret_key": "sk_test_" + secrets.token_hex(12), "webhook_secret": "whsec_" + secrets.token_hex(16)}
+        client.put_secret_value(SecretId=settings().stripe_secret_id, SecretString=json.dumps(current))
+        from protu.billing import stripe_api
+
+        stripe_api.forget_keys()
+    return current
+
+
 def _nested(form: dict[str, str], prefix: str) -> dict[str, str]:
     """``metadata[tenant_id]=x`` → ``{"tenant_id": "x"}`` (Stripe's form encoding of a hash)."""
     start = f"{prefix}["
     return {k[len(start) : -1]: v for k, v in form.items() if k.startswith(start) and k.endswith("]")}
+
+
+# ------------------------------------------------------------------------------------------------ local pages
+def page(stripe: StripeStandIn, kind: str, session: dict[str, Any]) -> str:
+    """The stand-in for the page Stripe hosts: Checkout (pay or go back) or the billing portal (change the
+    subscription, fail a payment, go back). Plain HTML forms; each button posts its ``action``."""
+    from html import escape
+
+    if kind == "checkout":
+        title = "Checkout (local Stripe stand-in)"
+        lines = [f"Subscription to price <code>{escape(str(session['price']))}</code>."]
+        if session["status"] == "complete":
+            lines.append("This checkout is complete.")
+            buttons = [("back", "Back to Protu")]
+        else:
+            buttons = [("pay", "Pay with a test card"), ("cancel", "Cancel and go back")]
+    else:
+        title = "Billing portal (local Stripe stand-in)"
+        subscription = next((s for s in stripe.subscriptions.values() if s["customer"] == session["customer"]), None)
+        if subscription is None:
+            lines, buttons = ["No subscription."], [("back", "Back to Protu")]
+        else:
+            lines = [
+                f"Subscription <code>{escape(subscription['id'])}</code>: {escape(subscription['status'])}"
+                + (", cancels at the end of the period" if subscription["cancel_at_period_end"] else "")
+            ]
+            buttons = [
+                ("cancel_at_period_end", "Cancel at the end of the period"),
+                ("resume", "Keep the subscription"),
+                ("cancel_now", "Cancel now"),
+                ("fail_payment", "Simulate a failed payment"),
+                ("back", "Back to Protu"),
+            ]
+    forms = "".join(
+        f'<form method="post"><input type="hidden" name="action" value="{a}">'
+        f'<button type="submit" data-testid="stripe-{a}">{escape(label)}</button></form>'
+        for a, label in buttons
+    )
+    paragraphs = "".join(f"<p>{line}</p>" for line in lines)
+    return (
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
+        f"<body style='font-family:sans-serif;max-width:40rem;margin:3rem auto'><h1>{title}</h1>"
+        f"{paragraphs}{forms}</body></html>"
+    )
+
+
+def act(stripe: StripeStandIn, kind: str, session: dict[str, Any], action: str) -> str:
+    """Do what the button says (sending Stripe's events); answers where the browser goes next."""
+    if kind == "checkout":
+        if action == "pay" and session["status"] == "open":
+            stripe.pay(session["id"])
+            return session["success_url"]
+        return session["cancel_url"] if session["status"] == "open" else session["success_url"]
+    subscription = next((s for s in stripe.subscriptions.values() if s["customer"] == session["customer"]), None)
+    if subscription is not None:
+        if action == "cancel_at_period_end":
+            stripe.update_subscription(subscription["id"], cancel_at_period_end=True)
+        elif action == "resume":
+            stripe.update_subscription(subscription["id"], cancel_at_period_end=False)
+        elif action == "cancel_now":
+            stripe.update_subscription(subscription["id"], status="canceled")
+        elif action == "fail_payment":
+            stripe.fail_payment(session["customer"])
+    return session["return_url"] if action == "back" else f"{stripe.portal_base}/{session['id']}"

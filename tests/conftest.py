@@ -171,13 +171,14 @@ def capture_mailgun():
 
 
 @contextmanager
-def mail_to_local_outbox(local_server: str):
-    """Mail into the local server's outbox and links to the local server, as under ``make run``. The shared
-    ``cloud`` keeps the template's defaults (Mailgun's real API, links to http://127.0.0.1:8000)."""
+def providers_on_local_server(local_server: str):
+    """Mail into the local server's outbox, Stripe on its stand-in and links to the local server, as under
+    ``make run``. The shared ``cloud`` keeps the template's defaults (the real APIs, links to :8000)."""
     from protu.settings import reload
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MAILGUN_API_BASE", f"{local_server}/_local/mailgun/v3")
+        patch.setenv("STRIPE_API_BASE", f"{local_server}/_local/stripe")
         patch.setenv("APP_ORIGIN", local_server)
         reload()
         try:
@@ -194,31 +195,24 @@ def mailgun(cloud):
         yield capture
 
 
-@pytest.fixture
-def stripe_api(cloud, mailgun, webhooks):
-    """Stripe's HTTP API simulated at its boundary (``infra.stripe_local.StripeStandIn`` behind ``responses``), with
-    the events it sends signed and delivered to the webhooks function; the ``StripeKeys`` secret holds its keys.
-    Mail goes to the ``mailgun`` capture."""
+@contextmanager
+def capture_stripe(mock, webhooks):
+    """Stripe's HTTP API simulated at its boundary (``infra.stripe_local.StripeStandIn``) inside the ``responses``
+    ``mock`` of ``capture_mailgun``, with the events it sends signed and delivered to ``webhooks`` (the webhooks
+    function's client); the ``StripeKeys`` secret holds its keys. Yields the stand-in."""
     import json
     import re
 
-    import boto3
     import responses
-    from protu.billing import stripe_api as stripe_client
     from protu.settings import settings
 
-    from infra.stripe_local import StripeStandIn
+    from infra.stripe_local import StripeStandIn, ensure_local_keys
 
     def deliver(payload: bytes, signature: str):
         headers = {"Stripe-Signature": signature, "Content-Type": "application/json"}
         return webhooks.post("/webhooks/stripe", body=payload, headers=headers)
 
-    standin = StripeStandIn(deliver=deliver)
-    secret = {"secret_key": "sk_test_" + uuid.uuid4().hex, "webhook_secret": standin.webhook_secret}
-    boto3.client("secretsmanager", region_name=settings().region).put_secret_value(
-        SecretId=settings().stripe_secret_id, SecretString=json.dumps(secret)
-    )
-    stripe_client.forget_keys()
+    standin = StripeStandIn(deliver=deliver, webhook_secret=ensure_local_keys()["webhook_secret"])
 
     def answer(request):
         from urllib.parse import urlsplit
@@ -229,6 +223,12 @@ def stripe_api(cloud, mailgun, webhooks):
 
     url = re.compile(re.escape(settings().stripe_api_base) + r"/v1/.*")
     for method in (responses.GET, responses.POST, responses.DELETE):
-        mailgun.mock.add_callback(method, url, callback=answer)
+        mock.add_callback(method, url, callback=answer)
     yield standin
-    stripe_client.forget_keys()
+
+
+@pytest.fixture
+def stripe_api(cloud, mailgun, webhooks):
+    """``capture_stripe`` for one test (mail goes to the ``mailgun`` capture)."""
+    with capture_stripe(mailgun.mock, webhooks) as standin:
+        yield standin

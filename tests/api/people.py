@@ -118,3 +118,14 @@ def invite(
     reply = browser.post("/api/auth/invitations/accept", {"token": token, "name": name, "password": STRONG})
     assert reply.status == 200, reply.body
     return Account(email, STRONG, owner.company, browser)
+
+
+def subscribe(owner: Account, stripe, plan: str = "business") -> dict:
+    """Put the owner's company on a paid plan the way a customer does: checkout through the API, then pay on
+    Stripe's page (``stripe`` is the Stripe stand-in of ``tests.conftest.capture_stripe``). Answers the session."""
+    reply = owner.browser.post("/api/billing/checkout", {"plan": plan})
+    assert reply.status == 200, reply.body
+    session_id = reply.json()["url"].rsplit("/", 1)[1]
+    stripe.pay(session_id)
+    assert owner.browser.get("/api/billing").json()["plan"] == plan
+    return stripe.sessions[session_id]

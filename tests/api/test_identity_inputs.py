@@ -34,23 +34,26 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from protu.http import auth as auth_routes
+from protu.http import notices as notices_routes
 from protu.http import users as users_routes
 from protu.http.routing import PUBLIC
 from protu.identity import accounts, tokens
 from protu.identity.models import EmailAccount, OneTimeToken, Session
 from pynamodb.exceptions import DoesNotExist
 
-from tests.api.people import CHROME, FIREFOX, STRONG, Account, Browser, invite, link_token, new_email
-from tests.conftest import capture_mailgun
+from tests.api.people import CHROME, FIREFOX, STRONG, Account, Browser, invite, link_token, new_email, subscribe
+from tests.conftest import capture_mailgun, capture_stripe
 
 URLSAFE_256_BITS = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32): 32 random bytes, unpadded base64
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
-def mailgun(cloud):
-    """The conftest's Mailgun capture, for the whole module (the shared accounts' emails arrive here)."""
-    with capture_mailgun() as capture:
+def mailgun(cloud, webhooks):
+    """The conftest's Mailgun capture, for the whole module (the shared accounts' emails arrive here), and Stripe's
+    stand-in at ``mailgun.stripe`` (the shared owner's company is on a paid plan: its tests invite many people)."""
+    with capture_mailgun() as capture, capture_stripe(capture.mock, webhooks) as stripe:
+        capture.stripe = stripe
         yield capture
 
 
@@ -66,7 +69,9 @@ def new_account(api, mailgun) -> Account:
 @pytest.fixture(scope="module")
 def owner(api, mailgun) -> Account:
     """A signed-in owner that no test signs out everywhere, changes the password of, or removes."""
-    return new_account(api, mailgun)
+    account = new_account(api, mailgun)
+    subscribe(account, mailgun.stripe)
+    return account
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +161,11 @@ def is_identity(path: str) -> bool:
 
 # The Endpoint objects ``install`` puts on the API app (``functions/api/api.py``); the cases are built from them at
 # collection time, and ``test_the_matrix_covers_every_identity_route_of_the_app`` checks the app has no others.
-ENDPOINTS = [ep for ep in auth_routes.router.endpoints + users_routes.router.endpoints if is_identity(ep.path)]
+ENDPOINTS = [
+    ep
+    for ep in auth_routes.router.endpoints + notices_routes.router.endpoints + users_routes.router.endpoints
+    if is_identity(ep.path)
+]
 
 VALID = {
     "company_name": "Acme Labs",

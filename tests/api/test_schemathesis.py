@@ -13,14 +13,14 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from tests.conftest import mail_to_local_outbox
+from tests.conftest import providers_on_local_server
 
 EXAMPLES = 8
 
 
 @pytest.fixture(scope="module")
 def served(local_server):
-    with mail_to_local_outbox(local_server):
+    with providers_on_local_server(local_server):
         yield local_server
 
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.conftest import mail_to_local_outbox
+from tests.conftest import providers_on_local_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -45,7 +45,7 @@ def browser():
 @pytest.fixture(scope="module", autouse=True)
 def mail_to_outbox(local_server):
     """Every browser module: mail lands in the local server's outbox, as under ``make run``."""
-    with mail_to_local_outbox(local_server):
+    with providers_on_local_server(local_server):
         yield
 
 

@@ -24,7 +24,7 @@ from protu.http.routing import PUBLIC
 from protu.identity import rbac
 
 from tests.api.people import FIREFOX, Browser, invite, sign_up
-from tests.conftest import capture_mailgun
+from tests.conftest import capture_mailgun, capture_stripe
 
 PARAM = re.compile(r"{([^}]+)}")
 
@@ -53,8 +53,8 @@ def people(api, mailgun_module):
 
 
 @pytest.fixture(scope="module")
-def mailgun_module(cloud):
-    with capture_mailgun() as capture:
+def mailgun_module(cloud, webhooks):
+    with capture_mailgun() as capture, capture_stripe(capture.mock, webhooks):  # an owner's checkout reaches Stripe
         yield capture
 
 

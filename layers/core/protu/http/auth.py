@@ -13,7 +13,7 @@ import msgspec
 
 from protu import errors
 from protu.http.routing import PUBLIC, Call, Router
-from protu.identity import accounts, rbac, sessions, tokens
+from protu.identity import accounts, company_settings, rbac, sessions, tokens
 
 router = Router("auth")
 EXAMPLE_TOKEN = "Vx3ka9Qe0lJ2pYHn7cR5sT1uW8zA4bD6fG2hK9mN0pQ"  # noqa: S105 - the shape of a token, for the API document
@@ -90,6 +90,7 @@ class Me(msgspec.Struct):
     mfa_enabled: bool
     email_verified: bool
     permissions: list[str]  # what the role may do (protu.identity.rbac): the SPA shows only what is allowed
+    mfa_setup_required: bool  # the company requires two-factor and it is off: only their own account is open
 
 
 class SignedInOut(msgspec.Struct):
@@ -132,6 +133,7 @@ def me_of(user, company) -> Me:
         bool(user.mfa_enabled),
         bool(user.email_verified),
         sorted(rbac.ROLE_PERMISSIONS.get(user.role, ())),
+        company_settings.mfa_setup_required(user, company),
     )
 
 

@@ -1,8 +1,12 @@
 """The authorizer of every non-public route: access token -> live session -> permission.
 
 Order matters for what a caller can learn: an invalid or expired token is a 401 before any lookup; a session that
-ended is a 401 naming why (``session_revoked``, ``session_expired``, ``session_idle``); only then is the role's
-permission checked (403). A token replayed from another client fingerprint signs the session out at once, emails
+ended is a 401 naming why (``session_revoked``, ``session_expired``, ``session_idle``: the idle timeout is the
+company's current one when that is shorter than the session's own); only then is the role's permission checked
+(403 ``forbidden``), and last the company's two-factor rule: in a company that requires two-factor, a user who has
+not set it up may call only ``self`` routes (their account, two-factor setup, sessions), anything else is 403
+``mfa_setup_required``. Both company settings come from ``company_settings.policy`` (consistent reads, kept at
+most 30 s per process). A token replayed from another client fingerprint signs the session out at once, emails
 the user and raises a security signal.
 """
 
@@ -12,7 +16,7 @@ import time
 
 from protu import errors
 from protu.http.routing import Call, Endpoint
-from protu.identity import rbac, sessions, tokens
+from protu.identity import company_settings, rbac, sessions, tokens
 from protu.logging import bind
 from protu.store import scope
 
@@ -44,4 +48,9 @@ def authorize(call: Call, endpoint: Endpoint) -> sessions.Principal:
     bind(tenant=session.tenant_id, user=session.user_id)
     if not rbac.allows(session.role, endpoint.permission):
         raise errors.Forbidden()
+    if endpoint.permission != "self" and company_settings.needs_mfa_setup(session.tenant_id, session.user_id):
+        raise errors.Forbidden(
+            "Your company requires two-factor authentication. Set it up on your account page to continue.",
+            code="mfa_setup_required",
+        )
     return sessions.Principal(session.tenant_id, session.user_id, session.id, session.role, int(session.auth_time))

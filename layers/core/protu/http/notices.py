@@ -1,0 +1,103 @@
+"""``GET /api/me/notices``: what the signed-in person should know now, shown on every page of the SPA.
+
+Computed from the current state, never stored, so a notice goes away as soon as its cause does:
+
+* ``mfa_setup_required``: the company requires two-factor and theirs is off (only their account is open to them);
+* ``payment_failed`` (people who may see billing): Stripe could not charge the company's last invoice;
+* ``email_bouncing``: their address is on the suppression list (a permanent bounce, a complaint, an unsubscribe),
+  so no email reaches them; the security alerts we would have emailed them in the last ``ALERT_DAYS`` days are
+  listed with it (``security_alert``), read from the audit log.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import msgspec
+
+from protu.http.routing import Call, Router
+
+router = Router("auth")
+
+ALERT_DAYS = 30
+SECURITY_ACTIONS = {
+    "auth.locked": "Your account was locked after too many failed sign-ins.",
+    "session.suspicious_signout": "A session of yours was signed out because it looked compromised.",
+    "auth.password_changed": "Your password was changed.",
+    "auth.password_reset": "Your password was reset.",
+}
+
+
+class Notice(msgspec.Struct):
+    kind: str
+    tone: str  # "warning" or "error"
+    message: str
+    link: str | None = None
+    at: int | None = None
+
+
+class NoticesOut(msgspec.Struct):
+    items: list[Notice]
+
+
+@router.get("/api/me/notices", permission="self", response=NoticesOut)
+def notices(call: Call) -> NoticesOut:
+    """What you should know now: two-factor required, a failed payment, email that cannot reach you."""
+    from protu.identity import accounts, company_settings, rbac
+
+    principal = call.principal
+    user = accounts.get_user(principal.tenant_id, principal.user_id)
+    company = accounts.get_company(principal.tenant_id)
+    items: list[Notice] = []
+    if company_settings.mfa_setup_required(user, company):
+        items.append(
+            Notice(
+                "mfa_setup_required",
+                "warning",
+                f"{company.name} requires two-factor authentication. Set it up on your account page to continue.",
+                "/account",
+            )
+        )
+    if rbac.allows(user.role, "billing"):
+        from protu.billing import service as billing
+
+        state = billing.state(principal.tenant_id)
+        if state.payment_failed_at is not None or state.status in ("past_due", "unpaid"):
+            items.append(
+                Notice(
+                    "payment_failed",
+                    "error",
+                    "Your company's last payment failed. Update the payment method to keep your plan.",
+                    "/billing",
+                    int(state.payment_failed_at) if state.payment_failed_at else None,
+                )
+            )
+    items += _bouncing(principal.tenant_id, user)
+    return NoticesOut(items)
+
+
+def _bouncing(tenant_id: str, user) -> list[Notice]:
+    from protu import audit
+    from protu.mail import suppression
+
+    found = suppression.find(user.email)
+    if not found:
+        return []
+    why = {"bounced": "bounces", "complained": "was reported as spam", "unsubscribed": "was unsubscribed"}
+    items = [
+        Notice(
+            "email_bouncing",
+            "error",
+            f"Email to {user.email} {why.get(found.get('reason'), 'cannot be delivered')}, so we cannot email you. "
+            "Security alerts appear here instead; ask an owner to change your address if it is wrong.",
+            "/account",
+        )
+    ]
+    since = datetime.fromtimestamp(time.time() - ALERT_DAYS * 86400, UTC)
+    events, _ = audit.events(tenant_id, target=f"user:{user.id}", since=since, limit=50)
+    for event in events:
+        if event["action"] in SECURITY_ACTIONS:
+            at = int(datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp())
+            items.append(Notice("security_alert", "warning", SECURITY_ACTIONS[event["action"]], "/account", at))
+    return items
