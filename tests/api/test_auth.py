@@ -428,3 +428,20 @@ def test_ending_other_sessions_needs_recent_authentication_but_signing_out_this_
     session_item(owner.me, owner.browser).update(actions=[Session.auth_time.set(int(time.time()) - 3600)])
     assert owner.browser.delete(f"/api/me/sessions/{mine}").status == 204
     assert owner.browser.get("/api/me").json()["error"]["code"] == "session_revoked"
+
+
+def test_a_sign_in_from_a_new_device_is_emailed_and_a_known_one_is_not(api, mailgun):
+    owner = sign_up(api, mailgun)  # signed in once already: that device is known
+
+    def alerts() -> list[dict]:
+        return [m for m in mailgun.to(owner.email) if m["subject"].startswith("New sign-in")]
+
+    again = Browser(api, user_agent=owner.browser.user_agent, ip=owner.browser.ip)
+    assert again.login(owner.email).status == 200
+    assert alerts() == []
+    elsewhere = Browser(api, user_agent=FIREFOX, ip="192.0.2.200")
+    assert elsewhere.login(owner.email).status == 200
+    [alert] = alerts()
+    assert "192.0.2.200" in alert["text"] and "Firefox" in alert["text"]
+    assert Browser(api, user_agent=FIREFOX, ip="192.0.2.201").login(owner.email).status == 200  # same network
+    assert len(alerts()) == 1

@@ -29,6 +29,7 @@ RESET_SECONDS = 30 * 60
 INVITE_SECONDS = 7 * 24 * 3600
 MFA_STEP_SECONDS = 5 * 60
 MFA_STEP_ATTEMPTS = 5
+KNOWN_DEVICES = 10  # the recent devices a user's record remembers (a sign-in from any other is emailed)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class SignedIn:
     session: Session
     user: User
     company: Company
+    new_device: bool = False  # signed in from a device (browser, system, network) not among their recent ones
 
 
 @dataclass
@@ -227,10 +229,21 @@ def _start_session(
 ) -> SignedIn:
     session, refresh = sessions.new_session(user, company, ip=ip, user_agent=user_agent)
     tx.save(session, condition=Session.pk.does_not_exist())
-    if touch_user:  # a caller that saves the user itself sets last_sign_in_at (one write per item)
-        tx.update(user, [User.last_sign_in_at.set(session.created_at)], condition=User.pk.exists())
+    device = sessions.device_id(user_agent, ip)
+    known = list(user.known_devices or [])
+    remembered = ([device] + [d for d in known if d != device])[:KNOWN_DEVICES]
+    if touch_user:  # a caller that saves the user itself sets these (one write per item)
+        actions = [User.last_sign_in_at.set(session.created_at), User.known_devices.set(remembered)]
+        tx.update(user, actions, condition=User.pk.exists())
     access = tokens.issue_access_token(user.tenant_id, user.id, session.id)
-    return SignedIn(access, refresh, session, user, company)
+    # The first sign-in ever has nothing to compare with: it teaches, it does not alert.
+    return SignedIn(access, refresh, session, user, company, new_device=bool(known) and device not in known)
+
+
+def _alert_new_device(signed_in: SignedIn, ip: str, user_agent: str) -> None:
+    """After the commit: tell the user about a sign-in from a device they have not used recently."""
+    if signed_in.new_device:
+        _send("new_sign_in", signed_in.user.email, when=int(signed_in.session.created_at), ip=ip, user_agent=user_agent)
 
 
 def _second_step_or_session(
@@ -251,6 +264,7 @@ def _second_step_or_session(
             _consume(tx, extra)
         signed_in = _start_session(tx, user, company, ip, user_agent)
         tx.audit("auth.login", f"user:{user.id}", details={"method": method, "session": signed_in.session.id})
+    _alert_new_device(signed_in, ip, user_agent)
     return signed_in
 
 
@@ -315,6 +329,7 @@ def complete_mfa(mfa_token: str, code: str, *, ip: str, user_agent: str) -> Sign
         _consume(tx, item)
         signed_in = _start_session(tx, user, company, ip, user_agent)
         tx.audit("auth.login", f"user:{user.id}", details={"method": "mfa", "session": signed_in.session.id})
+    _alert_new_device(signed_in, ip, user_agent)
     return signed_in
 
 
@@ -553,6 +568,7 @@ def accept_invitation(token: str, name: str, password: str, *, ip: str, user_age
     user.password_hash = passwords.hash_password(password)
     user.email_verified = True
     user.last_sign_in_at = int(time.time())
+    user.known_devices = [sessions.device_id(user_agent, ip)]
     with Transaction(user.tenant_id, actor=user.id) as tx:
         _consume(tx, item)
         tx.save(user, condition=User.status == "invited")

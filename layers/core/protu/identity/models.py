@@ -63,6 +63,7 @@ class User(_DataTable):
     totp_pending_ciphertext = UnicodeAttribute(null=True)
     totp_last_step = NumberAttribute(default=0)
     recovery_hashes = ListAttribute(of=UnicodeAttribute, default=list)
+    known_devices = ListAttribute(of=UnicodeAttribute, default=list)  # sessions.device_id of recent sign-ins
 
     @staticmethod
     def key(tenant_id: str, user_id: str) -> tuple[str, str]:

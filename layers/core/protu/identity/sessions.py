@@ -64,6 +64,14 @@ _SYSTEMS = (
 )
 
 
+def device_id(user_agent: str, ip: str) -> str:
+    """A short hash of the fingerprint: what a user's record keeps of the devices they signed in from (enough to
+    notice a new one, no address or browser string stored)."""
+    import hashlib
+
+    return hashlib.sha256(fingerprint(user_agent, ip).encode()).hexdigest()[:16]
+
+
 def fingerprint(user_agent: str, ip: str) -> str:
     """Browser family, OS family and network (/16 for IPv4, /48 for IPv6): stable across updates and DHCP renewals
     within one network, different for a token replayed from elsewhere."""
