@@ -22,7 +22,6 @@ import msgspec
 import msgspec.inspect
 
 from protu import errors
-from protu.billing import service as billing
 from protu.directory import kinds as k
 from protu.directory.store import Record, Records, clean, ids, new_id
 from protu.store.tx import Transaction
@@ -227,6 +226,8 @@ def create(principal: Any, kind: k.Kind, body: Any, parent_id: str | None = None
     record = records.new(record_id, principal.user_id, clean(plain), _seal(principal, kind, record_id, values))
     touches = _Touches(principal)
     touches.changes(kind, record_id, {}, values)
+    if kind.monthly_quota:
+        from protu.billing import service as billing
     try:
         with Transaction(principal.tenant_id) as tx:
             touches.write(tx)
