@@ -11,19 +11,14 @@ The customer index and the event markers hold no company data (``protu.store.bas
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
-from protu.store.base import SettingValue, tenant_pk
+from protu.store.base import tenant_pk
+from protu.store.items import DataItem
 
 STATE_SK = "STATE"
 
 
-class BillingState(Model):
-    class Meta:
-        table_name = SettingValue("data_table")
-        region = SettingValue("region")
-
-    pk = UnicodeAttribute(hash_key=True)
+class BillingState(DataItem):
     sk = UnicodeAttribute(range_key=True, default=STATE_SK)
     customer_id = UnicodeAttribute(null=True)
     subscription_id = UnicodeAttribute(null=True)
@@ -40,13 +35,7 @@ class BillingState(Model):
         return tenant_pk(tenant_id, "BILLING"), STATE_SK
 
 
-class MonthlyUsage(Model):
-    class Meta:
-        table_name = SettingValue("data_table")
-        region = SettingValue("region")
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
+class MonthlyUsage(DataItem):
     candidates = NumberAttribute(default=0)
 
     @staticmethod
@@ -54,12 +43,7 @@ class MonthlyUsage(Model):
         return tenant_pk(tenant_id, "BILLING"), f"M#{month}"
 
 
-class StripeCustomer(Model):
-    class Meta:
-        table_name = SettingValue("data_table")
-        region = SettingValue("region")
-
-    pk = UnicodeAttribute(hash_key=True)
+class StripeCustomer(DataItem):
     sk = UnicodeAttribute(range_key=True, default="CUSTOMER")
     tenant_id = UnicodeAttribute()
 
@@ -68,12 +52,7 @@ class StripeCustomer(Model):
         return f"STRIPE#CUSTOMER#{customer_id}", "CUSTOMER"
 
 
-class StripeEvent(Model):
-    class Meta:
-        table_name = SettingValue("data_table")
-        region = SettingValue("region")
-
-    pk = UnicodeAttribute(hash_key=True)
+class StripeEvent(DataItem):
     sk = UnicodeAttribute(range_key=True, default="EVENT")
     type = UnicodeAttribute()
     tenant_id = UnicodeAttribute(null=True)

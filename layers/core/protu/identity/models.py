@@ -9,23 +9,16 @@ invitations, the two-factor step). Tokens are stored only hashed.
 
 from __future__ import annotations
 
-from protu.store.base import SettingValue, tenant_pk
+from protu.store.base import tenant_pk
+from protu.store.items import DataItem
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.models import Model
 
-
-class _DataTable(Model):
-    class Meta:
-        table_name = SettingValue("data_table")
-        region = SettingValue("region")
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
+_DataTable = DataItem
 
 
 class Company(_DataTable):

@@ -22,9 +22,8 @@ from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.models import Model
 
-from protu.store.base import SettingValue
+from protu.store.items import DataItem
 
 MESSAGE_DAYS = 30
 TOKEN_SECONDS = 24 * 3600
@@ -33,13 +32,7 @@ MAX_MESSAGE_ID = 512
 _MESSAGE_ID = re.compile(rf"[!-~]{{1,{MAX_MESSAGE_ID}}}")  # printable ASCII, no spaces (RFC 5322 msg-id)
 
 
-class _MailgunItem(Model):
-    class Meta:
-        table_name = SettingValue("data_table")
-        region = SettingValue("region")
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
+class _MailgunItem(DataItem):
     expires_at = NumberAttribute()
 
 

@@ -29,9 +29,9 @@ from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist
-from pynamodb.models import Model
 
-from protu.store.base import SettingValue, condition_failed
+from protu.store.base import condition_failed
+from protu.store.items import DataItem
 
 PREFIX = "SUPPRESS#"
 SORT_KEY = "SUPPRESS"
@@ -39,15 +39,9 @@ REASONS = ("bounced", "complained", "unsubscribed")
 MAX_ADDRESS = 254  # RFC 5321's limit on a forward path; longer strings are no address we could have sent to
 
 
-class Suppression(Model):
+class Suppression(DataItem):
     """One suppressed address (see the module doc for the layout)."""
 
-    class Meta:
-        table_name = SettingValue("data_table")
-        region = SettingValue("region")
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     reason = UnicodeAttribute()
     since = NumberAttribute()
     event_id = UnicodeAttribute(default="")

@@ -22,10 +22,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
+from pynamodb.attributes import NumberAttribute
 
-from protu.store.base import SettingValue, tenant_pk
+from protu.store.base import tenant_pk
+from protu.store.items import DataItem
 
 READS_LIMIT = 200
 WINDOW_SECONDS = 600
@@ -40,15 +40,9 @@ _profiles: dict[str, tuple[float, dict[int, set[str]]]] = {}  # tenant -> (read 
 _lock = threading.Lock()
 
 
-class AccessHour(Model):
+class AccessHour(DataItem):
     """A company opened sensitive records in this hour (UTC) of this day."""
 
-    class Meta:
-        table_name = SettingValue("data_table")
-        region = SettingValue("region")
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     expires_at = NumberAttribute()
 
 
