@@ -21,22 +21,16 @@ from typing import Any
 
 from pynamodb.attributes import BinaryAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.models import Model
 
 from protu import errors
-from protu.store.base import SettingValue, tenant_pk
+from protu.store.base import tenant_pk
+from protu.store.items import DataItem
 
 ID = re.compile(r"^[a-z]{2,8}-[0-9a-f]{20}$")
 _CURSOR = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
 
-class Record(Model):
-    class Meta:
-        table_name = SettingValue("data_table")
-        region = SettingValue("region")
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
+class Record(DataItem):
     id = UnicodeAttribute()
     kind = UnicodeAttribute()
     version = NumberAttribute(default=1)

@@ -26,25 +26,18 @@ import re
 import time
 from dataclasses import dataclass
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.models import Model
 
-from protu.store.base import SettingValue
+from protu.store.items import DataItem
 
 EXPIRY_GRACE_SECONDS = 60  # items outlive their window a little, so a hit at the window's last second still counts
 _SCOPE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,47}$")  # no "#": a scope cannot forge another key's prefix
 
 
-class RateCounter(Model):
+class RateCounter(DataItem):
     """One counter window (see the module doc for the layout)."""
 
-    class Meta:
-        table_name = SettingValue("data_table")
-        region = SettingValue("region")
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     hits = NumberAttribute(default=0)
     expires_at = NumberAttribute()
 

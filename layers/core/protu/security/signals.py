@@ -24,10 +24,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
 from protu.logging import get_logger, redact
-from protu.store.base import SettingValue, tenant_pk
+from protu.store.base import tenant_pk
+from protu.store.items import DataItem
 
 TTL_DAYS = 400  # more than a year: long enough to compare with the same period last year
 MAX_LIST = 1000
@@ -49,15 +49,9 @@ KINDS: dict[str, str] = {
 _log = get_logger(__name__)
 
 
-class SecuritySignal(Model):
+class SecuritySignal(DataItem):
     """One stored signal (see the module doc for the layout)."""
 
-    class Meta:
-        table_name = SettingValue("data_table")
-        region = SettingValue("region")
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     id = UnicodeAttribute()
     kind = UnicodeAttribute()
     time = UnicodeAttribute()
