@@ -319,6 +319,12 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     print("Protu local: starting the local cloud (moto) from template.yaml ...", flush=True)
     moto, cloud = start_local_cloud(url)
+    from infra.ops import LOCAL_STATE
+
+    # protu-ops run in another terminal acts on this cloud while it is up (infra/ops.py).
+    keep = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION")
+    state = {"url": url, "environment": {**cloud.environment(), **{k: os.environ[k] for k in keep}}}
+    LOCAL_STATE.write_text(json.dumps(state, indent=1))
     server = LocalServer(port)
     from infra.seed import seed
 
@@ -341,6 +347,7 @@ def main() -> int:
     background.stop()
     server.stop()
     moto.stop()
+    LOCAL_STATE.unlink(missing_ok=True)
     print("Protu local: stopped.", flush=True)
     return 0
 

@@ -14,3 +14,26 @@ def mirror_audit(event: dict[str, Any], context: Any = None) -> dict[str, int]:
     from protu.audit.mirror import mirror_records
 
     return {"mirrored": mirror_records(event.get("Records") or [])}
+
+
+def _deadline(context: Any, margin_seconds: float = 60.0) -> float | None:
+    """A ``time.monotonic()`` by which to stop, leaving ``margin_seconds`` of the invocation's time."""
+    import time
+
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return time.monotonic() + remaining() / 1000 - margin_seconds if remaining else None
+
+
+def backup(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """EventBridge Scheduler, daily: DynamoDB backups and per-company exports (``protu.ops.backup``)."""
+    from protu.ops import backup as job
+
+    return job.run(deadline=_deadline(context))
+
+
+def restore_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """EventBridge Scheduler, daily after the backup: restore the newest one and check it
+    (``protu.ops.restore_test``)."""
+    from protu.ops import restore_test as job
+
+    return job.run()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["tests.bench.bench_cold_start", "tests.bench.bench_crypto"]
+MODULES = ["tests.bench.bench_cold_start", "tests.bench.bench_crypto", "tests.bench.bench_backup"]
 
 
 def main() -> int:

@@ -43,6 +43,7 @@ KINDS: dict[str, str] = {
     "session.suspicious_signout": "a session was signed out because it looked compromised",
     "access.unusual": "one user opened far more sensitive records than usual in a short time",
     "access.off_hours": "sensitive records were opened in an hour when the company is usually quiet",
+    "backup.restore_failed": "the daily restore test found a backup that does not restore or decrypt as recorded",
     "webhook.bad_signature": "a provider webhook arrived with a signature that does not verify (forged or misrouted)",
 }
 

@@ -1,0 +1,139 @@
+"""The operators' command line: ``python -m infra.ops <command>`` (installed as ``protu-ops``).
+
+    protu-ops backup                     the daily backup now (DynamoDB backups + per-company exports)
+    protu-ops restore-test [--run DAY]   restore the newest (or that day's) backup into a scratch table and check it
+    protu-ops verify-audit --tenant ID   walk a company's audit hash chain and name the first broken event
+
+Each command acts on the cloud the environment points at (the functions' variables: ``DATA_TABLE``...). While
+``make run`` is up, commands act on its local cloud: the local server leaves its environment in
+``.protu-local.json`` for as long as it runs. Output is plain text; ``--json`` prints the summary as JSON; the
+jobs' structured log lines go to stderr. The exit status is 0 when the command succeeded and its check passed, 1
+otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_STATE = ROOT / ".protu-local.json"
+
+
+def use_local_cloud_if_running() -> bool:
+    """Point this process at the running ``make run`` cloud when no cloud is configured here."""
+    if os.environ.get("DATA_TABLE") or not LOCAL_STATE.is_file():
+        return False
+    os.environ.update(json.loads(LOCAL_STATE.read_text())["environment"])
+    return True
+
+
+class Progress:
+    """A one-line counter on stderr while work goes on (only on a terminal)."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.done, self.started = label, 0, time.monotonic()
+        self.shown = sys.stderr.isatty()
+
+    def __call__(self, count: int) -> None:
+        self.done += count
+        if self.shown:
+            rate = self.done / max(time.monotonic() - self.started, 1e-6)
+            sys.stderr.write(f"\r{self.label}: {self.done:,} items ({rate:,.0f}/s)")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+
+
+def _backup(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu.ops import backup
+
+    progress = Progress("backup")
+    try:
+        summary = backup.run(progress=progress)
+    finally:
+        progress.close()
+    companies = {c for table in summary["tables"].values() for c in table}
+    lines = [
+        f"backup {summary['run_id']}: {summary.get('items', 0)} items of {len(companies)} companies "
+        f"in {summary['seconds']} s",
+        *[f"  dynamodb backup {arn.rsplit('/', 1)[-1]}" for arn in summary["dynamodb_backups"]],
+        *[f"  deleted old backup {name}" for name in summary["deleted_backups"]],
+    ]
+    return bool(summary.get("complete")), {"summary": summary, "lines": lines}
+
+
+def _restore_test(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu.ops import restore_test
+
+    progress = Progress("restore test")
+    try:
+        result = restore_test.run(rid=args.run, progress=progress)
+    finally:
+        progress.close()
+    verdict = "passed" if result["ok"] else "FAILED"
+    lines = [f"restore test of {result['run_id']}: {verdict} in {result['seconds']} s"]
+    lines += [f"  {short}: {t['items']} items of {t['companies']} companies" for short, t in result["tables"].items()]
+    if "decryption" in result:
+        d = result["decryption"]
+        lines.append(f"  sealed records opened: {d['opened']}, shredded: {d['shredded']}, failed: {d['failed']}")
+    lines += [f"  problem: {problem}" for problem in result["problems"]]
+    return bool(result["ok"]), {"summary": result, "lines": lines}
+
+
+def _verify_audit(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu import audit
+
+    result = audit.verify(args.tenant)
+    summary = {"ok": result.ok, "checked": result.checked, "first_broken": result.first_broken}
+    if result.ok:
+        lines = [f"audit chain of {args.tenant}: {result.checked} events, intact"]
+    else:
+        lines = [f"audit chain of {args.tenant}: BROKEN at event {result.first_broken} ({result.reason})"]
+    return bool(result.ok), {"summary": summary, "lines": lines}
+
+
+COMMANDS = {"backup": _backup, "restore-test": _restore_test, "verify-audit": _verify_audit}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="protu-ops", description="Protu operations: backups, restore tests, audit.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print the summary as JSON")
+    commands = top.add_subparsers(dest="command", required=True, metavar="command")
+    commands.add_parser("backup", parents=[common], help="run the daily backup now")
+    restore = commands.add_parser(
+        "restore-test", parents=[common], help="restore the newest backup into a scratch table and check it"
+    )
+    restore.add_argument("--run", metavar="YYYY-MM-DD", help="the backup to test (default: the newest)")
+    verify = commands.add_parser("verify-audit", parents=[common], help="verify a company's audit hash chain")
+    verify.add_argument("--tenant", required=True, help="the company id")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if use_local_cloud_if_running():
+        print("(acting on the local cloud of make run)", file=sys.stderr)
+    from protu.settings import reload
+
+    reload()
+    with contextlib.redirect_stdout(sys.stderr):  # the jobs' structured log lines go to stderr; results to stdout
+        ok, outcome = COMMANDS[args.command](args)
+    if args.json:
+        print(json.dumps(outcome["summary"], indent=1, sort_keys=True, default=str))
+    else:
+        print("\n".join(outcome["lines"]))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
