@@ -2,6 +2,7 @@
 
     protu-ops backup                     the daily backup now (DynamoDB backups + per-company exports)
     protu-ops restore-test [--run DAY]   restore the newest (or that day's) backup into a scratch table and check it
+    protu-ops retention [--dry-run]      remove expired sessions, tokens, counters and markers TTL has not removed
     protu-ops verify-audit --tenant ID   walk a company's audit hash chain and name the first broken event
 
 Each command acts on the cloud the environment points at (the functions' variables: ``DATA_TABLE``...). While
@@ -101,7 +102,26 @@ def _verify_audit(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     return bool(result.ok), {"summary": summary, "lines": lines}
 
 
-COMMANDS = {"backup": _backup, "restore-test": _restore_test, "verify-audit": _verify_audit}
+def _retention(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu.ops import retention
+
+    summary = retention.run(dry_run=args.dry_run)
+    removed = summary.get("expired_found" if args.dry_run else "expired_removed", {})
+    verb = "would remove" if args.dry_run else "removed"
+    lines = [f"retention: {verb} {sum(removed.values())} expired items in {summary['seconds']} s"]
+    lines += [f"  {kind}: {count}" for kind, count in removed.items()]
+    due = summary["candidates_past_retention"]
+    if due:
+        lines.append(f"  candidates past their company's retention: {sum(due.values())} in {len(due)} companies")
+    return bool(summary["complete"]), {"summary": summary, "lines": lines}
+
+
+COMMANDS = {
+    "backup": _backup,
+    "restore-test": _restore_test,
+    "retention": _retention,
+    "verify-audit": _verify_audit,
+}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -114,6 +134,8 @@ def parser() -> argparse.ArgumentParser:
         "restore-test", parents=[common], help="restore the newest backup into a scratch table and check it"
     )
     restore.add_argument("--run", metavar="YYYY-MM-DD", help="the backup to test (default: the newest)")
+    keep = commands.add_parser("retention", parents=[common], help="remove what expired and TTL has not removed")
+    keep.add_argument("--dry-run", action="store_true", help="report what would be removed, remove nothing")
     verify = commands.add_parser("verify-audit", parents=[common], help="verify a company's audit hash chain")
     verify.add_argument("--tenant", required=True, help="the company id")
     return top

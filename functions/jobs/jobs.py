@@ -37,3 +37,10 @@ def restore_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from protu.ops import restore_test as job
 
     return job.run()
+
+
+def retention(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """EventBridge Scheduler, daily: remove what expired and TTL has not removed yet (``protu.ops.retention``)."""
+    from protu.ops import retention as job
+
+    return job.run(dry_run=bool((event or {}).get("dry_run")), deadline=_deadline(context))

@@ -264,3 +264,20 @@ def test_the_backup_jobs_read_the_live_tables_and_write_only_backups_and_scratch
         assert allowed(restore_job, f"dynamodb:{action}", scratch), action
     keys = cloud.resources["KeyTable"].attributes["Arn"]
     assert not allowed(backup_job, "dynamodb:Scan", keys)  # exports never hold the keys (crypto-shredding)
+
+
+def test_the_retention_job_may_delete_only_from_partitions_whose_items_expire(cloud):
+    from infra.iam import allowed
+
+    job = _policies(cloud, "RetentionFunction")
+    data = cloud.resources["DataTable"].attributes["Arn"]
+
+    def may_delete(*keys: str) -> bool:
+        return allowed(job, "dynamodb:BatchWriteItem", data, {"dynamodb:LeadingKeys": list(keys)})
+
+    assert may_delete("T#acme#USER#u-1#SESSIONS", "TOKEN#abc", "RL#login#x", "T#acme#ACCESS_HOURS")
+    for key in ("T#acme#CAND", "T#acme#USERS", "T#acme#COMPANY", "EMAIL#a@b.c", "SUPPRESS#a@b.c", "T#acme"):
+        assert not may_delete(key), key
+    assert not may_delete("TOKEN#abc", "T#acme#CAND")  # one company record in a batch refuses the batch
+    audit_table = cloud.resources["AuditTable"].attributes["Arn"]
+    assert not allowed(job, "dynamodb:BatchWriteItem", audit_table, {"dynamodb:LeadingKeys": ["T#acme"]})
