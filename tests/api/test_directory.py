@@ -136,11 +136,14 @@ def test_candidate_notes_are_sealed_before_they_reach_dynamodb(owner, stranger):
     item = raw_item(tenant(owner), "CAND", cand["id"])
     assert secret not in str(item) and "notes" not in item["data"]["M"]
     sealed = item["sealed"]["B"]
-    assert crypto.decrypt_fields(tenant(owner), "candidate", cand["id"], sealed, ["notes"]) == {"notes": secret}
+    opened = crypto.decrypt_fields(tenant(owner), "candidate", cand["id"], sealed, ["notes"], subject=cand["id"])
+    assert opened == {"notes": secret}  # under the candidate's own key (erasing them destroys it)
     with pytest.raises(errors.DecryptionFailed):
-        crypto.decrypt_fields(tenant(stranger), "candidate", cand["id"], sealed, ["notes"])
+        crypto.decrypt_fields(tenant(stranger), "candidate", cand["id"], sealed, ["notes"], subject=cand["id"])
     with pytest.raises(errors.DecryptionFailed):
         crypto.decrypt_fields(tenant(owner), "candidate", "cand-11111111111111111111", sealed, ["notes"])
+    with pytest.raises(errors.DecryptionFailed):  # the context names the person: without it, it does not open
+        crypto.decrypt_fields(tenant(owner), "candidate", cand["id"], sealed, ["notes"])
     assert owner.browser.get(f"/api/candidates/{cand['id']}").json()["notes"] == secret
 
 
@@ -394,3 +397,37 @@ def test_reading_responses_in_the_companys_quiet_hours_raises_a_signal(api, mail
     assert [s["details"]["hour_utc"] for s in found] == [3, 5]  # newest first
     assert all(s["user"] == company.me["id"] for s in found)
     assert found[0]["details"]["days_read_in_this_hour"] == 0 and found[1]["details"]["days_read"] == 3
+
+
+def test_erasing_a_candidate_shreds_their_key_and_removes_everything_about_them(owner, admin, assessment):
+    cand = owner.browser.post("/api/candidates", {"name": "Erin", "notes": "private note about Erin"}).json()
+    answers = [respond(owner, assessment["id"], cand["id"], {"q1": f"answer {i}"}).json() for i in range(2)]
+    sealed = raw_item(tenant(owner), "CAND", cand["id"])["sealed"]["B"]  # as a backup taken now holds it
+    answer_sealed = raw_item(tenant(owner), "RESP", answers[0]["id"])["sealed"]["B"]
+    assert error(owner.browser.delete(f"/api/candidates/{cand['id']}")) == (409, "in_use")  # a plain delete
+    assert error(admin.browser.delete(f"/api/candidates/{cand['id']}?erase=true")) == (403, "forbidden")  # owners
+
+    assert owner.browser.delete(f"/api/candidates/{cand['id']}?erase=true").status == 204
+    assert error(owner.browser.get(f"/api/candidates/{cand['id']}")) == (404, "not_found")
+    path = f"/api/assessments/{assessment['id']}/responses"
+    assert error(owner.browser.get(f"{path}/{answers[0]['id']}")) == (404, "not_found")
+    with pytest.raises(errors.KeyDestroyed):  # the copy in any backup is unreadable now
+        crypto.decrypt_fields(tenant(owner), "candidate", cand["id"], sealed, ["notes"], subject=cand["id"])
+    with pytest.raises(errors.KeyDestroyed):
+        crypto.decrypt_fields(
+            tenant(owner), "response", answers[0]["id"], answer_sealed, ["answers", "notes"], subject=cand["id"]
+        )
+    erased = audit.events(tenant(owner), action="candidate.erased", limit=1)[0][0]
+    assert erased["details"] == {"records_about_them": 2} and "Erin" not in str(erased)
+    assert audit.verify(tenant(owner)).ok
+
+
+def test_erasing_an_employee_takes_them_out_of_their_teams_and_refuses_while_they_lead_one(owner):
+    emp = owner.browser.post("/api/employees", {"name": "Eli"}).json()
+    team = owner.browser.post("/api/teams", {"name": "Ops", "member_ids": [emp["id"]], "lead_employee_id": emp["id"]})
+    assert error(owner.browser.delete(f"/api/employees/{emp['id']}?erase=true")) == (409, "in_use")
+    current = owner.browser.get(f"/api/teams/{team.json()['id']}").json()
+    owner.browser.patch(f"/api/teams/{current['id']}", {"version": current["version"], "lead_employee_id": None})
+    assert owner.browser.delete(f"/api/employees/{emp['id']}?erase=true").status == 204
+    assert owner.browser.get(f"/api/teams/{current['id']}").json()["member_ids"] == []
+    assert error(owner.browser.delete("/api/roles/role-00000000000000000000?erase=true"))[0] == 422

@@ -13,7 +13,7 @@ import uuid
 import boto3
 import jobs
 import pytest
-from protu import audit
+from protu import audit, crypto, errors
 from protu.audit import context as audit_context
 from protu.directory import kinds, service
 from protu.identity import accounts, sessions
@@ -136,3 +136,29 @@ def test_the_operator_cli_runs_the_jobs_and_verifies_an_audit_chain(companies, c
     table.update_item(Key=key, UpdateExpression="SET actor = :a", ExpressionAttributeValues={":a": "someone-else"})
     assert ops.main(["verify-audit", "--tenant", companies[2]]) == 1
     assert "BROKEN" in capsys.readouterr().out
+
+
+def test_an_erased_persons_fields_cannot_be_decrypted_from_a_backup_taken_before(companies):
+    tenant = companies[0]
+    candidate = next(
+        json.loads(line)
+        for line in backup.read(f"backups/{jobs.backup({}, None)['run_id']}/data/{tenant}.jsonl").splitlines()
+        if json.loads(line)["pk"]["S"].endswith("#CAND")
+    )
+    owner = next(u for u in accounts_users(tenant) if u.role == "owner")
+    principal = sessions.Principal(tenant, owner.id, "s-test", "owner", int(time.time()))
+    with audit_context.bound(actor=owner.id):
+        service.erase(principal, kinds.CANDIDATES, candidate["id"]["S"])
+    result = restore_test.run(sample=100)  # the backup from before the erasure
+    assert result["ok"] is True and result["decryption"]["shredded"] >= 1
+    item = backup.decode(json.dumps(candidate))
+    with pytest.raises(errors.KeyDestroyed):
+        crypto.decrypt_fields(
+            tenant, "candidate", item["id"]["S"], item["sealed"]["B"], ["notes"], subject=item["id"]["S"]
+        )
+
+
+def accounts_users(tenant: str):
+    from protu.identity.users import list_users
+
+    return list_users(tenant)

@@ -448,3 +448,44 @@ def test_importing_protu_crypto_does_not_import_the_sdk():
     code = "import sys, protu.crypto; print(sorted(m for m in sys.modules if m.startswith('aws_encryption_sdk')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------------------------ subject keys
+def test_a_persons_fields_are_sealed_under_their_own_key_and_erasing_them_shreds_only_theirs(tenant):
+    ana, ben = "cand-" + "a" * 20, "cand-" + "b" * 20
+    for_ana = crypto.encrypt_fields(tenant, "candidate", ana, {"notes": "Ana's note"}, subject=ana)
+    for_ben = crypto.encrypt_fields(tenant, "candidate", ben, {"notes": "Ben's note"}, subject=ben)
+    plain = crypto.encrypt_fields(tenant, "role", "role-" + "c" * 20, {"notes": "not about a person"})
+    assert crypto.decrypt_fields(tenant, "candidate", ana, for_ana, ["notes"], subject=ana) == {"notes": "Ana's note"}
+    with pytest.raises(errors.DecryptionFailed):  # the message names its person: another one does not open it
+        crypto.decrypt_fields(tenant, "candidate", ana, for_ana, ["notes"], subject=ben)
+
+    keystore.destroy_subject_key(tenant, ana)
+    with pytest.raises(errors.KeyDestroyed):
+        crypto.decrypt_fields(tenant, "candidate", ana, for_ana, ["notes"], subject=ana)
+    keystore.clear_cache()  # as another process would see it
+    with pytest.raises(errors.KeyDestroyed):
+        crypto.decrypt_fields(tenant, "candidate", ana, for_ana, ["notes"], subject=ana)
+    with pytest.raises(errors.KeyDestroyed):  # an erased person's id never gets a key again
+        crypto.encrypt_fields(tenant, "candidate", ana, {"notes": "again"}, subject=ana)
+    assert crypto.decrypt_fields(tenant, "candidate", ben, for_ben, ["notes"], subject=ben) == {"notes": "Ben's note"}
+    assert crypto.decrypt_fields(tenant, "role", "role-" + "c" * 20, plain, ["notes"]) == {
+        "notes": "not about a person"
+    }
+
+
+def test_a_subject_key_is_wrapped_by_the_tenant_key_and_never_stored_in_clear(tenant):
+    subject = "emp-" + "d" * 20
+    key = keystore.subject_key(tenant, subject)
+    table = boto3.resource("dynamodb", region_name=app_settings().region).Table(app_settings().key_table)
+    stored = table.get_item(Key={"pk": f"T#{tenant}", "sk": f"SUBJ#{subject}"}, ConsistentRead=True)["Item"]
+    assert key not in bytes(stored["wrapped"]) and len(bytes(stored["wrapped"])) == 12 + 32 + 16
+    keystore.clear_cache()
+    assert keystore.subject_key(tenant, subject, create=False) == key
+    other = new_tenant()
+    message = crypto.encrypt_fields(tenant, "employee", subject, {"x": 1}, subject=subject)
+    with pytest.raises(errors.DecryptionFailed):  # another company cannot name this person's key
+        crypto.decrypt_fields(other, "employee", subject, message, ["x"], subject=subject)
+    keystore.destroy_tenant_key(tenant)  # erasing the company takes its people's keys with it
+    with pytest.raises(errors.KeyDestroyed):
+        crypto.decrypt_fields(tenant, "employee", subject, message, ["x"], subject=subject)

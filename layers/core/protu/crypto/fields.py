@@ -33,37 +33,48 @@ def _names(fields: Iterable[str]) -> list[str]:
     return names
 
 
-def _context(tenant_id: str, entity: str, record_id: str, names: list[str]) -> dict[str, str]:
+def _context(
+    tenant_id: str, entity: str, record_id: str, names: list[str], subject: str | None = None
+) -> dict[str, str]:
     tenant_pk(tenant_id)  # validates the tenant id
     if not isinstance(entity, str) or not _NAME.match(entity):
         raise ValueError("invalid entity name")
     if not isinstance(record_id, str) or not 0 < len(record_id) <= _MAX_RECORD_ID:
         raise ValueError("invalid record id")
-    return {"tenant": tenant_id, "entity": entity, "record": record_id, "fields": ",".join(names)}
+    context = {"tenant": tenant_id, "entity": entity, "record": record_id, "fields": ",".join(names)}
+    if subject is not None:
+        context["subject"] = subject
+    return context
 
 
-def encrypt_fields(tenant_id: str, entity: str, record_id: str, fields: Mapping[str, Any]) -> bytes:
-    """Encrypt a record's sensitive fields (JSON-able values) into one message under the tenant's current key.
+def encrypt_fields(
+    tenant_id: str, entity: str, record_id: str, fields: Mapping[str, Any], *, subject: str | None = None
+) -> bytes:
+    """Encrypt a record's sensitive fields (JSON-able values) into one message under the tenant's current key, or
+    under the key of ``subject`` (the person the fields are about: erasing them destroys that key).
 
-    Creates the tenant's first key version if it has none; ``KeyDestroyed`` once the tenant was erased.
+    Creates the tenant's first key version (or the person's key) if there is none; ``KeyDestroyed`` once the
+    tenant (or the person) was erased.
     """
-    context = _context(tenant_id, entity, record_id, _names(fields))
+    context = _context(tenant_id, entity, record_id, _names(fields), subject)
     plaintext = json.dumps(
         dict(fields), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode()
     from protu.crypto import sdk
 
-    return sdk.encrypt(tenant_id, plaintext, context)
+    return sdk.encrypt(tenant_id, plaintext, context, subject)
 
 
-def decrypt_fields(tenant_id: str, entity: str, record_id: str, blob: bytes, fields: Iterable[str]) -> dict[str, Any]:
-    """The fields ``encrypt_fields`` stored for exactly this tenant, entity, record and field names.
+def decrypt_fields(
+    tenant_id: str, entity: str, record_id: str, blob: bytes, fields: Iterable[str], *, subject: str | None = None
+) -> dict[str, Any]:
+    """The fields ``encrypt_fields`` stored for exactly this tenant, entity, record, field names (and subject).
 
     ``DecryptionFailed`` for anything else (another tenant's or record's message, other field names, tampered or
     garbage bytes); ``KeyDestroyed`` when the tenant was erased. Errors never carry plaintext or key material.
     """
     names = _names(fields)
-    expected = _context(tenant_id, entity, record_id, names)
+    expected = _context(tenant_id, entity, record_id, names, subject)
     from botocore.exceptions import BotoCoreError, ClientError
     from pynamodb.exceptions import PynamoDBException
 

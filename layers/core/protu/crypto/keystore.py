@@ -16,14 +16,17 @@ process makes no KMS call and no key-store read for a tenant it has seen. The pr
 destruction done by another process reaches this one within that time; ``destroy_tenant_key`` clears this
 process's cache at once.
 
-Key ids (what an Encryption SDK message names as its wrapping key) are ``<tenant>#v<N>``. Room is left for
-per-data-subject keys (crypto-shredding one person): a subject key would be a data key wrapped locally by a tenant
-key version and stored in the same partition (sk ``SUBJ#<subject>#v0001``), with key ids ``<tenant>#s.<subject>#v<M>``
-that ``parse_key_id`` rejects today. Destroying a tenant already deletes its whole partition, subjects included.
+Key ids (what an Encryption SDK message names as its wrapping key) are ``<tenant>#v<N>``. A person's sealed data
+(a candidate's notes, the answers of responses about them) is under their own key instead (crypto-shredding one
+person): 256 random bits wrapped by a tenant key version with AES-GCM and stored in the same partition
+(``sk SUBJ#<subject>``), key id ``<tenant>#s.<subject>``. ``destroy_subject_key`` leaves a tombstone; destroying a
+tenant deletes its whole partition, subjects included (and their keys are wrapped by the tenant key anyway).
 """
 
 from __future__ import annotations
 
+import re
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -31,6 +34,8 @@ from collections.abc import Hashable
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.models import Model
@@ -73,12 +78,101 @@ def key_id(tenant_id: str, version: int) -> str:
 
 
 def parse_key_id(value: str) -> tuple[str, int]:
-    """``(tenant, version)`` of a tenant key id; ``ValueError`` for anything else (e.g. a future subject key id)."""
+    """``(tenant, version)`` of a tenant key id; ``ValueError`` for anything else (a subject key id included)."""
     tenant, sep, version = value.rpartition("#v")
     if not sep or not version.isdigit() or version.startswith("0"):
         raise ValueError("not a tenant key id")
     tenant_pk(tenant)  # validates the tenant id
     return tenant, int(version)
+
+
+# ------------------------------------------------------------------------------------------------ subject keys
+_SUBJECT = re.compile(r"^[a-z]{2,8}-[0-9a-f]{20}$")  # a person's record id (protu.directory)
+
+
+def subject_key_id(tenant_id: str, subject: str) -> str:
+    """The wrapping-key id of one person's key: ``<tenant>#s.<subject>``."""
+    if not _SUBJECT.match(subject or ""):
+        raise ValueError("invalid subject id")
+    return f"{tenant_id}#s.{subject}"
+
+
+def parse_subject_key_id(value: str) -> tuple[str, str]:
+    """``(tenant, subject)`` of a subject key id; ``ValueError`` for anything else."""
+    tenant, sep, subject = value.partition("#s.")
+    if not sep or not _SUBJECT.match(subject):
+        raise ValueError("not a subject key id")
+    tenant_pk(tenant)
+    return tenant, subject
+
+
+def _subject_sk(subject: str) -> str:
+    return f"SUBJ#{subject}"
+
+
+def _subject_aad(tenant_id: str, subject: str) -> bytes:
+    return f"protu-subject-key|{tenant_id}|{subject}".encode()
+
+
+def subject_key(tenant_id: str, subject: str, *, create: bool = True) -> bytes:
+    """One person's data key (crypto-shredding one person): 256 random bits, stored wrapped by the tenant key
+    (AES-256-GCM, the tenant key version and the person bound as associated data) in the tenant's partition, made
+    on first use. ``KeyDestroyed`` once the person was erased, ``DecryptionFailed`` when ``create`` is off and there
+    is none. Cached like tenant keys."""
+    cached = _cache.get(("s", tenant_id, subject))
+    if cached is not None:
+        return cached
+    from pynamodb.exceptions import PutError
+
+    pk, sk = tenant_pk(tenant_id), _subject_sk(subject)
+    try:
+        item = KeyRecord.get(pk, sk, consistent_read=True)
+    except DoesNotExist:
+        if not create:
+            _cache.drop_key(("v", tenant_id))
+            _current_version(tenant_id, create=False)  # KeyDestroyed when the whole company was erased
+            raise DecryptionFailed() from None
+        plaintext = secrets.token_bytes(32)
+        version = _current_version(tenant_id)
+        nonce = secrets.token_bytes(12)
+        sealed = AESGCM(tenant_key(tenant_id, version)).encrypt(nonce, plaintext, _subject_aad(tenant_id, subject))
+        item = KeyRecord(pk, sk, version=version, status=ACTIVE, created_at=_now(), wrapped=nonce + sealed)
+        try:
+            item.save(condition=KeyRecord.pk.does_not_exist())
+        except PutError as error:
+            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+            return subject_key(tenant_id, subject, create=False)  # another process made it first: use theirs
+        _remember(("s", tenant_id, subject), plaintext)
+        return plaintext
+    if item.status == DESTROYED or item.wrapped is None:
+        raise KeyDestroyed()
+    wrapped = bytes(item.wrapped)
+    try:
+        plaintext = AESGCM(tenant_key(tenant_id, int(item.version))).decrypt(
+            wrapped[:12], wrapped[12:], _subject_aad(tenant_id, subject)
+        )
+    except InvalidTag:
+        raise DecryptionFailed() from None
+    _remember(("s", tenant_id, subject), plaintext)
+    return plaintext
+
+
+def destroy_subject_key(tenant_id: str, subject: str) -> None:
+    """Erase one person's sealed data everywhere, backups included, by destroying their key. Irreversible.
+
+    A tombstone stays (``status`` destroyed, no key), so later reads say "erased" (``KeyDestroyed``) and the person's
+    id never gets a key again. Other warm processes stop decrypting within ``key_cache_seconds``."""
+    KeyRecord(tenant_pk(tenant_id), _subject_sk(subject)).update(
+        actions=[
+            KeyRecord.status.set(DESTROYED),
+            KeyRecord.destroyed_at.set(_now()),
+            KeyRecord.wrapped.remove(),
+            KeyRecord.version.set(KeyRecord.version | 0),
+            KeyRecord.created_at.set(KeyRecord.created_at | _now()),
+        ]
+    )
+    _cache.drop_key(("s", tenant_id, subject))
 
 
 class TTLCache:
@@ -107,6 +201,10 @@ class TTLCache:
             self._items.move_to_end(key)
             while len(self._items) > self._max:
                 self._items.popitem(last=False)
+
+    def drop_key(self, key: Hashable) -> None:
+        with self._lock:
+            self._items.pop(key, None)
 
     def drop(self, tenant_id: str) -> None:
         with self._lock:

@@ -31,7 +31,7 @@ PROVIDER_ID = "protu-tenant-key"
 _WRAPPING = WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING
 # A raw master key's key info is the key id followed by binary (tag length, IV length, IV); a key id ends in digits
 # and the binary part starts with a zero byte, so this finds the key id. The SDK then checks the exact layout.
-_KEY_ID = re.compile(rb"\A[a-z0-9][a-z0-9-]{2,63}#v[1-9][0-9]{0,8}")
+_KEY_ID = re.compile(rb"\A[a-z0-9][a-z0-9-]{2,63}#(?:v[1-9][0-9]{0,8}|s\.[a-z]{2,8}-[0-9a-f]{20})")
 
 
 class _DropCloseNoise(logging.Filter):
@@ -63,15 +63,19 @@ class TenantKeyProvider(RawMasterKeyProvider):
 
     def _get_raw_key(self, key_id: bytes) -> WrappingKey:
         try:
-            tenant_id, version = keystore.parse_key_id(key_id.decode("ascii"))
+            text = key_id.decode("ascii")
+            if "#s." in text:
+                tenant_id, subject = keystore.parse_subject_key_id(text)
+                key = lambda: keystore.subject_key(tenant_id, subject, create=False)  # noqa: E731
+            else:
+                tenant_id, version = keystore.parse_key_id(text)
+                key = lambda: keystore.tenant_key(tenant_id, version)  # noqa: E731
         except (UnicodeDecodeError, ValueError):
             raise InvalidKeyIdError("unknown key id") from None
         if tenant_id != self.config.tenant_id:
             raise InvalidKeyIdError("key of another tenant")
         return WrappingKey(
-            wrapping_algorithm=_WRAPPING,
-            wrapping_key=keystore.tenant_key(tenant_id, version),
-            wrapping_key_type=EncryptionKeyType.SYMMETRIC,
+            wrapping_algorithm=_WRAPPING, wrapping_key=key(), wrapping_key_type=EncryptionKeyType.SYMMETRIC
         )
 
     def decrypt_data_key(self, encrypted_data_key, algorithm, encryption_context):
@@ -98,10 +102,14 @@ def client() -> EncryptionSDKClient:
     )
 
 
-def encrypt(tenant_id: str, plaintext: bytes, context: dict[str, str]) -> bytes:
-    """One message under the tenant's current key version."""
+def encrypt(tenant_id: str, plaintext: bytes, context: dict[str, str], subject: str | None = None) -> bytes:
+    """One message under the tenant's current key version, or under one person's key when ``subject`` is given."""
     provider = TenantKeyProvider(tenant_id=tenant_id)
-    provider.add_master_key(keystore.key_id(tenant_id, keystore.ensure_tenant_key(tenant_id)))
+    if subject is None:
+        provider.add_master_key(keystore.key_id(tenant_id, keystore.ensure_tenant_key(tenant_id)))
+    else:
+        keystore.subject_key(tenant_id, subject)  # made (and cached) on first use
+        provider.add_master_key(keystore.subject_key_id(tenant_id, subject))
     ciphertext, _header = client().encrypt(
         source=plaintext, key_provider=provider, encryption_context=context, algorithm=ALGORITHM
     )

@@ -269,6 +269,9 @@ class Kind:
     parent: tuple[str, str] | None = None
     audit_reads: bool = False  # reading opens sensitive data about a person: each read is an audit event
     monthly_quota: bool = False  # each creation counts against the plan's monthly limit (protu.billing)
+    # whose personal key seals the sensitive fields: "id" (the record is the person) or the field naming them.
+    # Erasing that person destroys the key, so the fields are unreadable everywhere, backups included.
+    subject: str | None = None
     example: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -303,6 +306,7 @@ CANDIDATES = Kind(
     sensitive=("notes",),
     filters=("stage", "job_role_id"),
     monthly_quota=True,
+    subject="id",
     example={"name": "Maria Lopez", "email": "maria@example.com", "stage": "screening", "source": "referral"},
 )
 
@@ -319,6 +323,7 @@ EMPLOYEES = Kind(
     links={"team_ids": ("teams", "member_ids")},
     filters=("job_role_id", "status"),
     contains={"team_id": "team_ids"},
+    subject="id",
     example={"name": "Sam Lee", "email": "sam@example.com", "start_date": "2024-03-01", "status": "active"},
 )
 
@@ -363,6 +368,7 @@ RESPONSES = Kind(
     query=ResponseQuery,
     poly_refs={"subject_id": ("subject_type", {"candidate": "candidates", "employee": "employees"})},
     sensitive=("answers", "notes"),
+    subject="subject_id",
     filters=("subject_id",),
     parent=("assessments", "assessment_id"),
     audit_reads=True,

@@ -31,13 +31,24 @@ def _records(principal: Any, kind: k.Kind) -> Records:
     return Records(principal.tenant_id, kind.prefix)
 
 
+def subject_of(kind: k.Kind, record_id: str, values: dict[str, Any]) -> str | None:
+    """The person whose key seals a record's sensitive fields (``Kind.subject``), if any."""
+    if kind.subject is None:
+        return None
+    return record_id if kind.subject == "id" else values.get(kind.subject)
+
+
 def _seal(principal: Any, kind: k.Kind, record_id: str, values: dict[str, Any]) -> bytes | None:
     if not kind.sensitive:
         return None
     from protu import crypto
 
     return crypto.encrypt_fields(
-        principal.tenant_id, kind.entity, record_id, {name: values.get(name) for name in kind.sensitive}
+        principal.tenant_id,
+        kind.entity,
+        record_id,
+        {name: values.get(name) for name in kind.sensitive},
+        subject=subject_of(kind, record_id, values),
     )
 
 
@@ -46,7 +57,10 @@ def _unseal(principal: Any, kind: k.Kind, record: Record) -> dict[str, Any]:
         return {}
     from protu import crypto
 
-    return crypto.decrypt_fields(principal.tenant_id, kind.entity, record.id, record.sealed, kind.sensitive)
+    subject = subject_of(kind, record.id, _data(record))
+    return crypto.decrypt_fields(
+        principal.tenant_id, kind.entity, record.id, record.sealed, kind.sensitive, subject=subject
+    )
 
 
 def out(principal: Any, kind: k.Kind, record: Record) -> Any:
@@ -387,6 +401,70 @@ def delete(principal: Any, kind: k.Kind, record_id: str, parent_id: str | None =
         if int(fresh.version) != int(record.version):
             raise _stale(fresh) from None
         raise _concurrent() from None
+
+
+# ------------------------------------------------------------------------------------------------ erasure
+ERASE_CHUNK = 40  # records about the person deleted per transaction (each may touch its parent too)
+
+
+def erase(principal: Any, kind: k.Kind, record_id: str) -> int:
+    """Erase a person (GDPR): their key first (their sealed fields become unreadable everywhere, backups included),
+    then every record about them (their responses) and their own record, each deletion audited without content.
+    Refused (409 ``in_use``) while something other than records about them still points at them (a team led by
+    an employee). Safe to repeat: a retry after a failure finishes the job. Answers how many records about them
+    were deleted."""
+    from protu.crypto import keystore
+
+    if kind.subject != "id":
+        raise errors.BadRequest(f"A {kind.entity} is not a person.", code="not_erasable")
+    record = _get(principal, kind, record_id, None)
+    about = _records_about(principal, kind, record_id)
+    others = int(record.refs or 0) - len(about)
+    if others > 0:
+        raise errors.Conflict(
+            f"This {kind.entity} is still used by {others} other record(s) (a team they lead); change those first.",
+            code="in_use",
+            details={"refs": others},
+        )
+    keystore.destroy_subject_key(principal.tenant_id, record_id)
+    for start in range(0, len(about), ERASE_CHUNK):
+        chunk = about[start : start + ERASE_CHUNK]
+        touches = _Touches(principal)
+        for other_kind, other in chunk:
+            touches.changes(other_kind, other.id, _data(other), {})
+        with Transaction(principal.tenant_id) as tx:
+            touches.write(tx)
+            for _, other in chunk:
+                tx.delete(other, condition=Record.pk.exists())
+            tx.audit(f"{kind.entity}.records_erased", f"{kind.entity}:{record_id}", details={"records": len(chunk)})
+    fresh = _records(principal, kind).get(record_id, missing=_missing(kind))
+    touches = _Touches(principal)
+    touches.changes(kind, fresh.id, _data(fresh), {})
+    with Transaction(principal.tenant_id) as tx:
+        touches.write(tx)
+        tx.delete(
+            fresh, condition=(Record.version == fresh.version) & (Record.refs.does_not_exist() | (Record.refs == 0))
+        )
+        tx.audit(f"{kind.entity}.erased", f"{kind.entity}:{record_id}", details={"records_about_them": len(about)})
+    return len(about)
+
+
+def _records_about(principal: Any, kind: k.Kind, record_id: str) -> list[tuple[k.Kind, Record]]:
+    """Every record of another kind whose polymorphic reference names this person."""
+    found = []
+    for other in k.KINDS.values():
+        for name, (type_field, targets) in other.poly_refs.items():
+            for type_name, target in targets.items():
+                if target != kind.name:
+                    continue
+                condition = (Record.data[name] == record_id) & (Record.data[type_field] == type_name)
+                cursor = None
+                while True:
+                    page, cursor = _records(principal, other).page(limit=100, cursor=cursor, condition=condition)
+                    found += [(other, record) for record in page]
+                    if cursor is None:
+                        break
+    return found
 
 
 def _concurrent() -> errors.Conflict:

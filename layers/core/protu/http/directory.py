@@ -9,10 +9,16 @@ from typing import Any
 
 import msgspec
 
+from protu import errors
 from protu.directory import kinds, service
 from protu.http.routing import Call, Router
+from protu.identity import rbac
 
 router = Router("directory")
+
+
+class EraseQuery(kinds.Strict):
+    erase: bool = False
 
 
 @cache
@@ -57,7 +63,12 @@ def _routes(kind: kinds.Kind) -> None:
         return service.update(call.principal, kind, call.params[key], call.body, parent(call))
 
     def delete_record(call: Call) -> None:
-        service.delete(call.principal, kind, call.params[key], parent(call))
+        if call.query is not None and call.query.erase:
+            if not rbac.allows(call.principal.role, "exports"):  # data-protection rights are the owners'
+                raise errors.Forbidden("Only owners can erase a person.")
+            service.erase(call.principal, kind, call.params[key])
+        else:
+            service.delete(call.principal, kind, call.params[key], parent(call))
 
     common = {"permission": kind.permission}
     filters = f" (filters: {', '.join(kind.filters)})" if kind.filters else ""
@@ -82,9 +93,16 @@ def _routes(kind: kinds.Kind) -> None:
         example={"version": 1, **_first_changeable(kind)},
         **common,
     )(update_record)
-    router.delete(item, status=204, summary=f"Delete a {noun} (refused while other records use it).", **common)(
-        delete_record
-    )
+    if kind.subject == "id":  # a person: ?erase=true erases them and everything about them (GDPR)
+        summary = (
+            f"Delete a {noun} (refused while other records use it); with erase=true, erase them: their key, "
+            "their assessment responses and their record."
+        )
+        router.delete(item, status=204, query=EraseQuery, summary=summary, **common)(delete_record)
+    else:
+        router.delete(item, status=204, summary=f"Delete a {noun} (refused while other records use it).", **common)(
+            delete_record
+        )
 
 
 def _subject_routes(kind: kinds.Kind) -> None:

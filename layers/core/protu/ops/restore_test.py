@@ -91,6 +91,7 @@ def _check_table(rid: str, short: str, companies: dict[str, dict], problems: lis
 def _decrypt_sample(rid: str, manifest: dict, sample: int, problems: list[str]) -> dict[str, int]:
     """Open up to ``sample`` sealed records of the data export with the live keys."""
     from protu import crypto, errors
+    from protu.directory import service
     from protu.directory.kinds import KINDS
 
     by_prefix = {kind.prefix: kind for kind in KINDS.values() if kind.sensitive}
@@ -105,7 +106,11 @@ def _decrypt_sample(rid: str, manifest: dict, sample: int, problems: list[str]) 
             if kind is None or "sealed" not in item:
                 continue
             try:
-                crypto.decrypt_fields(company, kind.entity, item["id"]["S"], item["sealed"]["B"], kind.sensitive)
+                data = {k: next(iter(v.values())) for k, v in item.get("data", {}).get("M", {}).items()}
+                subject = service.subject_of(kind, item["id"]["S"], data)
+                crypto.decrypt_fields(
+                    company, kind.entity, item["id"]["S"], item["sealed"]["B"], kind.sensitive, subject=subject
+                )
                 counts["opened"] += 1
             except errors.KeyDestroyed:
                 counts["shredded"] += 1
