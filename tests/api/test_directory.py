@@ -431,3 +431,18 @@ def test_erasing_an_employee_takes_them_out_of_their_teams_and_refuses_while_the
     assert owner.browser.delete(f"/api/employees/{emp['id']}?erase=true").status == 204
     assert owner.browser.get(f"/api/teams/{current['id']}").json()["member_ids"] == []
     assert error(owner.browser.delete("/api/roles/role-00000000000000000000?erase=true"))[0] == 422
+
+
+def test_an_owner_exports_everything_held_about_a_person_and_the_export_is_audited(owner, admin, assessment):
+    cand = owner.browser.post("/api/candidates", {"name": "Xia", "notes": "note about Xia"}).json()
+    made = respond(owner, assessment["id"], cand["id"], {"q1": "Xia's answer"}).json()
+    reply = owner.browser.post(f"/api/candidates/{cand['id']}/export")
+    assert reply.status == 200, reply.body
+    archive = reply.json()
+    assert archive["person"]["notes"] == "note about Xia" and archive["exported_at"] > 0
+    assert [r["id"] for r in archive["responses"]] == [made["id"]]
+    assert archive["responses"][0]["answers"] == {"q1": "Xia's answer"}
+    event = audit.events(tenant(owner), action="candidate.exported", limit=1)[0][0]
+    assert event["target"] == f"candidate:{cand['id']}" and "Xia" not in str(event)
+    assert error(admin.browser.post(f"/api/candidates/{cand['id']}/export")) == (403, "forbidden")
+    assert error(owner.browser.post("/api/employees/emp-00000000000000000000/export")) == (404, "not_found")

@@ -449,6 +449,32 @@ def erase(principal: Any, kind: k.Kind, record_id: str) -> int:
     return len(about)
 
 
+def export_person(principal: Any, kind: k.Kind, record_id: str) -> tuple[Any, list[Any]]:
+    """Everything Protu holds about one person (GDPR access and portability): their record and every record about
+    them, opened. Audited as a read of each sealed record and as ``<entity>.exported``; counts towards the
+    unusual-access watch like any read."""
+    from protu import audit
+
+    if kind.subject != "id":
+        raise errors.BadRequest(f"A {kind.entity} is not a person.", code="not_exportable")
+    record = _get(principal, kind, record_id, None)
+    about = _records_about(principal, kind, record_id)
+    person = out(principal, kind, record)
+    records = [out(principal, other, found) for other, found in about]
+    for other in {other for other, _ in about}:
+        opened = [found for kind_of, found in about if kind_of is other]
+        if other.audit_reads and opened:
+            _reads(principal, other, opened)
+    audit.record(
+        principal.tenant_id,
+        f"{kind.entity}.exported",
+        f"{kind.entity}:{record_id}",
+        actor=principal.user_id,
+        details={"records_about_them": len(records)},
+    )
+    return person, records
+
+
 def _records_about(principal: Any, kind: k.Kind, record_id: str) -> list[tuple[k.Kind, Record]]:
     """Every record of another kind whose polymorphic reference names this person."""
     found = []

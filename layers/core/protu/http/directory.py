@@ -105,6 +105,28 @@ def _routes(kind: kinds.Kind) -> None:
         )
 
 
+def _export_route(kind: kinds.Kind) -> None:
+    """``POST /api/<person kind>/{id}/export`` (owners): everything held about one person, opened, as JSON."""
+    responses = kinds.RESPONSES
+    answer = msgspec.defstruct(
+        f"{kind.out.__name__.removesuffix('Out')}Export",
+        [("exported_at", int), ("person", kind.out), ("responses", list[responses.out])],
+    )
+
+    def export(call: Call) -> Any:
+        import time
+
+        person, records = service.export_person(call.principal, kind, call.params["id"])
+        return answer(int(time.time()), person, [r for r in records if isinstance(r, responses.out)])
+
+    router.post(
+        f"/api/{kind.name}/{{id}}/export",
+        response=answer,
+        permission="exports",
+        summary=f"Everything held about one {kind.entity}, opened (data-protection access; each read is audited).",
+    )(export)
+
+
 def _subject_routes(kind: kinds.Kind) -> None:
     """``GET /api/<person kind>/{id}/<kind>`` for each polymorphic reference: a candidate's or an employee's
     responses across every assessment, for their detail page."""
@@ -132,3 +154,5 @@ for _kind in kinds.KINDS.values():
     _routes(_kind)
     if _kind.poly_refs:
         _subject_routes(_kind)
+    if _kind.subject == "id":
+        _export_route(_kind)
