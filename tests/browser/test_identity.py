@@ -135,6 +135,7 @@ def test_sign_up_verify_and_sign_in_with_two_factor(page, local_server, console_
 
     # Sign in with the password.
     expect(page).to_have_url(re.compile(r"/signin$"))
+    expect(page.get_by_test_id("signin-submit")).to_be_visible()  # the sign-in page, not the one before it
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_test_id("signin-submit").click()
