@@ -232,3 +232,31 @@ def stripe_api(cloud, mailgun, webhooks):
     """``capture_stripe`` for one test (mail goes to the ``mailgun`` capture)."""
     with capture_stripe(mailgun.mock, webhooks) as standin:
         yield standin
+
+
+@contextmanager
+def own_stack():
+    """A stack of one's own in the worker's moto, provisioned from template.yaml like the shared one, with the
+    environment switched to it while the block runs: for tests whose cost grows with what a table holds (whole-table
+    scans, moto's own transaction copies). Yields its ``LocalCloud``."""
+    from protu.crypto import keystore
+    from protu.settings import reload
+
+    from infra import template as tpl
+    from infra.cloud import LocalCloud
+
+    template = tpl.load()
+    for name in [n for n, spec in template["Resources"].items() if spec["Type"] == "AWS::KMS::Alias"]:
+        del template["Resources"][name]  # an alias name is one per account: the shared stack holds it
+    saved = dict(os.environ)
+    own = LocalCloud(stack=f"own-{uuid.uuid4().hex[:8]}", template=template).provision()
+    os.environ.update(own.environment())
+    reload()
+    keystore.clear_cache()
+    try:
+        yield own
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        reload()
+        keystore.clear_cache()

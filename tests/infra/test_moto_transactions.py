@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from infra import cloud as cloud_module
+from tests.conftest import own_stack
 
 REGION = cloud_module.REGION
 
@@ -28,6 +29,13 @@ REGION = cloud_module.REGION
 @pytest.fixture(scope="module")
 def ddb(cloud):
     return boto3.session.Session(region_name=REGION).client("dynamodb")
+
+
+@pytest.fixture(scope="module")
+def cloud(cloud):
+    """A stack of this module's own: moto's original TransactWriteItems (compared here) copies whole tables."""
+    with own_stack() as own:
+        yield own
 
 
 @pytest.fixture(scope="module")
