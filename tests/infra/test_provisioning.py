@@ -109,7 +109,7 @@ def test_functions_get_exactly_the_environment_the_template_gives_them(cloud, aw
 
 
 def test_log_groups_are_encrypted_and_retained(cloud, aws):
-    groups = aws("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    groups = aws("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{cloud.stack}-")["logGroups"]
     assert {g["logGroupName"] for g in groups} >= {"/aws/lambda/protu-local-ApiFunction"}
     for group in groups:
         assert group["retentionInDays"] == 365
