@@ -203,21 +203,22 @@ def _changes(kind: str, created: int, obj: dict[str, Any], current: BillingState
     return [BillingState.payment_failed_at.set(created)], "processed", {}
 
 
+def _first_item(obj: dict[str, Any]) -> dict[str, Any]:
+    """The subscription's first item (a subscription to one plan has one)."""
+    items = obj.get("items").get("data") if isinstance(obj.get("items"), dict) else None
+    return items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+
+
 def _price(obj: dict[str, Any]) -> str | None:
-    items = (obj.get("items") or {}).get("data") if isinstance(obj.get("items"), dict) else None
-    if isinstance(items, list) and items and isinstance(items[0], dict):
-        price = items[0].get("price")
-        return _text(price.get("id")) if isinstance(price, dict) else _text(price)
-    return None
+    price = _first_item(obj).get("price")
+    return _text(price.get("id")) if isinstance(price, dict) else _text(price)
 
 
 def _period_end(obj: dict[str, Any]) -> int | None:
     """``current_period_end``: on the subscription in older API versions, on its items in newer ones."""
     value = obj.get("current_period_end")
     if not isinstance(value, int):
-        items = (obj.get("items") or {}).get("data") if isinstance(obj.get("items"), dict) else None
-        if isinstance(items, list) and items and isinstance(items[0], dict):
-            value = items[0].get("current_period_end")
+        value = _first_item(obj).get("current_period_end")
     return value if isinstance(value, int) and value > 0 else None
 
 

@@ -106,12 +106,14 @@ def _export(short: str, table: str, rid: str, *, deadline: float | None, progres
     return result
 
 
-def pages(table: str) -> Iterator[list[dict]]:
-    """Every item of ``table``, a scan page at a time (consistent reads)."""
+def pages(table: str, **scan: Any) -> Iterator[list[dict]]:
+    """Every item of ``table`` (or what ``scan``'s filter and projection keep), a scan page at a time."""
     client = aws.client("dynamodb")
     start = None
     while True:
-        page = client.scan(TableName=table, ConsistentRead=True, **({"ExclusiveStartKey": start} if start else {}))
+        page = client.scan(
+            TableName=table, ConsistentRead=True, **scan, **({"ExclusiveStartKey": start} if start else {})
+        )
         yield page.get("Items", [])
         start = page.get("LastEvaluatedKey")
         if not start:

@@ -22,6 +22,7 @@ from typing import Any
 
 from protu import aws
 from protu.logging import get_logger
+from protu.ops.backup import pages
 from protu.settings import settings
 
 GRACE_SECONDS = 3600
@@ -60,18 +61,12 @@ def run(*, now: float | None = None, dry_run: bool = False, deadline: float | No
     candidates: Counter[str] = Counter()
     retention = _retention_months()
     complete = True
-    start = None
-    while True:
+    for page in pages(table, ProjectionExpression="pk, sk, expires_at, updated_at"):
         if deadline is not None and time.monotonic() > deadline:
             complete = False
             break
-        page = client.scan(
-            TableName=table,
-            ProjectionExpression="pk, sk, expires_at, updated_at",
-            **({"ExclusiveStartKey": start} if start else {}),
-        )
         doomed = []
-        for item in page.get("Items", []):
+        for item in page:
             pk = item["pk"]["S"]
             expires = item.get("expires_at", {}).get("N")
             if expires is not None and float(expires) < now - GRACE_SECONDS:
@@ -84,9 +79,6 @@ def run(*, now: float | None = None, dry_run: bool = False, deadline: float | No
                     candidates[company] += 1
         if doomed and not dry_run:
             _delete(client, table, doomed)
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            break
     summary = {
         "dry_run": dry_run,
         "complete": complete,
@@ -100,23 +92,18 @@ def run(*, now: float | None = None, dry_run: bool = False, deadline: float | No
 
 def _retention_months() -> dict[str, int]:
     """Each company's candidate retention (months), from the company items."""
-    client = aws.client("dynamodb")
     found: dict[str, int] = {}
-    start = None
-    while True:
-        page = client.scan(
-            TableName=settings().data_table,
-            FilterExpression="sk = :company",
-            ExpressionAttributeValues={":company": {"S": "COMPANY"}},
-            ProjectionExpression="pk, candidate_retention_months",
-            **({"ExclusiveStartKey": start} if start else {}),
-        )
-        for item in page.get("Items", []):
+    companies = pages(
+        settings().data_table,
+        FilterExpression="sk = :company",
+        ExpressionAttributeValues={":company": {"S": "COMPANY"}},
+        ProjectionExpression="pk, candidate_retention_months",
+    )
+    for page in companies:
+        for item in page:
             months = item.get("candidate_retention_months", {}).get("N")
             found[item["pk"]["S"].split("#", 2)[1]] = int(float(months)) if months else 24
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return found
+    return found
 
 
 def _delete(client: Any, table: str, keys: list[dict]) -> None:
