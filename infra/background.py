@@ -1,4 +1,5 @@
-"""What the cloud runs on its own, run locally on a thread: DynamoDB stream consumers (the audit mirror).
+"""What the cloud runs on its own, run locally on a thread: DynamoDB stream consumers (the audit mirror; a
+company's export and erasure requests).
 
 In the cloud these are event source mappings in ``template.yaml``; here one loop reads each stream and calls the
 same handler with the same event shape.
@@ -22,7 +23,11 @@ class Background:
         load_functions()
         import jobs
 
-        self._pumps = [StreamPump(cloud.physical_id("AuditTable"), jobs.mirror_audit)]
+        self._pumps = [
+            StreamPump(cloud.physical_id("AuditTable"), jobs.mirror_audit),
+            # LATEST, as the template's mapping: requests are acted on from when the cloud runs.
+            StreamPump(cloud.physical_id("DataTable"), jobs.company_requests, starting_position="LATEST"),
+        ]
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="local-background", daemon=True)

@@ -22,7 +22,13 @@ from infra import template as tpl
 
 ACCOUNT = "123456789012"
 REGION = "eu-central-1"
-LOCAL_PARAMETERS = {"Stage": "local", "AppOrigin": "http://127.0.0.1:8000"}
+LOCAL_PARAMETERS = {
+    "Stage": "local",
+    "AppOrigin": "http://127.0.0.1:8000",
+    # Replication to a second region is declared, not run, locally (moto has one region here).
+    "BackupReplicaBucket": "protu-local-backup-replica",
+    "BackupReplicaKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000",
+}
 # Served locally by something else: the local server is the API Gateway, the layer is this checkout's code.
 NOT_CREATED = {"AWS::Serverless::Api", "AWS::Serverless::LayerVersion"}
 

@@ -4,6 +4,11 @@
     protu-ops restore-test [--run DAY]   restore the newest (or that day's) backup into a scratch table and check it
     protu-ops retention [--dry-run]      remove expired sessions, tokens, counters and markers TTL has not removed
     protu-ops verify-audit --tenant ID   walk a company's audit hash chain and name the first broken event
+    protu-ops export --tenant ID [--out FILE]
+                                         a company's data, opened, as the owner's export makes it (a ZIP)
+    protu-ops erase --tenant ID [--subject PERSON] [--dry-run] [--yes]
+                                         erase a company (its key, everyone's sign-in, every item), or one person
+                                         of it (their key, their responses, their record); --dry-run counts
 
 Each command acts on the cloud the environment points at (the functions' variables: ``DATA_TABLE``...). While
 ``make run`` is up, commands act on its local cloud: the local server leaves its environment in
@@ -36,17 +41,27 @@ def use_local_cloud_if_running() -> bool:
 
 
 class Progress:
-    """A one-line counter on stderr while work goes on (only on a terminal)."""
+    """A progress bar on stderr while work goes on (only on a terminal); a counter when the total is unknown."""
 
-    def __init__(self, label: str) -> None:
-        self.label, self.done, self.started = label, 0, time.monotonic()
+    WIDTH = 30
+
+    def __init__(self, label: str, total: int | None = None) -> None:
+        self.label, self.total, self.done, self.started = label, total, 0, time.monotonic()
         self.shown = sys.stderr.isatty()
+
+    def line(self) -> str:
+        rate = self.done / max(time.monotonic() - self.started, 1e-6)
+        if not self.total:
+            return f"{self.label}: {self.done:,} items ({rate:,.0f}/s)"
+        share = min(self.done / self.total, 1.0)
+        filled = int(share * self.WIDTH)
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        return f"{self.label} [{bar}] {share:4.0%} {self.done:,}/{self.total:,} items ({rate:,.0f}/s)"
 
     def __call__(self, count: int) -> None:
         self.done += count
         if self.shown:
-            rate = self.done / max(time.monotonic() - self.started, 1e-6)
-            sys.stderr.write(f"\r{self.label}: {self.done:,} items ({rate:,.0f}/s)")
+            sys.stderr.write("\r" + self.line())
             sys.stderr.flush()
 
     def close(self) -> None:
@@ -57,7 +72,7 @@ class Progress:
 def _backup(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     from protu.ops import backup
 
-    progress = Progress("backup")
+    progress = Progress("backup", total=_item_count(backup.tables().values()))
     try:
         summary = backup.run(progress=progress)
     finally:
@@ -70,6 +85,16 @@ def _backup(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
         *[f"  deleted old backup {name}" for name in summary["deleted_backups"]],
     ]
     return bool(summary.get("complete")), {"summary": summary, "lines": lines}
+
+
+def _item_count(tables: Any) -> int | None:
+    """The tables' item counts as DynamoDB last reported them (about every six hours): the bar's total."""
+    from protu import aws
+
+    try:
+        return sum(aws.client("dynamodb").describe_table(TableName=t)["Table"]["ItemCount"] for t in tables) or None
+    except Exception:  # noqa: BLE001 - the bar is a nicety: without a total it is a counter
+        return None
 
 
 def _restore_test(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
@@ -116,12 +141,78 @@ def _retention(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     return bool(summary["complete"]), {"summary": summary, "lines": lines}
 
 
+def _export(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu.ops import backup, exports
+
+    item = exports.request(args.tenant, OPERATOR)
+    summary = exports.run(args.tenant, item.id)
+    if summary["status"] != exports.READY:
+        return False, {"summary": summary, "lines": [f"export of {args.tenant}: {summary['status'].upper()}"]}
+    out = Path(args.out or f"protu-export-{args.tenant}-{time.strftime('%Y%m%d')}.zip")
+    out.write_bytes(backup.read(f"{exports.PREFIX}/{args.tenant}/{item.id}.zip"))
+    out.chmod(0o600)  # the company's data in clear: for this operator only
+    summary["file"] = str(out)
+    lines = [f"export of {args.tenant}: {summary['bytes']:,} bytes written to {out} (the company's data in clear)"]
+    lines += [f"  {name}: {count}" for name, count in sorted(summary["counts"].items())]
+    return True, {"summary": summary, "lines": lines}
+
+
+def _erase(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    if args.subject:
+        return _erase_person(args)
+    from protu.ops import erasure
+
+    if args.dry_run:
+        summary = erasure.purge(args.tenant, dry_run=True)
+        lines = [
+            f"erase {args.tenant} (dry run): would destroy its key and delete {sum(summary['items'].values())} items"
+        ]
+    elif not args.yes:
+        summary = {"erased": False, "reason": "confirmation needed"}
+        lines = [f"erasing {args.tenant} cannot be undone: run again with --yes (or --dry-run to count first)"]
+        return False, {"summary": summary, "lines": lines}
+    else:
+        summary = erasure.erase_now(args.tenant, actor=OPERATOR)
+        lines = [f"erased {args.tenant}: key destroyed, {sum(summary['items'].values())} items deleted"]
+    lines += [f"  {name}: {count}" for name, count in summary["items"].items()]
+    return True, {"summary": summary, "lines": lines}
+
+
+def _erase_person(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu.audit import context
+    from protu.directory import kinds, service
+    from protu.ops.exports import System
+    from protu.store import scope
+
+    kind = next(
+        (k for k in kinds.KINDS.values() if k.subject == "id" and args.subject.startswith(k.id_prefix + "-")), None
+    )
+    if kind is None:
+        return False, {"summary": {"erased": False}, "lines": [f"{args.subject} is not a candidate or employee id"]}
+    principal = System(args.tenant, OPERATOR)
+    with scope.request(), context.bound(actor=OPERATOR):
+        scope.bind(args.tenant)
+        if args.dry_run:
+            count = service.erasure_preview(principal, kind, args.subject)
+            lines = [
+                f"erase {kind.entity} {args.subject} (dry run): would destroy their key and delete them "
+                f"and {count} record(s) about them"
+            ]
+            return True, {"summary": {"dry_run": True, "records_about_them": count}, "lines": lines}
+        count = service.erase(principal, kind, args.subject)
+    lines = [f"erased {kind.entity} {args.subject}: key destroyed, {count} record(s) about them deleted"]
+    return True, {"summary": {"erased": True, "records_about_them": count}, "lines": lines}
+
+
 COMMANDS = {
     "backup": _backup,
     "restore-test": _restore_test,
     "retention": _retention,
     "verify-audit": _verify_audit,
+    "export": _export,
+    "erase": _erase,
 }
+OPERATOR = "system:operator"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -138,6 +229,14 @@ def parser() -> argparse.ArgumentParser:
     keep.add_argument("--dry-run", action="store_true", help="report what would be removed, remove nothing")
     verify = commands.add_parser("verify-audit", parents=[common], help="verify a company's audit hash chain")
     verify.add_argument("--tenant", required=True, help="the company id")
+    export = commands.add_parser("export", parents=[common], help="a company's data, opened, as a ZIP file")
+    export.add_argument("--tenant", required=True, help="the company id")
+    export.add_argument("--out", metavar="FILE", help="where to write it (default: protu-export-<id>-<day>.zip)")
+    erase = commands.add_parser("erase", parents=[common], help="erase a company, or one person of it")
+    erase.add_argument("--tenant", required=True, help="the company id")
+    erase.add_argument("--subject", metavar="PERSON", help="a candidate's or employee's id: erase only them")
+    erase.add_argument("--dry-run", action="store_true", help="count what would be erased, erase nothing")
+    erase.add_argument("--yes", action="store_true", help="erase a whole company (it cannot be undone)")
     return top
 
 
@@ -148,8 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     from protu.settings import reload
 
     reload()
-    with contextlib.redirect_stdout(sys.stderr):  # the jobs' structured log lines go to stderr; results to stdout
-        ok, outcome = COMMANDS[args.command](args)
+    from protu import errors
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # the jobs' structured log lines go to stderr; results to stdout
+            ok, outcome = COMMANDS[args.command](args)
+    except errors.ProtuError as error:  # the product's own refusal (no such company, person in use...)
+        print(f"protu-ops {args.command}: {error.message} ({error.code})", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(outcome["summary"], indent=1, sort_keys=True, default=str))
     else:

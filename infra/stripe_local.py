@@ -76,6 +76,8 @@ class StripeStandIn:
     customers: dict[str, dict] = field(default_factory=dict)
     sessions: dict[str, dict] = field(default_factory=dict)
     subscriptions: dict[str, dict] = field(default_factory=dict)
+    # events of API calls, sent by ``send_pending`` (not while answering: Stripe sends them after its answer)
+    pending_events: list[tuple[str, dict]] = field(default_factory=list)
     _failures: list = field(default_factory=list)
     _idempotent: dict[str, tuple[int, dict]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -151,7 +153,20 @@ class StripeStandIn:
             }
             self.sessions[session_id] = session
             return 200, session
+        if method == "DELETE" and path.startswith("/v1/customers/"):
+            return self._delete_customer(path.rsplit("/", 1)[1])
         return 404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL ({path})"}}
+
+    def _delete_customer(self, customer_id: str) -> tuple[int, dict]:
+        """Stripe deletes the customer and cancels their subscriptions at once (with the events it sends then)."""
+        if self.customers.pop(customer_id, None) is None:
+            missing = {"type": "invalid_request_error", "code": "resource_missing", "message": "No such customer"}
+            return 404, {"error": missing}
+        for subscription in self.subscriptions.values():
+            if subscription["customer"] == customer_id and subscription["status"] != "canceled":
+                subscription["status"] = "canceled"
+                self.pending_events.append(("customer.subscription.deleted", dict(subscription)))
+        return 200, {"id": customer_id, "object": "customer", "deleted": True}
 
     # -------------------------------------------------------------------------------------------- the customer
     def pay(self, session_id: str) -> list[bytes]:
@@ -189,6 +204,12 @@ class StripeStandIn:
     def fail_payment(self, customer_id: str) -> bytes:
         invoice = {"id": f"in_{secrets.token_hex(7)}", "object": "invoice", "customer": customer_id}
         return self.send("invoice.payment_failed", invoice)
+
+    def send_pending(self) -> list[bytes]:
+        """Send the events that API calls caused (a deleted customer's cancelled subscriptions)."""
+        with self._lock:
+            pending, self.pending_events = self.pending_events, []
+        return [self.send(kind, obj) for kind, obj in pending]
 
     def send(self, kind: str, obj: dict[str, Any], *, created: int | None = None) -> bytes:
         """Make an event as Stripe would and deliver it (signed) when a ``deliver`` is set; answers the body."""

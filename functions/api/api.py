@@ -1,7 +1,7 @@
 """The SPA's API: one Chalice app, every area's router installed on it (handler ``api.app``)."""
 
 from protu.http import audit as audit_routes
-from protu.http import auth, billing, directory, health, notices, settings, users
+from protu.http import auth, billing, directory, health, notices, privacy, settings, users
 from protu.http.app import ProtuApp
 from protu.http.authn import authorize
 from protu.http.openapi import install_document_route
@@ -20,6 +20,7 @@ install(
     audit_routes.router,
     billing.router,
     settings.router,
+    privacy.router,
     authorize=authorize,
 )
 install_document_route(app)  # last: GET /api/openapi.json describes every route above

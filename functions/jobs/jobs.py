@@ -44,3 +44,21 @@ def retention(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from protu.ops import retention as job
 
     return job.run(dry_run=bool((event or {}).get("dry_run")), deadline=_deadline(context))
+
+
+def company_requests(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """DynamoDB Streams (data table, INSERTs of ``T#<company>#REQUESTS`` items): a company's data export
+    (``protu.ops.exports``) or the deletion that finishes a company's erasure (``protu.ops.erasure``). Other
+    records are ignored (the event source mapping filters them out in the cloud already). Raising makes Lambda
+    redeliver the batch; each request is idempotent."""
+    from protu.ops import exports
+
+    done = []
+    for kind, tenant_id, request_id in exports.requests_in(event.get("Records") or []):
+        if kind == "export":
+            done.append(exports.run(tenant_id, request_id))
+        else:
+            from protu.ops import erasure
+
+            done.append(erasure.purge(tenant_id, request_id))
+    return {"requests": len(done), "results": done}

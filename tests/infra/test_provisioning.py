@@ -84,9 +84,11 @@ def test_buckets_are_kms_encrypted_and_private(cloud, aws, bucket):
     )
 
 
-def test_backups_expire_after_180_days(cloud, aws):
+def test_backups_expire_after_180_days_and_company_exports_after_7(cloud, aws):
     rules = aws("s3").get_bucket_lifecycle_configuration(Bucket=cloud.physical_id("BackupBucket"))["Rules"]
-    assert [r["Expiration"]["Days"] for r in rules if r["Status"] == "Enabled"] == [180]
+    days = {r.get("Filter", {}).get("Prefix", r.get("Prefix", "")): r["Expiration"]["Days"] for r in rules}
+    assert days == {"": 180, "exports/": 7}, rules
+    assert all(r["Status"] == "Enabled" for r in rules)
 
 
 def test_signing_key_secret_is_generated_and_kms_encrypted(cloud, aws):

@@ -281,3 +281,59 @@ def test_the_retention_job_may_delete_only_from_partitions_whose_items_expire(cl
     assert not may_delete("TOKEN#abc", "T#acme#CAND")  # one company record in a batch refuses the batch
     audit_table = cloud.resources["AuditTable"].attributes["Arn"]
     assert not allowed(job, "dynamodb:BatchWriteItem", audit_table, {"dynamodb:LeadingKeys": ["T#acme"]})
+
+
+def test_the_company_requests_job_acts_for_a_company_only_through_the_tenant_role(cloud, template):
+    from infra.iam import allowed
+
+    job = _policies(cloud, "CompanyRequestsFunction")
+    data = cloud.resources["DataTable"].attributes["Arn"]
+    bucket = cloud.resources["BackupBucket"].attributes["Arn"]
+    for action in ("GetItem", "Query", "DeleteItem", "BatchWriteItem"):
+        assert not allowed(job, f"dynamodb:{action}", data, {"dynamodb:LeadingKeys": ["T#acme#CAND"]}), action
+    assert not allowed(job, "dynamodb:Scan", data)
+    assert allowed(job, "sts:AssumeRole", cloud.resources["TenantDataRole"].attributes["Arn"])
+    assert allowed(job, "s3:PutObject", f"{bucket}/exports/c-1/exp-1.zip")
+    for key in ("backups/2026-01-01/manifest.json", "exports/c-1/exp-1.zip"):
+        assert not allowed(job, "s3:GetObject", f"{bucket}/{key}"), key  # it writes archives, reads nothing back
+    events = template["Resources"]["CompanyRequestsFunction"]["Properties"]["Events"]["Requests"]["Properties"]
+    assert events["Stream"] == {"Fn::GetAtt": ["DataTable", "StreamArn"]}
+    pattern = __import__("json").loads(events["FilterCriteria"]["Filters"][0]["Pattern"])
+    assert pattern == {
+        "eventName": ["INSERT"],
+        "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "EXPORT#"}, {"prefix": "ERASURE#"}]}}},
+    }
+    api = _policies(cloud, "ApiFunction")  # the API signs the download URL: archives only, never the backups
+    assert allowed(api, "s3:GetObject", f"{bucket}/exports/c-1/exp-1.zip")
+    assert not allowed(api, "s3:GetObject", f"{bucket}/backups/2026-01-01/manifest.json")
+
+
+def test_the_tenant_role_may_destroy_its_own_companys_keys_only(cloud):
+    from infra.iam import allowed
+
+    role = _policies(cloud, "TenantDataRole")
+    keys = cloud.resources["KeyTable"].attributes["Arn"]
+    tag = {"aws:PrincipalTag/tenant": "acme"}
+    for action in ("DeleteItem", "BatchWriteItem"):
+        assert allowed(role, f"dynamodb:{action}", keys, {"dynamodb:LeadingKeys": ["T#acme"]}, tag), action
+        assert not allowed(role, f"dynamodb:{action}", keys, {"dynamodb:LeadingKeys": ["T#globex"]}, tag), action
+
+
+def test_backups_replicate_to_a_second_eu_region_and_company_exports_do_not(template):
+    import re
+
+    bucket = template["Resources"]["BackupBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}  # S3 replication needs it
+    rule = bucket["ReplicationConfiguration"]["Rules"][0]
+    assert len(bucket["ReplicationConfiguration"]["Rules"]) == 1 and rule["Status"] == "Enabled"
+    assert rule["Filter"] == {"Prefix": "backups/"}  # the exports, in clear for 7 days, stay in one place
+    assert rule["SourceSelectionCriteria"] == {"SseKmsEncryptedObjects": {"Status": "Enabled"}}
+    assert rule["Destination"]["EncryptionConfiguration"] == {"ReplicaKmsKeyID": {"Ref": "BackupReplicaKeyArn"}}
+    pattern = re.compile(template["Parameters"]["BackupReplicaKeyArn"]["AllowedPattern"])
+    assert pattern.match("arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    for region in ("eu-central-1", "us-east-1", "eu-west-2", "eu-central-2"):  # same region, or outside the EU
+        assert not pattern.match(f"arn:aws:kms:{region}:123456789012:key/1234abcd"), region
+    role = template["Resources"]["BackupReplicationRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "s3.amazonaws.com"}
+    writes = next(s for s in role["Policies"][0]["PolicyDocument"]["Statement"] if s["Sid"] == "WriteReplica")
+    assert writes["Action"] == ["s3:ReplicateObject", "s3:ReplicateTags"]  # deletions are not replicated

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import own_stack
+from tests.conftest import Client, own_stack
 
 
 @pytest.fixture(scope="module")
@@ -13,3 +13,19 @@ def cloud(cloud):
     """This module's own stack (``tests.conftest.own_stack``)."""
     with own_stack() as own:
         yield own
+
+
+@pytest.fixture(scope="module")
+def api(cloud):
+    """The API function over this module's stack (as ``tests.conftest.api``)."""
+    import api as api_module
+
+    return Client(api_module.app)
+
+
+@pytest.fixture(scope="module")
+def webhooks(cloud):
+    """The webhooks function over this module's stack (as ``tests.conftest.webhooks``)."""
+    import webhooks as webhooks_module
+
+    return Client(webhooks_module.app)

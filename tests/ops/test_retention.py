@@ -76,11 +76,15 @@ def test_retention_removes_exactly_what_expired(company):
     assert again["expired_removed"].get("sessions", 0) == 0 and again["expired_removed"].get("access_hours", 0) == 0
 
 
-def test_candidates_past_their_companys_retention_are_reported(company):
+def test_candidates_past_their_companys_retention_are_erased_with_what_is_about_them(company):
     tenant, principal = company
     with audit_context.bound(actor=principal.user_id):
-        old = service.create(principal, kinds.CANDIDATES, kinds.CandidateIn(name="Long Gone"))
-        service.create(principal, kinds.CANDIDATES, kinds.CandidateIn(name="Recent"))
+        old = service.create(principal, kinds.CANDIDATES, kinds.CandidateIn(name="Long Gone", notes="old note"))
+        recent = service.create(principal, kinds.CANDIDATES, kinds.CandidateIn(name="Recent"))
+        questions = [kinds.Question(id="q1", text="Why?")]
+        assessment = service.create(principal, kinds.ASSESSMENTS, kinds.AssessmentIn(title="Fit", questions=questions))
+        answer = kinds.ResponseIn(subject_type="candidate", subject_id=old.id, answers={"q1": "because"})
+        response = service.create(principal, kinds.RESPONSES, answer, parent_id=assessment.id)
     two_years_ago = int(time.time() - 25 * 30.5 * DAY)
     ddb().update_item(
         TableName=settings().data_table,
@@ -89,6 +93,17 @@ def test_candidates_past_their_companys_retention_are_reported(company):
         ExpressionAttributeValues={":t": {"N": str(two_years_ago)}},
     )
     assert jobs.retention({"dry_run": True}, None)["candidates_past_retention"][tenant] == 1
+    assert exists({"pk": {"S": f"T#{tenant}#CAND"}, "sk": {"S": old.id}})  # a dry run erases nobody
+
+    done = jobs.retention({}, None)
+    assert done["candidates_erased"][tenant] == 1
+    assert not exists({"pk": {"S": f"T#{tenant}#CAND"}, "sk": {"S": old.id}})
+    assert not exists({"pk": {"S": f"T#{tenant}#RESP"}, "sk": {"S": response.id}})
+    assert exists({"pk": {"S": f"T#{tenant}#CAND"}, "sk": {"S": recent.id}})
+    erased = next(e for e in audit.events(tenant, limit=10)[0] if e["action"] == "candidate.erased")
+    assert erased["actor"] == "system:retention" and erased["target"] == f"candidate:{old.id}"
+    assert "Long Gone" not in str(erased) and audit.verify(tenant).ok
+    assert tenant not in jobs.retention({}, None)["candidates_erased"]  # a re-run finds nobody more
 
 
 def test_the_cli_reports_a_dry_run(company, capsys):

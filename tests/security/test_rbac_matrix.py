@@ -49,6 +49,7 @@ def people(api, mailgun_module):
             ids[f"{kind.entity}_id"] = created.json()["id"]
         assert created.status == 201, created.body
         ids[kind.name] = created.json()["id"]
+    ids["exports"] = owner.browser.post("/api/exports").json()["id"]
     return {"owner": owner, "admin": admin, "other": other, "revoked": revoked, "ids": ids}
 
 

@@ -449,6 +449,14 @@ def erase(principal: Any, kind: k.Kind, record_id: str) -> int:
     return len(about)
 
 
+def erasure_preview(principal: Any, kind: k.Kind, record_id: str) -> int:
+    """How many records about a person an erasure would delete with them (an operator's dry run)."""
+    if kind.subject != "id":
+        raise errors.BadRequest(f"A {kind.entity} is not a person.", code="not_erasable")
+    _get(principal, kind, record_id, None)
+    return len(_records_about(principal, kind, record_id))
+
+
 def export_person(principal: Any, kind: k.Kind, record_id: str) -> tuple[Any, list[Any]]:
     """Everything Protu holds about one person (GDPR access and portability): their record and every record about
     them, opened. Audited as a read of each sealed record and as ``<entity>.exported``; counts towards the

@@ -137,7 +137,7 @@ def me_of(user, company) -> Me:
     )
 
 
-def _cookie(value: str, max_age: int) -> str:
+def refresh_cookie(value: str, max_age: int) -> str:
     return f"{sessions.REFRESH_COOKIE}={value}; Max-Age={max_age}; Path=/api/auth; HttpOnly; Secure; SameSite=Strict"
 
 
@@ -145,7 +145,7 @@ def _signed_in(call: Call, result) -> SignedInOut | MfaRequiredOut:
     if isinstance(result, accounts.MfaRequired):
         return MfaRequiredOut(True, result.mfa_token)
     remaining = max(0, int(result.session.absolute_expires_at - result.session.last_seen_at))
-    call.response_headers["Set-Cookie"] = _cookie(result.refresh_token, remaining)
+    call.response_headers["Set-Cookie"] = refresh_cookie(result.refresh_token, remaining)
     return SignedInOut(result.access_token, "Bearer", tokens.ACCESS_TOKEN_SECONDS, me_of(result.user, result.company))
 
 
@@ -304,7 +304,7 @@ def refresh(call: Call) -> SignedInOut:
     try:
         result = accounts.refresh(value, ip=call.source_ip, user_agent=call.user_agent)
     except errors.Unauthorized as error:
-        error.headers = {**error.headers, "Set-Cookie": _cookie("", 0)}
+        error.headers = {**error.headers, "Set-Cookie": refresh_cookie("", 0)}
         raise
     return _signed_in(call, result)
 
@@ -330,7 +330,7 @@ def logout(call: Call) -> None:
             ids = None
     if ids is not None:
         accounts.end_session(*ids, actor=ids[1], reason="logout", action="auth.logout")
-    call.response_headers["Set-Cookie"] = _cookie("", 0)
+    call.response_headers["Set-Cookie"] = refresh_cookie("", 0)
     return None
 
 

@@ -5,8 +5,9 @@
   markers, access-hour marks. DynamoDB's TTL removes them within about two days; this job removes what it has not
   yet and reports how much that was, by kind.
 * **Candidates past retention**: a company keeps a candidate for ``candidate_retention_months`` (a setting,
-  default 24) after their last change. They are reported here per company; erasing them (with their responses and
-  their personal key) comes with the erasure of a person.
+  default 24) after their last change. Each is erased as an owner's erasure does (``protu.directory.service.erase``:
+  their personal key first, then their responses and their record, each step audited in the company's log with
+  the actor ``system:retention``), acting for the company through its tenant session.
 * **Never**: the audit table (events are kept 7 years, by its own TTL and the Object-Lock bucket), the key table,
   anything without an expiry.
 
@@ -26,6 +27,7 @@ from protu.ops.backup import pages
 from protu.settings import settings
 
 GRACE_SECONDS = 3600
+ACTOR = "system:retention"
 MONTH_SECONDS = 30.44 * 86400
 log = get_logger(__name__)
 
@@ -49,6 +51,8 @@ def kind_of(pk: str) -> str:
         return "signals"
     if pk.endswith("#ACCESS_HOURS"):
         return "access_hours"
+    if pk.endswith("#REQUESTS"):
+        return "export_requests"
     return "other"
 
 
@@ -59,6 +63,7 @@ def run(*, now: float | None = None, dry_run: bool = False, deadline: float | No
     table = settings().data_table
     expired: Counter[str] = Counter()
     candidates: Counter[str] = Counter()
+    past: list[tuple[str, str]] = []
     retention = _retention_months()
     complete = True
     for page in pages(table, ProjectionExpression="pk, sk, expires_at, updated_at"):
@@ -77,17 +82,47 @@ def run(*, now: float | None = None, dry_run: bool = False, deadline: float | No
                 months = retention.get(company, 24)
                 if float(item["updated_at"]["N"]) < now - months * MONTH_SECONDS:
                     candidates[company] += 1
+                    past.append((company, item["sk"]["S"]))
         if doomed and not dry_run:
             _delete(client, table, doomed)
+    erased: Counter[str] = Counter()
+    if not dry_run:
+        for company, candidate_id in past:
+            if deadline is not None and time.monotonic() > deadline:
+                complete = False
+                break
+            if _erase_candidate(company, candidate_id):
+                erased[company] += 1
     summary = {
         "dry_run": dry_run,
         "complete": complete,
         "expired_removed" if not dry_run else "expired_found": dict(sorted(expired.items())),
         "candidates_past_retention": dict(sorted(candidates.items())),
+        "candidates_erased": dict(sorted(erased.items())),
         "seconds": round(time.monotonic() - started, 3),
     }
     log.info("retention done", extra=summary)
     return summary
+
+
+def _erase_candidate(company: str, candidate_id: str) -> bool:
+    """Erase one candidate for their company (its tenant session); False when they could not be (logged)."""
+    from protu import errors
+    from protu.audit import context
+    from protu.directory import kinds, service
+    from protu.ops.exports import System
+    from protu.store import scope
+
+    with scope.request(), context.bound(actor=ACTOR):
+        scope.bind(company)
+        try:
+            service.erase(System(company, ACTOR), kinds.CANDIDATES, candidate_id)
+        except errors.NotFound:
+            return False  # erased meanwhile
+        except errors.ProtuError as error:
+            log.warning("candidate not erased", extra={"tenant": company, "code": error.code})
+            return False
+    return True
 
 
 def _retention_months() -> dict[str, int]:
