@@ -5,6 +5,10 @@ it (encryption, PITR, TTL, streams, Object Lock, lifecycle...), and resolves eac
 as CloudFormation would. Types moto cannot run (the API Gateway, the layer) are recorded, not created: the local
 server plays the API Gateway's part. Works against in-process moto (tests) and a moto server (``make run``) alike:
 the boto3 clients follow the process's moto mock or ``AWS_ENDPOINT_URL``.
+
+State machines run for real when moto's executing mode is on (``infra.stepfunctions.MOTO_CONFIG``): each function
+of the template is registered with ``infra.stepfunctions``, so a Lambda task runs the function's own handler
+in-process.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 import secrets
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra import iam
+from infra import iam, stepfunctions
 from infra import template as tpl
 
 ACCOUNT = "123456789012"
@@ -31,6 +36,9 @@ LOCAL_PARAMETERS = {
 }
 # Served locally by something else: the local server is the API Gateway, the layer is this checkout's code.
 NOT_CREATED = {"AWS::Serverless::Api", "AWS::Serverless::LayerVersion"}
+# The role SAM generates for a function or state machine without ``Role`` is the resource ``<LogicalId>Role``.
+SAM_ROLE_OWNERS = {"AWS::Serverless::Function", "AWS::Serverless::StateMachine"}
+_SUBSTITUTION = re.compile(r"\$\{([^}]+)\}")
 
 
 @dataclass
@@ -76,12 +84,18 @@ class LocalCloud:
     def provision(self) -> LocalCloud:
         make_moto_atomic()
         iam.install()
+        stepfunctions.install()
         for logical_id in self.template["Resources"]:
             self.ensure(logical_id)
         return self
 
     def ensure(self, logical_id: str) -> Resource:
         found = self.resources.get(logical_id)
+        if found is None and logical_id not in self.template["Resources"]:
+            owner = logical_id.removesuffix("Role")
+            if self.template["Resources"].get(owner, {}).get("Type") in SAM_ROLE_OWNERS:
+                self.ensure(owner)  # creates the role SAM would generate, as <owner>Role
+                found = self.resources.get(logical_id)
         if found is None:
             spec = self.template["Resources"][logical_id]
             kind = spec["Type"]
@@ -137,13 +151,15 @@ class LocalCloud:
     # ------------------------------------------------------------------ KMS
     def _create_AWS_KMS_Key(self, logical_id: str, props: dict) -> Resource:
         kms = self.client("kms")
-        meta = kms.create_key(
-            Description=props.get("Description", logical_id),
-            KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
-            KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"),
-            Policy=json.dumps(props["KeyPolicy"]) if "KeyPolicy" in props else None,
-            Tags=[{"TagKey": "logical-id", "TagValue": logical_id}],
-        )["KeyMetadata"]
+        args = {
+            "Description": props.get("Description", logical_id),
+            "KeyUsage": props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+            "KeySpec": props.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            "Tags": [{"TagKey": "logical-id", "TagValue": logical_id}],
+        }
+        if "KeyPolicy" in props:
+            args["Policy"] = json.dumps(props["KeyPolicy"])
+        meta = kms.create_key(**args)["KeyMetadata"]
         if props.get("EnableKeyRotation"):
             kms.enable_key_rotation(
                 KeyId=meta["KeyId"], RotationPeriodInDays=int(props.get("RotationPeriodInDays", 365))
@@ -298,18 +314,9 @@ class LocalCloud:
     # ------------------------------------------------------------------ functions
     def _create_AWS_Serverless_Function(self, logical_id: str, props: dict) -> Resource:
         """The function exists in moto (name, role, environment) so that workflows can invoke it; its code runs
-        in-process through the handler registry of the local cloud, not from the stub zip."""
-        iam = self.client("iam")
-        role_name = f"{self.stack}-{logical_id}-role"[:64]
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ],
-        }
-        role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-        for index, policy in enumerate(p for p in props.get("Policies", []) if isinstance(p, dict)):
-            iam.put_role_policy(RoleName=role_name, PolicyName=f"inline-{index}", PolicyDocument=json.dumps(policy))
+        in-process through the handler registry of the local cloud (``infra.stepfunctions``), not from the stub
+        zip: its ``Handler``, imported from its ``CodeUri`` folder when first invoked."""
+        role_arn = props.get("Role") or self._service_role(logical_id, "lambda.amazonaws.com", props.get("Policies"))
         name = props.get("FunctionName", f"{self.stack}-{logical_id}")
         arn = self.client("lambda").create_function(
             FunctionName=name,
@@ -321,7 +328,174 @@ class LocalCloud:
             MemorySize=int(props.get("MemorySize", 128)),
             Environment={"Variables": {k: str(v) for k, v in props["Environment"]["Variables"].items()}},
         )["FunctionArn"]
+        stepfunctions.register(name, props["Handler"], code_dir=tpl.ROOT / props.get("CodeUri", "."))
         return Resource(logical_id, "AWS::Serverless::Function", name, {"Arn": arn, "RoleArn": role_arn})
+
+    def _service_role(self, logical_id: str, service: str, policies: Any) -> str:
+        """The role SAM generates for a function or state machine: trusted by ``service``, with the resource's
+        ``Policies`` (inline documents, and SAM policy templates as ``sam_policy`` expands them) as inline
+        policies. Known locally as ``<LogicalId>Role``, as SAM names it. Answers its ARN."""
+        iam_client = self.client("iam")
+        role_name = f"{self.stack}-{logical_id}-role"[:64]
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+        role = iam_client.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        if isinstance(policies, str | dict):
+            policies = [policies]
+        documents = [p if "Statement" in p else sam_policy(p) for p in policies or [] if isinstance(p, dict)]
+        for index, document in enumerate(d for d in documents if d is not None):
+            iam_client.put_role_policy(
+                RoleName=role_name, PolicyName=f"inline-{index}", PolicyDocument=json.dumps(document)
+            )
+        alias = f"{logical_id}Role"
+        if alias not in self.template["Resources"]:
+            attributes = {"Arn": role["Arn"], "RoleId": role["RoleId"]}
+            self.resources[alias] = Resource(alias, "AWS::IAM::Role", role_name, attributes)
+        return role["Arn"]
+
+    # ------------------------------------------------------------------ Step Functions
+    def _create_AWS_Serverless_StateMachine(self, logical_id: str, props: dict) -> Resource:
+        """The state machine with its definition as SAM deploys it: ``DefinitionUri`` (a file, relative to the
+        template's folder) or the inline ``Definition``, with each ``${Name}`` of ``DefinitionSubstitutions``
+        replaced by its resolved value. Executions run in moto when its executing mode is on."""
+        name = props.get("Name", f"{self.stack}-{logical_id}")
+        role_arn = props.get("Role") or self._service_role(logical_id, "states.amazonaws.com", props.get("Policies"))
+        args: dict[str, Any] = {
+            "name": name,
+            "definition": self._definition(logical_id, props),
+            "roleArn": role_arn,
+            "type": props.get("Type", "STANDARD"),
+        }
+        tags = props.get("Tags") or {}
+        if tags:
+            args["tags"] = [{"key": k, "value": str(v)} for k, v in tags.items()]
+        logging = props.get("Logging")
+        if logging:
+            args["loggingConfiguration"] = {
+                "level": logging.get("Level", "OFF"),
+                "includeExecutionData": bool(logging.get("IncludeExecutionData", False)),
+                "destinations": [
+                    {"cloudWatchLogsLogGroup": {"logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]}}
+                    for d in logging.get("Destinations", [])
+                ],
+            }
+        if props.get("Tracing"):
+            args["tracingConfiguration"] = {"enabled": bool(props["Tracing"].get("Enabled", False))}
+        try:
+            arn = self.client("stepfunctions").create_state_machine(**args)["stateMachineArn"]
+        except Exception as error:  # moto's message quotes the whole definition after what it could not parse
+            reason = str(error).split(" in definition '", 1)[0]
+            raise ValueError(f"{logical_id}: moto refused the state machine: {reason}") from error
+        return Resource(logical_id, "AWS::Serverless::StateMachine", arn, {"Arn": arn, "Name": name})
+
+    def _definition(self, logical_id: str, props: dict) -> str:
+        if "Definition" in props:
+            text = json.dumps(props["Definition"])
+        elif isinstance(props.get("DefinitionUri"), str):
+            text = (tpl.ROOT / props["DefinitionUri"]).read_text(encoding="utf-8")
+        else:
+            raise NotImplementedError(f"{logical_id}: the local cloud reads Definition or a local DefinitionUri")
+        substitutions = props.get("DefinitionSubstitutions") or {}
+
+        def one(match: re.Match) -> str:
+            name = match.group(1)
+            if name not in substitutions:
+                return match.group(0)
+            value = substitutions[name]
+            return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+        text = _SUBSTITUTION.sub(one, text)
+        missing = sorted(set(_SUBSTITUTION.findall(text)))
+        if missing:  # CloudFormation would deploy them as written, and the state machine would fail when it ran
+            raise ValueError(f"{logical_id}: the definition names {missing}, not in its DefinitionSubstitutions")
+        try:
+            if str(props.get("DefinitionUri", "")).endswith((".yaml", ".yml")):
+                import yaml
+
+                return json.dumps(yaml.safe_load(text))
+            return json.dumps(json.loads(text))
+        except ValueError as error:
+            raise ValueError(f"{logical_id}: the definition is not valid JSON after substitution: {error}") from error
+
+    # ------------------------------------------------------------------ SNS
+    def _create_AWS_SNS_Topic(self, logical_id: str, props: dict) -> Resource:
+        sns = self.client("sns")
+        fifo = bool(props.get("FifoTopic", False))
+        name = props.get("TopicName", f"{self.stack}-{logical_id}" + (".fifo" if fifo else ""))
+        attributes = {k: str(props[k]) for k in ("DisplayName", "KmsMasterKeyId", "SignatureVersion") if k in props}
+        if fifo:
+            attributes["FifoTopic"] = "true"
+        if "ContentBasedDeduplication" in props:
+            attributes["ContentBasedDeduplication"] = str(bool(props["ContentBasedDeduplication"])).lower()
+        args: dict[str, Any] = {"Name": name, "Attributes": attributes}
+        if props.get("Tags"):
+            args["Tags"] = [{"Key": t["Key"], "Value": str(t["Value"])} for t in props["Tags"]]
+        arn = sns.create_topic(**args)["TopicArn"]
+        for subscription in props.get("Subscription", []):
+            sns.subscribe(TopicArn=arn, Protocol=subscription["Protocol"], Endpoint=subscription["Endpoint"])
+        return Resource(logical_id, "AWS::SNS::Topic", arn, {"TopicArn": arn, "TopicName": name})
+
+    def _create_AWS_SNS_Subscription(self, logical_id: str, props: dict) -> Resource:
+        attributes = {}
+        for key in ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy", "DeliveryPolicy"):
+            if key in props:
+                value = props[key]
+                if isinstance(value, dict | list):
+                    value = json.dumps(value)
+                elif isinstance(value, bool):
+                    value = str(value).lower()
+                attributes[key] = str(value)
+        arn = self.client("sns").subscribe(
+            TopicArn=props["TopicArn"],
+            Protocol=props["Protocol"],
+            Endpoint=props["Endpoint"],
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        return Resource(logical_id, "AWS::SNS::Subscription", arn, {"Arn": arn})
+
+    def _create_AWS_SNS_TopicPolicy(self, logical_id: str, props: dict) -> Resource:
+        for topic in props["Topics"]:
+            self.client("sns").set_topic_attributes(
+                TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(props["PolicyDocument"])
+            )
+        return Resource(logical_id, "AWS::SNS::TopicPolicy", f"{self.stack}-{logical_id}")
+
+
+def sam_policy(template: dict[str, Any]) -> dict[str, Any] | None:
+    """The policy document of a (resolved) SAM policy template such as ``{"LambdaInvokePolicy": {"FunctionName":
+    "f"}}``, for the templates in ``_SAM_POLICIES``; None for others (the local cloud does not enforce these roles:
+    ``infra/iam.py`` checks tenant sessions only)."""
+    if len(template) != 1:
+        return None
+    ((kind, args),) = template.items()
+    known = _SAM_POLICIES.get(kind)
+    if known is None:
+        return None
+    actions, resources = known
+    names = {k: str(v) for k, v in (args or {}).items()} | {"Region": REGION, "Account": ACCOUNT}
+    statement = {"Effect": "Allow", "Action": actions, "Resource": [r.format(**names) for r in resources]}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+_ARN = "arn:aws:{service}:{{Region}}:{{Account}}:"
+_SAM_POLICIES: dict[str, tuple[list[str], list[str]]] = {
+    "LambdaInvokePolicy": (["lambda:InvokeFunction"], [_ARN.format(service="lambda") + "function:{FunctionName}*"]),
+    "SNSPublishMessagePolicy": (["sns:Publish"], [_ARN.format(service="sns") + "{TopicName}"]),
+    "SQSSendMessagePolicy": (["sqs:SendMessage*"], [_ARN.format(service="sqs") + "{QueueName}"]),
+    "StepFunctionsExecutionPolicy": (
+        ["states:StartExecution"],
+        [_ARN.format(service="states") + "stateMachine:{StateMachineName}"],
+    ),
+    "DynamoDBCrudPolicy": (
+        ["dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:Query"]
+        + ["dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"],
+        [_ARN.format(service="dynamodb") + "table/{TableName}" + suffix for suffix in ("", "/*")],
+    ),
+    "KMSDecryptPolicy": (["kms:Decrypt"], [_ARN.format(service="kms") + "key/{KeyId}"]),
+}
 
 
 _moto_patched = False

@@ -28,10 +28,13 @@ for _name in ("AWS_ENDPOINT_URL", "SENTRY_DSN", "AWS_PROFILE"):
 
 @pytest.fixture(scope="session")
 def cloud():
-    """The local cloud (``infra.cloud.LocalCloud``) inside moto's in-process mock, environment applied."""
+    """The local cloud (``infra.cloud.LocalCloud``) inside moto's in-process mock, environment applied. State machines
+    execute (``infra.stepfunctions.MOTO_CONFIG``), their Lambda tasks running the functions' handlers in-process."""
     from moto import mock_aws
 
-    with mock_aws():
+    from infra.stepfunctions import MOTO_CONFIG
+
+    with mock_aws(config=MOTO_CONFIG):
         from protu.settings import reload
 
         from infra.cloud import LocalCloud
@@ -238,7 +241,8 @@ def stripe_api(cloud, mailgun, webhooks):
 def own_stack():
     """A stack of one's own in the worker's moto, provisioned from template.yaml like the shared one, with the
     environment switched to it while the block runs: for tests whose cost grows with what a table holds (whole-table
-    scans, moto's own transaction copies). Yields its ``LocalCloud``."""
+    scans, moto's own transaction copies). Yields its ``LocalCloud``. It lives in the worker's moto (the ``cloud``
+    fixture's mock and config), so its state machines execute too, with its own functions' handlers."""
     from protu.crypto import keystore
     from protu.settings import reload
 
