@@ -1,14 +1,14 @@
 // Shared pieces of the company-record pages (pages/roles.js, role.js, candidates.js, candidate.js, employees, teams
 // and assessments): the candidate stages, every role of the company for selects, paged tables with "Load more",
 // record forms and their values, the explanations for the API's 409 answers (version_conflict, in_use), the
-// assessment builder and the views of assessment responses.
+// assessment builder, the views of assessment responses and a person's data-protection rights (export, erasure).
 //
 // The API (protu.directory): GET /api/<kind>?limit=&cursor= -> {items, next_cursor}; POST creates; GET/PATCH/DELETE
 // /api/<kind>/{id}. A PATCH names the `version` it was made from plus the changed fields.
 
 import { ApiError, api, path } from "./api.js";
 import { h } from "./dom.js";
-import { busy, field, link, messages, showError, timeNode } from "./ui.js";
+import { busy, dialog, downloadText, field, link, messages, showError, timeNode } from "./ui.js";
 
 export const STAGES = [
   ["applied", "Applied"],
@@ -40,6 +40,11 @@ export function allRoles(signal) {
 // <option>s for a role select: the choice for "none" first, then each role.
 export function roleOptions(roles, noneLabel) {
   return [h("option", { value: "" }, noneLabel), ...roles.map((role) => h("option", { value: role.id }, role.title))];
+}
+
+// What the signed-in user may do: /api/me's `permissions` (protu.identity.rbac), e.g. allows(session.user, "exports").
+export function allows(user, permission) {
+  return Array.isArray(user?.permissions) && user.permissions.includes(permission);
 }
 
 // True when the session ended (401): app.js takes the page away, so there is nothing to show.
@@ -873,4 +878,140 @@ export function personResponses({ kind, personId, noun, signal }) {
     node,
     list.more,
   );
+}
+
+// ------------------------------------------------------------------------------------- a person's data rights
+
+// A person's data-protection rights for their page (pages/candidate.js, employee.js), shown to users with the
+// `exports` permission (owners; the API refuses everyone else):
+//   "Export their data"   POST /api/<kind>/{id}/export -> {exported_at, person, responses}: everything held about
+//                         them, opened, saved as <entity>-<id>.json through a blob: link (each read is audited).
+//   "Erase permanently"   the person's name typed to confirm, then DELETE /api/<kind>/{id}?erase=true: their key is
+//                         destroyed (copies in backups become unreadable), the responses about them and their record
+//                         are deleted. 409 in_use (an employee who leads a team): the API's message is shown.
+// `current()` answers the record as the page shows it now (its name may have been changed); `onErased(person)` and
+// `onGone()` (404: someone deleted them meanwhile) take the page away.
+export function personDataRights({ kind, entity, current, signal, onErased, onGone }) {
+  const msg = messages(`${entity}-data`);
+  const exportButton = h(
+    "button",
+    { type: "button", class: "button button--secondary", "data-testid": `${entity}-export` },
+    "Export their data",
+  );
+  const eraseButton = h(
+    "button",
+    { type: "button", class: "button button--danger", "data-testid": `${entity}-erase` },
+    "Erase permanently",
+  );
+
+  exportButton.addEventListener("click", () =>
+    busy(exportButton, async () => {
+      msg.clear();
+      const person = current();
+      let answer;
+      try {
+        answer = await api.post(path`/api/${kind}/${person.id}/export`, undefined, { signal });
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404) return onGone();
+        if (sessionEnded(error)) return;
+        return showError(msg, error);
+      }
+      downloadText(`${entity}-${person.id}.json`, `${JSON.stringify(answer, null, 2)}\n`, "application/json");
+      msg.notice(`Their data is saved as ${entity}-${person.id}.json. Keep the file safe: it holds their answers in clear.`);
+    }),
+  );
+
+  eraseButton.addEventListener("click", async () => {
+    const person = current();
+    if (!(await confirmErasure(entity, person.name))) return eraseButton.focus();
+    await busy(eraseButton, async () => {
+      msg.clear();
+      try {
+        const url = path`/api/${kind}/${person.id}`;
+        await api.delete(`${url}?erase=true`, { signal });
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404) return onGone();
+        if (isConflict(error, "in_use")) return msg.error(error.message);
+        if (sessionEnded(error)) return;
+        return showError(msg, error);
+      }
+      await onErased(person);
+    });
+    if (eraseButton.isConnected) eraseButton.focus();
+  });
+
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": `${entity}-data-title`, "data-testid": `${entity}-data-section` },
+    h("h2", { id: `${entity}-data-title` }, "Their personal data"),
+    h(
+      "p",
+      {},
+      `Export everything Protu holds about this ${entity} (their record and every assessment response about them) as a `,
+      "JSON file, for example to answer their request for a copy. Each export is recorded in the audit log.",
+    ),
+    h(
+      "p",
+      {},
+      `Erasing removes this ${entity} and every assessment response about them for good, and destroys the key their `,
+      "data was sealed with, so copies in backups can no longer be read either. The audit log keeps that it happened.",
+    ),
+    h("div", { class: "actions" }, exportButton, eraseButton),
+    ...msg.nodes,
+  );
+}
+
+// "Erase <name> permanently?" with the name to type: true once typed exactly and confirmed.
+async function confirmErasure(entity, name) {
+  const answer = await dialog({
+    title: `Erase ${name} permanently?`,
+    testid: "erase-person-dialog",
+    describedBy: "erase-person-message",
+    build: (close) => {
+      const typed = field({
+        id: "erase-person-name",
+        label: h("span", {}, "Type their name, ", h("strong", {}, name), ", to confirm"),
+        autocomplete: "off",
+        spellcheck: "false",
+        testid: "erase-person-name",
+      });
+      const ok = h(
+        "button",
+        { type: "submit", class: "button button--danger", "data-testid": "erase-person-ok", disabled: true },
+        "Erase permanently",
+      );
+      const matches = () => typed.input.value.trim() === name.trim();
+      typed.input.addEventListener("input", () => {
+        ok.disabled = !matches();
+      });
+      const form = h(
+        "form",
+        { class: "form", method: "post" },
+        h(
+          "p",
+          { id: "erase-person-message", class: "dialog__text", "data-testid": "erase-person-message" },
+          `This ${entity}, every assessment response about them and the key their data was sealed with are deleted. `,
+          "This cannot be undone.",
+        ),
+        typed.node,
+        h(
+          "div",
+          { class: "dialog__actions" },
+          h(
+            "button",
+            { type: "button", class: "button button--secondary", "data-testid": "erase-person-cancel", onClick: () => close(false) },
+            "Cancel",
+          ),
+          ok,
+        ),
+      );
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        if (matches()) close(true);
+      });
+      queueMicrotask(() => typed.input.focus());
+      return form;
+    },
+  });
+  return answer === true;
 }

@@ -414,9 +414,10 @@ export function selectText(node) {
   selection.addRange(range);
 }
 
-// Save `text` as a file. A blob: link with `download` saves without navigating; the CSP does not govern it.
-export function downloadText(filename, text) {
-  const url = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
+// Save `text` as a file (`type`: its media type). A blob: link with `download` saves without navigating; the CSP
+// does not govern it.
+export function downloadText(filename, text, type = "text/plain;charset=utf-8") {
+  const url = URL.createObjectURL(new Blob([text], { type }));
   const anchor = document.createElement("a");
   anchor.href = url; // our own blob: URL, which h() (rightly) refuses for data-driven values
   anchor.download = filename;

@@ -2,11 +2,13 @@
 // responses (GET /api/candidates/{id}/responses, records.js personResponses()); changing them (PATCH with the version
 // they were loaded at; a stale version is 409 version_conflict, answered with an offer to load the latest version)
 // and deleting the candidate (DELETE, refused with 409 in_use while responses about them exist). The role names
-// come from GET /api/roles.
+// come from GET /api/roles. Owners (the `exports` permission) may also export everything about the candidate or
+// erase them for good, responses included (records.js personDataRights()).
 
 import { ApiError, api, path } from "../api.js";
 import { h } from "../dom.js";
 import {
+  allows,
   allRoles,
   candidateFields,
   candidateValues,
@@ -16,6 +18,7 @@ import {
   isConflict,
   isRecordId,
   none,
+  personDataRights,
   personResponses,
   requireText,
   sessionEnded,
@@ -197,6 +200,23 @@ export async function render({ params, signal, navigate }) {
     remove.focus();
   });
 
+  // -------------------------------------------------------------------------- data-protection rights (owners)
+  const dataRights = allows(session.user, "exports")
+    ? [
+        personDataRights({
+          kind: "candidates",
+          entity: "candidate",
+          current: () => candidate,
+          signal,
+          onGone: gone,
+          onErased: async (person) => {
+            session.setFlash(`${person.name} was erased.`);
+            await navigate("/candidates");
+          },
+        }),
+      ]
+    : [];
+
   frame.append(
     h(
       "section",
@@ -211,6 +231,7 @@ export async function render({ params, signal, navigate }) {
       h("h2", { id: "candidate-edit-title" }, "Change this candidate"),
       form,
     ),
+    ...dataRights,
     h(
       "section",
       { class: "card", "aria-labelledby": "candidate-delete-title", "data-testid": "candidate-delete-section" },

@@ -1,11 +1,13 @@
 // One employee (GET /api/employees/{id}): details with their role and teams (linked), their assessment responses
 // (GET /api/employees/{id}/responses, records.js personResponses()), changing them (PATCH with the version it was
 // loaded at; 409 version_conflict offers the latest version) and deleting them (DELETE, refused with 409 in_use while
-// they lead a team or responses about them exist). Team membership is kept on both sides by the server.
+// they lead a team or responses about them exist). Team membership is kept on both sides by the server. Owners (the
+// `exports` permission) may also export everything about them or erase them for good (records.js personDataRights()).
 
 import { ApiError, api, path } from "../api.js";
 import { h } from "../dom.js";
 import {
+  allows,
   allRecords,
   changes,
   checkList,
@@ -16,6 +18,7 @@ import {
   isConflict,
   isRecordId,
   none,
+  personDataRights,
   personResponses,
   requireText,
   sameIds,
@@ -224,6 +227,23 @@ export async function render({ params, signal, navigate }) {
     remove.focus();
   });
 
+  // -------------------------------------------------------------------------- data-protection rights (owners)
+  const dataRights = allows(session.user, "exports")
+    ? [
+        personDataRights({
+          kind: "employees",
+          entity: "employee",
+          current: () => employee,
+          signal,
+          onGone: gone,
+          onErased: async (person) => {
+            session.setFlash(`${person.name} was erased.`);
+            await navigate("/employees");
+          },
+        }),
+      ]
+    : [];
+
   frame.append(
     h(
       "section",
@@ -238,6 +258,7 @@ export async function render({ params, signal, navigate }) {
       h("h2", { id: "employee-edit-title" }, "Change this employee"),
       form,
     ),
+    ...dataRights,
     h(
       "section",
       { class: "card", "aria-labelledby": "employee-delete-title", "data-testid": "employee-delete-section" },

@@ -2,31 +2,68 @@
 // the inactivity timeout, the email domains invitations may go to, and how long candidates are kept. A change
 // sends the version it was loaded at; a stale one (409 version_conflict) is explained with an offer to load the
 // latest settings. Admins get a short explanation instead of the form (the API answers them 403 anyway).
+//
+// With the `exports` permission (owners), the company's data-protection rights follow:
+//   "Your data"    POST /api/exports asks for an archive of everything (a job builds it; while one is pending or
+//                  running the same one is answered). GET /api/exports lists the last 7 days' exports, newest first;
+//                  the list is asked again every 2 s while one is pending or running, until the page is left. A
+//                  ready one offers "Download": only then is GET /api/exports/{id} called, as each answer with a
+//                  download URL (S3, valid 5 minutes) is recorded in the audit log, and the browser goes to it.
+//   "Danger zone"  POST /api/company/erase with the company's name typed exactly (the button stays disabled until
+//                  it matches). 403 reauthentication_required asks for the password (or a two-factor code) and
+//                  tries again; 422 confirmation_mismatch is said at the field; 503 billing_unavailable means
+//                  nothing was erased. On 202 everyone is signed out: this tab forgets its session and goes to the
+//                  sign-in page, which says the company was erased.
 
-import { ApiError, api } from "../api.js";
+import { ApiError, api, path } from "../api.js";
 import { h } from "../dom.js";
-import { isConflict, textArea } from "../records.js";
+import { allows, isConflict, none, recordTable, sessionEnded, textArea } from "../records.js";
 import { mustSetUpMfa, session } from "../session.js";
-import { busy, checkbox, describeError, field, handleSubmit, link, messages, pageFrame, showError, timeNode } from "../ui.js";
+import {
+  busy,
+  checkbox,
+  describeError,
+  field,
+  handleSubmit,
+  link,
+  messages,
+  pageFrame,
+  showError,
+  timeNode,
+  withReauth,
+} from "../ui.js";
 
 export const title = "Settings";
 
 const FIELDS = ["company_name", "require_mfa", "session_idle_minutes", "allowed_email_domains", "candidate_retention_months"];
 
-export function render({ signal }) {
+export function render({ signal, navigate }) {
   const view = h("div", { class: "settings" });
   let shown = null; // "owner" | "other"
+  let ownerSignal = null; // aborted when the owner's view goes (the page is left, or the owner became an admin)
 
   function show(user) {
     if (!user) return; // signed out: app.js takes the page away
     const kind = user.role === "owner" ? "owner" : "other";
     if (kind === shown) return;
     shown = kind;
-    view.replaceChildren(...(kind === "owner" ? ownerView({ signal }) : notOwnerView(user)));
+    ownerSignal?.abort();
+    if (kind !== "owner") return view.replaceChildren(...notOwnerView(user));
+    const controller = new AbortController();
+    ownerSignal = controller;
+    const mine = controller.signal;
+    const quiet = () => controller.abort(); // after an erasure: no more calls from this view
+    const rights = allows(user, "exports")
+      ? [...exportsView({ signal: mine }), ...erasureView({ signal: mine, navigate, quiet })]
+      : [];
+    view.replaceChildren(...ownerView({ signal }), ...rights);
   }
 
   const stop = session.subscribe(show);
-  signal.addEventListener("abort", stop);
+  signal.addEventListener("abort", () => {
+    stop();
+    ownerSignal?.abort();
+  });
   show(session.user);
 
   return pageFrame({ title: "Settings", lead: "How your company uses Protu.", testid: "settings-page" }, view);
@@ -313,6 +350,283 @@ function ownerView({ signal }) {
       h("h2", { id: "settings-form-title" }, "Company settings"),
       updated,
       loading,
+      form,
+    ),
+  ];
+}
+
+// ------------------------------------------------------------------------------------------------- your data
+
+const POLL_MS = 2000;
+const WORKING = new Set(["pending", "running"]);
+const EXPORT_STATUS = {
+  pending: ["Waiting to start", null],
+  running: ["Being prepared", null],
+  ready: ["Ready", "badge--ok"],
+  failed: ["Failed", "badge--bad"],
+};
+const BYTES = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+
+function size(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${BYTES.format(bytes / 1024)} KB`;
+  return `${BYTES.format(bytes / (1024 * 1024))} MB`;
+}
+
+function exportsView({ signal }) {
+  const msg = messages("exports");
+  const heading = h("h2", { id: "exports-title", tabindex: "-1" }, "Your data");
+  const request = h("button", { type: "button", class: "button", "data-testid": "exports-request" }, "Export all company data");
+  const { table, body, node } = recordTable({
+    caption: "Your company's exports of the last 7 days, newest first",
+    columns: ["Requested", "Status", "Size", "Download"],
+    testid: "exports-table",
+    labelledBy: "exports-title",
+  });
+  let items = []; // newest first, as the API lists them
+  let timer = null;
+
+  function statusBadge(item) {
+    const [text, tone] = EXPORT_STATUS[item.status] ?? [item.status, null];
+    return h("span", { class: ["badge", tone], "data-testid": "export-status", "data-status": item.status }, text);
+  }
+
+  function row(item) {
+    let action = none();
+    if (item.status === "ready") {
+      action = h(
+        "button",
+        { type: "button", class: "button button--secondary button--small", "data-testid": "export-download" },
+        "Download",
+      );
+      action.addEventListener("click", () => busy(action, () => download(item)));
+    } else if (item.status === "failed") {
+      action = h("span", { class: "muted" }, "Ask for a new one");
+    }
+    return h(
+      "tr",
+      { class: "records-table__row", "data-testid": "export-row", "data-export-id": item.id, "data-status": item.status },
+      h("th", { scope: "row", class: "records-table__name" }, timeNode(item.requested_at, { testid: "export-requested" })),
+      h("td", {}, statusBadge(item)),
+      h("td", { "data-testid": "export-size" }, typeof item.size_bytes === "number" ? size(item.size_bytes) : none()),
+      h("td", {}, action),
+    );
+  }
+
+  function show(list) {
+    const before = new Map(items.map((item) => [item.id, item.status]));
+    items = list;
+    body.replaceChildren(...items.map(row));
+    if (items.length === 0) {
+      body.append(
+        h(
+          "tr",
+          { "data-testid": "exports-empty" },
+          h("td", { colspan: "4", class: "records-table__empty" }, "No exports in the last 7 days."),
+        ),
+      );
+    }
+    table.setAttribute("aria-busy", "false");
+    // Say when one we watched is done (the status region reads it out).
+    for (const item of items) {
+      if (!WORKING.has(before.get(item.id)) || WORKING.has(item.status)) continue;
+      if (item.status === "ready") msg.notice("Your export is ready. Download it from the list below.");
+      else msg.error("The export failed. Ask for a new one; if it fails again, contact support.");
+    }
+    schedule();
+  }
+
+  // While an export is pending or running, ask for the list again in a moment (the list never carries download
+  // URLs, so watching it records no download in the audit log). Stops when the page is left.
+  function schedule() {
+    clearTimeout(timer);
+    timer = null;
+    if (signal.aborted || !items.some((item) => WORKING.has(item.status))) return;
+    timer = setTimeout(poll, POLL_MS);
+  }
+
+  async function poll() {
+    timer = null;
+    try {
+      show((await api.get("/api/exports", { signal })).items);
+    } catch (error) {
+      if (error?.name === "AbortError" || sessionEnded(error)) return;
+      showError(msg, error);
+      schedule(); // a passing failure: keep watching
+    }
+  }
+
+  async function load() {
+    try {
+      show((await api.get("/api/exports", { signal })).items);
+    } catch (error) {
+      if (error?.name === "AbortError" || sessionEnded(error)) return;
+      table.setAttribute("aria-busy", "false");
+      showError(msg, error);
+    }
+  }
+
+  async function download(item) {
+    msg.clear();
+    let found;
+    try {
+      found = await api.get(path`/api/exports/${item.id}`, { signal });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        msg.error("This export is no longer kept (exports are kept for 7 days). Ask for a new one.");
+        return load();
+      }
+      if (sessionEnded(error)) return;
+      return showError(msg, error);
+    }
+    if (!found.download_url) {
+      show(items.map((other) => (other.id === found.id ? found : other)));
+      return msg.error("This export cannot be downloaded yet.");
+    }
+    // The archive comes as an attachment, so the browser saves it and stays on this page.
+    window.location.assign(found.download_url);
+    msg.notice("Your download is starting. The link works for 5 minutes; choose Download again for a new one.");
+  }
+
+  request.addEventListener("click", () =>
+    busy(request, async () => {
+      msg.clear();
+      let item;
+      try {
+        item = await api.post("/api/exports", undefined, { signal });
+      } catch (error) {
+        if (sessionEnded(error)) return;
+        return showError(msg, error);
+      }
+      const known = items.some((other) => other.id === item.id);
+      show([item, ...items.filter((other) => other.id !== item.id)]);
+      msg.notice(
+        known
+          ? "An export is already being prepared: it is the first one in the list."
+          : "Your export is being prepared. It usually takes a minute; this list shows when it is ready.",
+      );
+    }),
+  );
+
+  signal.addEventListener("abort", () => clearTimeout(timer));
+  load();
+
+  return [
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "exports-title", "data-testid": "exports-section" },
+      heading,
+      h(
+        "p",
+        {},
+        "Download everything Protu holds for your company: the settings, the people who can sign in (without their ",
+        "passwords or two-factor secrets), every record with its confidential fields opened, and the audit log, as ",
+        "JSON files in a ZIP archive.",
+      ),
+      h(
+        "p",
+        { class: "field__hint" },
+        "Exports are kept for 7 days. A download link works for 5 minutes, and each one is recorded in the audit log.",
+      ),
+      h("div", { class: "actions" }, request),
+      ...msg.nodes,
+      node,
+    ),
+  ];
+}
+
+// ----------------------------------------------------------------------------------------------- danger zone
+
+function erasureView({ signal, navigate, quiet }) {
+  const msg = messages("erase");
+  const companyName = () => session.user?.company?.name ?? "";
+  const named = h("strong", { "data-testid": "erase-company-name" }, companyName());
+  const confirmation = field({
+    id: "erase-confirmation",
+    label: h("span", {}, "Type the company’s name, ", named, ", to confirm"),
+    type: "text",
+    autocomplete: "off",
+    spellcheck: "false",
+    autocapitalize: "none",
+    required: true,
+    maxlength: "200",
+    testid: "erase-confirmation",
+  });
+  const erase = h(
+    "button",
+    { type: "submit", class: "button button--danger", "data-testid": "erase-submit", disabled: true },
+    "Erase this company",
+  );
+  let working = false;
+
+  const matches = () => companyName().trim() !== "" && confirmation.input.value.trim() === companyName().trim();
+  function sync() {
+    named.textContent = companyName();
+    erase.disabled = working || !matches();
+  }
+  confirmation.input.addEventListener("input", sync);
+  const stop = session.subscribe((user) => user && sync()); // the name may change (above, or elsewhere)
+  signal.addEventListener("abort", stop);
+
+  const form = h(
+    "form",
+    { class: "form", method: "post", action: "/settings", "aria-labelledby": "erase-title", "data-testid": "erase-form" },
+    confirmation.node,
+    h("div", {}, erase),
+    ...msg.nodes,
+  );
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (working || !matches()) return;
+    working = true;
+    sync();
+    form.setAttribute("aria-busy", "true");
+    msg.clear();
+    confirmation.clear();
+    try {
+      await withReauth(() => api.post("/api/company/erase", { confirmation: confirmation.input.value.trim() }, { signal }), {
+        reason: "Erasing the company needs a recent sign-in. Confirm it is you to continue.",
+        allowCode: Boolean(session.user?.mfa_enabled),
+      });
+    } catch (error) {
+      working = false;
+      form.setAttribute("aria-busy", "false");
+      sync();
+      if (sessionEnded(error)) return;
+      if (error instanceof ApiError && error.code === "billing_unavailable") {
+        return msg.error("Our payment provider could not be reached, so nothing was erased. Try again in a moment.");
+      }
+      return showError(msg, error, { confirmation });
+    }
+    // Erased: every session of the company is gone, this one too. Stop asking the API (an export being watched
+    // would meet a 401), forget the session here and in the other tabs, and say what happened on the sign-in page.
+    quiet();
+    await session.signOut();
+    session.setFlash("Your company was erased. Everyone in it has been signed out.");
+    await navigate("/signin", { replace: true });
+  });
+
+  return [
+    h(
+      "section",
+      { class: "card card--danger", "aria-labelledby": "danger-title", "data-testid": "danger-zone" },
+      h("h2", { id: "danger-title" }, "Danger zone"),
+      h("h3", { id: "erase-title" }, "Erase this company"),
+      h("p", {}, "Erasing the company cannot be undone. At once:"),
+      h(
+        "ul",
+        { class: "danger-list" },
+        h(
+          "li",
+          {},
+          "The company’s key is destroyed, so its data can no longer be read anywhere, backups included. ",
+          "The rest is deleted in the next moments.",
+        ),
+        h("li", {}, "The subscription is cancelled, so nothing more is charged."),
+        h("li", {}, "Everyone in the company, you included, is signed out and can no longer sign in."),
+      ),
+      h("p", {}, "The audit log keeps a record that the company was erased. Export your data first if you need a copy."),
       form,
     ),
   ];

@@ -52,15 +52,16 @@ def mail_to_outbox(local_server):
 def new_company(name: str) -> dict[str, str]:
     """A fresh company with an owner ("Olga Owner") and an admin ("Adam Admin") who can sign in at once, with one
     password, created in-process (sign-up through the page is rate limited per address, and every browser test
-    comes from 127.0.0.1). Answers their emails, the password and the owner's id."""
+    comes from 127.0.0.1). Answers their emails, the password, the owner's id and the company's id."""
     from protu.identity import accounts
 
     from infra.seed import add_company
 
     suffix = uuid.uuid4().hex[:12]
     password = f"Quiet-{uuid.uuid4().hex[:10]}-harbour-lantern"
+    company_id = accounts.new_id("c")
     owner, admin = add_company(
-        accounts.new_id("c"),
+        company_id,
         name,
         [
             ("owner", "Olga Owner", f"owner-{suffix}@example.com"),
@@ -68,7 +69,13 @@ def new_company(name: str) -> dict[str, str]:
         ],
         password,
     )
-    return {"owner": owner.email, "admin": admin.email, "password": password, "owner_id": owner.id}
+    return {
+        "owner": owner.email,
+        "admin": admin.email,
+        "password": password,
+        "owner_id": owner.id,
+        "company_id": company_id,
+    }
 
 
 @pytest.fixture
@@ -117,12 +124,13 @@ def admin() -> tuple[str, str]:
 
 
 def sign_in(page, email: str, password: str, name: str = "Adam Admin") -> None:
-    """Sign in through the page and wait until the header names the person."""
+    """Sign in through the page and wait until the header names the person. The password check (argon2) is slow on
+    purpose: on a busy machine running two workers it may take longer than an assertion's usual 5 s."""
     page.goto("/signin")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_test_id("signin-submit").click()
-    expect(page).to_have_url(re.compile(r"/account$"))
+    expect(page).to_have_url(re.compile(r"/account$"), timeout=15_000)
     expect(page.get_by_test_id("header-user-name")).to_have_text(name)
 
 

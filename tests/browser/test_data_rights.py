@@ -1,0 +1,230 @@
+"""Data-protection rights in real Chromium, for owners: exporting the whole company (asked for on the settings page,
+watched while the job builds it, downloaded through its short-lived URL), erasing the company (the name typed
+exactly, a recent sign-in asked for, everyone signed out and nobody able to sign in again), a candidate's export
+and erasure from their page (an employee who leads a team is not erased). An admin sees none of it.
+
+The export job runs on the data table's stream; nothing pumps it in tests, so a test's ``StreamPump`` (created
+before the request, ``LATEST``) runs it by hand, as the event source mapping would. The download URL is S3's
+(presigned, a fake host here): the browser's request for it is answered by the test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import jobs
+import pytest
+from playwright.sync_api import expect
+from protu import audit
+from protu.identity.models import Session
+from protu.settings import settings
+
+from infra.streams import StreamPump
+from tests.browser.conftest import Elsewhere, new_company, sign_in, watch_console
+
+pytestmark = pytest.mark.browser
+
+ARCHIVE = b"PK\x05\x06" + b"\0" * 18  # an empty ZIP: what the test's S3 answers
+
+
+def actions(company_id: str) -> list[str]:
+    events, _ = audit.events(company_id, limit=100)
+    return [event["action"] for event in events]
+
+
+def sign_in_was_long_ago(company_id: str, user_id: str) -> None:
+    """Every session of the user last authenticated an hour ago: the next sensitive step asks to confirm it."""
+    for found in Session.query(Session.partition(company_id, user_id), consistent_read=True):
+        found.update(actions=[Session.auth_time.set(int(time.time()) - 3600)])
+
+
+# ------------------------------------------------------------------------------------------------ export
+def test_an_owner_exports_the_company_and_downloads_the_archive(page, console_errors):
+    people = new_company("Harbour Hiring")
+    company_id = people["company_id"]
+    sign_in(page, people["owner"], people["password"], name="Olga Owner")
+    job = StreamPump(settings().data_table, jobs.company_requests, starting_position="LATEST")
+
+    page.get_by_test_id("nav-settings").click()
+    expect(page).to_have_url(re.compile(r"/settings$"))
+    expect(page.get_by_test_id("exports-empty")).to_have_text("No exports in the last 7 days.")
+
+    # Asked for: listed as waiting; asking again while it waits answers the same one.
+    page.get_by_test_id("exports-request").click()
+    row = page.get_by_test_id("export-row")
+    expect(row).to_have_count(1)
+    expect(row.get_by_test_id("export-status")).to_have_text("Waiting to start")
+    expect(page.get_by_test_id("exports-notice")).to_contain_text("Your export is being prepared.")
+    expect(row.get_by_test_id("export-download")).to_have_count(0)
+    page.get_by_test_id("exports-request").click()
+    expect(page.get_by_test_id("exports-notice")).to_contain_text("An export is already being prepared")
+    expect(row).to_have_count(1)
+    export_id = row.get_attribute("data-export-id")
+
+    # The job builds it; the page, watching, shows it ready without a reload and offers the download.
+    assert job.pump() > 0
+    expect(row.get_by_test_id("export-status")).to_have_text("Ready")
+    expect(page.get_by_test_id("exports-notice")).to_have_text("Your export is ready. Download it from the list below.")
+    expect(row.get_by_test_id("export-size")).to_have_text(re.compile(r"^[0-9.,]+ (bytes|KB|MB)$"))
+    assert "company.export_downloaded" not in actions(company_id)  # watching it issued no download URL
+
+    # Download: the URL is asked for only now (and audited), and the browser saves what S3 answers.
+    fetched: list[str] = []
+
+    def s3(route) -> None:
+        fetched.append(route.request.url)
+        headers = {"Content-Type": "application/zip", "Content-Disposition": 'attachment; filename="export.zip"'}
+        route.fulfill(status=200, body=ARCHIVE, headers=headers)
+
+    page.route("https://**.amazonaws.com/**", s3)
+    with page.expect_download() as download:
+        row.get_by_test_id("export-download").click()
+    assert download.value.suggested_filename == "export.zip"
+    assert len(fetched) == 1 and f"/exports/{company_id}/{export_id}.zip" in fetched[0]
+    assert "X-Amz-Expires=300" in fetched[0]
+    expect(page.get_by_test_id("exports-notice")).to_contain_text("Your download is starting.")
+    expect(page).to_have_url(re.compile(r"/settings$"))
+    assert actions(company_id).count("company.export_downloaded") == 1
+    assert console_errors == []
+
+
+# ------------------------------------------------------------------------------------------------ erasure
+def test_an_owner_erases_the_company_after_confirming_it_is_them(page, local_server, console_errors):
+    people = new_company("Fjord Analytics")
+    sign_in(page, people["owner"], people["password"], name="Olga Owner")
+    elsewhere = Elsewhere(local_server, people["owner"], people["password"])
+
+    page.get_by_test_id("nav-settings").click()
+    zone = page.get_by_test_id("danger-zone")
+    expect(zone).to_contain_text("The company’s key is destroyed")
+    expect(page.get_by_test_id("erase-company-name")).to_have_text("Fjord Analytics")
+    typed = page.get_by_label("Type the company’s name, Fjord Analytics, to confirm")
+    erase = page.get_by_test_id("erase-submit")
+
+    # Only the exact name enables the button.
+    expect(erase).to_be_disabled()
+    for wrong in ("Fjord", "fjord analytics", "Fjord Analytics Ltd"):
+        typed.fill(wrong)
+        expect(erase).to_be_disabled()
+    typed.fill("Fjord Analytics")
+    expect(erase).to_be_enabled()
+
+    # Renamed elsewhere meanwhile, and signed in an hour ago: first the password is asked for (a wrong one is
+    # refused in the dialog), then the server says the name no longer matches, at the field. Nothing is erased.
+    current = elsewhere.call("GET", "/api/settings")
+    elsewhere.call("PATCH", "/api/settings", {"version": current["version"], "company_name": "Fjord Analytics AS"})
+    sign_in_was_long_ago(people["company_id"], people["owner_id"])
+    erase.click()
+    dialog = page.get_by_test_id("reauth-dialog")
+    expect(dialog).to_be_visible()
+    page.get_by_test_id("reauth-password").fill("not my password at all")
+    page.get_by_test_id("reauth-submit").click()
+    expect(page.get_by_test_id("reauth-error")).to_have_text("That is not correct.")
+    page.get_by_test_id("reauth-password").fill(people["password"])
+    page.get_by_test_id("reauth-submit").click()
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_test_id("erase-confirmation-error")).to_contain_text("Type your company's name exactly")
+    expect(typed).to_have_attribute("aria-invalid", "true")
+    elsewhere.call("GET", "/api/me")
+
+    # The new name (after a reload), and the sign-in is recent now: erased, signed out, told so.
+    page.reload()
+    expect(page.get_by_test_id("erase-company-name")).to_have_text("Fjord Analytics AS")
+    page.get_by_test_id("erase-confirmation").fill("Fjord Analytics AS")
+    page.get_by_test_id("erase-submit").click()
+    expect(page).to_have_url(re.compile(r"/signin$"))
+    expect(page.get_by_test_id("signin-notice")).to_have_text(
+        "Your company was erased. Everyone in it has been signed out."
+    )
+    expect(page.get_by_test_id("header-user-name")).to_have_count(0)
+    elsewhere.call("GET", "/api/me", status=401)
+
+    # Nobody of the company can sign in again, and a reload restores no session.
+    page.get_by_label("Email").fill(people["owner"])
+    page.get_by_label("Password").fill(people["password"])
+    page.get_by_test_id("signin-submit").click()
+    expect(page.get_by_test_id("signin-error")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/signin$"))
+    page.goto("/settings")
+    expect(page).to_have_url(re.compile(r"/signin\?next=%2Fsettings$"))
+    assert console_errors == []
+
+
+# ------------------------------------------------------------------------------------------------ a person
+def test_an_owner_exports_and_erases_a_candidate_and_an_admin_cannot(page, browser, local_server, console_errors):
+    people = new_company("Birch Recruiting")
+    owner = Elsewhere(local_server, people["owner"], people["password"])
+    cara = owner.call("POST", "/api/candidates", {"name": "Cara Candidate", "notes": "prefers mornings"}, status=201)
+    other = owner.call("POST", "/api/candidates", {"name": "Otto Other"}, status=201)
+    assessment = owner.call(
+        "POST",
+        "/api/assessments",
+        {"title": "Fit", "questions": [{"id": "q1", "text": "Why us?", "kind": "text"}]},
+        status=201,
+    )
+    about_cara = {"subject_type": "candidate", "subject_id": cara["id"], "answers": {"q1": "the mission"}}
+    owner.call("POST", f"/api/assessments/{assessment['id']}/responses", about_cara, status=201)
+
+    sign_in(page, people["owner"], people["password"], name="Olga Owner")
+    page.goto(f"/candidates/{cara['id']}")
+    expect(page.get_by_test_id("candidate-heading")).to_have_text("Cara Candidate")
+
+    # Export: everything about her, opened, saved as candidate-<id>.json.
+    with page.expect_download() as download:
+        page.get_by_test_id("candidate-export").click()
+    assert download.value.suggested_filename == f"candidate-{cara['id']}.json"
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert exported["person"]["name"] == "Cara Candidate" and exported["person"]["notes"] == "prefers mornings"
+    assert [response["answers"] for response in exported["responses"]] == [{"q1": "the mission"}]
+    expect(page.get_by_test_id("candidate-data-notice")).to_contain_text(f"candidate-{cara['id']}.json")
+
+    # Erase: her name must be typed exactly; then she and the response about her are gone.
+    page.get_by_test_id("candidate-erase").click()
+    dialog = page.get_by_test_id("erase-person-dialog")
+    expect(dialog).to_contain_text("Erase Cara Candidate permanently?")
+    ok = page.get_by_test_id("erase-person-ok")
+    expect(ok).to_be_disabled()
+    page.get_by_test_id("erase-person-name").fill("Cara")
+    expect(ok).to_be_disabled()
+    page.get_by_test_id("erase-person-name").fill("Cara Candidate")
+    ok.click()
+    expect(page).to_have_url(re.compile(r"/candidates$"))
+    expect(page.get_by_test_id("candidates-notice")).to_have_text("Cara Candidate was erased.")
+    owner.call("GET", f"/api/candidates/{cara['id']}", status=404)
+    assert owner.call("GET", f"/api/assessments/{assessment['id']}/responses")["items"] == []
+
+    # An employee who leads a team cannot be erased: the API's reason is shown, and they stay.
+    lena = owner.call("POST", "/api/employees", {"name": "Lena Lead"}, status=201)
+    owner.call("POST", "/api/teams", {"name": "Platform", "lead_employee_id": lena["id"]}, status=201)
+    page.goto(f"/employees/{lena['id']}")
+    page.get_by_test_id("employee-erase").click()
+    page.get_by_test_id("erase-person-name").fill("Lena Lead")
+    page.get_by_test_id("erase-person-ok").click()
+    expect(page.get_by_test_id("employee-data-error")).to_contain_text("(a team they lead); change those first.")
+    expect(page).to_have_url(re.compile(rf"/employees/{lena['id']}$"))
+    owner.call("GET", f"/api/employees/{lena['id']}")
+    assert console_errors == []
+
+    # An admin sees neither button (and may still delete as before).
+    context = browser.new_context(base_url=local_server)
+    context.set_default_timeout(10_000)
+    admin_page = context.new_page()
+    admin_errors = watch_console(admin_page)
+    try:
+        sign_in(admin_page, people["admin"], people["password"])
+        admin_page.goto(f"/candidates/{other['id']}")
+        expect(admin_page.get_by_test_id("candidate-heading")).to_have_text("Otto Other")
+        expect(admin_page.get_by_test_id("candidate-delete")).to_be_visible()
+        expect(admin_page.get_by_test_id("candidate-data-section")).to_have_count(0)
+        expect(admin_page.get_by_test_id("candidate-export")).to_have_count(0)
+        expect(admin_page.get_by_test_id("candidate-erase")).to_have_count(0)
+        admin_page.goto("/settings")
+        expect(admin_page.get_by_test_id("settings-not-owner")).to_be_visible()
+        expect(admin_page.get_by_test_id("exports-section")).to_have_count(0)
+        expect(admin_page.get_by_test_id("danger-zone")).to_have_count(0)
+        assert admin_errors == []
+    finally:
+        context.close()
