@@ -1,0 +1,71 @@
+"""Vulnerability reports from anybody: ``POST /api/security/reports`` (public, rate limited per source address).
+
+The fields are what the public security page asks a reporter for; ``protu.security.reports`` stores the report,
+raises ``security.report_received`` and emails the acknowledgement with the reference this route answers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from protu.http.auth import Email, Strict
+from protu.http.routing import PUBLIC, Call, Router
+from protu.security import reports
+
+router = Router("security")
+
+Description = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=reports.MAX_DESCRIPTION,
+        description="What the vulnerability is and where (required).",
+    ),
+]
+Steps = Annotated[str, msgspec.Meta(max_length=reports.MAX_TEXT, description="How to reproduce it.")]
+Impact = Annotated[str, msgspec.Meta(max_length=reports.MAX_TEXT, description="What an attacker could do with it.")]
+ReporterName = Annotated[str, msgspec.Meta(max_length=reports.MAX_NAME, description="How to credit you (optional).")]
+
+
+class ReportIn(Strict):
+    description: Description
+    contact: Annotated[Email, msgspec.Meta(description="The email address the acknowledgement goes to.")]
+    steps_to_reproduce: Steps | None = None
+    impact: Impact | None = None
+    name: ReporterName | None = None
+
+
+class ReportReceivedOut(msgspec.Struct):
+    id: str
+    status: Literal["received"]
+    acknowledgement: Literal["sent", "pending"]
+
+
+@router.post(
+    "/api/security/reports",
+    permission=PUBLIC,
+    body=ReportIn,
+    status=202,
+    example={
+        "description": "The invitation endpoint accepts a role outside the RBAC table.",
+        "steps_to_reproduce": "1. Sign in as an admin.\n2. POST /api/users/invitations with role 'root'.",
+        "impact": "An admin could grant themselves more rights.",
+        "contact": "researcher@example.org",
+        "name": "Alex Researcher",
+    },
+)
+def submit_report(call: Call) -> ReportReceivedOut:
+    """Report a security vulnerability (no account needed); the acknowledgement is emailed at once."""
+    b = call.body
+    received = reports.submit(
+        description=b.description,
+        contact=b.contact,
+        steps_to_reproduce=b.steps_to_reproduce,
+        impact=b.impact,
+        name=b.name,
+        source_ip=call.source_ip,
+        user_agent=call.user_agent,
+    )
+    return ReportReceivedOut(received.id, "received", received.acknowledgement)  # type: ignore[arg-type]

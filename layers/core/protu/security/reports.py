@@ -1,0 +1,223 @@
+"""Vulnerability reports from outside: the intake behind the public security page's "Report a Security Issue".
+
+The page asks for a description, steps to reproduce, the potential impact and the reporter's contact, and promises
+an acknowledgement within 24 hours. ``submit`` keeps that promise at once: it stores the report, raises the signal
+``security.report_received`` (which the incident detector turns into a Low incident) and emails the reporter an
+acknowledgement with the report's reference.
+
+Layout (data table; ``REPORT#`` is one of ``protu.store.base.UNSCOPED_PREFIXES``: a report belongs to no company)::
+
+    pk "REPORT#<id>"   sk "REPORT"
+    id ("rep-<16 hex>"), received_at (epoch s), status "received", description, steps_to_reproduce?, impact?,
+    contact (the address as given), name?, source_ip, user_agent, acknowledgement "pending" | "sent",
+    acknowledged_at?, record_type "security_report"
+
+Confidentiality: the report's text and the reporter's address are kept in the item only (the table is encrypted
+with the data key). They are never logged, never put in the signal (whose details are logged and kept for a year)
+and never echoed in an error: log lines and the signal name the report by its id.
+
+Rules:
+
+* Anybody may report (no account), at most ``LIMIT`` reports per ``WINDOW_SECONDS`` from one source address (an
+  IPv6 address counts as its /64, as the sign-in limits count it): ``RateLimited`` ``too_many_reports`` with
+  ``Retry-After``. Refused input is not counted.
+* A report is never written inside a tenant scope (``protu.store.scope``): a request that named a company is not
+  where anonymous intake happens, and its credentials (``TenantDataRole``) could not write ``REPORT#`` anyway.
+* The acknowledgement must not fail the report: when Mailgun is down or refuses it, or the address is on the
+  suppression list, the report is kept with ``acknowledgement: "pending"`` (the security team acknowledges those by
+  hand within the 24 hours) and the answer says so.
+* No audit event: there is no company whose chain it would belong to. The stored report and the signal are the
+  record.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist
+
+from protu import errors
+from protu.logging import get_logger
+from protu.store.items import DataItem
+
+LIMIT = 5
+WINDOW_SECONDS = 3600
+RATE_SCOPE = "security-report"
+SIGNAL = "security.report_received"
+TEMPLATE = "security_report_received"
+RECORD_TYPE = "security_report"
+
+MAX_DESCRIPTION = 10_000
+MAX_TEXT = 5_000  # steps to reproduce, impact
+MAX_NAME = 200
+
+MESSAGE = "Too many reports from your network. Try again later, or email security@protu.io."
+
+log = get_logger(__name__)
+
+
+class SecurityReport(DataItem):
+    """One report (see the module doc for the layout)."""
+
+    sk = UnicodeAttribute(range_key=True, default="REPORT")
+    id = UnicodeAttribute()
+    received_at = NumberAttribute()
+    status = UnicodeAttribute(default="received")
+    description = UnicodeAttribute()
+    steps_to_reproduce = UnicodeAttribute(null=True)
+    impact = UnicodeAttribute(null=True)
+    contact = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    source_ip = UnicodeAttribute(null=True)
+    user_agent = UnicodeAttribute(null=True)
+    acknowledgement = UnicodeAttribute(default="pending")
+    acknowledged_at = NumberAttribute(null=True)
+    record_type = UnicodeAttribute(default=RECORD_TYPE)
+
+    @staticmethod
+    def key(report_id: str) -> tuple[str, str]:
+        return f"REPORT#{report_id}", "REPORT"
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What the reporter is told: the reference and whether the acknowledgement email went out."""
+
+    id: str
+    acknowledgement: str  # "sent" | "pending"
+
+
+def submit(
+    *,
+    description: str,
+    contact: str,
+    steps_to_reproduce: str | None = None,
+    impact: str | None = None,
+    name: str | None = None,
+    source_ip: str = "",
+    user_agent: str = "",
+    now: float | None = None,
+) -> Received:
+    """Validate, count against the address's limit, store, signal and acknowledge one report.
+
+    ``ValidationFailed`` (422, ``details.field``) for a blank description or an address mail cannot go to;
+    ``RateLimited`` (429 ``too_many_reports``) past the limit; ``RuntimeError`` inside a tenant scope (a bug)."""
+    from protu.store import scope
+
+    if scope.current() is not None:
+        raise RuntimeError("a security report belongs to no company: submit it outside a tenant scope")
+    description = _text(description, "description", MAX_DESCRIPTION, required=True)
+    steps_to_reproduce = _text(steps_to_reproduce, "steps_to_reproduce", MAX_TEXT)
+    impact = _text(impact, "impact", MAX_TEXT)
+    name = _text(name, "name", MAX_NAME)
+    contact = _contact(contact)
+    _count(source_ip, now)
+
+    moment = int(time.time() if now is None else now)
+    report_id = new_id()
+    item = SecurityReport(
+        *SecurityReport.key(report_id),
+        id=report_id,
+        received_at=moment,
+        description=description,
+        steps_to_reproduce=steps_to_reproduce,
+        impact=impact,
+        contact=contact,
+        name=name,
+        source_ip=source_ip or None,
+        user_agent=(user_agent or "")[:512] or None,
+    )
+    item.save(condition=SecurityReport.pk.does_not_exist())
+    log.info("security report received", extra={"report": report_id})
+    _signal(report_id, source_ip)
+    return Received(report_id, _acknowledge(item))
+
+
+def get(report_id: str) -> SecurityReport | None:
+    """The stored report, or None (for the security team's tools and the tests)."""
+    try:
+        return SecurityReport.get(*SecurityReport.key(report_id), consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def new_id() -> str:
+    return f"rep-{secrets.token_hex(8)}"
+
+
+# ------------------------------------------------------------------------------------------------ steps
+def _text(value: str | None, field: str, limit: int, *, required: bool = False) -> str | None:
+    """The text as written (line breaks and indentation matter in steps to reproduce); blank counts as absent."""
+    if value is None or not value.strip():
+        if required:
+            raise errors.ValidationFailed("Describe the vulnerability.", details={"field": field})
+        return None
+    if len(value) > limit:  # the HTTP schema says the same; this holds for other callers too
+        label = field.replace("_", " ").capitalize()
+        raise errors.ValidationFailed(f"{label} must be at most {limit} characters long.", details={"field": field})
+    return value
+
+
+def _contact(value: str) -> str:
+    """The address we acknowledge to: one address the mailer accepts (its own rule, so no drift)."""
+    from protu.mail.client import _address
+
+    address = (value or "").strip()
+    try:
+        return _address(address)
+    except ValueError:
+        raise errors.ValidationFailed(
+            "Enter an email address we can reply to, such as name@example.com.", details={"field": "contact"}
+        ) from None
+
+
+def _count(source_ip: str, now: float | None) -> None:
+    from protu.security import login_guard, ratelimit
+
+    decision = ratelimit.hit(
+        RATE_SCOPE, login_guard.address_key(source_ip), limit=LIMIT, window_seconds=WINDOW_SECONDS, now=now
+    )
+    if not decision.allowed:
+        log.warning("security report refused: rate limit", extra={"count": decision.count})
+        raise errors.RateLimited(MESSAGE, code="too_many_reports", headers={"Retry-After": str(decision.retry_after)})
+
+
+def _signal(report_id: str, source_ip: str) -> None:
+    """The signal names the report only: its details are logged and kept, the report's text is confidential. A
+    failure to store it is logged (``raise_signal`` has already written its log line) and does not lose the
+    report, which is stored."""
+    from protu.security import signals
+
+    try:
+        signals.raise_signal(SIGNAL, source_ip=source_ip or None, details={"report": report_id})
+    except Exception as error:  # noqa: BLE001 - the report is kept; the log line stands in for the signal
+        log.error("security report signal not stored", extra={"report": report_id, "error_type": type(error).__name__})
+
+
+def _acknowledge(item: SecurityReport) -> str:
+    """Email the acknowledgement now; "sent", or "pending" when it could not go out (never an error)."""
+    from protu import mail
+
+    try:
+        message_id = mail.send(TEMPLATE, item.contact, reference=item.id)
+    except Exception as error:  # noqa: BLE001 - Mailgun down or refusing must not fail the report
+        log.warning(
+            "security report acknowledgement not sent",
+            extra={"report": item.id, "error_type": type(error).__name__, "error_code": getattr(error, "code", None)},
+        )
+        return "pending"
+    if not message_id:  # the address is on the suppression list: nothing was sent
+        log.warning("security report acknowledgement suppressed", extra={"report": item.id})
+        return "pending"
+    try:
+        item.update(
+            actions=[SecurityReport.acknowledgement.set("sent"), SecurityReport.acknowledged_at.set(int(time.time()))]
+        )
+    except Exception as error:  # noqa: BLE001 - the email went out; only the note of it is missing
+        log.warning(
+            "security report acknowledgement not noted", extra={"report": item.id, "error_type": type(error).__name__}
+        )
+    return "sent"
