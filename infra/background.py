@@ -1,5 +1,5 @@
 """What the cloud runs on its own, run locally on a thread: DynamoDB stream consumers (the audit mirror; a
-company's export and erasure requests).
+company's export and erasure requests; security signals into incident workflows).
 
 In the cloud these are event source mappings in ``template.yaml``; here one loop reads each stream and calls the
 same handler with the same event shape.
@@ -21,12 +21,14 @@ class Background:
         from infra.streams import StreamPump
 
         load_functions()
+        import incidents
         import jobs
 
         self._pumps = [
             StreamPump(cloud.physical_id("AuditTable"), jobs.mirror_audit),
             # LATEST, as the template's mapping: requests are acted on from when the cloud runs.
             StreamPump(cloud.physical_id("DataTable"), jobs.company_requests, starting_position="LATEST"),
+            StreamPump(cloud.physical_id("DataTable"), incidents.detect, starting_position="LATEST"),
         ]
         self._interval = interval
         self._stop = threading.Event()

@@ -9,6 +9,10 @@
     protu-ops erase --tenant ID [--subject PERSON] [--dry-run] [--yes]
                                          erase a company (its key, everyone's sign-in, every item), or one person
                                          of it (their key, their responses, their record); --dry-run counts
+    protu-ops incidents list [--status S]    incidents newest first
+    protu-ops incidents show ID              one incident: times, targets, scope, timeline, the step waiting
+    protu-ops incidents advance (ID | --task-token T) --notes TEXT
+                                         finish the operator's step the incident waits on (remediate, review)
 
 Each command acts on the cloud the environment points at (the functions' variables: ``DATA_TABLE``...). While
 ``make run`` is up, commands act on its local cloud: the local server leaves its environment in
@@ -204,6 +208,80 @@ def _erase_person(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     return True, {"summary": {"erased": True, "records_about_them": count}, "lines": lines}
 
 
+def _incidents(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu.security import incidents
+
+    if args.action == "list":
+        found = [item.document() for item in incidents.listing(status=args.status)]
+        lines = [
+            f"{i['id']}  {i['severity']:<8} {i['status']:<10} {_when(i['detected_at'])}  {i['title']}"
+            + (f"  [waiting: {i['waiting_step']}]" if i["waiting_step"] else "")
+            for i in found
+        ] or ["no incidents"]
+        return True, {"summary": {"incidents": found}, "lines": lines}
+    if args.action == "show":
+        if not args.id:
+            return False, {"summary": {}, "lines": ["incidents show needs an incident id"]}
+        found = _incident_or_none(args.id)
+        if found is None:
+            return False, {"summary": {}, "lines": [f"no incident {args.id}"]}
+        return True, {"summary": found, "lines": _incident_lines(found)}
+    return _advance(args)
+
+
+def _incident_or_none(incident_id: str) -> dict[str, Any] | None:
+    from protu.security import incidents
+
+    try:
+        return incidents.load(incident_id).document()
+    except incidents.Incident.DoesNotExist:
+        return None
+
+
+def _incident_lines(found: dict[str, Any]) -> list[str]:
+    targets = found["targets"]
+    lines = [
+        f"{found['id']}: {found['title']}",
+        f"  severity {found['severity']}, status {found['status']}, rule {found['rule']}, {found['signal_count']} "
+        f"signal(s): {', '.join(found['signal_kinds'])}",
+        f"  detected {_when(found['detected_at'])}; response due {_when(targets['response']['due'])} "
+        f"(met: {targets['response']['met']}); notice due {_when(targets['notification']['due'])} "
+        f"(required: {targets['notification']['required']}, met: {targets['notification']['met']})",
+        f"  companies {len(found['companies'])}, users {len(found['users'])}, addresses {len(found['source_ips'])}",
+    ]
+    lines += [f"  {_when(entry['at'])}  {entry['step']}: {entry['note']}" for entry in found["timeline"]]
+    lines += [f"  FAILED step {f['step']}: {f['error']}" for f in found["failures"]]
+    if found["waiting_step"]:
+        lines.append(f"  waiting for an operator to {found['waiting_step']}: protu-ops incidents advance {found['id']}")
+    return lines
+
+
+def _advance(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu import aws
+    from protu.security import incidents
+
+    token = args.task_token
+    if not token:
+        if not args.id:
+            return False, {"summary": {}, "lines": ["incidents advance needs an incident id or --task-token"]}
+        try:
+            item = incidents.load(args.id)
+        except incidents.Incident.DoesNotExist:
+            return False, {"summary": {}, "lines": [f"no incident {args.id}"]}
+        if not item.task_token:
+            return False, {"summary": {}, "lines": [f"{args.id} is not waiting for an operator"]}
+        token = item.task_token
+    if not args.notes or not args.notes.strip():
+        return False, {"summary": {}, "lines": ["--notes is required: say what was done"]}
+    client = aws.client("stepfunctions")
+    client.send_task_success(taskToken=token, output=json.dumps({"notes": args.notes.strip()}))
+    return True, {"summary": {"advanced": True}, "lines": ["step done; the workflow goes on"]}
+
+
+def _when(epoch: int | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch)) if epoch else "-"
+
+
 COMMANDS = {
     "backup": _backup,
     "restore-test": _restore_test,
@@ -211,6 +289,7 @@ COMMANDS = {
     "verify-audit": _verify_audit,
     "export": _export,
     "erase": _erase,
+    "incidents": _incidents,
 }
 OPERATOR = "system:operator"
 
@@ -237,6 +316,12 @@ def parser() -> argparse.ArgumentParser:
     erase.add_argument("--subject", metavar="PERSON", help="a candidate's or employee's id: erase only them")
     erase.add_argument("--dry-run", action="store_true", help="count what would be erased, erase nothing")
     erase.add_argument("--yes", action="store_true", help="erase a whole company (it cannot be undone)")
+    watch = commands.add_parser("incidents", parents=[common], help="list, show and advance security incidents")
+    watch.add_argument("action", choices=["list", "show", "advance"])
+    watch.add_argument("id", nargs="?", help="the incident (show, advance)")
+    watch.add_argument("--status", choices=["open", "contained", "resolved"], help="list only these")
+    watch.add_argument("--task-token", help="advance: the task token of the step (instead of the incident id)")
+    watch.add_argument("--notes", help="advance: what was done (recorded on the incident)")
     return top
 
 

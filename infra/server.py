@@ -33,7 +33,7 @@ from infra import gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 FRONTEND = ROOT / "frontend"
-FUNCTION_DIRS = [ROOT / "functions" / name for name in ("api", "webhooks", "jobs")]
+FUNCTION_DIRS = [ROOT / "functions" / name for name in ("api", "webhooks", "jobs", "incidents")]
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
 
 
@@ -287,6 +287,7 @@ def start_local_cloud(app_origin: str) -> Any:
     moto_port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
+    # MOTO_PORT: moto's Step Functions call its own Lambda API over HTTP on that port while they execute.
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
@@ -297,8 +298,12 @@ def start_local_cloud(app_origin: str) -> Any:
             "AWS_REGION": "eu-central-1",
         }
     )
+    from infra import stepfunctions
     from infra.cloud import LocalCloud
 
+    # State machines execute, their Lambda tasks run the functions' handlers here (before provisioning: with
+    # docker off, moto keeps functions elsewhere).
+    stepfunctions.configure_server(f"http://127.0.0.1:{moto_port}")
     # The real Mailgun client posts to this server's Mailgun stand-in, which fills the outbox.
     parameters = {
         "AppOrigin": app_origin,

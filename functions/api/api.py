@@ -1,7 +1,8 @@
 """The SPA's API: one Chalice app, every area's router installed on it (handler ``api.app``)."""
 
 from protu.http import audit as audit_routes
-from protu.http import auth, billing, directory, health, notices, privacy, settings, users
+from protu.http import auth, billing, directory, health, incidents, notices, privacy, settings, users
+from protu.http import security_reports as security_report_routes
 from protu.http.app import ProtuApp
 from protu.http.authn import authorize
 from protu.http.openapi import install_document_route
@@ -21,6 +22,8 @@ install(
     billing.router,
     settings.router,
     privacy.router,
+    security_report_routes.router,
+    incidents.router,
     authorize=authorize,
 )
 install_document_route(app)  # last: GET /api/openapi.json describes every route above

@@ -151,7 +151,7 @@ def test_the_mailgun_keys_are_a_kms_encrypted_secret_with_a_placeholder(template
     assert "SecretString" not in props  # no key material in the template
 
 
-def test_only_the_http_functions_read_the_mailgun_keys(template):
+def test_only_the_functions_that_send_mail_read_the_mailgun_keys(template):
     readers = set()
     for name, spec in resources(template, "AWS::Serverless::Function").items():
         statements = [s for policy in spec["Properties"]["Policies"] for s in policy["Statement"]]
@@ -163,7 +163,7 @@ def test_only_the_http_functions_read_the_mailgun_keys(template):
             assert any(
                 "kms:Decrypt" in s["Action"] and s["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]} for s in statements
             ), name
-    assert readers == {"ApiFunction", "WebhooksFunction"}
+    assert readers == {"ApiFunction", "WebhooksFunction", "IncidentNotifyFunction"}
 
 
 def test_the_webhooks_function_decrypts_only_through_secrets_manager(template):

@@ -50,6 +50,7 @@ def people(api, mailgun_module):
         assert created.status == 201, created.body
         ids[kind.name] = created.json()["id"]
     ids["exports"] = owner.browser.post("/api/exports").json()["id"]
+    ids["incidents"] = incident_about(owner.me["company"]["id"], admin.me["id"])
     return {"owner": owner, "admin": admin, "other": other, "revoked": revoked, "ids": ids}
 
 
@@ -57,6 +58,16 @@ def people(api, mailgun_module):
 def mailgun_module(cloud, webhooks):
     with capture_mailgun() as capture, capture_stripe(capture.mock, webhooks):  # an owner's checkout reaches Stripe
         yield capture
+
+
+def incident_about(tenant_id: str, user_id: str) -> str:
+    """An incident that concerns the company (a locked account), with its owners' view written."""
+    from protu.security import incidents, response, signals
+
+    signal = signals.raise_signal("login.locked", tenant_id=tenant_id, user_id=user_id, source_ip="198.51.100.9")
+    incident, _ = incidents.detect(signal)
+    response.sync_company_view(tenant_id, incident.id)
+    return incident.id
 
 
 def session_id(browser: Browser) -> str:

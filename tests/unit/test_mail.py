@@ -290,6 +290,14 @@ SAMPLES = {
     "password_changed": {"when": datetime(2025, 3, 1, 9, 30, tzinfo=UTC)},
     "two_factor_changed": {"enabled": False, "when": "today"},
     "payment_failed": {"company": "Acme", "link": "/billing"},
+    "security_incident": {
+        "company": "Acme",
+        "what": "Failed sign-ins from one address across many accounts",
+        "data": "no records were opened",
+        "actions": "sessions revoked, accounts locked, the address blocked",
+        "reference": "inc-20261126-0a1b2c3d4e",
+    },
+    "security_report_received": {"reference": "rep-0a1b2c3d4e5f"},
 }
 HOSTILE = "<script>alert(\"x\")</script> & 'y' <img src=x onerror=alert(1)>"
 

@@ -36,6 +36,8 @@ class Settings:
     tenant_role_arn: str
     stripe_secret_id: str
     stripe_api_base: str
+    incident_state_machine: str
+    oncall_topic: str
     stripe_prices: dict[str, str]  # plan -> Stripe price id (protu.billing.plans)
 
     @property
@@ -72,6 +74,8 @@ def settings() -> Settings:
         tenant_role_arn=_env("TENANT_ROLE_ARN"),
         stripe_secret_id=_env("STRIPE_SECRET_ID", "protu/stripe-keys"),
         stripe_api_base=_env("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/"),
+        incident_state_machine=_env("INCIDENT_STATE_MACHINE"),
+        oncall_topic=_env("ONCALL_TOPIC_ARN"),
         stripe_prices={
             "team": _env("STRIPE_PRICE_TEAM", "price_team_monthly"),
             "business": _env("STRIPE_PRICE_BUSINESS", "price_business_monthly"),

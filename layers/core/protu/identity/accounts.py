@@ -251,6 +251,11 @@ def _second_step_or_session(
 ) -> SignedIn | MfaRequired:
     """After a first factor: the two-factor step when it is on, otherwise a session. ``extra`` is a used token
     to delete in the same transaction."""
+    if user.locked_until and int(user.locked_until) > time.time():
+        raise errors.Forbidden(
+            "This account is locked after suspicious activity. Reset your password by email to unlock it.",
+            code="account_locked",
+        )
     if user.mfa_enabled:
         token, item = _token_item("mfa", user, MFA_STEP_SECONDS)
         with Transaction(user.tenant_id, actor=user.id) as tx:
@@ -283,7 +288,13 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> SignedIn | 
     if not ok:
         outcome = login_guard.record_failure(email, ip)
         tenant = user.tenant_id if user else None
-        signals.raise_signal("login.failed", tenant_id=tenant, user_id=user.id if user else None, source_ip=ip)
+        signals.raise_signal(
+            "login.failed",
+            tenant_id=tenant,
+            user_id=user.id if user else None,
+            source_ip=ip,
+            details={"account": login_guard.account_id(email)},  # distinct accounts count, unnamed
+        )
         if user is not None:
             from protu import audit
 
@@ -379,7 +390,14 @@ def reset_password(token: str, password: str) -> None:
     live = sessions.live_for(user.tenant_id, user.id)
     with Transaction(user.tenant_id, actor=user.id) as tx:
         _consume(tx, item)
-        tx.update(user, [User.password_hash.set(passwords.hash_password(password)), User.email_verified.set(True)])
+        tx.update(
+            user,
+            [
+                User.password_hash.set(passwords.hash_password(password)),
+                User.email_verified.set(True),
+                User.locked_until.remove(),  # a lock after an incident ends with a new password from the inbox
+            ],
+        )
         for session in live[:90]:
             tx.update(session, sessions.revoke_actions("password_reset"))
         tx.audit("auth.password_reset", f"user:{user.id}", details={"sessions_ended": len(live)})

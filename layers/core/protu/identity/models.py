@@ -57,6 +57,7 @@ class User(_DataTable):
     totp_last_step = NumberAttribute(default=0)
     recovery_hashes = ListAttribute(of=UnicodeAttribute, default=list)
     known_devices = ListAttribute(of=UnicodeAttribute, default=list)  # sessions.device_id of recent sign-ins
+    locked_until = NumberAttribute(null=True)  # an incident's containment; a password reset by email lifts it
 
     @staticmethod
     def key(tenant_id: str, user_id: str) -> tuple[str, str]:

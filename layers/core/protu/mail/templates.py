@@ -285,6 +285,43 @@ def payment_failed(*, company: object, link: object) -> Mail:
     )
 
 
+SUPPORT = "security@protu.io"
+
+
+def security_incident(*, company: object, what: object, data: object, actions: object, reference: object) -> Mail:
+    """The notice to a company's owners about a security incident that concerns it (within 72 hours)."""
+    return _mail(
+        f"Security notice for {_one_line(company, _MAX_SUBJECT_VALUE)} on {PRODUCT}",
+        _P(f"We are writing about a security incident that concerns {_one_line(company)}."),
+        _Facts(
+            (
+                ("What happened", _one_line(what)),
+                ("What data", _one_line(data)),
+                ("What we are doing", _one_line(actions)),
+                ("Reference", _one_line(reference, 40)),
+            )
+        ),
+        _P(
+            f"You can follow it on the Incidents page of {PRODUCT}. Questions: write to {SUPPORT}, quoting the "
+            "reference above."
+        ),
+        _Button("Open the incident", _link("/incidents")),
+    )
+
+
+def security_report_received(*, reference: object) -> Mail:
+    """The acknowledgement to someone who reported a vulnerability (sent at once: the 24-hour promise)."""
+    return _mail(
+        f"We received your security report ({_one_line(reference, 40)})",
+        _P("Thank you for reporting a possible vulnerability in " + PRODUCT + ". A person will look at it."),
+        _Facts((("Reference", _one_line(reference, 40)),)),
+        _P(
+            f"We will keep you informed of what we find. Please keep the details private until it is fixed. "
+            f"Questions: {SUPPORT}, quoting the reference."
+        ),
+    )
+
+
 TEMPLATES: dict[str, Callable[..., Mail]] = {
     fn.__name__: fn
     for fn in (
@@ -299,6 +336,8 @@ TEMPLATES: dict[str, Callable[..., Mail]] = {
         password_changed,
         two_factor_changed,
         payment_failed,
+        security_incident,
+        security_report_received,
     )
 }
 

@@ -57,6 +57,9 @@ class FailureOutcome:
 def check(email: str, source_ip: str, *, now: float | None = None) -> None:
     """Refuse the attempt (``RateLimited``, code ``too_many_attempts``, ``Retry-After``) when the account is locked
     or the address is over its limit; otherwise return. Reads only: an attempt counts when it fails."""
+    from protu.security import blocks
+
+    blocks.check(source_ip, now=now)  # an incident's containment blocked the address
     account = ratelimit.count(ACCOUNT_SCOPE, normalise_email(email), window_seconds=WINDOW_SECONDS, now=now)
     address = ratelimit.count(ADDRESS_SCOPE, address_key(source_ip), window_seconds=WINDOW_SECONDS, now=now)
     if account >= ACCOUNT_LIMIT or address >= ADDRESS_LIMIT:
@@ -81,6 +84,12 @@ def record_success(email: str, source_ip: str, *, now: float | None = None) -> N
     to an account of their own between guesses to wipe their address's record. ``source_ip`` is taken for
     symmetry with the other calls."""
     ratelimit.reset(ACCOUNT_SCOPE, normalise_email(email), window_seconds=WINDOW_SECONDS, now=now)
+
+
+def account_id(email: str) -> str:
+    """An opaque name of the account an attempt was for (a hash of the normalised email): enough to count
+    distinct accounts in a burst (``protu.security.incidents``) without keeping the address."""
+    return ratelimit.key_hash("account:" + normalise_email(email))[:16]
 
 
 def normalise_email(email: str) -> str:

@@ -1,5 +1,5 @@
 """Security signals: facts worth watching (a burst of failed sign-ins, a reused refresh token), kept for
-monitoring. A later stage turns them into incidents with severities.
+monitoring. ``protu.security.incidents`` turns them into incidents with severities.
 
 A signal is NOT an audit event. The audit log records what a person did, hash-chained, and the caller writes that
 event itself (``protu.audit.record`` or a ``Transaction``); a signal is a monitoring record next to it, written
@@ -9,7 +9,8 @@ Layout (data table)::
 
     pk tenant_pk(<tenant>, "SIGNALS")           sk "<ISO time, µs, Z>#<random id>"   a signal about a tenant's user
     pk "SIGNALS#GLOBAL#<yyyy-mm-dd>"             sk the same                           no tenant (an unknown account)
-    attributes: id, kind, time, tenant, user, source_ip, details (redacted JSON), expires_at (epoch seconds)
+    attributes: id, kind, time, tenant, user, source_ip, details (redacted JSON), expires_at (epoch seconds),
+                record_type "security_signal" (the incident detector's stream filter: protu.security.incidents)
 
 Global signals are split per day so one partition never grows without bound. Every signal also makes one WARNING
 log line ``security signal`` (written before the item, so a storage failure still leaves a trace). Details pass
@@ -45,7 +46,9 @@ KINDS: dict[str, str] = {
     "access.off_hours": "sensitive records were opened in an hour when the company is usually quiet",
     "backup.restore_failed": "the daily restore test found a backup that does not restore or decrypt as recorded",
     "webhook.bad_signature": "a provider webhook arrived with a signature that does not verify (forged or misrouted)",
+    "security.report_received": "someone reported a vulnerability through the security-report intake",
 }
+RECORD_TYPE = "security_signal"  # on every signal item: what the incident detector's stream filter matches
 
 _log = get_logger(__name__)
 
@@ -61,6 +64,7 @@ class SecuritySignal(DataItem):
     source_ip = UnicodeAttribute(null=True)
     details = JSONAttribute(null=True)
     expires_at = NumberAttribute()
+    record_type = UnicodeAttribute(default=RECORD_TYPE)
 
     def to_document(self) -> dict[str, Any]:
         fields = ("id", "kind", "time", "tenant", "user", "source_ip", "details")

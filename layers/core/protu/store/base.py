@@ -8,10 +8,11 @@ _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 
 #: Partition-key prefixes of the data table that belong to no company: the sign-in indexes (an account by email,
 #: one-time tokens), rate-limit counters, signals about no company, provider indexes (a Stripe customer's or a
-#: Mailgun message's company, webhook replay markers) and the email suppression list. They hold no company data,
+#: Mailgun message's company, webhook replay markers), the email suppression list and security reports from outside
+#: (``REPORT#``, anonymous intake: no company). They hold no company data,
 #: so the functions' own roles and TenantDataRole reach them (template.yaml lists the same, as ``<prefix>*``);
 #: every other key begins with ``T#<tenant>`` (``tenant_pk``).
-UNSCOPED_PREFIXES = ("EMAIL#", "TOKEN#", "RL#", "SIGNALS#GLOBAL#", "STRIPE#", "MAILGUN#", "SUPPRESS#")
+UNSCOPED_PREFIXES = ("EMAIL#", "TOKEN#", "RL#", "SIGNALS#GLOBAL#", "STRIPE#", "MAILGUN#", "SUPPRESS#", "REPORT#")
 
 
 class SettingValue:

@@ -1,0 +1,414 @@
+"""Incidents: security signals turned into incidents with a severity, by rules kept in one place (``RULES``).
+
+Every stored signal reaches ``detect`` (the data table's stream, ``functions/incidents/incidents.py``). Its rule
+decides whether it opens an incident, joins the open one with the same *dedupe key* (a duplicate never opens a
+second incident), or only counts towards a threshold (``Aggregate``: distinct accounts failing from one address,
+lockouts across accounts). A new incident starts the response workflow (``statemachines/incident.asl.json``).
+
+Response targets (the security page): Critical immediate (automated containment, on-call alert), High within 1
+hour, Medium within 4 hours, Low by the next business day. Each incident records when it was detected, contained,
+notified and resolved, and whether each target was met (``targets``).
+
+Layout (data table; written by the incident functions with their own role, never by a company's session)::
+
+    INCIDENT#<id>               INCIDENT        the incident (rule, severity, status, times, scope, timeline)
+    INCIDENT#OPEN#<dedupe key>  OPEN            which incident is open for a dedupe key (deleted at close)
+    INCIDENT#AGG#<rule>#<key>   <window start>  a threshold's counter (distinct members), expiring
+    T#<company>#INCIDENTS       I#<id>          what the company's owners see of it (``company_view``)
+
+``gsi1`` (``INCIDENTS`` / ``<detected_at>#<id>``) lists incidents newest first for operators.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+
+from protu.logging import get_logger
+from protu.store.base import condition_failed, tenant_pk
+from protu.store.items import DataItem
+
+log = get_logger(__name__)
+
+CRITICAL, HIGH, MEDIUM, LOW = "critical", "high", "medium", "low"
+SEVERITIES = (CRITICAL, HIGH, MEDIUM, LOW)
+RESPONSE_SECONDS = {CRITICAL: 0, HIGH: 3600, MEDIUM: 4 * 3600}  # Low: the next business day (``respond_by``)
+NOTIFY_SECONDS = 72 * 3600  # affected customers are told within 72 hours of detection
+MAX_SIGNALS = 50  # signal ids kept on an incident (the count goes on)
+MAX_TIMELINE = 200
+INDEX = "INCIDENTS"
+
+
+# ------------------------------------------------------------------------------------------------ rules
+@dataclass(frozen=True)
+class Rule:
+    """What a signal kind means. ``threshold``: members (distinct ``member`` values) of the same ``key`` needed
+    within ``window`` seconds before an incident opens; ``escalate``: a predicate on the signal's details that
+    raises the severity to Critical (``escalated_rule`` names it then)."""
+
+    name: str
+    title: str
+    severity: str
+    scope: str  # the dedupe key's parts: "user" (company+user), "company", "address", "global", "signal"
+    threshold: int = 0
+    window: int = 600
+    member: str = ""  # what is counted towards the threshold: "account" (details.account), "user"
+    escalate: Any = None
+    escalated_rule: str = ""
+    escalated_title: str = ""
+
+
+def _mass_read(details: dict[str, Any]) -> bool:
+    from protu.security.access import READS_LIMIT
+
+    return int(details.get("opened") or 0) >= 4 * READS_LIMIT
+
+
+RULES: dict[str, Rule] = {
+    # A burst of failed sign-ins from one address across many accounts: credential stuffing.
+    "login.failed": Rule(
+        "credential_stuffing",
+        "Failed sign-ins from one address across many accounts (credential stuffing)",
+        CRITICAL,
+        "address",
+        threshold=10,
+        window=600,
+        member="account",
+    ),
+    "login.locked": Rule("account_locked", "An account was locked after repeated failed sign-ins", LOW, "user"),
+    "refresh.reused": Rule("session_token_reuse", "A stolen session token was used again", HIGH, "user"),
+    "session.fingerprint_changed": Rule("session_hijack_suspected", "A session changed device mid-way", MEDIUM, "user"),
+    "session.suspicious_signout": Rule("suspicious_session", "A session was signed out as suspicious", MEDIUM, "user"),
+    "mfa.failed_burst": Rule("mfa_guessing", "Several wrong two-factor codes in a row", MEDIUM, "user"),
+    "access.unusual": Rule(
+        "unusual_data_access",
+        "A user opened far more sensitive records than usual",
+        HIGH,
+        "user",
+        escalate=_mass_read,
+        escalated_rule="mass_data_access",
+        escalated_title="Mass access to sensitive records by one user",
+    ),
+    "access.off_hours": Rule("off_hours_access", "Sensitive records opened at an unusual hour", LOW, "user"),
+    "backup.restore_failed": Rule("backup_integrity", "A backup failed its restore test", HIGH, "global"),
+    "webhook.bad_signature": Rule("forged_webhooks", "Webhooks with signatures that do not verify", LOW, "global"),
+    "security.report_received": Rule("security_report", "A security report to triage", LOW, "signal"),
+}
+
+
+def rule_for(signal: dict[str, Any]) -> Rule | None:
+    rule = RULES.get(signal.get("kind", ""))
+    if rule is not None and rule.escalate is not None and rule.escalate(signal.get("details") or {}):
+        return Rule(rule.escalated_rule, rule.escalated_title, CRITICAL, rule.scope)
+    return rule
+
+
+def dedupe_key(rule: Rule, signal: dict[str, Any]) -> str:
+    parts = {
+        "user": (signal.get("tenant") or "-", signal.get("user") or "-"),
+        "company": (signal.get("tenant") or "-",),
+        "address": (signal.get("source_ip") or "-",),
+        "global": (),
+        "signal": (signal.get("id") or secrets.token_hex(8),),
+    }[rule.scope]
+    return "#".join((rule.name, *parts))
+
+
+# ------------------------------------------------------------------------------------------------ models
+class ByDetection(GlobalSecondaryIndex):
+    """``gsi1``: every incident under ``INCIDENTS``, by detection time."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Incident(DataItem):
+    id = UnicodeAttribute()
+    rule = UnicodeAttribute()
+    title = UnicodeAttribute()
+    severity = UnicodeAttribute()
+    status = UnicodeAttribute()  # open | contained | resolved
+    dedupe_key = UnicodeAttribute()
+    detected_at = NumberAttribute()
+    respond_by = NumberAttribute()
+    notify_by = NumberAttribute()
+    contained_at = NumberAttribute(null=True)
+    assessed_at = NumberAttribute(null=True)
+    notified_at = NumberAttribute(null=True)
+    escalated_at = NumberAttribute(null=True)
+    resolved_at = NumberAttribute(null=True)
+    signal_count = NumberAttribute(default=0)
+    signal_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    signal_kinds = UnicodeSetAttribute(default=set)
+    companies = UnicodeSetAttribute(default=set)
+    users = UnicodeSetAttribute(default=set)  # "<company>:<user>"
+    source_ips = UnicodeSetAttribute(default=set)
+    scope = JSONAttribute(null=True)  # what assess found: per company, the users and records concerned
+    timeline = JSONAttribute(default=list)  # [{"at", "step", "note"}]
+    execution_arn = UnicodeAttribute(null=True)
+    waiting_step = UnicodeAttribute(null=True)
+    task_token = UnicodeAttribute(null=True)  # the operator's step waiting (remediate, review)
+    notes = JSONAttribute(default=dict)  # step -> the operator's notes
+    failures = JSONAttribute(default=list)  # [{"step", "error"}]: steps that failed after their retries
+    gsi1pk = UnicodeAttribute(default=INDEX)
+    gsi1sk = UnicodeAttribute()
+    gsi1 = ByDetection()
+
+    @staticmethod
+    def key(incident_id: str) -> tuple[str, str]:
+        return f"INCIDENT#{incident_id}", "INCIDENT"
+
+    def document(self) -> dict[str, Any]:
+        """Everything an operator sees of it (no task token: it resumes the workflow)."""
+        return {
+            "id": self.id,
+            "rule": self.rule,
+            "title": self.title,
+            "severity": self.severity,
+            "status": self.status,
+            "detected_at": int(self.detected_at),
+            "respond_by": int(self.respond_by),
+            "notify_by": int(self.notify_by),
+            "contained_at": _int(self.contained_at),
+            "assessed_at": _int(self.assessed_at),
+            "notified_at": _int(self.notified_at),
+            "escalated_at": _int(self.escalated_at),
+            "resolved_at": _int(self.resolved_at),
+            "signal_count": int(self.signal_count),
+            "signal_kinds": sorted(self.signal_kinds or ()),
+            "companies": sorted(self.companies or ()),
+            "users": sorted(self.users or ()),
+            "source_ips": sorted(self.source_ips or ()),
+            "scope": self.scope or {},
+            "timeline": list(self.timeline or []),
+            "waiting_step": self.waiting_step,
+            "notes": dict(self.notes or {}),
+            "failures": list(self.failures or []),
+            "targets": targets(self),
+            "execution_arn": self.execution_arn,
+        }
+
+
+class OpenIncident(DataItem):
+    incident_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(dedupe: str) -> tuple[str, str]:
+        return f"INCIDENT#OPEN#{dedupe}", "OPEN"
+
+
+class Aggregate(DataItem):
+    members = UnicodeSetAttribute(null=True)
+    expires_at = NumberAttribute()
+
+
+class CompanyIncident(DataItem):
+    """What a company's owners see of an incident that concerns it (``company_view``)."""
+
+    id = UnicodeAttribute()
+    view = JSONAttribute()
+    detected_at = NumberAttribute()
+
+    @staticmethod
+    def key(tenant_id: str, incident_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id, INDEX), f"I#{incident_id}"
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+# ------------------------------------------------------------------------------------------------ detection
+def detect(signal: dict[str, Any], now: float | None = None) -> tuple[Incident | None, bool]:
+    """Apply the signal's rule: answers (the incident it opened or joined, whether it is new), or (None, False)
+    when it opens nothing (no rule, or a threshold not reached yet)."""
+    rule = rule_for(signal)
+    if rule is None:
+        return None, False
+    now = time.time() if now is None else now
+    key = dedupe_key(rule, signal)
+    if rule.threshold and not _reached(rule, key, signal, now):
+        return None, False
+    try:
+        found = OpenIncident.get(*OpenIncident.key(key), consistent_read=True)
+        incident = Incident.get(*Incident.key(found.incident_id), consistent_read=True)
+        if incident.status != "resolved":
+            return _join(incident, signal), False
+    except (OpenIncident.DoesNotExist, Incident.DoesNotExist):
+        pass
+    return _open(rule, key, signal, now)
+
+
+def _reached(rule: Rule, key: str, signal: dict[str, Any], now: float) -> bool:
+    """Count the signal's member towards the rule's threshold in the current window."""
+    details = signal.get("details") or {}
+    member = str(details.get(rule.member) or signal.get(rule.member) or signal.get("id") or "")
+    window = int(now) - int(now) % rule.window
+    item = Aggregate(f"INCIDENT#AGG#{key}", str(window))
+    item.update(actions=[Aggregate.members.add({member[:80]}), Aggregate.expires_at.set(window + 2 * rule.window)])
+    return len(item.members or ()) >= rule.threshold
+
+
+def _open(rule: Rule, key: str, signal: dict[str, Any], now: float) -> tuple[Incident, bool]:
+    from pynamodb.transactions import TransactWrite
+
+    from protu.settings import settings
+    from protu.store.tx import _connection, _endpoint  # the connection every transaction uses
+
+    detected = int(now)
+    incident_id = "inc-" + datetime.fromtimestamp(detected, UTC).strftime("%Y%m%d") + "-" + secrets.token_hex(5)
+    incident = Incident(
+        *Incident.key(incident_id),
+        id=incident_id,
+        rule=rule.name,
+        title=rule.title,
+        severity=rule.severity,
+        status="open",
+        dedupe_key=key,
+        detected_at=detected,
+        respond_by=respond_by(rule.severity, detected),
+        notify_by=detected + NOTIFY_SECONDS,
+        signal_count=0,
+        timeline=[_entry(detected, "detected", f"{rule.title} ({signal.get('kind')})")],
+        gsi1sk=f"{detected:012d}#{incident_id}",
+    )
+    _add_signal_fields(incident, signal)
+    index = OpenIncident(*OpenIncident.key(key), incident_id=incident_id)
+    current = settings()
+    try:
+        with TransactWrite(connection=_connection(current.region, _endpoint())) as tx:
+            tx.save(index, condition=OpenIncident.pk.does_not_exist())
+            tx.save(incident, condition=Incident.pk.does_not_exist())
+    except Exception as error:  # noqa: BLE001 - another signal opened it at the same moment: join that one
+        if getattr(error, "cause_response_code", None) != "TransactionCanceledException":
+            raise
+        found = OpenIncident.get(*OpenIncident.key(key), consistent_read=True)
+        return _join(Incident.get(*Incident.key(found.incident_id), consistent_read=True), signal), False
+    log.warning(
+        "incident opened",
+        extra={"incident": incident_id, "rule": rule.name, "severity": rule.severity, "signal": signal.get("id")},
+    )
+    return incident, True
+
+
+def _add_signal_fields(incident: Incident, signal: dict[str, Any]) -> None:
+    incident.signal_count = int(incident.signal_count or 0) + 1
+    if len(incident.signal_ids) < MAX_SIGNALS and signal.get("id"):
+        incident.signal_ids.append(signal["id"])
+    incident.signal_kinds = set(incident.signal_kinds or ()) | {signal.get("kind", "")}
+    if signal.get("tenant"):
+        incident.companies = set(incident.companies or ()) | {signal["tenant"]}
+        if signal.get("user"):
+            incident.users = set(incident.users or ()) | {f"{signal['tenant']}:{signal['user']}"}
+    if signal.get("source_ip"):
+        incident.source_ips = set(incident.source_ips or ()) | {signal["source_ip"]}
+
+
+def _join(incident: Incident, signal: dict[str, Any]) -> Incident:
+    """A duplicate signal joins the open incident: counted, its company, user and address added."""
+    actions = [Incident.signal_count.add(1)]
+    if signal.get("id") and len(incident.signal_ids or []) < MAX_SIGNALS:
+        actions.append(Incident.signal_ids.set(Incident.signal_ids.append([signal["id"]])))
+    actions.append(Incident.signal_kinds.add({signal.get("kind", "")}))
+    if signal.get("tenant"):
+        actions.append(Incident.companies.add({signal["tenant"]}))
+        if signal.get("user"):
+            actions.append(Incident.users.add({f"{signal['tenant']}:{signal['user']}"}))
+    if signal.get("source_ip"):
+        actions.append(Incident.source_ips.add({signal["source_ip"]}))
+    incident.update(actions=actions)
+    return incident
+
+
+# ------------------------------------------------------------------------------------------------ lifecycle
+def respond_by(severity: str, detected: int) -> int:
+    """The response target: immediate, 1 hour, 4 hours, or the next business day (09:00 UTC, Monday-Friday)."""
+    if severity in RESPONSE_SECONDS:
+        return detected + RESPONSE_SECONDS[severity]
+    day = datetime.fromtimestamp(detected, UTC).date() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return int(datetime(day.year, day.month, day.day, 9, tzinfo=UTC).timestamp())
+
+
+def targets(incident: Incident) -> dict[str, Any]:
+    """Whether each response target was met (None while it is still open and not yet late)."""
+    now = int(time.time())
+    responded = incident.contained_at or incident.assessed_at
+
+    def met(done: Any, due: int) -> bool | None:
+        if done is not None:
+            return int(done) <= due
+        return False if now > due else None
+
+    needs_notice = bool(incident.companies)
+    return {
+        "response": {"due": int(incident.respond_by), "met": met(responded, int(incident.respond_by))},
+        "notification": {
+            "due": int(incident.notify_by),
+            "required": needs_notice,
+            "met": met(incident.notified_at, int(incident.notify_by)) if needs_notice else None,
+        },
+    }
+
+
+def load(incident_id: str) -> Incident:
+    return Incident.get(*Incident.key(incident_id), consistent_read=True)
+
+
+def record(incident_id: str, step: str, note: str, *, now: float | None = None, **fields: Any) -> Incident:
+    """Add a timeline entry and set ``fields`` (``contained_at=...``, ``status=...``) in one update."""
+    at = int(time.time() if now is None else now)
+    incident = load(incident_id)
+    timeline = list(incident.timeline or [])[-(MAX_TIMELINE - 1) :] + [_entry(at, step, note)]
+    actions = [Incident.timeline.set(timeline)]
+    for name, value in fields.items():
+        attribute = getattr(Incident, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    incident.update(actions=actions)
+    return incident
+
+
+def close(incident_id: str, *, now: float | None = None) -> Incident:
+    """Resolved: the open index goes, so the next signal of its kind opens a new incident."""
+    incident = record(incident_id, "resolved", "Incident resolved.", now=now, status="resolved")
+    if incident.resolved_at is None:
+        incident.update(actions=[Incident.resolved_at.set(int(time.time() if now is None else now))])
+    try:
+        OpenIncident(*OpenIncident.key(incident.dedupe_key)).delete(condition=OpenIncident.incident_id == incident.id)
+    except Exception as error:  # noqa: BLE001 - already gone
+        if not condition_failed(error):
+            raise
+    return incident
+
+
+def listing(*, limit: int = 50, status: str | None = None) -> list[Incident]:
+    """Incidents newest first (operators)."""
+    found = Incident.gsi1.query(INDEX, scan_index_forward=False, limit=limit * 4 if status else limit)
+    items = [item for item in found if status is None or item.status == status]
+    return items[:limit]
+
+
+def _entry(at: int, step: str, note: str) -> dict[str, Any]:
+    return {"at": at, "step": step, "note": note[:500]}
+
+
+def short_hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:16]

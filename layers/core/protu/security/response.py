@@ -1,0 +1,333 @@
+"""The steps of the incident-response workflow (``statemachines/incident.asl.json``), one function each; the
+handlers in ``functions/incidents/incidents.py`` only parse the task's input and call them.
+
+* ``contain`` (Critical, at once): every session of the users involved revoked, their accounts locked (a password
+  reset by email lifts it), the source addresses blocked for ``blocks.BLOCK_SECONDS``; each company's part is
+  audited in its own log (``incident.contained``), acting through that company's tenant session.
+* ``assess``: the scope from the audit log: per company concerned, which users and how many records they opened
+  since shortly before detection.
+* ``notify``: the owners of each company concerned get the notice (what happened, what data, what is being done,
+  a contact and the reference); the company's Incidents page shows it. Within 72 hours of detection.
+* ``check_notice`` / ``escalate``: at the 72-hour deadline, an incident that should have been notified and was
+  not is escalated to on-call.
+* ``alert``: the on-call topic (SNS) for Critical and High, for failures and escalations.
+* ``wait`` / ``note``: an operator's step (remediate, review) waits on its task token; the operator's notes are
+  recorded when they send it back (``protu-ops incidents advance``).
+* ``record_failure``: a step that failed after its retries is recorded on the incident, which goes on.
+
+Nothing personal goes to on-call messages: ids and counts only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from protu import aws, errors
+from protu.logging import get_logger
+from protu.security import incidents
+from protu.security.incidents import Incident
+from protu.settings import settings
+
+log = get_logger(__name__)
+ACTOR = "system:incident-response"
+LOOKBACK_SECONDS = 24 * 3600  # assess reads the audit log from this long before detection
+LOCK_SECONDS = 7 * 24 * 3600
+
+
+def workflow_input(incident: Incident) -> dict[str, Any]:
+    """What the workflow starts with (also what a test may shape to move time: ``notify_deadline``)."""
+    return {
+        "incident_id": incident.id,
+        "severity": incident.severity,
+        "rule": incident.rule,
+        "notify_deadline": _iso(int(incident.notify_by)),
+    }
+
+
+def start_workflow(incident: Incident) -> str:
+    """Start the incident's execution (named after the incident: starting it twice is refused, not doubled)."""
+    client = aws.client("stepfunctions")
+    try:
+        arn = client.start_execution(
+            stateMachineArn=settings().incident_state_machine,
+            name=incident.id,
+            input=json.dumps(workflow_input(incident)),
+        )["executionArn"]
+    except client.exceptions.ExecutionAlreadyExists:
+        return incident.execution_arn or ""
+    incident.update(actions=[Incident.execution_arn.set(arn)])
+    return arn
+
+
+# ------------------------------------------------------------------------------------------------ steps
+def contain(incident_id: str, now: float | None = None) -> dict[str, Any]:
+    from protu.security import blocks
+
+    now = time.time() if now is None else now
+    incident = incidents.load(incident_id)
+    by_company: dict[str, list[str]] = {}
+    for member in sorted(incident.users or ()):
+        company, _, user_id = member.partition(":")
+        by_company.setdefault(company, []).append(user_id)
+    revoked = locked = 0
+    for company, user_ids in by_company.items():
+        sessions, accounts = _contain_company(company, user_ids, incident, now)
+        revoked += sessions
+        locked += accounts
+    addresses = sorted(incident.source_ips or ())
+    for address in addresses:
+        blocks.block(address, reason=f"incident {incident.id}", now=now)
+    result = {"sessions_revoked": revoked, "accounts_locked": locked, "addresses_blocked": len(addresses)}
+    note = f"Contained: {revoked} session(s) revoked, {locked} account(s) locked, {len(addresses)} address(es) blocked."
+    incidents.record(incident_id, "contained", note, now=now, contained_at=int(now), status="contained")
+    log.warning("incident contained", extra={"incident": incident_id, **result})
+    return result
+
+
+def _contain_company(company: str, user_ids: list[str], incident: Incident, now: float) -> tuple[int, int]:
+    from protu.audit import context
+    from protu.identity import accounts
+    from protu.identity.models import User
+    from protu.store import scope
+    from protu.store.tx import Transaction
+
+    revoked = locked = 0
+    with scope.request(), context.bound(actor=ACTOR):
+        scope.bind(company)
+        for user_id in user_ids:
+            revoked += accounts.end_sessions(
+                company, user_id, actor=ACTOR, reason="incident_containment", action="incident.sessions_revoked"
+            )
+            user = User(*User.key(company, user_id))
+            try:
+                with Transaction(company, actor=ACTOR) as tx:
+                    tx.update(user, [User.locked_until.set(int(now + LOCK_SECONDS))], condition=User.pk.exists())
+                    tx.audit("incident.account_locked", f"user:{user_id}", details={"incident": incident.id})
+                locked += 1
+            except Exception as error:  # noqa: BLE001 - the user is gone: nothing to lock
+                from protu import errors
+
+                if not isinstance(error, errors.Conflict):
+                    raise
+    return revoked, locked
+
+
+def assess(incident_id: str, now: float | None = None) -> dict[str, Any]:
+    """Scope from the audit log: per company, the users concerned and the records they opened."""
+    now = time.time() if now is None else now
+    incident = incidents.load(incident_id)
+    since = int(incident.detected_at) - LOOKBACK_SECONDS
+    users: dict[str, set[str]] = {}
+    for member in incident.users or ():
+        company, _, user_id = member.partition(":")
+        users.setdefault(company, set()).add(user_id)
+    scope: dict[str, Any] = {}
+    for company in sorted(incident.companies or ()):
+        scope[company] = _company_scope(company, users.get(company, set()), since)
+    needs_notice = bool(scope) and incident.severity in (incidents.CRITICAL, incidents.HIGH)
+    records = sum(part["records_opened"] for part in scope.values())
+    note = f"Assessed: {len(scope)} company(ies), {sum(len(p['users']) for p in scope.values())} user(s), "
+    note += f"{records} record(s) opened by them since {_iso(since)}."
+    incidents.record(incident_id, "assessed", note, now=now, assessed_at=int(now), scope=scope)
+    for company in scope:
+        sync_company_view(company, incident_id)
+    return {"companies": sorted(scope), "needs_notice": needs_notice, "records_opened": records}
+
+
+def _company_scope(company: str, user_ids: set[str], since: int) -> dict[str, Any]:
+    from protu.audit.log import events
+    from protu.store import scope
+
+    opened: dict[str, int] = {}
+    with scope.request():
+        scope.bind(company)
+        cursor = None
+        while True:
+            page, cursor = events(company, limit=100, cursor=cursor)
+            for event in page:
+                if _epoch(event.get("time")) < since:
+                    cursor = None
+                    break
+                if event.get("actor") in user_ids and event.get("action", "").endswith((".read", ".exported")):
+                    entity = event["action"].split(".", 1)[0]
+                    count = int((event.get("details") or {}).get("records") or 1)
+                    opened[entity] = opened.get(entity, 0) + count
+            if cursor is None:
+                break
+    return {"users": sorted(user_ids), "records_opened": sum(opened.values()), "by_entity": opened}
+
+
+def notify(incident_id: str, now: float | None = None) -> dict[str, Any]:
+    """The notice to the owners of every company concerned. Raises when mail cannot be sent (the workflow
+    retries, then records the failure; the 72-hour watch escalates)."""
+    from protu import mail
+    from protu.identity import company_settings
+    from protu.identity.users import list_users
+    from protu.store import scope
+
+    now = time.time() if now is None else now
+    incident = incidents.load(incident_id)
+    sent = 0
+    for company in sorted(incident.companies or ()):
+        with scope.request():
+            scope.bind(company)
+            try:
+                name = company_settings.get(company).name
+            except errors.NotFound:
+                log.info("incident notice skipped: company gone", extra={"incident": incident_id, "tenant": company})
+                continue
+            owners = [u for u in list_users(company) if u.role == "owner" and u.status == "active"]
+            part = (incident.scope or {}).get(company, {})
+            for owner in owners:
+                mail.send(
+                    "security_incident",
+                    owner.email,
+                    company=name,
+                    what=incident.title,
+                    data=_data_sentence(part),
+                    actions=_actions_sentence(incident),
+                    reference=incident.id,
+                )
+                sent += 1
+    incidents.record(incident_id, "notified", f"Notice sent to {sent} owner(s).", now=now, notified_at=int(now))
+    for company in incident.companies or ():
+        sync_company_view(company, incident_id)
+    return {"owners_notified": sent}
+
+
+def _data_sentence(part: dict[str, Any]) -> str:
+    opened = int(part.get("records_opened") or 0)
+    if not opened:
+        return "We found no records of your company opened by the accounts concerned."
+    kinds = ", ".join(f"{count} {entity}" for entity, count in sorted((part.get("by_entity") or {}).items()))
+    return f"The accounts concerned opened {opened} record(s) ({kinds}) around the time of the incident."
+
+
+def _actions_sentence(incident: Incident) -> str:
+    if incident.contained_at:
+        return "We signed the accounts concerned out, locked them until a password reset, and are investigating."
+    return "We are investigating and will tell you what we find."
+
+
+def check_notice(incident_id: str) -> dict[str, Any]:
+    incident = incidents.load(incident_id)
+    return {"notified": incident.notified_at is not None}
+
+
+def escalate(incident_id: str, now: float | None = None) -> dict[str, Any]:
+    now = time.time() if now is None else now
+    incident = incidents.record(
+        incident_id, "escalated", "The 72-hour customer notice is overdue.", now=now, escalated_at=int(now)
+    )
+    alert(incident_id, reason="customer notice overdue (72 hours)", incident=incident)
+    return {"escalated": True}
+
+
+def alert(incident_id: str, *, reason: str = "", incident: Incident | None = None) -> dict[str, Any]:
+    """Page on-call (SNS). Ids, severity and counts only: nothing personal."""
+    incident = incident or incidents.load(incident_id)
+    subject = f"[{incident.severity.upper()}] {incident.title}"[:100]
+    message = {
+        "incident": incident.id,
+        "severity": incident.severity,
+        "rule": incident.rule,
+        "reason": reason or "new incident",
+        "status": incident.status,
+        "companies": len(incident.companies or ()),
+        "users": len(incident.users or ()),
+        "addresses": len(incident.source_ips or ()),
+        "signals": int(incident.signal_count or 0),
+        "detected_at": _iso(int(incident.detected_at)),
+    }
+    aws.client("sns").publish(TopicArn=settings().oncall_topic, Subject=subject, Message=json.dumps(message))
+    incidents.record(incident_id, "alerted", f"On-call alerted: {message['reason']}.")
+    return {"alerted": True}
+
+
+def wait(incident_id: str, step: str, token: str) -> dict[str, Any]:
+    """An operator's step begins: the token that resumes the workflow is kept on the incident."""
+    incidents.record(
+        incident_id, f"{step}_started", f"Waiting for an operator to {step}.", waiting_step=step, task_token=token
+    )
+    return {"waiting": step}
+
+
+def note(incident_id: str, step: str, notes: str) -> dict[str, Any]:
+    incident = incidents.load(incident_id)
+    recorded = {**(incident.notes or {}), step: str(notes)[:4000]}
+    incidents.record(
+        incident_id,
+        f"{step}_done",
+        f"{step.capitalize()} recorded.",
+        notes=recorded,
+        waiting_step=None,
+        task_token=None,
+    )
+    return {"recorded": step}
+
+
+def record_failure(incident_id: str, step: str, error: dict[str, Any] | None) -> dict[str, Any]:
+    """A step failed after its retries: recorded, on-call told, and the workflow goes on."""
+    incident = incidents.load(incident_id)
+    failure = {"step": step, "error": str((error or {}).get("Error") or "unknown")[:100], "at": int(time.time())}
+    failures = list(incident.failures or []) + [failure]
+    incidents.record(incident_id, "step_failed", f"{step} failed: {failure['error']}.", failures=failures)
+    try:
+        alert(incident_id, reason=f"step {step} failed")
+    except Exception:  # noqa: BLE001 - the failure is recorded; the alert is best effort here
+        log.exception("on-call alert failed", extra={"incident": incident_id})
+    return {"failed": step}
+
+
+def close(incident_id: str) -> dict[str, Any]:
+    incident = incidents.close(incident_id)
+    for company in incident.companies or ():
+        sync_company_view(company, incident_id)
+    return {"status": "resolved"}
+
+
+# ------------------------------------------------------------------------------------------------ owners' view
+def sync_company_view(company: str, incident_id: str) -> None:
+    """What the company's owners see of the incident: its title, severity, status, times, their part of the
+    scope and the timeline (other companies' parts left out)."""
+    from protu.store import scope
+
+    incident = incidents.load(incident_id)
+    document = incident.document()
+    view = {
+        key: document[key]
+        for key in (
+            "id",
+            "title",
+            "severity",
+            "status",
+            "detected_at",
+            "contained_at",
+            "notified_at",
+            "resolved_at",
+            "timeline",
+        )
+    }
+    view["affected"] = (incident.scope or {}).get(company, {})
+    with scope.request():
+        scope.bind(company)
+        incidents.CompanyIncident(
+            *incidents.CompanyIncident.key(company, incident_id),
+            id=incident_id,
+            view=view,
+            detected_at=int(incident.detected_at),
+        ).save()
+
+
+def _iso(epoch: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _epoch(value: Any) -> float:
+    from datetime import datetime
+
+    if not value:
+        return 0.0
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
