@@ -1,9 +1,9 @@
 // The site header's navigation and account area, kept in step with the session.
 //
 // Signed out: Status · Sign in · Sign up. Signed in: Status · Roles · Candidates · Employees · Teams · Assessments
-// (with the `assessments` permission) · Account · Users · Audit log · Billing · Settings (each with its permission:
-// owners only), then the user's name, company
-// and a Sign out button. index.html carries the signed-out links so the page reads well before this runs.
+// (with the `assessments` permission) · Account · Users · Audit log · Incidents · Billing · Settings (each with its
+// permission: owners only), then the user's name, company and a Sign out button. index.html carries the signed-out
+// links so the page reads well before this runs.
 
 import { h } from "./dom.js";
 import { session } from "./session.js";
@@ -37,6 +37,7 @@ export function mountHeader({ nav, account, onSignOut }) {
       links.push(navLink("/account", "Account", "nav-account"));
       if (allows(user, "users")) links.push(navLink("/users", "Users", "nav-users"));
       if (allows(user, "audit")) links.push(navLink("/audit", "Audit log", "nav-audit"));
+      if (allows(user, "incidents")) links.push(navLink("/incidents", "Incidents", "nav-incidents"));
       if (allows(user, "billing")) links.push(navLink("/billing", "Billing", "nav-billing"));
       if (allows(user, "settings")) links.push(navLink("/settings", "Settings", "nav-settings"));
     } else if (!pending) {

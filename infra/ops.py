@@ -273,8 +273,14 @@ def _advance(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
         token = item.task_token
     if not args.notes or not args.notes.strip():
         return False, {"summary": {}, "lines": ["--notes is required: say what was done"]}
+    from botocore.exceptions import ClientError
+
     client = aws.client("stepfunctions")
-    client.send_task_success(taskToken=token, output=json.dumps({"notes": args.notes.strip()}))
+    try:
+        client.send_task_success(taskToken=token, output=json.dumps({"notes": args.notes.strip()}))
+    except ClientError as error:  # the step is no longer waiting (done, timed out, or the token is wrong)
+        code = error.response.get("Error", {}).get("Code", "error")
+        return False, {"summary": {"error": code}, "lines": [f"the step is not waiting for this token ({code})"]}
     return True, {"summary": {"advanced": True}, "lines": ["step done; the workflow goes on"]}
 
 

@@ -133,5 +133,6 @@ export function render({ query, navigate, signal }) {
     ...msg.nodes,
     slot,
     h("p", {}, "New to Protu? ", link("/signup", "Create an account for your company", { "data-testid": "signin-signup-link" })),
+    h("p", { class: "page__aside" }, link("/security/report", "Report a security issue", { "data-testid": "signin-security-report" })),
   );
 }

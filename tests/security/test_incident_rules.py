@@ -72,7 +72,7 @@ def test_every_signal_kind_has_a_rule():
 @pytest.mark.parametrize(
     ("severity", "detected", "due"),
     [
-        ("critical", "2026-11-26T10:00:00", "2026-11-26T10:00:00"),
+        ("critical", "2026-11-26T10:00:00", "2026-11-26T10:05:00"),  # immediate: contained automatically
         ("high", "2026-11-26T10:00:00", "2026-11-26T11:00:00"),
         ("medium", "2026-11-26T10:00:00", "2026-11-26T14:00:00"),
         ("low", "2026-11-26T10:00:00", "2026-11-27T09:00:00"),  # Thursday -> Friday 09:00

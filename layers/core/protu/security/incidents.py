@@ -45,7 +45,9 @@ log = get_logger(__name__)
 
 CRITICAL, HIGH, MEDIUM, LOW = "critical", "high", "medium", "low"
 SEVERITIES = (CRITICAL, HIGH, MEDIUM, LOW)
-RESPONSE_SECONDS = {CRITICAL: 0, HIGH: 3600, MEDIUM: 4 * 3600}  # Low: the next business day (``respond_by``)
+# Critical is "immediate": automated containment, which must have run within 5 minutes of detection (the
+# workflow's own retries included). Low: the next business day (``respond_by``).
+RESPONSE_SECONDS = {CRITICAL: 5 * 60, HIGH: 3600, MEDIUM: 4 * 3600}
 NOTIFY_SECONDS = 72 * 3600  # affected customers are told within 72 hours of detection
 MAX_SIGNALS = 50  # signal ids kept on an incident (the count goes on)
 MAX_TIMELINE = 200
@@ -158,6 +160,7 @@ class Incident(DataItem):
     signal_ids = ListAttribute(of=UnicodeAttribute, default=list)
     signal_kinds = UnicodeSetAttribute(default=set)
     companies = UnicodeSetAttribute(default=set)
+    notified_companies = UnicodeSetAttribute(default=set)  # whose owners were sent the notice (never twice)
     users = UnicodeSetAttribute(default=set)  # "<company>:<user>"
     source_ips = UnicodeSetAttribute(default=set)
     scope = JSONAttribute(null=True)  # what assess found: per company, the users and records concerned
@@ -216,6 +219,7 @@ class OpenIncident(DataItem):
 
 class Aggregate(DataItem):
     members = UnicodeSetAttribute(null=True)
+    subjects = UnicodeSetAttribute(null=True)
     expires_at = NumberAttribute()
 
 
@@ -244,8 +248,11 @@ def detect(signal: dict[str, Any], now: float | None = None) -> tuple[Incident |
         return None, False
     now = time.time() if now is None else now
     key = dedupe_key(rule, signal)
-    if rule.threshold and not _reached(rule, key, signal, now):
-        return None, False
+    subjects: set[str] = set()
+    if rule.threshold:
+        reached, subjects = _reached(rule, key, signal, now)
+        if not reached:
+            return None, False
     try:
         found = OpenIncident.get(*OpenIncident.key(key), consistent_read=True)
         incident = Incident.get(*Incident.key(found.incident_id), consistent_read=True)
@@ -253,20 +260,25 @@ def detect(signal: dict[str, Any], now: float | None = None) -> tuple[Incident |
             return _join(incident, signal), False
     except (OpenIncident.DoesNotExist, Incident.DoesNotExist):
         pass
-    return _open(rule, key, signal, now)
+    return _open(rule, key, signal, now, subjects)
 
 
-def _reached(rule: Rule, key: str, signal: dict[str, Any], now: float) -> bool:
-    """Count the signal's member towards the rule's threshold in the current window."""
+def _reached(rule: Rule, key: str, signal: dict[str, Any], now: float) -> tuple[bool, set[str]]:
+    """Count the signal's member towards the rule's threshold in the current window. Answers whether it is
+    reached and the window's subjects so far (``<company>:<user>`` of the signals that named an account), so the
+    incident that opens involves every account of the burst, not only the last one."""
     details = signal.get("details") or {}
     member = str(details.get(rule.member) or signal.get(rule.member) or signal.get("id") or "")
     window = int(now) - int(now) % rule.window
     item = Aggregate(f"INCIDENT#AGG#{key}", str(window))
-    item.update(actions=[Aggregate.members.add({member[:80]}), Aggregate.expires_at.set(window + 2 * rule.window)])
-    return len(item.members or ()) >= rule.threshold
+    actions = [Aggregate.members.add({member[:80]}), Aggregate.expires_at.set(window + 2 * rule.window)]
+    if signal.get("tenant") and signal.get("user"):
+        actions.append(Aggregate.subjects.add({f"{signal['tenant']}:{signal['user']}"}))
+    item.update(actions=actions)
+    return len(item.members or ()) >= rule.threshold, set(item.subjects or ())
 
 
-def _open(rule: Rule, key: str, signal: dict[str, Any], now: float) -> tuple[Incident, bool]:
+def _open(rule: Rule, key: str, signal: dict[str, Any], now: float, subjects: set[str]) -> tuple[Incident, bool]:
     from pynamodb.transactions import TransactWrite
 
     from protu.settings import settings
@@ -290,6 +302,9 @@ def _open(rule: Rule, key: str, signal: dict[str, Any], now: float) -> tuple[Inc
         gsi1sk=f"{detected:012d}#{incident_id}",
     )
     _add_signal_fields(incident, signal)
+    if subjects:
+        incident.users = set(incident.users or ()) | subjects
+        incident.companies = set(incident.companies or ()) | {subject.partition(":")[0] for subject in subjects}
     index = OpenIncident(*OpenIncident.key(key), incident_id=incident_id)
     current = settings()
     try:

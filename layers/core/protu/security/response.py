@@ -152,7 +152,8 @@ def _company_scope(company: str, user_ids: set[str], since: int) -> dict[str, An
                     break
                 if event.get("actor") in user_ids and event.get("action", "").endswith((".read", ".exported")):
                     entity = event["action"].split(".", 1)[0]
-                    count = int((event.get("details") or {}).get("records") or 1)
+                    records = (event.get("details") or {}).get("records")
+                    count = len(records) if isinstance(records, list) else 1
                     opened[entity] = opened.get(entity, 0) + count
             if cursor is None:
                 break
@@ -160,8 +161,9 @@ def _company_scope(company: str, user_ids: set[str], since: int) -> dict[str, An
 
 
 def notify(incident_id: str, now: float | None = None) -> dict[str, Any]:
-    """The notice to the owners of every company concerned. Raises when mail cannot be sent (the workflow
-    retries, then records the failure; the 72-hour watch escalates)."""
+    """The notice to the owners of every company concerned that was not told yet (a retry or a re-run never
+    sends it twice). Raises when mail cannot be sent (the workflow retries, then records the failure; the 72-hour
+    watch escalates)."""
     from protu import mail
     from protu.identity import company_settings
     from protu.identity.users import list_users
@@ -170,7 +172,7 @@ def notify(incident_id: str, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
     incident = incidents.load(incident_id)
     sent = 0
-    for company in sorted(incident.companies or ()):
+    for company in sorted(set(incident.companies or ()) - set(incident.notified_companies or ())):
         with scope.request():
             scope.bind(company)
             try:
@@ -191,7 +193,11 @@ def notify(incident_id: str, now: float | None = None) -> dict[str, Any]:
                     reference=incident.id,
                 )
                 sent += 1
-    incidents.record(incident_id, "notified", f"Notice sent to {sent} owner(s).", now=now, notified_at=int(now))
+        incident.update(actions=[Incident.notified_companies.add({company})])  # this company is told
+    if not sent and incident.notified_at is not None:
+        return {"owners_notified": 0}
+    first = int(incident.notified_at) if incident.notified_at is not None else int(now)
+    incidents.record(incident_id, "notified", f"Notice sent to {sent} owner(s).", now=now, notified_at=first)
     for company in incident.companies or ():
         sync_company_view(company, incident_id)
     return {"owners_notified": sent}
@@ -307,9 +313,9 @@ def sync_company_view(company: str, incident_id: str) -> None:
             "contained_at",
             "notified_at",
             "resolved_at",
-            "timeline",
         )
     }
+    view["timeline"] = _owners_timeline(document["timeline"])
     view["affected"] = (incident.scope or {}).get(company, {})
     with scope.request():
         scope.bind(company)
@@ -319,6 +325,29 @@ def sync_company_view(company: str, incident_id: str) -> None:
             view=view,
             detected_at=int(incident.detected_at),
         ).save()
+
+
+# What owners read of each step: the same words for every company (the operators' notes and counts can span
+# several companies, so they stay on the incident); steps not listed (alerts, failures, waits) are internal.
+OWNER_STEPS = {
+    "contained": "The accounts involved were signed out and locked, and the source addresses blocked.",
+    "assessed": "We assessed which of your users and records were concerned.",
+    "notified": "We sent the notice to your company's owners.",
+    "remediate_done": "We remediated the cause.",
+    "review_done": "We reviewed the incident and how we handled it.",
+    "resolved": "The incident is resolved.",
+}
+
+
+def _owners_timeline(timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    entries = []
+    for entry in timeline:
+        step = entry.get("step")
+        if step == "detected":
+            entries.append({"at": entry["at"], "step": step, "note": "We detected the incident."})
+        elif step in OWNER_STEPS:
+            entries.append({"at": entry["at"], "step": step, "note": OWNER_STEPS[step]})
+    return entries
 
 
 def _iso(epoch: int) -> str:
