@@ -13,6 +13,7 @@
     protu-ops incidents show ID              one incident: times, targets, scope, timeline, the step waiting
     protu-ops incidents advance (ID | --task-token T) --notes TEXT
                                          finish the operator's step the incident waits on (remediate, review)
+    protu-ops incidents unblock --address IP lift a containment's block of a source address early
 
 Each command acts on the cloud the environment points at (the functions' variables: ``DATA_TABLE``...). While
 ``make run`` is up, commands act on its local cloud: the local server leaves its environment in
@@ -226,7 +227,25 @@ def _incidents(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
         if found is None:
             return False, {"summary": {}, "lines": [f"no incident {args.id}"]}
         return True, {"summary": found, "lines": _incident_lines(found)}
+    if args.action == "unblock":
+        return _unblock(args)
     return _advance(args)
+
+
+def _unblock(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    import ipaddress
+
+    from protu.security import blocks
+
+    try:
+        address = str(ipaddress.ip_address((args.address or "").strip()))
+    except ValueError:
+        return False, {"summary": {}, "lines": ["incidents unblock needs --address with an IP address"]}
+    lifted = blocks.unblock(address)
+    return True, {
+        "summary": {"unblocked": lifted},
+        "lines": [f"{address}: " + ("unblocked" if lifted else "not blocked")],
+    }
 
 
 def _incident_or_none(incident_id: str) -> dict[str, Any] | None:
@@ -323,11 +342,12 @@ def parser() -> argparse.ArgumentParser:
     erase.add_argument("--dry-run", action="store_true", help="count what would be erased, erase nothing")
     erase.add_argument("--yes", action="store_true", help="erase a whole company (it cannot be undone)")
     watch = commands.add_parser("incidents", parents=[common], help="list, show and advance security incidents")
-    watch.add_argument("action", choices=["list", "show", "advance"])
+    watch.add_argument("action", choices=["list", "show", "advance", "unblock"])
     watch.add_argument("id", nargs="?", help="the incident (show, advance)")
     watch.add_argument("--status", choices=["open", "contained", "resolved"], help="list only these")
     watch.add_argument("--task-token", help="advance: the task token of the step (instead of the incident id)")
     watch.add_argument("--notes", help="advance: what was done (recorded on the incident)")
+    watch.add_argument("--address", help="unblock: the source address a containment blocked")
     return top
 
 

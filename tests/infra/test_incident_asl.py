@@ -121,3 +121,60 @@ def test_the_checks_catch_a_broken_definition(break_it, expected):
     definition = copy.deepcopy(json.loads(ASL.read_text()))
     break_it(definition)
     assert expected in problems(definition)
+
+
+# ------------------------------------------------------------------------------------------------ the template
+def incident_functions() -> dict[str, dict]:
+    return {
+        name: resource["Properties"]
+        for name, resource in tpl.load()["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        and resource["Properties"]["Handler"].startswith("incidents.")
+    }
+
+
+def statements(properties: dict) -> list[dict]:
+    return [s for policy in properties.get("Policies", []) if "Statement" in policy for s in policy["Statement"]]
+
+
+def test_incident_functions_touch_incident_records_directly_and_company_data_only_through_the_tenant_role():
+    functions = incident_functions()
+    assert set(functions) == {
+        "IncidentDetectFunction",
+        "IncidentContainFunction",
+        "IncidentAssessFunction",
+        "IncidentNotifyFunction",
+        "IncidentStepFunction",
+    }
+    for name, properties in functions.items():
+        for statement in statements(properties):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(action.startswith("dynamodb:") for action in actions):
+                keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                assert keys in (["INCIDENT#*"], ["RL#block#*"]), name  # never a company's partition
+            assert "*" not in str(statement["Resource"]), name
+
+
+def test_only_the_workflow_pages_on_call_through_an_encrypted_topic():
+    resources = tpl.load()["Resources"]
+    assert resources["OnCallTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    publishers = {
+        name
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for statement in statements(resource["Properties"])
+        if "sns:Publish" in statement["Action"]
+    }
+    assert publishers == {"IncidentStepFunction"}
+
+
+def test_only_new_security_signals_wake_the_detector():
+    detect = incident_functions()["IncidentDetectFunction"]
+    (event,) = detect["Events"].values()
+    assert event["Type"] == "DynamoDB" and event["Properties"]["StartingPosition"] == "LATEST"
+    (pattern,) = event["Properties"]["FilterCriteria"]["Filters"]
+    assert json.loads(pattern["Pattern"]) == {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"record_type": {"S": ["security_signal"]}}},
+    }
+    assert detect["Environment"]["Variables"]["INCIDENT_STATE_MACHINE"] == {"Ref": "IncidentStateMachine"}

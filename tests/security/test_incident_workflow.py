@@ -202,6 +202,10 @@ def test_credential_stuffing_is_contained_before_assessment_and_owners_are_told(
     ]
     assert "WAF" not in json.dumps(view)  # operators' notes stay with operators
 
+    # a block can be lifted early by an operator (a false alarm, a shared office address)
+    assert ops.main(["incidents", "unblock", "--address", attacker.ip]) == 0
+    assert attacker.login(c_owner.email, STRONG).status == 200
+
 
 # ------------------------------------------------------------------------------------------------ each severity
 SEVERITIES = {
@@ -312,3 +316,21 @@ def test_a_notice_sent_in_time_is_not_escalated_nor_sent_twice(api, mail, oncall
     assert "CheckNotice" in execution.entered and "Escalate" not in execution.entered
     assert incidents.load(incident.id).escalated_at is None
     assert len([m for m in mail.messages if incident.id in m["text"]]) == 1  # the re-run did not send it again
+
+
+# ------------------------------------------------------------------------------------------------ reports
+def test_a_security_report_is_acknowledged_and_opens_a_low_incident_for_triage(api, mail, oncall, detector):
+    reporter = new_email("researcher")
+    body = {"description": "The export link can be guessed.", "contact": reporter, "impact": "Data of any company."}
+    reply = api.post("/api/security/reports", json=body, source_ip=address())
+    assert reply.status == 202, reply.body
+    report = reply.json()["id"]
+    assert report in mail.to(reporter)[-1]["subject"]  # acknowledged at once
+
+    (incident,) = detector()
+    assert (incident.severity, incident.rule) == (incidents.LOW, "security_report")
+    waiting_for_operator(incident)
+    stored = incidents.load(incident.id)
+    assert stored.companies == set() and not notices(mail, incident.id)  # nobody's data is known to be concerned
+    assert not [m for m in oncall() if m["incident"] == incident.id]  # Low: the next business day, no page
+    assert "The export link" not in json.dumps(stored.document())  # the report itself stays in its own record

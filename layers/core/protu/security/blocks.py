@@ -47,6 +47,15 @@ def block(address: str, *, reason: str, seconds: int = BLOCK_SECONDS, now: float
     return until
 
 
+def unblock(address: str) -> bool:
+    """Lift a block early (an operator, after a false alarm); answers whether there was one."""
+    try:
+        AddressBlock.get(*AddressBlock.key(address), consistent_read=True).delete()
+    except AddressBlock.DoesNotExist:
+        return False
+    return True
+
+
 def blocked_until(address: str, *, now: float | None = None) -> int | None:
     now = time.time() if now is None else now
     try:
