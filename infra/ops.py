@@ -11,6 +11,7 @@
                                          of it (their key, their responses, their record); --dry-run counts
     protu-ops incidents list [--status S]    incidents newest first
     protu-ops incidents show ID              one incident: times, targets, scope, timeline, the step waiting
+    protu-ops incidents acknowledge ID       an operator takes it up (the response target of non-critical ones)
     protu-ops incidents advance (ID | --task-token T) --notes TEXT
                                          finish the operator's step the incident waits on (remediate, review)
     protu-ops incidents unblock --address IP lift a containment's block of a source address early
@@ -229,6 +230,11 @@ def _incidents(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
         return True, {"summary": found, "lines": _incident_lines(found)}
     if args.action == "unblock":
         return _unblock(args)
+    if args.action == "acknowledge":
+        if not args.id or _incident_or_none(args.id) is None:
+            return False, {"summary": {}, "lines": [f"no incident {args.id or '(give its id)'}"]}
+        item = incidents.acknowledge(args.id)
+        return True, {"summary": {"acknowledged_at": int(item.acknowledged_at)}, "lines": ["acknowledged"]}
     return _advance(args)
 
 
@@ -290,6 +296,7 @@ def _advance(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
         if not item.task_token:
             return False, {"summary": {}, "lines": [f"{args.id} is not waiting for an operator"]}
         token = item.task_token
+        incidents.acknowledge(args.id)  # finishing a step is taking it up, if nobody acknowledged it before
     if not args.notes or not args.notes.strip():
         return False, {"summary": {}, "lines": ["--notes is required: say what was done"]}
     from botocore.exceptions import ClientError
@@ -342,8 +349,8 @@ def parser() -> argparse.ArgumentParser:
     erase.add_argument("--dry-run", action="store_true", help="count what would be erased, erase nothing")
     erase.add_argument("--yes", action="store_true", help="erase a whole company (it cannot be undone)")
     watch = commands.add_parser("incidents", parents=[common], help="list, show and advance security incidents")
-    watch.add_argument("action", choices=["list", "show", "advance", "unblock"])
-    watch.add_argument("id", nargs="?", help="the incident (show, advance)")
+    watch.add_argument("action", choices=["list", "show", "acknowledge", "advance", "unblock"])
+    watch.add_argument("id", nargs="?", help="the incident (show, acknowledge, advance)")
     watch.add_argument("--status", choices=["open", "contained", "resolved"], help="list only these")
     watch.add_argument("--task-token", help="advance: the task token of the step (instead of the incident id)")
     watch.add_argument("--notes", help="advance: what was done (recorded on the incident)")

@@ -17,6 +17,10 @@ from playwright.sync_api import expect
 
 from tests.conftest import providers_on_local_server
 
+# Assertions wait up to 10 s (as actions do, below) instead of Playwright's 5: on two busy cores, a request's answer
+# (an argon2 check, a transaction with its audit event) can take longer than 5 s. A passing assertion waits no longer.
+expect.set_options(timeout=10_000)
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",

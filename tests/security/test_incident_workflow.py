@@ -196,11 +196,18 @@ def test_credential_stuffing_is_contained_before_assessment_and_owners_are_told(
         "contained",
         "assessed",
         "notified",
+        "acknowledged",  # the operator's first step took it up
         "remediate_done",
         "review_done",
         "resolved",
     ]
     assert "WAF" not in json.dumps(view)  # operators' notes stay with operators
+    resolved = [
+        m["to"]
+        for m in mail.messages
+        if m["subject"].startswith("Security incident resolved ") and incident.id in m["text"]
+    ]
+    assert sorted(resolved) == sorted([a_owner.email, a_owner2.email, b_owner.email])  # the closing update
 
     # a block can be lifted early by an operator (a false alarm, a shared office address)
     assert ops.main(["incidents", "unblock", "--address", attacker.ip]) == 0
@@ -238,10 +245,16 @@ def test_each_severity_takes_its_own_path(api, mail, oncall, detector, severity)
     assert (stored.notified_at is not None) == told
     paged = [m for m in oncall() if m["incident"] == incident.id]
     assert [m["severity"] for m in paged] == ([severity] if told else [])
-    if severity == "critical":  # contained: signed out, locked
+    if severity == "critical":  # contained: signed out, locked; the response target met by the containment
         assert owner.browser.get("/api/me").status == 401 and Browser(api).login(owner.email).status == 403
-    else:
-        assert owner.browser.get(f"/api/incidents/{incident.id}").json()["severity"] == severity
+        assert incidents.targets(stored)["response"]["met"] is True
+        return
+    # the others: the response target is met when an operator takes the incident up
+    assert incidents.targets(stored)["response"]["met"] is None
+    assert ops.main(["incidents", "acknowledge", incident.id]) == 0
+    assert incidents.targets(incidents.load(incident.id))["response"]["met"] is True
+    view = owner.browser.get(f"/api/incidents/{incident.id}").json()
+    assert view["severity"] == severity and view["status"] == "open"
 
 
 # ------------------------------------------------------------------------------------------------ failures

@@ -297,6 +297,11 @@ SAMPLES = {
         "actions": "sessions revoked, accounts locked, the address blocked",
         "reference": "inc-20261126-0a1b2c3d4e",
     },
+    "security_incident_resolved": {
+        "company": "Acme GmbH",
+        "what": "Failed sign-ins from one address across many accounts",
+        "reference": "inc-20261126-0a1b2c3d4e",
+    },
     "security_report_received": {"reference": "rep-0a1b2c3d4e5f"},
 }
 HOSTILE = "<script>alert(\"x\")</script> & 'y' <img src=x onerror=alert(1)>"

@@ -309,6 +309,20 @@ def security_incident(*, company: object, what: object, data: object, actions: o
     )
 
 
+def security_incident_resolved(*, company: object, what: object, reference: object) -> Mail:
+    """The closing update to the owners who were sent an incident's notice."""
+    return _mail(
+        f"Security incident resolved for {_one_line(company, _MAX_SUBJECT_VALUE)} on {PRODUCT}",
+        _P(f"The security incident we told you about is resolved: {_one_line(what)}."),
+        _Facts((("Reference", _one_line(reference, 40)),)),
+        _P(
+            f"The Incidents page of {PRODUCT} shows its timeline. Questions: write to {SUPPORT}, quoting the "
+            "reference above."
+        ),
+        _Button("Open the incident", _link("/incidents")),
+    )
+
+
 def security_report_received(*, reference: object) -> Mail:
     """The acknowledgement to someone who reported a vulnerability (sent at once: the 24-hour promise)."""
     return _mail(
@@ -337,6 +351,7 @@ TEMPLATES: dict[str, Callable[..., Mail]] = {
         two_factor_changed,
         payment_failed,
         security_incident,
+        security_incident_resolved,
         security_report_received,
     )
 }

@@ -152,6 +152,7 @@ class Incident(DataItem):
     respond_by = NumberAttribute()
     notify_by = NumberAttribute()
     contained_at = NumberAttribute(null=True)
+    acknowledged_at = NumberAttribute(null=True)  # an operator took it up (``protu-ops incidents acknowledge``)
     assessed_at = NumberAttribute(null=True)
     notified_at = NumberAttribute(null=True)
     escalated_at = NumberAttribute(null=True)
@@ -190,6 +191,7 @@ class Incident(DataItem):
             "respond_by": int(self.respond_by),
             "notify_by": int(self.notify_by),
             "contained_at": _int(self.contained_at),
+            "acknowledged_at": _int(self.acknowledged_at),
             "assessed_at": _int(self.assessed_at),
             "notified_at": _int(self.notified_at),
             "escalated_at": _int(self.escalated_at),
@@ -364,9 +366,11 @@ def respond_by(severity: str, detected: int) -> int:
 
 
 def targets(incident: Incident) -> dict[str, Any]:
-    """Whether each response target was met (None while it is still open and not yet late)."""
+    """Whether each response target was met (None while it is still open and not yet late). The response is the
+    automated containment for Critical, an operator taking the incident up (acknowledging it, or finishing a step)
+    for the others."""
     now = int(time.time())
-    responded = incident.contained_at or incident.assessed_at
+    responded = incident.contained_at if incident.severity == CRITICAL else incident.acknowledged_at
 
     def met(done: Any, due: int) -> bool | None:
         if done is not None:
@@ -399,6 +403,15 @@ def record(incident_id: str, step: str, note: str, *, now: float | None = None, 
         actions.append(attribute.remove() if value is None else attribute.set(value))
     incident.update(actions=actions)
     return incident
+
+
+def acknowledge(incident_id: str, *, now: float | None = None) -> Incident:
+    """An operator takes the incident up: the response target's clock stops (the first time only)."""
+    incident = load(incident_id)
+    if incident.acknowledged_at is not None:
+        return incident
+    at = int(time.time() if now is None else now)
+    return record(incident_id, "acknowledged", "An operator is investigating.", now=at, acknowledged_at=at)
 
 
 def close(incident_id: str, *, now: float | None = None) -> Incident:

@@ -165,34 +165,28 @@ def notify(incident_id: str, now: float | None = None) -> dict[str, Any]:
     sends it twice). Raises when mail cannot be sent (the workflow retries, then records the failure; the 72-hour
     watch escalates)."""
     from protu import mail
-    from protu.identity import company_settings
-    from protu.identity.users import list_users
-    from protu.store import scope
 
     now = time.time() if now is None else now
     incident = incidents.load(incident_id)
     sent = 0
     for company in sorted(set(incident.companies or ()) - set(incident.notified_companies or ())):
-        with scope.request():
-            scope.bind(company)
-            try:
-                name = company_settings.get(company).name
-            except errors.NotFound:
-                log.info("incident notice skipped: company gone", extra={"incident": incident_id, "tenant": company})
-                continue
-            owners = [u for u in list_users(company) if u.role == "owner" and u.status == "active"]
-            part = (incident.scope or {}).get(company, {})
-            for owner in owners:
-                mail.send(
-                    "security_incident",
-                    owner.email,
-                    company=name,
-                    what=incident.title,
-                    data=_data_sentence(part),
-                    actions=_actions_sentence(incident),
-                    reference=incident.id,
-                )
-                sent += 1
+        found = _owners(company)
+        if found is None:
+            log.info("incident notice skipped: company gone", extra={"incident": incident_id, "tenant": company})
+            continue
+        name, emails = found
+        part = (incident.scope or {}).get(company, {})
+        for email in emails:
+            mail.send(
+                "security_incident",
+                email,
+                company=name,
+                what=incident.title,
+                data=_data_sentence(part),
+                actions=_actions_sentence(incident),
+                reference=incident.id,
+            )
+            sent += 1
         incident.update(actions=[Incident.notified_companies.add({company})])  # this company is told
     if not sent and incident.notified_at is not None:
         return {"owners_notified": 0}
@@ -201,6 +195,38 @@ def notify(incident_id: str, now: float | None = None) -> dict[str, Any]:
     for company in incident.companies or ():
         sync_company_view(company, incident_id)
     return {"owners_notified": sent}
+
+
+def _owners(company: str) -> tuple[str, list[str]] | None:
+    """The company's name and its active owners' emails; None when the company is gone."""
+    from protu.identity import company_settings
+    from protu.identity.users import list_users
+    from protu.store import scope
+
+    with scope.request():
+        scope.bind(company)
+        try:
+            name = company_settings.get(company).name
+        except errors.NotFound:
+            return None
+        return name, [u.email for u in list_users(company) if u.role == "owner" and u.status == "active"]
+
+
+def _send_resolved(incident: Incident) -> None:
+    """The closing update to the owners of the companies that were sent the notice. Best effort: the incident is
+    resolved whatever happens to this mail (a failure is logged, and their Incidents page says it)."""
+    from protu import mail
+
+    for company in sorted(incident.notified_companies or ()):
+        try:
+            found = _owners(company)
+            if found is None:
+                continue
+            name, emails = found
+            for email in emails:
+                mail.send("security_incident_resolved", email, company=name, what=incident.title, reference=incident.id)
+        except Exception:  # noqa: BLE001 - see above
+            log.exception("incident resolution update failed", extra={"incident": incident.id, "tenant": company})
 
 
 def _data_sentence(part: dict[str, Any]) -> str:
@@ -288,9 +314,13 @@ def record_failure(incident_id: str, step: str, error: dict[str, Any] | None) ->
 
 
 def close(incident_id: str) -> dict[str, Any]:
+    """Resolved: the owners' pages say so, and the owners who were sent the notice get the closing update."""
+    already = incidents.load(incident_id).status == "resolved"
     incident = incidents.close(incident_id)
     for company in incident.companies or ():
         sync_company_view(company, incident_id)
+    if not already:
+        _send_resolved(incident)
     return {"status": "resolved"}
 
 
@@ -330,6 +360,7 @@ def sync_company_view(company: str, incident_id: str) -> None:
 # What owners read of each step: the same words for every company (the operators' notes and counts can span
 # several companies, so they stay on the incident); steps not listed (alerts, failures, waits) are internal.
 OWNER_STEPS = {
+    "acknowledged": "Our security team is investigating.",
     "contained": "The accounts involved were signed out and locked, and the source addresses blocked.",
     "assessed": "We assessed which of your users and records were concerned.",
     "notified": "We sent the notice to your company's owners.",
