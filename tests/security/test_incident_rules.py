@@ -93,3 +93,17 @@ def test_a_resolved_incident_no_longer_collects_signals(cloud):
     assert incidents.load(incident.id).status == "resolved"
     later, new = incidents.detect(signals.raise_signal("mfa.failed_burst", tenant_id=company, user_id="u-1"))
     assert new and later.id != incident.id
+
+
+def test_a_suspicious_sign_out_joins_the_incident_of_what_caused_it(cloud):
+    company = tenant()
+    reuse, new = incidents.detect(signals.raise_signal("refresh.reused", tenant_id=company, user_id="u-1"))
+    assert new and reuse.severity == incidents.HIGH
+    signout = signals.raise_signal(
+        "session.suspicious_signout", tenant_id=company, user_id="u-1", details={"reason": "refresh.reused"}
+    )
+    joined, new = incidents.detect(signout)
+    assert not new and joined.id == reuse.id and incidents.load(reuse.id).signal_count == 2
+    # without a known cause it is an incident of its own
+    alone, new = incidents.detect(signals.raise_signal("session.suspicious_signout", tenant_id=company, user_id="u-1"))
+    assert new and alone.rule == "suspicious_session" and alone.severity == incidents.MEDIUM

@@ -112,7 +112,11 @@ RULES: dict[str, Rule] = {
 
 
 def rule_for(signal: dict[str, Any]) -> Rule | None:
-    rule = RULES.get(signal.get("kind", ""))
+    kind = signal.get("kind", "")
+    reason = (signal.get("details") or {}).get("reason")
+    if kind == "session.suspicious_signout" and reason in RULES:
+        kind = reason  # the sign-out answers the signal raised with it: it joins that signal's incident
+    rule = RULES.get(kind)
     if rule is not None and rule.escalate is not None and rule.escalate(signal.get("details") or {}):
         return Rule(rule.escalated_rule, rule.escalated_title, CRITICAL, rule.scope)
     return rule
