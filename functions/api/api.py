@@ -9,7 +9,7 @@ from protu.http.openapi import install_document_route
 from protu.http.routing import install
 from protu.observability import init_sentry
 
-init_sentry()
+init_sentry("api")
 app = ProtuApp("protu-api")
 install(
     app,

@@ -10,7 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from protu import metrics
+from protu.observability import init_sentry
 
+init_sentry("incidents")
+
+
+@metrics.handler("incidents")
 def detect(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """New security signals -> incidents (``protu.security.incidents.RULES``); a new incident starts its
     workflow. Raising makes Lambda redeliver the batch (a signal joins its incident at most once more)."""
@@ -54,24 +60,28 @@ def _incident(event: dict[str, Any]) -> str:
     return incident_id
 
 
+@metrics.handler("incidents")
 def contain(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from protu.security import response
 
     return response.contain(_incident(event))
 
 
+@metrics.handler("incidents")
 def assess(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from protu.security import response
 
     return response.assess(_incident(event))
 
 
+@metrics.handler("incidents")
 def notify(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from protu.security import response
 
     return response.notify(_incident(event))
 
 
+@metrics.handler("incidents")
 def step(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """The workflow's bookkeeping, by ``step``: alert, check_notice, escalate, wait (an operator's step, with the
     task token), note (the operator's notes), record_failure (with the caught error), close."""

@@ -1,14 +1,34 @@
 """Scheduled and stream-driven job handlers (one module, several Lambda functions).
 
 Thin: each handler parses its event, calls the core, shapes the answer. Each imports its core where it runs, so a
-function pays at cold start only for the handler it is configured with.
+function pays at cold start only for the handler it is configured with. Each counts its run (``metrics.job``:
+``JobRuns`` and ``JobFailures`` by ``Job``, service ``jobs``): a backup that did not complete, a restore test that
+found a problem and a company request that failed count as failures, as does any exception.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from protu import metrics
+from protu.observability import init_sentry
 
+init_sentry("jobs")
+
+
+def _incomplete(summary: dict[str, Any]) -> bool:
+    return not summary.get("complete")
+
+
+def _not_ok(result: dict[str, Any]) -> bool:
+    return not result.get("ok")
+
+
+def _any_failed(answer: dict[str, Any]) -> bool:
+    return any(done.get("status") == "failed" for done in answer.get("results") or [])
+
+
+@metrics.job("mirror-audit")
 def mirror_audit(event: dict[str, Any], context: Any = None) -> dict[str, int]:
     """DynamoDB Streams (audit table) -> Object-Lock bucket. Raising makes Lambda redeliver the batch."""
     from protu.audit.mirror import mirror_records
@@ -24,6 +44,7 @@ def _deadline(context: Any, margin_seconds: float = 60.0) -> float | None:
     return time.monotonic() + remaining() / 1000 - margin_seconds if remaining else None
 
 
+@metrics.job("backup", failed=_incomplete)
 def backup(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """EventBridge Scheduler, daily: DynamoDB backups and per-company exports (``protu.ops.backup``)."""
     from protu.ops import backup as job
@@ -31,6 +52,7 @@ def backup(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return job.run(deadline=_deadline(context))
 
 
+@metrics.job("restore-test", failed=_not_ok)
 def restore_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """EventBridge Scheduler, daily after the backup: restore the newest one and check it
     (``protu.ops.restore_test``)."""
@@ -39,6 +61,7 @@ def restore_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return job.run()
 
 
+@metrics.job("retention")
 def retention(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """EventBridge Scheduler, daily: remove what expired and TTL has not removed yet (``protu.ops.retention``)."""
     from protu.ops import retention as job
@@ -46,6 +69,7 @@ def retention(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return job.run(dry_run=bool((event or {}).get("dry_run")), deadline=_deadline(context))
 
 
+@metrics.job("company-requests", failed=_any_failed)
 def company_requests(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """DynamoDB Streams (data table, INSERTs of ``T#<company>#REQUESTS`` items): a company's data export
     (``protu.ops.exports``) or the deletion that finishes a company's erasure (``protu.ops.erasure``). Other

@@ -8,6 +8,6 @@ from protu.http.app import ProtuApp
 from protu.http.routing import install
 from protu.observability import init_sentry
 
-init_sentry()
+init_sentry("webhooks")
 app = ProtuApp("protu-webhooks")
 install(app, stripe_webhook.router, mailgun_webhook.router)

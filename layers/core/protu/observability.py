@@ -26,7 +26,22 @@ from protu.logging import is_secret_key, redact, scrub_text
 from protu.settings import settings
 
 TRACES_SAMPLE_RATE = 0.05
+"""Performance tracing, sampled low: ``SENTRY_TRACES_SAMPLE_RATE`` (0..1) overrides it."""
 _active = False
+
+
+def release() -> str:
+    """The deployed version: ``PROTU_RELEASE`` (set at deploy), ``dev`` otherwise. Health reports it; Sentry tags
+    events with it (and with the environment, the Stage)."""
+    return os.environ.get("PROTU_RELEASE", "").strip() or "dev"
+
+
+def traces_sample_rate() -> float:
+    try:
+        rate = float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "").strip() or TRACES_SAMPLE_RATE)
+    except ValueError:
+        return TRACES_SAMPLE_RATE
+    return min(max(rate, 0.0), 1.0) if rate == rate else TRACES_SAMPLE_RATE  # NaN -> default
 
 
 def _clean_request(request: dict[str, Any]) -> None:
@@ -57,10 +72,12 @@ def before_breadcrumb(crumb: dict[str, Any], hint: Any = None) -> dict[str, Any]
     return redact(crumb)
 
 
-def init_sentry(*, transport: Any = None) -> bool:
+def init_sentry(service: str | None = None, *, transport: Any = None) -> bool:
     """Start Sentry once per process when ``SENTRY_DSN`` is set; return whether it is active.
 
-    ``transport`` is for tests, which capture envelopes in memory; the privacy options cannot be overridden.
+    Events carry the release (``release()``), the environment (``SENTRY_ENVIRONMENT``, the Stage) and the tag
+    ``service`` (api, webhooks, jobs, incidents: the metrics' ``Service``). ``transport`` is for tests, which
+    capture envelopes in memory; the privacy options cannot be overridden.
     """
     global _active
     if _active:
@@ -73,10 +90,10 @@ def init_sentry(*, transport: Any = None) -> bool:
     options: dict[str, Any] = {
         "dsn": config.sentry_dsn,
         "environment": config.sentry_environment,
-        "release": os.environ.get("PROTU_RELEASE") or None,
+        "release": release(),
         "max_request_body_size": "never",
         "include_local_variables": False,
-        "traces_sample_rate": TRACES_SAMPLE_RATE,
+        "traces_sample_rate": traces_sample_rate(),
         "before_send": before_send,
         "before_send_transaction": before_send,
         "before_send_log": before_send,
@@ -85,5 +102,7 @@ def init_sentry(*, transport: Any = None) -> bool:
     if transport is not None:
         options["transport"] = transport
     sentry_sdk.init(**options)
+    if service:
+        sentry_sdk.get_global_scope().set_tag("service", service)
     _active = True
     return True

@@ -40,7 +40,7 @@ from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribu
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.models import Model
 
-from protu import aws
+from protu import aws, metrics
 from protu.errors import DecryptionFailed, KeyDestroyed
 from protu.settings import settings
 from protu.store.base import SettingValue, tenant_pk
@@ -238,6 +238,7 @@ def _kms_context(tenant_id: str) -> dict[str, str]:
 
 def _generate(tenant_id: str) -> tuple[bytes, bytes, str]:
     """A new data key from KMS: (plaintext, CiphertextBlob, wrapping KMS key ARN)."""
+    metrics.count("KmsCalls")
     out = aws.client("kms").generate_data_key(
         KeyId=settings().kms_key_id, KeySpec="AES_256", EncryptionContext=_kms_context(tenant_id)
     )
@@ -245,6 +246,7 @@ def _generate(tenant_id: str) -> tuple[bytes, bytes, str]:
 
 
 def _unwrap(tenant_id: str, item: KeyRecord) -> bytes:
+    metrics.count("KmsCalls")
     out = aws.client("kms").decrypt(
         CiphertextBlob=item.wrapped, KeyId=item.kms_key_id, EncryptionContext=_kms_context(tenant_id)
     )

@@ -11,12 +11,13 @@ response, errors included. Each request acts for one company at most (``protu.st
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import unquote
 
 from chalice import Chalice
 
-from protu import errors
+from protu import errors, metrics
 from protu.http.headers import API_HEADERS
 from protu.logging import get_logger, request_context
 from protu.settings import settings
@@ -64,38 +65,70 @@ def error_response(error: errors.ProtuError, headers: dict[str, str] | None = No
     }
 
 
+def _record(response: dict[str, Any], route: str | None, request_id: str, milliseconds: float) -> None:
+    """The request's metrics: Requests, Latency, Errors (5xx), ClientErrors (4xx) and ErrorsByCode (by the stable
+        error code of the JSON error body; ``http_<status>`` for an error answer without one, such as degraded health).
+    A request that escaped every handler counts as a 500 ``internal_error``."""
+    status = int(response.get("statusCode") or 500)  # no response: an exception escaped
+    metrics.set_property("request_id", request_id)
+    metrics.set_property("route", route)
+    metrics.set_property("status", status)
+    metrics.count("Requests")
+    metrics.timing("Latency", milliseconds)
+    metrics.count("Errors", 1 if status >= 500 else 0)
+    metrics.count("ClientErrors", 1 if 400 <= status < 500 else 0)
+    if status >= 400:
+        metrics.count("ErrorsByCode", Code=_error_code(response, status))
+
+
+def _error_code(response: dict[str, Any], status: int) -> str:
+    try:
+        code = json.loads(response.get("body") or "")["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        code = None
+    if isinstance(code, str):
+        return code
+    return f"http_{status}" if response.get("statusCode") else "internal_error"  # e.g. http_503: degraded health
+
+
 class ProtuApp(Chalice):
     def __init__(self, app_name: str) -> None:
         super().__init__(app_name=app_name)
+        self._service = app_name.removeprefix("protu-")  # protu-api -> api: the metrics' Service dimension
         self._table: RouteTable | None = None
         self._table_size = -1
 
     # Lambda entry point --------------------------------------------------------------------------------------
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        started = time.perf_counter()
         ctx = event.get("requestContext") or {}
         request_id = str(ctx.get("requestId") or getattr(context, "aws_request_id", "") or "")
         method = (ctx.get("httpMethod") or event.get("httpMethod") or "").upper()
         route = None
-        with request_context(request_id=request_id), scope.request():
+        response: dict[str, Any] = {}
+        with request_context(request_id=request_id), scope.request(), metrics.invocation(self._service):
             try:
-                event = self._normalise(event)
-                route_event = self._route(event, method)
-                route = route_event["requestContext"]["resourcePath"]
-                if method == "OPTIONS":
-                    response: dict[str, Any] = {"statusCode": 204, "headers": {}, "body": ""}
-                else:
-                    response = super().__call__(route_event, context)
-            except errors.ProtuError as error:
-                response = error_response(error, error.headers)
-            headers = response.get("headers") or {}
-            response["headers"] = headers
-            for name, value in API_HEADERS.items():
-                headers.setdefault(name, value)
-            if request_id:
-                headers["X-Request-Id"] = request_id
-            self._cors(event, headers)
-            log.info("request", extra={"method": method, "route": route, "status": response.get("statusCode")})
-            return response
+                try:
+                    event = self._normalise(event)
+                    route_event = self._route(event, method)
+                    route = route_event["requestContext"]["resourcePath"]
+                    if method == "OPTIONS":
+                        response = {"statusCode": 204, "headers": {}, "body": ""}
+                    else:
+                        response = super().__call__(route_event, context)
+                except errors.ProtuError as error:
+                    response = error_response(error, error.headers)
+                headers = response.get("headers") or {}
+                response["headers"] = headers
+                for name, value in API_HEADERS.items():
+                    headers.setdefault(name, value)
+                if request_id:
+                    headers["X-Request-Id"] = request_id
+                self._cors(event, headers)
+                log.info("request", extra={"method": method, "route": route, "status": response.get("statusCode")})
+                return response
+            finally:
+                _record(response, route, request_id, (time.perf_counter() - started) * 1000)
 
     @staticmethod
     def _normalise(event: dict[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from protu import errors
+from protu import errors, metrics
 from protu.http.routing import PUBLIC, Call, Router
 from protu.logging import get_logger
 
@@ -123,11 +123,14 @@ def mailgun_event(call: Call) -> dict[str, str]:
             "mailgun webhook",
             extra={**facts, "outcome": "refused", "error_code": error.code, "http_status": error.status},
         )
+        if error.status < 500:
+            metrics.count("WebhookEvents", Provider="mailgun", Outcome="rejected")
         raise
     except Exception as error:
         log.warning("mailgun webhook", extra={**facts, "outcome": "failed", "error_type": type(error).__name__})
         raise
     log.info("mailgun webhook", extra={**facts, "outcome": outcome})
+    metrics.count("WebhookEvents", Provider="mailgun", Outcome="duplicate" if outcome == "duplicate" else "accepted")
     return {"status": outcome}
 
 

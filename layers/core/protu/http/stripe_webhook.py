@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from protu import errors, metrics
 from protu.http.routing import PUBLIC, Call, Router
 
 router = Router("webhooks")
@@ -18,4 +19,11 @@ def stripe_event(call: Call) -> Received:
     """One Stripe event (signed with ``Stripe-Signature``)."""
     from protu.billing import events
 
-    return Received(events.handle(call.body, call.headers.get("stripe-signature"), call.source_ip))
+    try:
+        outcome = events.handle(call.body, call.headers.get("stripe-signature"), call.source_ip)
+    except errors.ProtuError as error:
+        if error.status < 500:  # refused (signature, payload); a failure of ours is an Error, and Stripe retries
+            metrics.count("WebhookEvents", Provider="stripe", Outcome="rejected")
+        raise
+    metrics.count("WebhookEvents", Provider="stripe", Outcome="duplicate" if outcome == "duplicate" else "accepted")
+    return Received(outcome)

@@ -13,7 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from protu import errors
+from protu import errors, metrics
 from protu.identity import rbac, sessions, tokens
 from protu.identity.models import Company, EmailAccount, OneTimeToken, Session, User
 from protu.logging import get_logger
@@ -269,6 +269,7 @@ def _second_step_or_session(
             _consume(tx, extra)
         signed_in = _start_session(tx, user, company, ip, user_agent)
         tx.audit("auth.login", f"user:{user.id}", details={"method": method, "session": signed_in.session.id})
+    metrics.count("SignIns")
     _alert_new_device(signed_in, ip, user_agent)
     return signed_in
 
@@ -286,6 +287,7 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> SignedIn | 
     else:
         ok = passwords.verify_password(user.password_hash, password)
     if not ok:
+        metrics.count("SignInFailures")
         outcome = login_guard.record_failure(email, ip)
         tenant = user.tenant_id if user else None
         signals.raise_signal(
@@ -325,6 +327,7 @@ def complete_mfa(mfa_token: str, code: str, *, ip: str, user_agent: str) -> Sign
     user = get_user(item.tenant_id, item.user_id)
     company = get_company(item.tenant_id)
     if not mfa.verify_second_factor(user, code):
+        metrics.count("SignInFailures")
         attempts = item.attempts + 1
         from protu import audit
 
@@ -340,6 +343,7 @@ def complete_mfa(mfa_token: str, code: str, *, ip: str, user_agent: str) -> Sign
         _consume(tx, item)
         signed_in = _start_session(tx, user, company, ip, user_agent)
         tx.audit("auth.login", f"user:{user.id}", details={"method": "mfa", "session": signed_in.session.id})
+    metrics.count("SignIns")
     _alert_new_device(signed_in, ip, user_agent)
     return signed_in
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from protu.logging import get_logger
 from protu.settings import settings
 
 KEEP_DAYS = 180
+_RUN_ID = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 PREFIX = "backups"
 UNSCOPED = "_unscoped"
 log = get_logger(__name__)
@@ -55,7 +57,21 @@ def tables() -> dict[str, str]:
 
 
 def run(*, now: float | None = None, deadline: float | None = None, progress: Any = None) -> dict[str, Any]:
-    """One backup run; answers its summary (also logged)."""
+    """One backup run; answers its summary (also logged). Its result is recorded for health (``ops.status``): ok
+    when the export completed, not when it stopped at its deadline or raised."""
+    from protu.ops import status
+
+    try:
+        summary = _run(now=now, deadline=deadline, progress=progress)
+    except Exception as error:
+        status.record("backup", ok=False, run_id=run_id(now), detail=type(error).__name__)
+        raise
+    complete = bool(summary.get("complete"))
+    status.record("backup", ok=complete, run_id=summary["run_id"], detail=None if complete else "stopped at deadline")
+    return summary
+
+
+def _run(*, now: float | None, deadline: float | None, progress: Any) -> dict[str, Any]:
     started = time.monotonic()
     rid = run_id(now)
     summary: dict[str, Any] = {"run_id": rid, "dynamodb_backups": [], "tables": {}, "deleted_backups": []}
@@ -188,7 +204,7 @@ def newest_run() -> str | None:
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=settings().backup_bucket, Prefix=f"{PREFIX}/", Delimiter="/"):
         runs += [p["Prefix"].split("/")[1] for p in page.get("CommonPrefixes", [])]
-    for rid in sorted(runs, reverse=True):
+    for rid in sorted((r for r in runs if _RUN_ID.fullmatch(r)), reverse=True):  # not backups/status/
         try:
             client.head_object(Bucket=settings().backup_bucket, Key=f"{PREFIX}/{rid}/manifest.json")
             return rid

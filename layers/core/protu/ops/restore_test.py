@@ -33,6 +33,20 @@ log = get_logger(__name__)
 
 
 def run(*, rid: str | None = None, sample: int = SAMPLE, progress: Any = None) -> dict[str, Any]:
+    from protu.ops import status
+
+    try:
+        result = _run(rid=rid, sample=sample, progress=progress)
+    except Exception as error:
+        status.record("restore-test", ok=False, run_id=rid, detail=type(error).__name__)
+        raise
+    problems = len(result["problems"])
+    detail = None if result["ok"] else f"{problems} problem{'s' if problems != 1 else ''}"
+    status.record("restore-test", ok=bool(result["ok"]), run_id=result["run_id"], detail=detail)
+    return result
+
+
+def _run(*, rid: str | None, sample: int, progress: Any) -> dict[str, Any]:
     started = time.monotonic()
     rid = rid or backup.newest_run()
     result: dict[str, Any] = {"run_id": rid, "ok": False, "problems": [], "tables": {}}

@@ -32,7 +32,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from protu import errors
+from protu import errors, metrics
 from protu.security import ratelimit
 
 WINDOW_SECONDS = 15 * 60
@@ -76,7 +76,10 @@ def record_failure(email: str, source_ip: str, *, now: float | None = None) -> F
         ADDRESS_SCOPE, address_key(source_ip), limit=ADDRESS_LIMIT, window_seconds=WINDOW_SECONDS, now=now
     )
     # The counter is atomic, so exactly one failure sees the count equal to the limit.
-    return FailureOutcome(account.count == ACCOUNT_LIMIT, account.count, address.count)
+    locked_now = account.count == ACCOUNT_LIMIT
+    if locked_now:
+        metrics.count("Lockouts")
+    return FailureOutcome(locked_now, account.count, address.count)
 
 
 def record_success(email: str, source_ip: str, *, now: float | None = None) -> None:
