@@ -18,7 +18,7 @@ help:
 	@echo "make run    - start the local Protu (cloud, API, webhooks, SPA) on http://127.0.0.1:$(PORT)"
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - performance figures as ratios against baselines measured in the same run"
-	@echo "make lint   - ruff and cfn-lint"
+	@echo "make lint   - ruff and cfn-lint (template.yaml, and edge.yaml for us-east-1)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,7 @@ bench: install
 lint: install
 	@$(BIN)/ruff check .
 	@$(BIN)/cfn-lint template.yaml && echo "cfn-lint: template.yaml clean"
+	@$(BIN)/cfn-lint edge.yaml --regions us-east-1 && echo "cfn-lint: edge.yaml clean (us-east-1)"
 
 fmt: install
 	@$(BIN)/ruff format .

@@ -33,9 +33,24 @@ LOCAL_PARAMETERS = {
     # Replication to a second region is declared, not run, locally (moto has one region here).
     "BackupReplicaBucket": "protu-local-backup-replica",
     "BackupReplicaKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000",
+    # The edge stack (edge.yaml, us-east-1) is not provisioned locally: a well-formed ARN that nothing serves.
+    "EdgeWebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/protu-local-edge/"
+    + "00000000-0000-0000-0000-000000000000",
 }
 # Served locally by something else: the local server is the API Gateway, the layer is this checkout's code.
-NOT_CREATED = {"AWS::Serverless::Api", "AWS::Serverless::LayerVersion"}
+NOT_CREATED = {
+    "AWS::Serverless::Api",
+    "AWS::Serverless::LayerVersion",
+    # The edge: the local server plays CloudFront (one origin for the SPA, /api/* and /webhooks/*, the same security
+    # headers from protu.http.headers, index.html for client routes), and has no WAF in front of it. Their settings
+    # are proven by tests/infra/test_edge.py, which reads the template.
+    "AWS::CloudFront::Distribution",
+    "AWS::CloudFront::Function",
+    "AWS::CloudFront::OriginAccessControl",
+    "AWS::CloudFront::ResponseHeadersPolicy",
+    "AWS::WAFv2::WebACL",
+    "AWS::WAFv2::WebACLAssociation",
+}
 # The role SAM generates for a function or state machine without ``Role`` is the resource ``<LogicalId>Role``.
 SAM_ROLE_OWNERS = {"AWS::Serverless::Function", "AWS::Serverless::StateMachine"}
 _SUBSTITUTION = re.compile(r"\$\{([^}]+)\}")
@@ -76,7 +91,7 @@ class LocalCloud:
                 "AWS::URLSuffix": "amazonaws.com",
                 "AWS::NoValue": "",
             },
-            ref=lambda name: self.ensure(name).physical_id,
+            ref=self._ref,
             get_att=lambda name, attr: self.ensure(name).attributes[attr],
         )
 
@@ -99,7 +114,9 @@ class LocalCloud:
         if found is None:
             spec = self.template["Resources"][logical_id]
             kind = spec["Type"]
-            if kind in NOT_CREATED:
+            if "Condition" in spec and not self.resolver.condition(spec["Condition"]):
+                found = Resource(logical_id, kind, "", {}, False)  # CloudFormation would not create it either
+            elif kind in NOT_CREATED:
                 found = Resource(logical_id, kind, f"{self.stack}-{logical_id}", {"Arn": self._arn(logical_id)}, False)
             else:
                 creator = getattr(self, "_create_" + kind.replace("::", "_"), None)
@@ -126,6 +143,12 @@ class LocalCloud:
 
     def physical_id(self, logical_id: str) -> str:
         return self.ensure(logical_id).physical_id
+
+    def _ref(self, name: str) -> str:
+        """``!Ref`` of a resource; ``<Function>.Alias`` is the ARN of the alias SAM publishes (AutoPublishAlias)."""
+        if name.endswith(".Alias"):
+            return self.ensure(name.removesuffix(".Alias")).attributes["Alias"]
+        return self.ensure(name).physical_id
 
     # ------------------------------------------------------------------ helpers
     def client(self, service: str) -> Any:
@@ -209,6 +232,9 @@ class LocalCloud:
         if stream:
             args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
         table = ddb.create_table(**args)["TableDescription"]
+        policy = props.get("ResourcePolicy")
+        if policy:  # moto keeps it (get_resource_policy) without enforcing it; tests/infra/test_edge.py evaluates it
+            ddb.put_resource_policy(ResourceArn=table["TableArn"], Policy=json.dumps(policy["PolicyDocument"]))
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
             ddb.update_time_to_live(
@@ -264,7 +290,11 @@ class LocalCloud:
             logical_id,
             "AWS::S3::Bucket",
             name,
-            {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"},
+            {
+                "Arn": f"arn:aws:s3:::{name}",
+                "DomainName": f"{name}.s3.amazonaws.com",
+                "RegionalDomainName": f"{name}.s3.{REGION}.amazonaws.com",
+            },
         )
 
     def _create_AWS_S3_BucketPolicy(self, logical_id: str, props: dict) -> Resource:
@@ -292,6 +322,31 @@ class LocalCloud:
         return Resource(
             logical_id, "AWS::Logs::LogGroup", name, {"Arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"}
         )
+
+    # ------------------------------------------------------------------ CloudWatch
+    def _create_AWS_CloudWatch_Alarm(self, logical_id: str, props: dict) -> Resource:
+        """The alarm as declared (moto keeps it; nothing feeds it metrics locally, so it stays without data)."""
+        name = props.get("AlarmName", f"{self.stack}-{logical_id}")
+        keys = (
+            "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic", "Period", "EvaluationPeriods",
+            "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData", "AlarmActions", "OKActions",
+            "Metrics",
+        )  # fmt: skip
+        args = {key: props[key] for key in keys if key in props}
+        for number in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+            if number in args:
+                args[number] = int(args[number])
+        if "Threshold" in args:
+            args["Threshold"] = float(args["Threshold"])
+        self.client("cloudwatch").put_metric_alarm(AlarmName=name, **args)
+        return Resource(
+            logical_id, "AWS::CloudWatch::Alarm", name, {"Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"}
+        )
+
+    def _create_AWS_CloudWatch_Dashboard(self, logical_id: str, props: dict) -> Resource:
+        name = props.get("DashboardName", f"{self.stack}-{logical_id}")
+        self.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=props["DashboardBody"])
+        return Resource(logical_id, "AWS::CloudWatch::Dashboard", name)
 
     # ------------------------------------------------------------------ IAM
     def _create_AWS_IAM_Role(self, logical_id: str, props: dict) -> Resource:
@@ -329,7 +384,13 @@ class LocalCloud:
             Environment={"Variables": {k: str(v) for k, v in props["Environment"]["Variables"].items()}},
         )["FunctionArn"]
         stepfunctions.register(name, props["Handler"], code_dir=tpl.ROOT / props.get("CodeUri", "."))
-        return Resource(logical_id, "AWS::Serverless::Function", name, {"Arn": arn, "RoleArn": role_arn})
+        attributes = {"Arn": arn, "RoleArn": role_arn}
+        if props.get("AutoPublishAlias"):  # as SAM publishes it: a version, and the alias pointing at it
+            functions = self.client("lambda")
+            version = functions.publish_version(FunctionName=name)["Version"]
+            alias = functions.create_alias(FunctionName=name, Name=props["AutoPublishAlias"], FunctionVersion=version)
+            attributes["Alias"] = alias["AliasArn"]
+        return Resource(logical_id, "AWS::Serverless::Function", name, attributes)
 
     def _service_role(self, logical_id: str, service: str, policies: Any) -> str:
         """The role SAM generates for a function or state machine: trusted by ``service``, with the resource's

@@ -15,8 +15,10 @@ with the same ``allowed``.
 
 ``allowed`` evaluates what the template's policies use: Allow and Deny statements, ``Action``/``Resource`` with
 ``*`` and ``?`` wildcards, policy variables, and the condition operators StringEquals, StringLike, ArnLike and
-ArnEquals, alone or with ``ForAllValues:``/``ForAnyValue:``. Anything else raises, so a policy it cannot read
-fails loudly instead of being waved through.
+ArnEquals, their negations (StringNotLike, ArnNotLike...), Bool and the Numeric ones, alone, with ``IfExists``, or with
+``ForAllValues:``/``ForAnyValue:`` (resource policies too: ``tests/infra/test_edge.py`` evaluates the tables' and
+buckets' denials with it). Anything else raises, so a policy it cannot read fails loudly instead of being waved
+through.
 """
 
 from __future__ import annotations
@@ -79,22 +81,46 @@ def _applies(statement: dict, action: str, resource: str, context: dict, variabl
 
 def _condition(operator: str, key: str, wanted: list[str], context: dict, variables: dict) -> bool:
     quantifier, _, test = operator.rpartition(":")
-    if test not in ("StringEquals", "StringLike", "ArnLike", "ArnEquals"):
+    if_exists = test.endswith("IfExists")
+    test = test.removesuffix("IfExists")
+    negated = test in ("StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike")
+    test = test.replace("Not", "", 1) if negated else test
+    if test not in ("StringEquals", "StringLike", "ArnLike", "ArnEquals", "Bool", *_NUMERIC):
         raise NotImplementedError(f"the local IAM does not evaluate the condition operator {operator}")
     values = context.get(key)
+    if if_exists and not values:
+        return True  # ...IfExists: a key the request does not have satisfies the condition
 
     def matches(value: str) -> bool:
+        if test in _NUMERIC:
+            return any(_NUMERIC[test](float(value), float(w)) for w in wanted)
+        if test == "Bool":
+            return any(str(w).lower() == str(value).lower() for w in wanted)
         if test.endswith("Equals"):
             return any(_substitute(w, variables) == value for w in wanted)
         return any(_like(w, value, variables) for w in wanted)
 
+    def holds(value: str) -> bool:
+        return matches(value) != negated
+
     if quantifier == "ForAllValues":
-        return all(matches(v) for v in values or [])  # no values at all: true, as in IAM
+        return all(holds(v) for v in values or [])  # no values at all: true, as in IAM
     if quantifier == "ForAnyValue":
-        return any(matches(v) for v in values or [])
+        return any(holds(v) for v in values or [])
     if quantifier:
         raise NotImplementedError(f"the local IAM does not evaluate the condition operator {operator}")
-    return bool(values) and len(values) == 1 and matches(values[0])
+    if not values:
+        return negated  # a missing key: a negated operator holds (IAM), any other does not
+    return len(values) == 1 and holds(values[0])
+
+
+_NUMERIC = {
+    "NumericEquals": lambda value, wanted: value == wanted,
+    "NumericLessThan": lambda value, wanted: value < wanted,
+    "NumericLessThanEquals": lambda value, wanted: value <= wanted,
+    "NumericGreaterThan": lambda value, wanted: value > wanted,
+    "NumericGreaterThanEquals": lambda value, wanted: value >= wanted,
+}
 
 
 def _like(pattern: str, value: str, variables: dict[str, str]) -> bool:

@@ -77,9 +77,9 @@ def test_every_placeholder_is_substituted_and_every_substitution_used():
     substitutions = machine()["DefinitionSubstitutions"]
     assert used == set(substitutions)
     resources = tpl.load()["Resources"]
-    for name, value in substitutions.items():  # each the Arn of one of the template's incident functions
-        logical, attribute = value["Fn::GetAtt"]
-        assert attribute == "Arn", name
+    for name, value in substitutions.items():  # each the deployed alias of one of the template's incident functions
+        logical, _, alias = value["Ref"].partition(".")
+        assert alias == "Alias", name
         assert resources[logical]["Type"] == "AWS::Serverless::Function"
         assert resources[logical]["Properties"]["Handler"].startswith("incidents.")
 
@@ -89,7 +89,7 @@ def test_the_state_machine_may_invoke_exactly_its_functions_and_logs_no_executio
     invoked = {
         p["LambdaInvokePolicy"]["FunctionName"]["Ref"] for p in properties["Policies"] if "LambdaInvokePolicy" in p
     }
-    substituted = {value["Fn::GetAtt"][0] for value in properties["DefinitionSubstitutions"].values()}
+    substituted = {value["Ref"].removesuffix(".Alias") for value in properties["DefinitionSubstitutions"].values()}
     assert invoked == substituted
     assert properties["Logging"]["IncludeExecutionData"] is False  # execution data names people
 

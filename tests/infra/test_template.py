@@ -337,3 +337,20 @@ def test_backups_replicate_to_a_second_eu_region_and_company_exports_do_not(temp
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "s3.amazonaws.com"}
     writes = next(s for s in role["Policies"][0]["PolicyDocument"]["Statement"] if s["Sid"] == "WriteReplica")
     assert writes["Action"] == ["s3:ReplicateObject", "s3:ReplicateTags"]  # deletions are not replicated
+
+
+def test_the_api_role_may_ask_everything_health_checks_and_read_no_backup(cloud):
+    from infra.iam import allowed
+
+    api = _policies(cloud, "ApiFunction")
+    for table in ("DataTable", "KeyTable", "AuditTable"):
+        assert allowed(api, "dynamodb:DescribeTable", cloud.resources[table].attributes["Arn"]), table
+    assert allowed(api, "kms:DescribeKey", cloud.resources["DataKey"].attributes["Arn"])
+    bucket = cloud.resources["BackupBucket"].attributes["Arn"]
+    for job in ("backup", "restore-test"):
+        assert allowed(api, "s3:GetObject", f"{bucket}/backups/status/{job}.json"), job
+    assert not allowed(api, "s3:GetObject", f"{bucket}/backups/2026-11-27/manifest.json")  # backups stay out of reach
+    assert not allowed(api, "s3:PutObject", f"{bucket}/backups/status/backup.json")
+    machine = cloud.resources["IncidentStateMachine"].physical_id
+    assert allowed(api, "states:DescribeStateMachine", machine)
+    assert not allowed(api, "states:StartExecution", machine)
