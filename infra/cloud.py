@@ -210,6 +210,16 @@ class LocalCloud:
         arn = self.client("secretsmanager").create_secret(**args)["ARN"]
         return Resource(logical_id, "AWS::SecretsManager::Secret", arn, {"Id": arn})
 
+    def _create_AWS_SecretsManager_ResourcePolicy(self, logical_id: str, props: dict) -> Resource:
+        """Kept as declared (``get_resource_policy``); moto does not enforce it, ``tests/infra/test_edge.py``
+        evaluates it."""
+        self.client("secretsmanager").put_resource_policy(
+            SecretId=props["SecretId"],
+            ResourcePolicy=json.dumps(props["ResourcePolicy"]),
+            BlockPublicPolicy=bool(props.get("BlockPublicPolicy", False)),
+        )
+        return Resource(logical_id, "AWS::SecretsManager::ResourcePolicy", props["SecretId"])
+
     # ------------------------------------------------------------------ DynamoDB
     def _create_AWS_DynamoDB_Table(self, logical_id: str, props: dict) -> Resource:
         ddb = self.client("dynamodb")

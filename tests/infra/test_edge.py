@@ -234,6 +234,19 @@ def data_plane_problems(template: dict[str, Any]) -> list[str]:
         for action in ("kms:Decrypt", "kms:GenerateDataKey"):
             if not fences(statements, action):
                 problems.append(f"{name}: {action} not fenced to this stack")
+    secret_policies = {
+        p["Properties"]["SecretId"]["Ref"]: p["Properties"]
+        for p in resources(template, "AWS::SecretsManager::ResourcePolicy").values()
+    }
+    for name in resources(template, "AWS::SecretsManager::Secret"):
+        if name == "OriginVerifyKey":  # CloudFormation reads it for the distribution and the API's WAF (below)
+            continue
+        policy = secret_policies.get(name, {})
+        for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"):
+            if not fences(policy.get("ResourcePolicy", {}).get("Statement", []), action):
+                problems.append(f"{name}: {action} not fenced to this stack")
+        if policy and policy.get("BlockPublicPolicy") is not True:
+            problems.append(f"{name}: a public policy is not blocked")
     return problems
 
 
@@ -419,7 +432,7 @@ def test_the_api_cannot_be_reached_around_the_distribution(template):
 
 
 # ------------------------------------------------------------------------------------------------ data plane
-def test_every_table_bucket_and_the_key_refuse_principals_outside_this_stack(template):
+def test_every_table_bucket_secret_and_the_key_refuse_principals_outside_this_stack(template):
     assert data_plane_problems(template) == []
 
 
@@ -435,6 +448,8 @@ def _resource_policies(cloud) -> dict[str, dict[str, Any]]:
             found[props["Bucket"]["Ref"]] = cloud.resolver.resolve(props["PolicyDocument"])
         elif spec["Type"] == "AWS::KMS::Key":
             found[name] = cloud.resolver.resolve(props["KeyPolicy"])
+        elif spec["Type"] == "AWS::SecretsManager::ResourcePolicy":
+            found[props["SecretId"]["Ref"]] = cloud.resolver.resolve(props["ResourcePolicy"])
     return found
 
 
@@ -471,12 +486,20 @@ def test_the_fence_lets_this_stacks_roles_and_operators_in_and_keeps_everyone_el
         "table": [f"dynamodb:{a}" for a in ITEM_ACTIONS] + ["dynamodb:ExportTableToPointInTime"],
         "bucket": ["s3:GetObject", "s3:PutObject", "s3:DeleteObjectVersion", "s3:ListBucket"],
         "key": ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
+        "secret": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
     }
-    for name, policy in _resource_policies(cloud).items():
-        kind = {"AWS::DynamoDB::Table": "table", "AWS::S3::Bucket": "bucket", "AWS::KMS::Key": "key"}[
-            cloud.template["Resources"][name]["Type"]
-        ]
-        resource = cloud.resources[name].attributes["Arn"] + ("/x" if kind == "bucket" else "")
+    kinds = {
+        "AWS::DynamoDB::Table": "table",
+        "AWS::S3::Bucket": "bucket",
+        "AWS::KMS::Key": "key",
+        "AWS::SecretsManager::Secret": "secret",
+    }
+    policies = _resource_policies(cloud)
+    assert {"SigningKeys", "MailgunKeys", "StripeKeys"} <= set(policies)
+    for name, policy in policies.items():
+        kind = kinds[cloud.template["Resources"][name]["Type"]]
+        resource = cloud.physical_id(name) if kind == "secret" else cloud.resources[name].attributes["Arn"]
+        resource += "/x" if kind == "bucket" else ""
         for action in actions[kind]:
 
             def denied(principal: str, **extra: list[str]) -> bool:
@@ -488,7 +511,8 @@ def test_the_fence_lets_this_stacks_roles_and_operators_in_and_keeps_everyone_el
             for principal in outsiders:
                 assert denied(principal), (name, action, principal)
             service = {"aws:PrincipalIsAWSService": ["true"]} | TLS  # CloudFront's OAC, CloudWatch Logs, replication
-            assert not _denied(policy, action, resource, service), (name, action)
+            # No AWS service reads the secrets on its own account.
+            assert _denied(policy, action, resource, service) == (kind == "secret"), (name, action)
         if kind == "bucket":  # plain HTTP is refused even to this stack's own roles
             plain = {"aws:PrincipalArn": [own[0]], "aws:PrincipalIsAWSService": ["false"]} | TLS
             assert _denied(policy, "s3:GetObject", resource, plain | {"aws:SecureTransport": ["false"]}), name
@@ -500,7 +524,7 @@ def test_the_fence_lets_this_stacks_roles_and_operators_in_and_keeps_everyone_el
             assert not _denied(policy, "dynamodb:UpdateTable", resource, {"aws:PrincipalArn": [outsiders[0]]})
 
 
-def test_the_local_tables_carry_their_resource_policies(cloud):
+def test_the_local_tables_and_secrets_carry_their_resource_policies(cloud):
     import boto3
 
     ddb = boto3.client("dynamodb", region_name="eu-central-1")
@@ -508,6 +532,10 @@ def test_the_local_tables_carry_their_resource_policies(cloud):
         arn = cloud.resources[name].attributes["Arn"]
         policy = json.loads(ddb.get_resource_policy(ResourceArn=arn)["Policy"])
         assert [s["Sid"] for s in policy["Statement"]] == ["DataOnlyForThisStack"], name
+    secrets = boto3.client("secretsmanager", region_name="eu-central-1")
+    for name in ("SigningKeys", "MailgunKeys", "StripeKeys"):
+        policy = json.loads(secrets.get_resource_policy(SecretId=cloud.physical_id(name))["ResourcePolicy"])
+        assert [s["Sid"] for s in policy["Statement"]] == ["SecretOnlyForThisStack"], name
 
 
 def test_architecture_states_the_data_plane_trade_off():
@@ -587,16 +615,21 @@ def test_the_web_acl_checker_catches_a_missing_rule(edge):
     assert any("RateLimitSensitive: scoped to" in p for p in web_acl_problems(_broken(edge, wrong_paths)))
 
 
-def test_the_data_plane_checker_catches_an_unfenced_table_and_bucket(template):
+def test_the_data_plane_checker_catches_an_unfenced_table_bucket_and_secret(template):
     def unfenced(t):
         t["Resources"]["KeyTable"]["Properties"].pop("ResourcePolicy")
         statements = t["Resources"]["BackupBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
         statements[:] = [s for s in statements if s.get("Sid") != "DataOnlyForThisStack"]
 
+        t["Resources"].pop("StripeKeysPolicy")
+        t["Resources"]["MailgunKeysPolicy"]["Properties"]["BlockPublicPolicy"] = False
+
     problems = data_plane_problems(_broken(template, unfenced))
     assert "KeyTable: dynamodb:GetItem not fenced to this stack" in problems
     assert "BackupBucket: s3:GetObject not fenced to this stack" in problems
-    assert not any(p.startswith(("DataTable", "AuditTable", "AuditBucket")) for p in problems)
+    assert "StripeKeys: secretsmanager:GetSecretValue not fenced to this stack" in problems
+    assert "MailgunKeys: a public policy is not blocked" in problems
+    assert not any(p.startswith(("DataTable", "AuditTable", "AuditBucket", "SigningKeys")) for p in problems)
 
 
 def test_the_fence_evaluation_catches_a_fence_that_lets_everyone_in(cloud):
