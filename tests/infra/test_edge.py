@@ -190,6 +190,19 @@ def web_acl_problems(edge: dict[str, Any]) -> list[str]:
     return problems
 
 
+def common_rule_set_exceptions(acl: dict[str, Any]) -> tuple[set[str], tuple[str, str] | None]:
+    """What the ACL's AWS common rule set lets through: the rules only counted, and the one path it skips."""
+    (rule,) = [
+        r
+        for r in acl["Rules"]
+        if r["Statement"].get("ManagedRuleGroupStatement", {}).get("Name") == "AWSManagedRulesCommonRuleSet"
+    ]
+    group = rule["Statement"]["ManagedRuleGroupStatement"]
+    counted = {o["Name"] for o in group.get("RuleActionOverrides", []) if o["ActionToUse"] == {"Count": {}}}
+    skipped = group.get("ScopeDownStatement", {}).get("NotStatement", {}).get("Statement", {}).get("ByteMatchStatement")
+    return counted, (skipped["PositionalConstraint"], skipped["SearchString"]) if skipped else None
+
+
 def limit(edge: dict[str, Any], rule: dict[str, Any]) -> int:
     value = rule["Statement"]["RateBasedStatement"]["Limit"]
     return int(edge["Parameters"][value["Ref"]]["Default"] if isinstance(value, dict) else value)
@@ -367,6 +380,15 @@ def test_the_edge_web_acl_has_managed_rules_and_both_rate_limits(edge):
     # the tighter limit is evaluated first, so a sign-in flood is blocked before the wider limit counts it
     assert rules["RateLimitSensitive"]["Priority"] < rules["RateLimitPerAddress"]["Priority"]
     assert edge["Outputs"]["WebAclArn"]["Value"] == {"Fn::GetAtt": ["WebAcl", "Arn"]}
+
+
+def test_the_common_rules_block_everything_but_what_the_app_validates_itself(edge, template):
+    """Large bodies (the app's own limit is 64 KB) and markup in free text (an answer with code, a report about an
+    XSS) are counted, not blocked; the signed webhooks skip the common rules (a block would lose a payment)."""
+    counted = {"SizeRestrictions_BODY", "CrossSiteScripting_BODY"}
+    assert common_rule_set_exceptions(the(edge, "AWS::WAFv2::WebACL")) == (counted, ("STARTS_WITH", "/webhooks/"))
+    api = template["Resources"]["ApiWebAcl"]["Properties"]  # behind CloudFront's origin path: /live/webhooks/...
+    assert common_rule_set_exceptions(api) == (counted, ("CONTAINS", "/webhooks/"))
 
 
 def test_the_main_stack_takes_the_edge_web_acl_and_certificate_from_us_east_1(template):
