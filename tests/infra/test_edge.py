@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -181,13 +182,60 @@ def web_acl_problems(edge: dict[str, Any]) -> list[str]:
         if rule.get("Action") != {"Block": {}} or statement.get("AggregateKeyType") != "IP":
             problems.append(f"{rule['Name']}: does not block per source address")
     for rule in scoped:
-        matches = {
-            (m["ByteMatchStatement"]["PositionalConstraint"], m["ByteMatchStatement"]["SearchString"])
-            for m in rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["OrStatement"]["Statements"]
-        }
-        if matches != {("STARTS_WITH", "/api/auth/"), ("EXACTLY", "/api/security/reports")}:
-            problems.append(f"{rule['Name']}: scoped to {sorted(matches)}")
+        scope = rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
+        wrong = [path for path, tight in TIGHT_PATHS.items() if path_matches(scope, path) != tight]
+        if wrong:
+            problems.append(f"{rule['Name']}: wrong for {wrong}")
     return problems
+
+
+# Paths and whether the tighter rate limit must count them: everything that guesses a credential or sends an email,
+# and the public report form; not what needs a session already (an office behind one address refreshes all day).
+TIGHT_PATHS = {
+    "/api/auth/login": True,
+    "/API/Auth/Login": True,
+    "/api/auth/mfa": True,
+    "/api/auth/magic-link": True,
+    "/api/auth/magic-link/verify": True,
+    "/api/auth/password/forgot": True,
+    "/api/auth/password/reset": True,
+    "/api/auth/signup": True,
+    "/api/auth/reauthenticate": True,
+    "/api/auth/invitations/accept": True,
+    "/api/security/reports": True,
+    "/api/auth/refresh": False,
+    "/api/auth/logout": False,
+    "/api/auth/refresh/": False,
+    "/api/security/reports/x": False,
+    "/api/roles": False,
+    "/": False,
+}
+
+
+def path_matches(statement: dict[str, Any], path: str) -> bool:
+    """WAF's verdict on a URI path for the statements the templates use (byte and regex matches on UriPath,
+    LOWERCASE or NONE, under And/Or/Not); anything else raises."""
+    ((kind, body),) = statement.items()
+    if kind == "OrStatement":
+        return any(path_matches(s, path) for s in body["Statements"])
+    if kind == "AndStatement":
+        return all(path_matches(s, path) for s in body["Statements"])
+    if kind == "NotStatement":
+        return not path_matches(body["Statement"], path)
+    assert body["FieldToMatch"] == {"UriPath": {}}, body
+    transforms = {t["Type"] for t in body["TextTransformations"]}
+    assert transforms <= {"LOWERCASE", "NONE"}, transforms
+    value = path.lower() if "LOWERCASE" in transforms else path
+    if kind == "RegexMatchStatement":
+        return re.search(body["RegexString"], value) is not None
+    assert kind == "ByteMatchStatement", kind
+    search, where = body["SearchString"], body["PositionalConstraint"]
+    return {
+        "EXACTLY": value == search,
+        "STARTS_WITH": value.startswith(search),
+        "ENDS_WITH": value.endswith(search),
+        "CONTAINS": search in value,
+    }[where]
 
 
 def common_rule_set_exceptions(acl: dict[str, Any]) -> tuple[set[str], tuple[str, str] | None]:
@@ -630,11 +678,20 @@ def test_the_web_acl_checker_catches_a_missing_rule(edge):
     assert "no tighter rate limit on sign-in and security reports" in problems
     assert any(p.endswith("only counts") for p in problems)
 
-    def wrong_paths(t):
+    def statements(t):
         rule = next(r for r in the(t, "AWS::WAFv2::WebACL")["Rules"] if r["Name"] == "RateLimitSensitive")
-        rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["OrStatement"]["Statements"].pop()
+        return rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["OrStatement"]["Statements"]
 
-    assert any("RateLimitSensitive: scoped to" in p for p in web_acl_problems(_broken(edge, wrong_paths)))
+    def no_reports(t):
+        statements(t).pop()
+
+    def refresh_too(t):
+        statements(t)[0] = statements(t)[0]["AndStatement"]["Statements"][0]
+
+    assert web_acl_problems(_broken(edge, no_reports)) == ["RateLimitSensitive: wrong for ['/api/security/reports']"]
+    assert web_acl_problems(_broken(edge, refresh_too)) == [
+        "RateLimitSensitive: wrong for ['/api/auth/refresh', '/api/auth/logout', '/api/auth/refresh/']"
+    ]
 
 
 def test_the_data_plane_checker_catches_an_unfenced_table_bucket_and_secret(template):
