@@ -67,10 +67,14 @@ authEvents.addEventListener("refreshed", (event) => {
   if (event.detail?.user) setUser(event.detail.user);
 });
 
+// True while this tab signs out: a request answered 401 meanwhile is the sign-out itself, not a session the server
+// ended (the sign-in page says "You are signed out", not why a session ended).
+let signingOut = false;
+
 authEvents.addEventListener("ended", (event) => {
   const wasSignedIn = user !== null;
   forget();
-  if (wasSignedIn) for (const listener of endedListeners) listener(event.detail);
+  if (wasSignedIn && !signingOut) for (const listener of endedListeners) listener(event.detail);
 });
 
 channel?.addEventListener("message", (event) => {
@@ -121,12 +125,15 @@ export const session = {
   },
 
   async signOut() {
+    signingOut = true;
     try {
       await api.post("/api/auth/logout");
     } catch {
       // Signed out locally either way; the session ends on its own when its tokens expire.
+    } finally {
+      forget();
+      signingOut = false;
     }
-    forget();
     channel?.postMessage("signed-out");
   },
 
