@@ -4,8 +4,9 @@ behind a stand-in API Gateway, the SPA, and an outbox for email, on one address.
     /api/*        -> functions/api/api.py   (as the REST API's /api/{proxy+} resource sends it)
     /webhooks/*   -> functions/webhooks/webhooks.py
     /_local/*     -> local only: the outbox (GET /_local/outbox) and a Mailgun-compatible messages endpoint that
-                     fills it; a Stripe stand-in (/_local/stripe/v1/..., and Checkout and billing-portal pages
-                     that send Stripe's signed events to /webhooks/stripe); never part of the deployed template
+                     fills it; what on-call was paged (GET /_local/oncall); a Stripe stand-in (/_local/stripe/v1/...,
+                     and Checkout and billing-portal pages that send Stripe's signed events to /webhooks/stripe);
+                     never part of the deployed template
     anything else -> the SPA (frontend/), index.html for client-side routes
 
 Run it with ``make run`` (or ``python -m infra.server``); ``PORT`` picks the port (default 8000).
@@ -63,6 +64,53 @@ class Outbox:
             return list(self._messages)
 
 
+class OnCallPager:
+    """What the on-call topic paged (Critical and High incidents, failed response steps, overdue notices), newest
+    first: an SQS queue subscribed to ``OnCallTopic`` stands in for the pager (the deployed stack subscribes
+    ``OnCallEndpoint``). Subscribed when the server starts; read with ``list()``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pages: list[dict[str, Any]] = []
+        self._queue: str | None = None
+
+    def subscribe(self) -> None:
+        from protu import aws
+        from protu.settings import settings
+
+        topic = settings().oncall_topic
+        if not topic or self._queue:
+            return
+        sqs = aws.client("sqs")
+        self._queue = sqs.create_queue(QueueName=f"local-oncall-{time.time_ns()}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self._queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        aws.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+
+    def list(self) -> list[dict[str, Any]]:
+        from protu import aws
+
+        with self._lock:
+            while self._queue:
+                got = aws.client("sqs").receive_message(QueueUrl=self._queue, MaxNumberOfMessages=10)
+                messages = got.get("Messages", [])
+                if not messages:
+                    break
+                for message in messages:
+                    self._pages.insert(0, _page(json.loads(message["Body"])))
+                    aws.client("sqs").delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
+            return list(self._pages)
+
+
+def _page(envelope: dict[str, Any]) -> dict[str, Any]:
+    """SNS's envelope -> {subject, message (parsed when JSON), sent_at}."""
+    text = envelope.get("Message", "")
+    try:
+        message: Any = json.loads(text)
+    except ValueError:
+        message = text
+    return {"subject": envelope.get("Subject") or "", "message": message, "sent_at": envelope.get("Timestamp", "")}
+
+
 class _QuietServer(ThreadingHTTPServer):
     """A browser that navigates away closes its connections mid-answer; that is not an error worth a traceback."""
 
@@ -77,6 +125,7 @@ class LocalServer:
 
     def __init__(self, port: int = 0, *, functions: dict[str, Callable] | None = None) -> None:
         self.outbox = Outbox()
+        self.oncall = OnCallPager()
         self._functions = functions or load_functions()
         self._locks = {prefix: threading.Lock() for prefix in self._functions}
         handler = type("Handler", (_Handler,), {"server_app": self})
@@ -109,6 +158,7 @@ class LocalServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LocalServer:
+        self.oncall.subscribe()
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="local-server", daemon=True)
         self._thread.start()
         return self
@@ -181,6 +231,8 @@ class _Handler(BaseHTTPRequestHandler):
         outbox = self.server_app.outbox
         if path == "/_local/outbox" and self.command == "GET":
             self._json(200, outbox.list())
+        elif path == "/_local/oncall" and self.command == "GET":
+            self._json(200, self.server_app.oncall.list())
         elif path.startswith("/_local/mailgun/v3/") and path.endswith("/messages") and self.command == "POST":
             message = outbox.add(_form(self.headers.get("Content-Type", ""), body))
             print(f"mail  -> {message['to']}: {message['subject']}  (see /_local/outbox)", flush=True)
@@ -344,6 +396,7 @@ def main() -> int:
     print(f"\nProtu is running on {url}  (ready in {time.monotonic() - started:.1f}s)", flush=True)
     print(f"  API health:   {url}/api/health", flush=True)
     print(f"  Email outbox: {url}/_local/outbox", flush=True)
+    print(f"  On-call pages: {url}/_local/oncall", flush=True)
     for line in demo:
         print(f"  {line}", flush=True)
     print("Stop with Ctrl-C.", flush=True)

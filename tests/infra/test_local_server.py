@@ -91,6 +91,26 @@ def test_mail_sent_to_the_local_mailgun_lands_in_the_outbox_newest_first(local_s
     assert messages[0]["to"] == "ana@example.com" and messages[0]["html"] == "<p>hello</p>"
 
 
+def test_what_the_on_call_topic_pages_is_readable_locally_newest_first(local_server):
+    from protu import aws
+    from protu.settings import settings
+
+    for n in (1, 2):
+        message = json.dumps({"incident": f"inc-local-{n}", "severity": "high", "reason": "new incident"})
+        aws.client("sns").publish(TopicArn=settings().oncall_topic, Subject=f"[HIGH] page {n}", Message=message)
+    status, headers, body = fetch(local_server + "/_local/oncall")
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    pages = [p for p in json.loads(body) if p["subject"].startswith("[HIGH] page ")]
+    assert [p["subject"] for p in pages] == ["[HIGH] page 2", "[HIGH] page 1"]
+    assert pages[0]["message"] == {"incident": "inc-local-2", "severity": "high", "reason": "new incident"}
+    assert pages[0]["sent_at"]
+    _, _, again = fetch(local_server + "/_local/oncall")  # reading does not consume them
+    assert [p["subject"] for p in json.loads(again) if p["subject"].startswith("[HIGH] page ")] == [
+        "[HIGH] page 2",
+        "[HIGH] page 1",
+    ]
+
+
 def test_make_run_serves_health_and_the_spa_then_stops_cleanly_on_sigterm():
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DATA_", "KEY_", "AUDIT_", "KMS_"))}
