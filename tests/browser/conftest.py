@@ -91,6 +91,18 @@ def page(browser, local_server):
     context.close()
 
 
+@pytest.fixture
+def second_page(browser, local_server):
+    """A second browser (its own cookies and storage, the same user agent), its console errors watched in
+    ``second_page.console_errors``: another person, or the same person on another device."""
+    context = browser.new_context(base_url=local_server)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.console_errors = watch_console(page)
+    yield page
+    context.close()
+
+
 def watch_console(page) -> list[str]:
     """Console errors (including CSP violations) and uncaught exceptions seen by ``page``, as strings, as they come.
 

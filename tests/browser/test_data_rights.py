@@ -23,7 +23,7 @@ from protu.identity.models import Session
 from protu.settings import settings
 
 from infra.streams import StreamPump
-from tests.browser.conftest import Elsewhere, new_company, sign_in, watch_console
+from tests.browser.conftest import Elsewhere, new_company, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -154,7 +154,7 @@ def test_an_owner_erases_the_company_after_confirming_it_is_them(page, local_ser
 
 
 # ------------------------------------------------------------------------------------------------ a person
-def test_an_owner_exports_and_erases_a_candidate_and_an_admin_cannot(page, browser, local_server, console_errors):
+def test_an_owner_exports_and_erases_a_candidate_and_an_admin_cannot(page, second_page, local_server, console_errors):
     people = new_company("Birch Recruiting")
     owner = Elsewhere(local_server, people["owner"], people["password"])
     cara = owner.call("POST", "/api/candidates", {"name": "Cara Candidate", "notes": "prefers mornings"}, status=201)
@@ -209,22 +209,16 @@ def test_an_owner_exports_and_erases_a_candidate_and_an_admin_cannot(page, brows
     assert console_errors == []
 
     # An admin sees neither button (and may still delete as before).
-    context = browser.new_context(base_url=local_server)
-    context.set_default_timeout(10_000)
-    admin_page = context.new_page()
-    admin_errors = watch_console(admin_page)
-    try:
-        sign_in(admin_page, people["admin"], people["password"])
-        admin_page.goto(f"/candidates/{other['id']}")
-        expect(admin_page.get_by_test_id("candidate-heading")).to_have_text("Otto Other")
-        expect(admin_page.get_by_test_id("candidate-delete")).to_be_visible()
-        expect(admin_page.get_by_test_id("candidate-data-section")).to_have_count(0)
-        expect(admin_page.get_by_test_id("candidate-export")).to_have_count(0)
-        expect(admin_page.get_by_test_id("candidate-erase")).to_have_count(0)
-        admin_page.goto("/settings")
-        expect(admin_page.get_by_test_id("settings-not-owner")).to_be_visible()
-        expect(admin_page.get_by_test_id("exports-section")).to_have_count(0)
-        expect(admin_page.get_by_test_id("danger-zone")).to_have_count(0)
-        assert admin_errors == []
-    finally:
-        context.close()
+    admin_page, admin_errors = second_page, second_page.console_errors
+    sign_in(admin_page, people["admin"], people["password"])
+    admin_page.goto(f"/candidates/{other['id']}")
+    expect(admin_page.get_by_test_id("candidate-heading")).to_have_text("Otto Other")
+    expect(admin_page.get_by_test_id("candidate-delete")).to_be_visible()
+    expect(admin_page.get_by_test_id("candidate-data-section")).to_have_count(0)
+    expect(admin_page.get_by_test_id("candidate-export")).to_have_count(0)
+    expect(admin_page.get_by_test_id("candidate-erase")).to_have_count(0)
+    admin_page.goto("/settings")
+    expect(admin_page.get_by_test_id("settings-not-owner")).to_be_visible()
+    expect(admin_page.get_by_test_id("exports-section")).to_have_count(0)
+    expect(admin_page.get_by_test_id("danger-zone")).to_have_count(0)
+    assert admin_errors == []

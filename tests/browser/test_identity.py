@@ -20,25 +20,10 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import watch_console
-
 pytestmark = pytest.mark.browser
-
-TIMEOUT_MS = 10_000
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
-@pytest.fixture
-def second_page(browser, local_server):
-    """A second browser (its own cookies and storage) with the same user agent, so the same session fingerprint."""
-    context = browser.new_context(base_url=local_server)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.console_errors = watch_console(page)
-    yield page
-    context.close()
-
-
 # ------------------------------------------------------------------------------------------------ helpers
 def unique_email(label: str) -> str:
     return f"{label}-{uuid.uuid4().hex[:12]}@example.com"

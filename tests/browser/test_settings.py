@@ -12,12 +12,12 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Elsewhere, new_company, sign_in, watch_console
+from tests.browser.conftest import Elsewhere, new_company, sign_in
 
 pytestmark = pytest.mark.browser
 
 
-def test_owner_changes_settings_and_two_factor_becomes_required(page, browser, local_server, console_errors):
+def test_owner_changes_settings_and_two_factor_becomes_required(page, second_page, local_server, console_errors):
     people = new_company("Quarry Hiring")
     sign_in(page, people["owner"], people["password"], name="Olga Owner")
     expect(page.get_by_test_id("header-company")).to_have_text("Quarry Hiring")
@@ -85,46 +85,40 @@ def test_owner_changes_settings_and_two_factor_becomes_required(page, browser, l
     expect(page.get_by_test_id("mfa-required-notice")).to_be_visible()
 
     # An admin without two-factor signs in: taken to set it up, held there.
-    context = browser.new_context(base_url=local_server)
-    context.set_default_timeout(10_000)
-    admin_page = context.new_page()
-    admin_errors = watch_console(admin_page)
-    try:
-        sign_in(admin_page, people["admin"], people["password"])
-        expect(admin_page.get_by_test_id("mfa-required-notice")).to_contain_text(
-            "Your company requires two-factor authentication."
-        )
-        expect(admin_page.get_by_test_id("header-company")).to_have_text("Quarry & Stone Hiring")
-        admin_page.get_by_test_id("nav-candidates").click()
-        expect(admin_page).to_have_url(re.compile(r"/account$"))
-        expect(admin_page.get_by_test_id("candidates-page")).to_have_count(0)
-        admin_page.goto("/candidates")
-        expect(admin_page).to_have_url(re.compile(r"/account$"))
-        expect(admin_page.get_by_test_id("mfa-required-notice")).to_be_visible()
-        api = Elsewhere(local_server, people["admin"], people["password"])
-        api.call("GET", "/api/candidates", status=403)
+    admin_page, admin_errors = second_page, second_page.console_errors
+    sign_in(admin_page, people["admin"], people["password"])
+    expect(admin_page.get_by_test_id("mfa-required-notice")).to_contain_text(
+        "Your company requires two-factor authentication."
+    )
+    expect(admin_page.get_by_test_id("header-company")).to_have_text("Quarry & Stone Hiring")
+    admin_page.get_by_test_id("nav-candidates").click()
+    expect(admin_page).to_have_url(re.compile(r"/account$"))
+    expect(admin_page.get_by_test_id("candidates-page")).to_have_count(0)
+    admin_page.goto("/candidates")
+    expect(admin_page).to_have_url(re.compile(r"/account$"))
+    expect(admin_page.get_by_test_id("mfa-required-notice")).to_be_visible()
+    api = Elsewhere(local_server, people["admin"], people["password"])
+    api.call("GET", "/api/candidates", status=403)
 
-        # Two-factor on: the rest opens.
-        admin_page.get_by_test_id("mfa-setup-start").click()
-        expect(admin_page.get_by_test_id("mfa-qr")).to_be_visible()
-        secret = admin_page.get_by_test_id("mfa-secret").get_attribute("data-secret")
-        admin_page.get_by_test_id("mfa-confirm-code").fill(pyotp.TOTP(secret).now())
-        admin_page.get_by_test_id("mfa-confirm-submit").click()
-        expect(admin_page.get_by_test_id("mfa-recovery-code")).to_have_count(10)
-        admin_page.get_by_test_id("mfa-recovery-done").click()
-        expect(admin_page.get_by_test_id("mfa-notice")).to_contain_text("The rest of Protu is open to you again")
-        expect(admin_page.get_by_test_id("mfa-required-notice")).to_be_hidden()
-        admin_page.get_by_test_id("mfa-continue").click()
-        expect(admin_page).to_have_url(re.compile(r"/candidates$"))
-        expect(admin_page.get_by_test_id("candidates-empty")).to_be_visible()
+    # Two-factor on: the rest opens.
+    admin_page.get_by_test_id("mfa-setup-start").click()
+    expect(admin_page.get_by_test_id("mfa-qr")).to_be_visible()
+    secret = admin_page.get_by_test_id("mfa-secret").get_attribute("data-secret")
+    admin_page.get_by_test_id("mfa-confirm-code").fill(pyotp.TOTP(secret).now())
+    admin_page.get_by_test_id("mfa-confirm-submit").click()
+    expect(admin_page.get_by_test_id("mfa-recovery-code")).to_have_count(10)
+    admin_page.get_by_test_id("mfa-recovery-done").click()
+    expect(admin_page.get_by_test_id("mfa-notice")).to_contain_text("The rest of Protu is open to you again")
+    expect(admin_page.get_by_test_id("mfa-required-notice")).to_be_hidden()
+    admin_page.get_by_test_id("mfa-continue").click()
+    expect(admin_page).to_have_url(re.compile(r"/candidates$"))
+    expect(admin_page.get_by_test_id("candidates-empty")).to_be_visible()
 
-        # Settings are the owners': the admin is told so.
-        admin_page.goto("/settings")
-        expect(admin_page.get_by_test_id("settings-not-owner")).to_contain_text(
-            "Only owners can manage the company’s settings"
-        )
-        expect(admin_page.get_by_test_id("settings-form")).to_have_count(0)
-        assert admin_errors == []
-    finally:
-        context.close()
+    # Settings are the owners': the admin is told so.
+    admin_page.goto("/settings")
+    expect(admin_page.get_by_test_id("settings-not-owner")).to_contain_text(
+        "Only owners can manage the company’s settings"
+    )
+    expect(admin_page.get_by_test_id("settings-form")).to_have_count(0)
+    assert admin_errors == []
     assert console_errors == []
