@@ -47,25 +47,13 @@ def firms(api, mail):
 
 @pytest.fixture(scope="module")
 def oncall(cloud):
-    """An SQS queue subscribed to the on-call topic: what the pager would receive. ``oncall()`` drains it."""
-    sqs = aws.client("sqs")
-    queue = sqs.create_queue(QueueName=f"oncall-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    aws.client("sns").subscribe(
-        TopicArn=settings().oncall_topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
-    )
-    received: list[dict] = []
+    """What the pager would receive (``make run``'s on-call queue, ``infra.server.OnCallPager``): ``oncall()``
+    answers every message so far, oldest first."""
+    from infra.server import OnCallPager
 
-    def drain() -> list[dict]:
-        while True:
-            got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-            if not got:
-                return received
-            for message in got:
-                received.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-
-    return drain
+    pager = OnCallPager()
+    pager.subscribe()
+    return lambda: [page["message"] for page in reversed(pager.list())]
 
 
 @pytest.fixture
