@@ -17,6 +17,7 @@ const routes = [
   { path: "/forgot-password", page: () => import("./pages/forgot-password.js"), guard: guestOnly },
   { path: "/reset-password", page: () => import("./pages/reset-password.js") },
   { path: "/accept-invitation", page: () => import("./pages/accept-invitation.js") },
+  { path: "/refuse-invitation", page: () => import("./pages/refuse-invitation.js") },
   { path: "/security/report", page: () => import("./pages/security-report.js") },
   { path: "/account", page: () => import("./pages/account.js"), guard: requireSignIn },
   { path: "/users", page: () => import("./pages/users.js"), guard: requireSignIn },

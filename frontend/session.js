@@ -214,10 +214,14 @@ export function safeNext(value, fallback = HOME) {
   return url.pathname + url.search + url.hash;
 }
 
-// After an answer of login, magic-link verify or invitation accept: either the two-factor step (mfa_token kept in
-// memory, the page then asks for the code) or signed in and on to `next` (to the two-factor setup first when the
-// company requires it).
+// After an answer of login, magic-link verify or invitation accept: a step-up (a sign-in link was emailed: the
+// "check your email" page says so), the two-factor step (mfa_token kept in memory, the page then asks for the
+// code), or signed in and on to `next` (to the two-factor setup first when the company requires it).
 export function finishSignIn(answer, { next, navigate }) {
+  if (answer?.step_up_required) {
+    // The password was right, but recent failed attempts on the account ask for more: a link was emailed.
+    return navigate("/check-email?kind=stepup", { replace: true });
+  }
   if (answer?.mfa_required) {
     session.setPendingMfa({ token: answer.mfa_token, next });
     return navigate("/two-factor", { replace: true });

@@ -1,10 +1,12 @@
 // Landing page of an invitation email: <origin>/accept-invitation#token=... -> your name and a password,
-// POST /api/auth/invitations/accept {token, name, password} -> signed in.
+// POST /api/auth/invitations/accept {token, name, password} -> signed in. A replaced or withdrawn link is dead
+// (invalid_token); an address that has its own account meanwhile cannot join (email_in_use: one address, one
+// company); a name that is a web address is refused at the name field (name_contains_link).
 
 import { ApiError, api } from "../api.js";
 import { h } from "../dom.js";
 import { finishSignIn, session } from "../session.js";
-import { describeError, field, handleSubmit, messages, pageFrame, passwordRules, takeFragmentToken } from "../ui.js";
+import { describeError, field, handleSubmit, link, messages, pageFrame, passwordRules, takeFragmentToken } from "../ui.js";
 
 export const title = "Accept your invitation";
 
@@ -60,6 +62,18 @@ export function render({ navigate, signal }) {
       } catch (error) {
         if (error instanceof ApiError && DEAD_LINK.has(error.code)) {
           body.replaceChildren(deadLink(describeError(error)));
+          return;
+        }
+        if (error instanceof ApiError && error.code === "email_in_use") {
+          // One address, one company: this address has its own Protu account now.
+          body.replaceChildren(
+            h(
+              "div",
+              { class: "card" },
+              h("p", { class: "notice notice--error", role: "alert", "data-testid": "accept-link-error" }, describeError(error)),
+              h("p", {}, link("/signin", "Sign in", { "data-testid": "accept-signin" })),
+            ),
+          );
           return;
         }
         throw error;

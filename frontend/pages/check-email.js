@@ -1,4 +1,5 @@
-// "Check your email" after sign-up (?kind=signup), a sign-in link request (magic) or a password reset (reset).
+// "Check your email" after sign-up (?kind=signup), a sign-in link request (magic), a step-up after the right
+// password (stepup) or a password reset (reset).
 // The address is remembered in memory only (never put in the URL); without it the text stays general.
 
 import { h } from "../dom.js";
@@ -17,6 +18,11 @@ const KINDS = {
     sent: (to) => ["If ", to, " has a Protu account, we sent it a sign-in link."],
     then: "Open it to sign in. The link works once, for 10 minutes.",
     retry: ["/signin?method=link", "send another link"],
+  },
+  stepup: {
+    sent: (to) => ["Your password was right. Because someone recently failed to sign in to your account several times, we sent a link to ", to, " to confirm it is you."],
+    then: "Open it on this device to finish signing in. The link works once, for 10 minutes.",
+    retry: ["/signin", "sign in again"],
   },
   reset: {
     sent: (to) => ["If ", to, " has a Protu account, we sent it a link to choose a new password."],

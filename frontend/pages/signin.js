@@ -59,6 +59,7 @@ export function render({ query, navigate, signal }) {
       async () => {
         try {
           const answer = await api.post("/api/auth/login", { email: email.input.value, password: password.input.value }, { signal });
+          session.lastEmail = email.input.value; // the step-up page names the address the link went to
           await finishSignIn(answer, { next, navigate });
         } catch (error) {
           if (error?.code === "invalid_credentials") {

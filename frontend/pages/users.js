@@ -296,9 +296,11 @@ function ownerView({ signal, navigate }) {
           msg.clear();
           try {
             await api.post("/api/users/invitations", { email: user.email, role: user.role }, { signal });
-            msg.notice(`Invitation sent to ${user.email} again.`);
+            msg.notice(`Invitation sent to ${user.email} again. The earlier link no longer works.`);
           } catch (error) {
-            showError(msg, error);
+            const text = inviteErrorText(error);
+            if (text === null) showError(msg, error);
+            else msg.error(text);
           }
         }),
       );
@@ -424,10 +426,26 @@ function removeQuestion(user, label, me) {
   };
 }
 
-// The invite form's own wording for the server's answers about the address; null for anything else.
+// The invite form's own wording for the server's answers about the address; null for anything else (shown by
+// handleSubmit above the form). The server's messages are plain already; these say what to do next.
+const INVITE_ERRORS = {
+  email_in_use: () => "This person is already a user of your company.",
+  invitations_refused: () =>
+    "The owner of this address asked not to receive invitations to Protu. Ask them for another address, or to sign up themselves.",
+  invitation_limit_reached: (error) =>
+    error.details?.per === "address"
+      ? `This address has had ${error.details.limit} invitation emails from your company today, the most we send. ${retryText(error)}`
+      : `Your company has sent all the invitation emails its plan allows today (${error.details?.limit ?? "the limit"}). ${retryText(error)}`,
+};
+
+function retryText(error) {
+  const hours = Math.max(1, Math.ceil((error.retryAfter ?? 0) / 3600));
+  return error.retryAfter ? `You can send more in about ${hours} hour${hours === 1 ? "" : "s"}.` : "You can send more tomorrow.";
+}
+
 function inviteErrorText(error) {
   if (!(error instanceof ApiError)) return null;
-  if (error.code === "email_in_use") return describeError(error);
+  if (INVITE_ERRORS[error.code]) return INVITE_ERRORS[error.code](error);
   if (error.status === 422 && error.details?.field === "email") return describeError(error);
   return null;
 }

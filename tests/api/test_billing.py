@@ -149,6 +149,66 @@ def test_forged_tampered_stale_and_unsigned_events_are_refused_and_signalled(api
     assert owner.browser.get("/api/billing").json()["status"] == "active"  # nothing changed
 
 
+def test_correctly_signed_events_dated_in_the_future_are_refused_and_signalled(api, mailgun, stripe_api, webhooks):
+    """OWASP ASVS 5.0 9.2.1 (a signed message is accepted only within its validity time span: 'nbf' as well as
+    'exp'; here Stripe's ``t=`` ± 300 s). Security issue 15, item 9: stripe's ``verify_header`` refuses only
+    timestamps older than the tolerance, so a delivery signed with the real secret and ``t=`` an hour ahead was
+    accepted. Such a message is a pre-signed replay (valid for as long as its date is ahead) or a clock gone
+    wrong: refused as a stale one is, 400 ``invalid_signature`` and the ``webhook.bad_signature`` signal."""
+    owner = sign_up(api, mailgun)
+    session = subscribe(owner, stripe_api)
+    subscription = {**stripe_api.subscriptions[session["subscription"]], "status": "canceled"}
+    today = datetime.now(UTC).date()
+    before = len([s for s in signals.list_global(today) if s["kind"] == "webhook.bad_signature"])
+    refused = []
+    for ahead in (3600, 301, 10**6):
+        payload = event("customer.subscription.deleted", subscription, created=int(time.time()) + ahead)
+        signed = sign(payload, stripe_api.webhook_secret, int(time.time()) + ahead)  # the real secret
+        refused.append(post_event(webhooks, stripe_api, payload, signature=signed))
+    for reply in refused:
+        assert reply.status == 400, reply.body  # before the fix: 200 {"status":"processed"}, the subscription gone
+        assert error(reply) == (400, "invalid_signature")
+    after = [s for s in signals.list_global(today) if s["kind"] == "webhook.bad_signature"]
+    assert len(after) == before + 3
+    assert after[0]["details"] == {"provider": "stripe", "problem": "timestamp in the future"}
+    assert owner.browser.get("/api/billing").json()["status"] == "active"  # nothing changed
+    assert [e["details"]["type"] for e in audit.events(tenant(owner), action="billing.webhook")[0]] == [
+        "invoice.paid",
+        "customer.subscription.created",
+        "checkout.session.completed",
+    ]  # and nothing was marked: the event, sent again in time, is still processed
+
+    # a clock a little ahead (within the tolerance) is still heard
+    payload = event("customer.subscription.updated", {**subscription, "status": "past_due"})
+    signed = sign(payload, stripe_api.webhook_secret, int(time.time()) + 250)
+    ahead = post_event(webhooks, stripe_api, payload, signature=signed)
+    assert ahead.status == 200 and ahead.json() == {"status": "processed"}
+    assert owner.browser.get("/api/billing").json()["status"] == "past_due"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "v1={v1}",  # no timestamp
+        "t=,v1={v1}",
+        "t=soon,v1={v1}",
+        "t={now}",  # no signature
+        "t={now},t={later},v1={v1}",  # two timestamps: the signed one is not the one checked against the clock
+        "t={later},t={now},v1={v1}",
+        "t=+{now},v1={v1}",  # what int() reads, but not a Stripe timestamp
+    ],
+)
+def test_malformed_signature_headers_are_refused(stripe_api, webhooks, header):
+    """OWASP ASVS 5.0 9.2.1: the timestamp checked against the clock must be the one that was signed, so a header
+    that is not exactly Stripe's (one ``t=`` of digits) is refused as a signature that does not verify."""
+    payload = event("customer.created", {"id": "cus_x", "object": "customer"})
+    now = int(time.time())
+    v1 = sign(payload, stripe_api.webhook_secret, now).split("v1=")[1]  # a valid signature of ``now``
+    reply = post_event(webhooks, stripe_api, payload, signature=header.format(now=now, later=now + 3600, v1=v1))
+    assert reply.status == 400, reply.body
+    assert error(reply) == (400, "invalid_signature")
+
+
 def test_unknown_event_types_and_events_for_no_company_are_ignored(api, mailgun, stripe_api, webhooks):
     unknown = post_event(webhooks, stripe_api, event("customer.created", {"id": "cus_x", "object": "customer"}))
     assert unknown.status == 200 and unknown.json() == {"status": "ignored"}

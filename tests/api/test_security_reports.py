@@ -234,6 +234,54 @@ def test_one_address_is_limited_while_another_is_still_heard(api, mailgun, write
     assert api.post(URL, json=a_report(), source_ip="198.51.100." + str(uuid.uuid4().int % 250 + 1)).status == 202
 
 
+def test_a_stranger_cannot_mail_bomb_an_address_through_acknowledgements(api, mailgun):
+    """OWASP ASVS 5.0 2.4.1 (anti-automation against excessive calls to a function that overuses a costly resource:
+    here our mail, and the victim's mailbox). Security issue 15, item 9: the intake is limited per source address
+    only, so an attacker with many addresses had Protu email an acknowledgement to the victim's address with every
+    report. Beyond ``ACK_LIMIT`` a day per mailbox (case and ``+tag`` do not make another one) the acknowledgement
+    is withheld; every report is still stored, and the answer is the one any report gets (it does not tell whether
+    the address had acknowledgements already)."""
+    victim = f"victim-{uuid.uuid4().hex[:10]}@example.org"
+    local, domain = victim.split("@")
+    tagged = f"{local}+{uuid.uuid4().hex[:6]}@{domain.upper()}"
+    spellings = [victim, victim.upper(), f"{local}+security@{domain}", tagged]  # one mailbox
+    attempts = reports.ACK_LIMIT + 4
+
+    answers = []
+    for n in range(attempts):
+        reply = api.post(URL, json=a_report(contact=spellings[n % len(spellings)]), source_ip=some_ip())
+        assert reply.status == 202, reply.body  # every report is accepted...
+        answers.append(reply.json())
+
+    to_victim = [m for m in mailgun.messages if m["to"].casefold().startswith(local)]
+    assert len(to_victim) == reports.ACK_LIMIT, [m["to"] for m in mailgun.messages]  # ...not every one mailed
+    assert {(a["status"], a["acknowledgement"]) for a in answers} == {("received", "sent")}  # the same answer
+    stored = [reports.get(a["id"]) for a in answers]
+    assert all(s is not None for s in stored)  # every report is kept, with its contact as given
+    assert [s.contact for s in stored] == [spellings[n % len(spellings)] for n in range(attempts)]
+    assert [s.acknowledgement for s in stored] == ["sent"] * reports.ACK_LIMIT + ["withheld"] * 4
+
+    # another address is still acknowledged
+    bystander = a_report()
+    assert api.post(URL, json=bystander, source_ip=some_ip()).json()["acknowledgement"] == "sent"
+    assert len(mailgun.to(bystander["contact"])) == 1
+
+
+@pytest.mark.parametrize(
+    "spelling, mailbox",
+    [
+        ("Ana.Lopez@Example.org", "ana.lopez@example.org"),  # dots matter outside Gmail
+        ("ana.lopez+bugs@example.org", "ana.lopez@example.org"),
+        ("A.n.A.Lopez+x+y@GMail.com", "analopez@gmail.com"),
+        ("ana.lopez@googlemail.com", "analopez@gmail.com"),
+        ("+tag@example.org", "+tag@example.org"),  # nothing before the tag: the address as it is
+    ],
+)
+def test_the_acknowledgement_limit_counts_a_mailbox_under_its_spellings(spelling, mailbox):
+    """OWASP ASVS 5.0 2.4.1: the limit is per mailbox, or a few spellings of one address would multiply it."""
+    assert reports._mailbox(spelling) == mailbox
+
+
 # ------------------------------------------------------------------------------------------------ Mailgun down
 @pytest.mark.parametrize("failures", [(500, 500, 500), (400,)], ids=["mailgun_unavailable", "mailgun_refuses"])
 def test_a_mailgun_failure_keeps_the_report_and_answers_pending(api, mailgun, no_waits, capsys, failures):

@@ -202,6 +202,7 @@ TIGHT_PATHS = {
     "/api/auth/signup": True,
     "/api/auth/reauthenticate": True,
     "/api/auth/invitations/accept": True,
+    "/api/auth/invitations/refuse": True,
     "/api/security/reports": True,
     "/api/auth/refresh": False,
     "/api/auth/logout": False,

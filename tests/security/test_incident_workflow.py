@@ -21,7 +21,7 @@ from protu.settings import settings
 
 from infra import ops, stepfunctions
 from infra.streams import StreamPump
-from tests.api.people import STRONG, Browser, invite, new_email, sign_up
+from tests.api.people import STRONG, Browser, invite, link_token, new_email, sign_up
 from tests.conftest import capture_mailgun
 
 NOTICE_SUBJECT = "Security notice for "
@@ -132,18 +132,27 @@ def test_credential_stuffing_is_contained_before_assessment_and_owners_are_told(
     # containment ran to its end before assessment started, and before anyone was told
     assert exited(execution, "Contain") < entered(execution, "Assess") < entered(execution, "Notify")
     contained = json.loads(execution.history[exited(execution, "Contain")]["stateExitedEventDetails"]["output"])
-    assert contained["containment"] == {"sessions_revoked": 2, "accounts_locked": 2, "addresses_blocked": 1}
-    # the sessions involved are revoked, the accounts locked (until a password reset), the address blocked
-    assert a_admin.browser.get("/api/me").status == 401
-    assert b_owner.browser.get("/api/me").status == 401
-    locked = Browser(api).login(a_admin.email)
-    assert locked.status == 403 and locked.json()["error"]["code"] == "account_locked"
+    assert contained["containment"] == {
+        "sessions_revoked": 0,
+        "accounts_locked": 0,
+        "accounts_stepped_up": 2,
+        "addresses_blocked": 1,
+    }
+    # containment acts on the source: the address is blocked; the accounts it named keep their sessions, their
+    # holders are told, and their next sign-in asks for an email link (ASVS 5.0 6.3.1, no denial of service)
+    assert a_admin.browser.get("/api/me").status == 200
+    assert b_owner.browser.get("/api/me").status == 200
+    stepped = Browser(api).login(a_admin.email)
+    assert (stepped.status, stepped.json()) == (200, {"step_up_required": True, "method": "email_link"})
+    told = [m for m in mail.to(b_owner.email) if m["subject"].startswith("Failed attempts to sign in")]
+    assert told and "network we have now blocked" in told[-1]["text"] and "not locked" in told[-1]["text"]
     blocked = attacker.login(c_owner.email, STRONG)
     assert blocked.status == 429 and blocked.json()["error"]["code"] == "address_blocked"
     # nobody else is touched
     assert a_owner.browser.get("/api/me").status == 200 and c_owner.browser.get("/api/me").status == 200
-    audit = a_owner.browser.get("/api/audit-events?action=incident.account_locked").json()["items"]
+    audit = a_owner.browser.get("/api/audit-events?action=incident.step_up_required").json()["items"]
     assert [e["target"] for e in audit] == [f"user:{admin_id}"] and audit[0]["actor"] == "system:incident-response"
+    assert a_owner.browser.get("/api/audit-events?action=incident.account_locked").json()["items"] == []
 
     # exactly the owners of the companies concerned are told, each about their own company
     sent = notices(mail, incident.id)
@@ -200,6 +209,52 @@ def test_credential_stuffing_is_contained_before_assessment_and_owners_are_told(
     # a block can be lifted early by an operator (a false alarm, a shared office address)
     assert ops.main(["incidents", "unblock", "--address", attacker.ip]) == 0
     assert attacker.login(c_owner.email, STRONG).status == 200
+
+
+def test_a_sign_in_burst_cannot_lock_chosen_accounts_but_one_the_attacker_got_into_is_locked(
+    api, mail, oncall, detector
+):
+    """Issue 15, attack 1 (ASVS 5.0 6.3.1, brute-force controls without denial of service). From one address, one
+    wrong password for each victim (an owner among them), padded with invented emails up to ten: before, the
+    Critical incident's containment signed the victims out and locked them (403 ``account_locked``, magic links
+    refused). Now it acts on the source; only an account the attacking address signed in to with its password is
+    locked, and its holder unlocks it at once from their mailbox."""
+    owner, other = sign_up(api, mail), sign_up(api, mail)
+    reused = sign_up(api, mail)  # reused its password elsewhere: the attacker has it
+    attacker_ip = address()
+    assert Browser(api, ip=attacker_ip).login(reused.email, reused.password).status == 200
+    attacker = Browser(api, ip=attacker_ip)
+    victims = [owner.email, other.email] + [new_email("invented") for _ in range(8)]
+    for email in victims:
+        assert attacker.login(email, "Tr0ub4dor&3-guess").status == 401
+
+    (incident,) = detector()
+    execution = waiting_for_operator(incident)
+    contained = json.loads(execution.history[exited(execution, "Contain")]["stateExitedEventDetails"]["output"])
+    assert contained["containment"]["accounts_stepped_up"] == 2 and contained["containment"]["accounts_locked"] == 1
+
+    # the chosen victims: signed in where they were, and their own way in still works
+    for victim in (owner, other):
+        assert victim.browser.get("/api/me").status == 200
+        again = Browser(api, ip=victim.browser.ip).login(victim.email)
+        assert again.json() == {"step_up_required": True, "method": "email_link"}
+        confirm = mail.to(victim.email)[-1]
+        assert "confirm it is you" in confirm["subject"].lower()
+        back = Browser(api, ip=victim.browser.ip).post("/api/auth/magic-link/verify", {"token": link_token(confirm)})
+        assert back.status == 200, back.body
+
+    # the account the attacker got into: signed out everywhere and locked...
+    assert reused.browser.get("/api/me").status == 401
+    holder = Browser(api, ip=reused.browser.ip)
+    locked = holder.login(reused.email)
+    assert (locked.status, locked.json()["error"]["code"]) == (403, "account_locked")
+    assert reused.email in notices(mail, incident.id)  # its company's owners are told
+    # ...until its holder proves their mailbox, at once
+    assert holder.post("/api/auth/magic-link", {"email": reused.email}).status == 202
+    unlocked = holder.post("/api/auth/magic-link/verify", {"token": link_token(mail.to(reused.email)[-1])})
+    assert unlocked.status == 200, unlocked.body
+    assert "auth.unlocked" in [e["action"] for e in holder.get("/api/audit-events").json()["items"]]
+    assert Browser(api, ip=reused.browser.ip).login(reused.email).status == 200
 
 
 # ------------------------------------------------------------------------------------------------ each severity

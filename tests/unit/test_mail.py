@@ -282,10 +282,18 @@ SAMPLES = {
     "verify_email": {"name": "Ana", "link": "/verify?token=t"},
     "magic_link": {"link": "/signin/magic?token=t", "minutes": 10},
     "password_reset": {"link": "/reset?token=t", "minutes": 30},
-    "invitation": {"company": "Acme", "inviter": "Bo", "role": "Manager", "link": "/invite?token=t"},
+    "invitation": {
+        "company": "Acme",
+        "inviter": "Bo",
+        "role": "Manager",
+        "link": "/invite?token=t",
+        "refuse_link": "/refuse-invitation#token=r",
+    },
     "account_exists": {"link_to_sign_in": "/signin"},
     "new_sign_in": {"when": datetime(2025, 3, 1, 9, 30, tzinfo=UTC), "ip": "203.0.113.7", "user_agent": "Firefox"},
     "account_locked": {"minutes": 15},
+    "sign_in_confirm": {"link": "/magic#token=abc", "minutes": 10},
+    "sign_in_attempts": {"attempts": 5, "blocked": False},
     "suspicious_activity": {"reason": "a refresh token was used twice"},
     "password_changed": {"when": datetime(2025, 3, 1, 9, 30, tzinfo=UTC)},
     "two_factor_changed": {"enabled": False, "when": "today"},
@@ -303,6 +311,8 @@ SAMPLES = {
         "reference": "inc-20261126-0a1b2c3d4e",
     },
     "security_report_received": {"reference": "rep-0a1b2c3d4e5f"},
+    "invitation_account_exists": {"company": "Acme", "inviter": "Bo", "refuse_link": "/refuse-invitation#token=r"},
+    "invitation_declined": {"email": "ana@example.com", "company": "Acme", "refused": True},
 }
 HOSTILE = "<script>alert(\"x\")</script> & 'y' <img src=x onerror=alert(1)>"
 
@@ -351,7 +361,9 @@ def test_verify_email_greets_without_a_name():
 
 
 def test_an_invitation_names_inviter_company_and_role():
-    rendered = mail.render("invitation", company="Acme & Co", inviter="Bo", role="Manager", link="/invite?t=1")
+    rendered = mail.render(
+        "invitation", company="Acme & Co", inviter="Bo", role="Manager", link="/invite?t=1", refuse_link="/refuse"
+    )
     assert rendered.subject == "Bo invited you to Acme & Co on Protu"
     assert "Bo invited you to join Acme &amp; Co on Protu as Manager." in rendered.html
 
@@ -386,7 +398,7 @@ def test_a_full_link_on_the_app_origin_is_kept():
         ("magic_link", {"link": None, "minutes": 10}),
         ("magic_link", {"link": "/x", "minutes": 0}),
         ("magic_link", {"link": "/x", "minutes": "10"}),
-        ("invitation", {"company": " \n", "inviter": "Bo", "role": "Manager", "link": "/x"}),
+        ("invitation", {"company": " \n", "inviter": "Bo", "role": "Manager", "link": "/x", "refuse_link": "/r"}),
         ("two_factor_changed", {"enabled": "yes", "when": "today"}),
     ],
 )

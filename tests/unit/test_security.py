@@ -145,39 +145,57 @@ def refused(email: str, ip: str) -> errors.RateLimited:
     return info.value
 
 
-def test_an_account_locks_after_exactly_five_failures_and_says_so_once(cloud):
+def test_five_failures_put_an_account_under_step_up_without_refusing_anyone(cloud):
+    """ASVS 5.0 6.3.1 without a denial of service: failures spread over addresses never refuse the account's
+    sign-ins; the fifth puts it under step-up, said exactly once."""
     email = fresh_email()
     outcomes = []
-    for i in range(login_guard.ACCOUNT_LIMIT):
-        login_guard.check(email, fresh_ip(), now=NOW)  # not locked yet (different addresses: only the account counts)
+    for _ in range(login_guard.ACCOUNT_LIMIT):
+        assert login_guard.check(email, fresh_ip(), now=NOW).step_up is False
         outcomes.append(login_guard.record_failure(email, fresh_ip(), now=NOW))
 
     assert [o.account_failures for o in outcomes] == [1, 2, 3, 4, 5]
-    assert [o.locked_now for o in outcomes] == [False, False, False, False, True]
-    error = refused(email, fresh_ip())
-    assert error.status == 429 and error.code == "too_many_attempts"
-    assert 0 < int(error.headers["Retry-After"]) <= login_guard.WINDOW_SECONDS
-
-    # Failures past the limit (a caller that records anyway) never report a new lockout.
-    assert login_guard.record_failure(email, fresh_ip(), now=NOW).locked_now is False
+    assert [o.step_up_now for o in outcomes] == [False, False, False, False, True]
+    assert login_guard.check(email, fresh_ip(), now=NOW).step_up is True  # not refused: asked for more
+    assert login_guard.record_failure(email, fresh_ip(), now=NOW).step_up_now is False  # said once
+    login_guard.step_up_done(email)
+    assert login_guard.check(email, fresh_ip(), now=NOW).step_up is False
 
 
 def test_the_email_is_normalised(cloud):
     email = fresh_email()
     for variant in (email.upper(), f"  {email}\t", email.title(), email, email.upper()):
         login_guard.record_failure(variant, fresh_ip(), now=NOW)
-    refused(email, fresh_ip())
-    refused(f" {email.upper()} ", fresh_ip())
+    assert login_guard.check(email, fresh_ip(), now=NOW).step_up
+    assert login_guard.check(f" {email.upper()} ", fresh_ip(), now=NOW).step_up
+
+
+def test_one_address_guessing_one_account_waits_longer_each_time(cloud):
+    email, ip = fresh_email(), fresh_ip()
+    waits = []
+    now = NOW
+    for _ in range(login_guard.PAIR_FREE + 4):
+        try:
+            login_guard.check(email, ip, now=now)
+        except errors.RateLimited as error:
+            wait = int(error.headers["Retry-After"])
+            waits.append(wait)
+            now += wait  # the attacker waits exactly as told
+            login_guard.check(email, ip, now=now)
+        login_guard.record_failure(email, ip, now=now)
+    assert waits == [2, 4, 8, 16]  # free guesses first, then doubling delays
+    login_guard.check(email, fresh_ip(), now=now)  # the account's holder elsewhere is never made to wait
+    assert login_guard.delay(100) == login_guard.MAX_DELAY_SECONDS
 
 
 def test_known_and_unknown_accounts_get_the_same_answer(cloud):
-    """The guard never looks at accounts: a locked unknown email and a locked known one are refused alike."""
-    known, unknown = fresh_email(), fresh_email()  # "known" would exist in the identity store; the guard can't tell
+    """The guard never looks at accounts: a delayed unknown email and a delayed known one are refused alike."""
+    known, unknown, ip = fresh_email(), fresh_email(), fresh_ip()  # the guard can't tell which would exist
     for email in (known, unknown):
-        for _ in range(login_guard.ACCOUNT_LIMIT):
-            login_guard.record_failure(email, fresh_ip(), now=NOW)
+        for _ in range(login_guard.PAIR_FREE):
+            login_guard.record_failure(email, ip, now=NOW)
 
-    answers = [refused(email, fresh_ip()) for email in (known, unknown)]
+    answers = [refused(email, ip) for email in (known, unknown)]
     shapes = [(e.status, e.code, e.message, e.to_body(), sorted(e.headers)) for e in answers]
     assert shapes[0] == shapes[1]
     assert shapes[0][4] == ["Retry-After"]
@@ -189,19 +207,19 @@ def test_an_address_is_refused_after_thirty_failures_across_many_accounts(cloud)
     outcomes = [login_guard.record_failure(fresh_email(), ip, now=NOW) for _ in range(login_guard.ADDRESS_LIMIT)]
 
     assert outcomes[-1].address_failures == login_guard.ADDRESS_LIMIT
-    assert not any(o.locked_now for o in outcomes)  # no single account reached its limit
+    assert not any(o.step_up_now for o in outcomes)  # no single account reached its limit
     address_error = refused(fresh_email(), ip)  # a never-seen account from that address
     login_guard.check(fresh_email(), fresh_ip(), now=NOW)  # other addresses are unaffected
 
-    # Whether the account or the address was over its limit cannot be told from the answer.
-    email = fresh_email()
-    for _ in range(login_guard.ACCOUNT_LIMIT):
-        login_guard.record_failure(email, fresh_ip(), now=NOW)
-    account_error = refused(email, fresh_ip())
+    # Whether the address or the pair was over its limit cannot be told from the answer.
+    email, other = fresh_email(), fresh_ip()
+    for _ in range(login_guard.PAIR_FREE):
+        login_guard.record_failure(email, other, now=NOW)
+    pair_error = refused(email, other)
     assert (address_error.code, address_error.message, address_error.to_body()) == (
-        account_error.code,
-        account_error.message,
-        account_error.to_body(),
+        pair_error.code,
+        pair_error.message,
+        pair_error.to_body(),
     )
 
 
@@ -213,28 +231,30 @@ def test_an_ipv6_subscriber_counts_as_its_slash_64(cloud):
     assert login_guard.address_key("::ffff:192.0.2.1") == "192.0.2.1"
 
 
-def test_success_clears_the_account_but_not_the_address(cloud):
+def test_success_clears_the_pair_but_not_the_account_or_the_address(cloud):
     email, ip = fresh_email(), fresh_ip()
-    for _ in range(login_guard.ACCOUNT_LIMIT - 1):
+    for _ in range(login_guard.PAIR_FREE):
         login_guard.record_failure(email, ip, now=NOW)
+    refused(email, ip)
     login_guard.record_success(email, ip, now=NOW)
+    login_guard.check(email, ip, now=NOW)  # the pair's delay is gone
 
     outcome = login_guard.record_failure(email, ip, now=NOW)
-    assert outcome.account_failures == 1
-    assert outcome.address_failures == login_guard.ACCOUNT_LIMIT
+    assert outcome.account_failures == login_guard.PAIR_FREE + 1  # the account's count goes on
+    assert outcome.address_failures == login_guard.PAIR_FREE + 1
 
 
-def test_a_lockout_ends_with_its_window(cloud):
-    email, ip = fresh_email(), fresh_ip()
-    for _ in range(login_guard.ACCOUNT_LIMIT):
-        login_guard.record_failure(email, ip, now=NOW)
+def test_an_address_limit_ends_with_its_window(cloud):
+    ip = fresh_ip()
+    for _ in range(login_guard.ADDRESS_LIMIT):
+        login_guard.record_failure(fresh_email(), ip, now=NOW)
     with pytest.raises(errors.RateLimited) as info:
-        login_guard.check(email, ip, now=NOW)
+        login_guard.check(fresh_email(), ip, now=NOW)
     assert info.value.headers["Retry-After"] == str(login_guard.WINDOW_SECONDS - (NOW - T0))
 
     next_window = T0 + login_guard.WINDOW_SECONDS
-    login_guard.check(email, ip, now=next_window)
-    assert login_guard.record_failure(email, ip, now=next_window).account_failures == 1
+    login_guard.check(fresh_email(), ip, now=next_window)
+    assert login_guard.record_failure(fresh_email(), ip, now=next_window).address_failures == 1
 
 
 def test_guard_counters_store_neither_email_nor_address(cloud):

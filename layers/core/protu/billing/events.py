@@ -4,7 +4,10 @@
 
 1. ``stripe.WebhookSignature.verify_header`` checks ``Stripe-Signature`` over the raw body (300 s tolerance). A bad or
    missing signature is 400 ``invalid_signature`` and the ``webhook.bad_signature`` security signal; an unset
-   webhook secret verifies nothing (every event is refused, and an error is logged).
+   webhook secret verifies nothing (every event is refused, and an error is logged). The tolerance holds both ways:
+   ``verify_header`` refuses only a ``t=`` older than it, so a signed ``t=`` more than 300 s ahead of our clock is
+   refused here the same way (a pre-signed replay, usable for as long as its date is ahead, or a clock gone wrong:
+   either is for the security team to see).
 2. The company: the Stripe customer's index (``STRIPE#CUSTOMER#``) or, for a checkout, the company id we put in the
    session's metadata (checked against the index when both exist). An event for no company of ours is ignored.
 3. Once: the event's marker (``STRIPE#EVENT#<id>``), the state change and the ``billing.webhook`` audit event
@@ -19,6 +22,7 @@ Handled: ``checkout.session.completed``, ``customer.subscription.created|updated
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -38,6 +42,7 @@ SUBSCRIPTION_EVENTS = {
     "customer.subscription.deleted",
 }
 HANDLED = SUBSCRIPTION_EVENTS | {"checkout.session.completed", "invoice.paid", "invoice.payment_failed"}
+_DIGITS = re.compile(r"[0-9]{1,12}")  # a Unix time in seconds, for millennia
 
 log = get_logger(__name__)
 
@@ -76,6 +81,13 @@ def _verified(payload: bytes, signature: str | None, source_ip: str) -> dict[str
         stripe.WebhookSignature.verify_header(text, signature or "", secret, tolerance=TOLERANCE_SECONDS)
     except (stripe.SignatureVerificationError, UnicodeDecodeError):
         raise _bad_signature(source_ip, "signature") from None
+    signed_at = _signed_at(signature or "")
+    if signed_at is None:
+        raise _bad_signature(source_ip, "malformed header")
+    ahead = signed_at - int(time.time())
+    if ahead > TOLERANCE_SECONDS:
+        log.warning("stripe signature dated in the future", extra={"ahead_seconds": ahead})
+        raise _bad_signature(source_ip, "timestamp in the future")
     try:
         event = json.loads(payload)
         if not (
@@ -92,6 +104,21 @@ def _verified(payload: bytes, signature: str | None, source_ip: str) -> dict[str
     if len(event["id"]) > 255:
         raise errors.BadRequest("This is not a Stripe event.", code="invalid_payload")
     return event
+
+
+def _signed_at(header: str) -> int | None:
+    """The signed time of a ``Stripe-Signature`` header (``t=<unix seconds>,v1=<hex>[,…]``), or None when the header
+    is not written as Stripe writes it.
+
+    stripe's own parser is private (``WebhookSignature._get_timestamp_and_signatures``), and looser than Stripe's
+    format: it takes the first ``t`` field through ``int()``, which also reads a sign, spaces and ``_``. Reading
+    the header any differently from it could check against the clock another time than the one signed, so this
+    accepts only what leaves no choice: exactly one ``t`` field, of ASCII digits. Called after ``verify_header``
+    succeeded, it then names the very timestamp the signature covers."""
+    values = [value for key, _, value in (item.partition("=") for item in header.split(",")) if key == "t"]
+    if len(values) != 1 or not _DIGITS.fullmatch(values[0]):
+        return None
+    return int(values[0])
 
 
 def _bad_signature(source_ip: str, why: str) -> errors.BadRequest:

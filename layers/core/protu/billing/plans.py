@@ -17,12 +17,13 @@ class Plan:
     title: str
     seats: int  # users (owners, admins, invitations pending)
     candidates_per_month: int  # candidates created per calendar month (UTC)
+    invitations_per_day: int  # invitation emails per UTC day, resends included (protu.identity.invitations)
     paid: bool
 
 
-FREE = Plan("free", "Free", seats=3, candidates_per_month=25, paid=False)
-TEAM = Plan("team", "Team", seats=15, candidates_per_month=300, paid=True)
-BUSINESS = Plan("business", "Business", seats=100, candidates_per_month=3000, paid=True)
+FREE = Plan("free", "Free", seats=3, candidates_per_month=25, invitations_per_day=20, paid=False)
+TEAM = Plan("team", "Team", seats=15, candidates_per_month=300, invitations_per_day=100, paid=True)
+BUSINESS = Plan("business", "Business", seats=100, candidates_per_month=3000, invitations_per_day=500, paid=True)
 PLANS: dict[str, Plan] = {plan.name: plan for plan in (FREE, TEAM, BUSINESS)}
 PAID = tuple(name for name, plan in PLANS.items() if plan.paid)
 

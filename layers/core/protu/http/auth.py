@@ -105,6 +105,13 @@ class MfaRequiredOut(msgspec.Struct):
     mfa_token: str
 
 
+class StepUpOut(msgspec.Struct):
+    """The password was right, but recent failed attempts on the account ask for more: a sign-in link was emailed."""
+
+    step_up_required: bool
+    method: str  # email_link
+
+
 class StatusOut(msgspec.Struct):
     status: str
 
@@ -141,9 +148,11 @@ def refresh_cookie(value: str, max_age: int) -> str:
     return f"{sessions.REFRESH_COOKIE}={value}; Max-Age={max_age}; Path=/api/auth; HttpOnly; Secure; SameSite=Strict"
 
 
-def _signed_in(call: Call, result) -> SignedInOut | MfaRequiredOut:
+def _signed_in(call: Call, result) -> SignedInOut | MfaRequiredOut | StepUpOut:
     if isinstance(result, accounts.MfaRequired):
         return MfaRequiredOut(True, result.mfa_token)
+    if isinstance(result, accounts.StepUpRequired):
+        return StepUpOut(True, result.method)
     remaining = max(0, int(result.session.absolute_expires_at - result.session.last_seen_at))
     call.response_headers["Set-Cookie"] = refresh_cookie(result.refresh_token, remaining)
     return SignedInOut(result.access_token, "Bearer", tokens.ACCESS_TOKEN_SECONDS, me_of(result.user, result.company))
@@ -228,8 +237,9 @@ def verify_email(call: Call) -> StatusOut:
     body=LoginIn,
     example={"email": "ana@acme.example", "password": "violet harbour lantern 42"},
 )
-def login(call: Call) -> SignedInOut | MfaRequiredOut:
-    """Sign in with email and password; answers the two-factor step when it is on."""
+def login(call: Call) -> SignedInOut | MfaRequiredOut | StepUpOut:
+    """Sign in with email and password; answers the two-factor step when it is on, or ``step_up_required`` (a
+    sign-in link was emailed) after repeated failed attempts on the account."""
     result = accounts.login(call.body.email, call.body.password, ip=call.source_ip, user_agent=call.user_agent)
     return _signed_in(call, result)
 
@@ -245,8 +255,8 @@ def mfa(call: Call) -> SignedInOut:
 def magic_link(call: Call) -> StatusOut:
     """Email a single-use sign-in link (valid 10 minutes). Same answer for every email."""
     email = accounts.normalise_email(call.body.email)
-    if _limit("magic-link", email, 5, 3600) and _limit("magic-link-ip", call.source_ip, 30, 3600):
-        accounts.request_magic_link(email)
+    if _limit("magic-link-ip", call.source_ip, 30, 3600):
+        accounts.request_magic_link(email, call.source_ip)
     return StatusOut("sent_if_registered")
 
 
@@ -263,8 +273,8 @@ def magic_link_verify(call: Call) -> SignedInOut | MfaRequiredOut:
 def forgot(call: Call) -> StatusOut:
     """Email a password-reset link. Same answer for every email."""
     email = accounts.normalise_email(call.body.email)
-    if _limit("reset", email, 5, 3600) and _limit("reset-ip", call.source_ip, 30, 3600):
-        accounts.forgot_password(email)
+    if _limit("reset-ip", call.source_ip, 30, 3600):
+        accounts.forgot_password(email, call.source_ip)
     return StatusOut("sent_if_registered")
 
 
@@ -287,12 +297,24 @@ def reset(call: Call) -> StatusOut:
     example={"token": EXAMPLE_TOKEN, "name": "Ben Jones", "password": "quiet orange bicycle 9"},
 )
 def accept_invitation(call: Call) -> SignedInOut:
-    """Join a company with the token of an invitation."""
+    """Join a company with the token of an invitation: your address becomes your account now. Only the newest link
+    of an invitation works (400 ``invalid_token``); an address that has a Protu account already answers 409
+    ``email_in_use`` (one address, one company); a name may not be a web address (422 ``name_contains_link``)."""
+    from protu.identity import invitations
+
     b = call.body
-    result = accounts.accept_invitation(
-        b.token, b.name.strip(), b.password, ip=call.source_ip, user_agent=call.user_agent
-    )
+    result = invitations.accept(b.token, b.name.strip(), b.password, ip=call.source_ip, user_agent=call.user_agent)
     return _signed_in(call, result)
+
+
+@router.post("/api/auth/invitations/refuse", permission=PUBLIC, body=TokenIn, example={"token": EXAMPLE_TOKEN})
+def refuse_invitations(call: Call) -> StatusOut:
+    """With the refuse link of an invitation email: decline that invitation (whoever sent it is told) and receive
+    no more invitations to this address from anyone for a year (they answer 409 ``invitations_refused``)."""
+    from protu.identity import invitations
+
+    invitations.refuse(call.body.token)
+    return StatusOut("refused")
 
 
 @router.post("/api/auth/refresh", permission=PUBLIC)
@@ -460,19 +482,12 @@ def mfa_confirm(call: Call) -> RecoveryCodesOut:
 )
 def mfa_off(call: Call) -> None:
     """Turn two-factor off; needs your current password or a code. ``end_other_sessions`` signs out the others."""
-    from protu.identity import mfa, passwords
+    from protu.identity import mfa
 
-    p = call.principal
-    user = accounts.get_user(p.tenant_id, p.user_id)
-    if call.body.password is not None:
-        ok = bool(user.password_hash) and passwords.verify_password(user.password_hash, call.body.password)
-    elif call.body.code is not None:
-        ok = mfa.verify_second_factor(user, call.body.code)
-    else:
-        raise errors.ValidationFailed("Give your password or a code.", code="password_or_code_required")
-    if not ok:
-        accounts.second_factor_failed(p, call.source_ip)
-        raise errors.Forbidden("That is not correct.", code="invalid_password")
+    b = call.body
+    user = accounts.confirm_identity(
+        call.principal, password=b.password, code=b.code, source_ip=call.source_ip, action="mfa.disable"
+    )
     mfa.disable(user)
-    if call.body.end_other_sessions:
+    if b.end_other_sessions:
         _end_others(call, "mfa_disabled")

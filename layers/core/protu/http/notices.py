@@ -23,6 +23,12 @@ router = Router("auth")
 ALERT_DAYS = 30
 SECURITY_ACTIONS = {
     "auth.locked": "Your account was locked after too many failed sign-ins.",
+    "auth.step_up_required": "Someone failed to sign in to your account several times: your next sign-in asks "
+    "you to confirm it is you.",
+    "incident.step_up_required": "Failed sign-ins to your account came from an address we blocked: your next "
+    "sign-in asks you to confirm it is you.",
+    "incident.account_locked": "Your account was locked after signs that someone else got into it: sign in with a "
+    "link from your email to unlock it.",
     "session.suspicious_signout": "A session of yours was signed out because it looked compromised.",
     "auth.password_changed": "Your password was changed.",
     "auth.password_reset": "Your password was reset.",

@@ -8,7 +8,7 @@ import msgspec
 
 from protu.http.auth import Email, Strict, mailable, record_id
 from protu.http.routing import Call, Router
-from protu.identity import users
+from protu.identity import invitations, users
 
 router = Router("users")
 
@@ -64,14 +64,18 @@ def list_users(call: Call) -> list[UserOut]:
     example={"email": "ben@acme.example", "role": "admin"},
 )
 def invite(call: Call) -> UserOut:
-    """Invite someone by email as an owner or an admin (a new invitation takes a seat of the plan)."""
+    """Invite someone by email as an owner or an admin, or send a pending invitation again with the role given now
+    (its previous link stops working). A new invitation takes a seat of the plan; a resend takes none. The answer is
+    the same whether or not the address has a Protu account elsewhere (409 ``email_in_use`` only for a user of your
+    own company). Invitation emails are limited per day (429 ``invitation_limit_reached`` with ``Retry-After``: by
+    plan for the company, and per address); an address whose holder refused invitations answers 409
+    ``invitations_refused``."""
     from protu.billing import service as billing
-    from protu.identity import accounts
 
     email = mailable(call.body.email)
-    if accounts.email_owner(email) is None:  # a resent invitation takes no new seat
+    if invitations.find_in_company(call.principal.tenant_id, email) is None:  # a resend takes no new seat
         billing.check_seat(call.principal.tenant_id)
-    return _out(users.invite(call.principal, email, call.body.role))
+    return _out(invitations.invite(call.principal, email, call.body.role))
 
 
 @router.patch("/api/users/{user_id}", permission="users", body=RoleIn, example={"role": "owner"})

@@ -29,7 +29,7 @@ RESET_SECONDS = 30 * 60
 INVITE_SECONDS = 7 * 24 * 3600
 MFA_STEP_SECONDS = 5 * 60
 MFA_STEP_ATTEMPTS = 5
-KNOWN_DEVICES = 10  # the recent devices a user's record remembers (a sign-in from any other is emailed)
+KNOWN_DEVICES = 10  # the recent devices (and networks) a user's record remembers (a sign-in from another is emailed)
 
 
 @dataclass
@@ -47,6 +47,14 @@ class SignedIn:
 @dataclass
 class MfaRequired:
     mfa_token: str
+
+
+@dataclass
+class StepUpRequired:
+    """The password was right, but the account is under step-up (``security.login_guard``): a sign-in link was
+    emailed; following it finishes the sign-in (through the second factor when it is on)."""
+
+    method: str = "email_link"
 
 
 def normalise_email(email: str) -> str:
@@ -98,7 +106,7 @@ def get_company(tenant_id: str) -> Company:
         raise errors.NotFound() from None
 
 
-def _token_item(kind: str, user: User, seconds: int) -> tuple[str, OneTimeToken]:
+def issue_token(kind: str, user: User, seconds: int) -> tuple[str, OneTimeToken]:
     token, token_hash = tokens.new_token()
     item = OneTimeToken(
         *OneTimeToken.key(token_hash),
@@ -110,7 +118,7 @@ def _token_item(kind: str, user: User, seconds: int) -> tuple[str, OneTimeToken]
     return token, item
 
 
-def _redeem(token: str, kind: str) -> OneTimeToken:
+def redeem(token: str, kind: str) -> OneTimeToken:
     """Use a single-use token once: it must exist, be of this kind and unexpired; it is deleted by the caller's
     transaction (``tx.delete(item, condition=...)``), so two uses racing cannot both succeed."""
     if not isinstance(token, str) or not 20 <= len(token) <= 128:
@@ -126,11 +134,11 @@ def _redeem(token: str, kind: str) -> OneTimeToken:
     return item
 
 
-def _consume(tx: Transaction, item: OneTimeToken) -> None:
+def consume(tx: Transaction, item: OneTimeToken) -> None:
     tx.delete(item, condition=OneTimeToken.pk.exists(), unscoped=True)
 
 
-def _send(template: str, to: str, **context) -> None:
+def send(template: str, to: str, **context) -> None:
     """Email is part of the answer but must not fail it: a Mailgun outage or refusal (the change it reports is
     already saved) is logged, and the user can ask again."""
     from protu import mail
@@ -144,29 +152,81 @@ def _send(template: str, to: str, **context) -> None:
 
 # ------------------------------------------------------------------------------------------------ sign-up
 def signup(company_name: str, name: str, email: str, password: str) -> None:
-    """Create the company with this person as its Owner and send the verification email.
-
-    An email that already has an account gets the same outward answer; its owner is told by email instead.
-    """
+    """Record a sign-up and email the verification link. Nothing is created until the link is followed
+    (``verify_email``): an address cannot be claimed by someone who cannot read its mail (ASVS 5.0 6.4.x,
+    pre-account hijacking). A sign-up for an address whose sign-up is still unverified starts over: new details,
+    and the earlier links stop working. An address that already has an account gets the same outward answer; its
+    holder is told by email instead."""
     from protu.identity import passwords
+    from protu.identity.models import EmailPending, PendingSignup
 
     email = normalise_email(email)
     passwords.check_policy(password, email=email, name=name, company=company_name)
-    password_hash = passwords.hash_password(password)
-    if email_owner(email) is not None:
-        _send("account_exists", email, link_to_sign_in=f"{_origin()}/signin")
-        return
-    company, user = new_company(new_id("c"), company_name, name, email, password_hash)
-    token, verify = _token_item("verify", user, VERIFY_SECONDS)
+    now = int(time.time())
+    pending = PendingSignup(
+        *PendingSignup.key(new_id("s")),
+        email=email,
+        name=name,
+        company_name=company_name,
+        password_hash=passwords.hash_password(password),
+        created_at=now,
+        expires_at=now + VERIFY_SECONDS,
+    )
+    pending.id = pending.pk.removeprefix("SIGNUP#")
+    pending.save()
+    EmailPending(*EmailPending.key(email), signup_id=pending.id, expires_at=pending.expires_at).save()
+    deliver_signup(pending.id)
+
+
+def deliver_signup(signup_id: str) -> None:
+    """The mail a sign-up gets: its verification link, or, when the address already has an account, a note that
+    it does (with a way to sign in)."""
+    from protu.identity.models import PendingSignup
+
     try:
-        with Transaction(company.id, actor=user.id) as tx:
-            save_member(tx, company, user)
-            tx.save(verify, unscoped=True)
-            tx.audit("auth.signup", f"user:{user.id}", details={"company": company.id})
-    except errors.Conflict:
-        _send("account_exists", email, link_to_sign_in=f"{_origin()}/signin")  # lost a race with the same email
+        pending = PendingSignup.get(*PendingSignup.key(signup_id), consistent_read=True)
+    except DoesNotExist:
         return
-    _send("verify_email", email, name=name, link=link("/verify-email", token))
+    if email_owner(pending.email) is not None:
+        send("account_exists", pending.email, link_to_sign_in=f"{_origin()}/signin")
+        return
+    token, token_hash = tokens.new_token()
+    OneTimeToken(
+        *OneTimeToken.key(token_hash),
+        kind="verify",
+        tenant_id=SIGNUP_TOKEN,
+        user_id=pending.id,
+        expires_at=int(pending.expires_at),
+    ).save()
+    send("verify_email", pending.email, name=pending.name, link=link("/verify-email", token))
+
+
+SIGNUP_TOKEN = "signup"  # noqa: S105 - not a secret: a verification token's tenant while the company does not exist yet
+
+
+def _pending_signup_password(email: str, password: str) -> bool:
+    """For a sign-in to an address without an account: whether it has a sign-up waiting for verification with
+    this password; if so its verification mail is sent again. Costs one password verification either way (an
+    unknown address pays it as a decoy), so the answer and its time do not tell the cases apart."""
+    from protu.identity import passwords
+    from protu.identity.models import EmailPending, PendingSignup
+
+    try:
+        newest = EmailPending.get(*EmailPending.key(normalise_email(email)), consistent_read=True)
+        pending = PendingSignup.get(*PendingSignup.key(newest.signup_id), consistent_read=True)
+    except DoesNotExist:
+        passwords.burn_verify_time()
+        return False
+    if pending.expires_at <= time.time() or not passwords.verify_password(pending.password_hash, password):
+        return False
+    deliver_signup(pending.id)
+    return True
+
+
+def _send_verification(user: User) -> None:
+    token, item = issue_token("verify", user, VERIFY_SECONDS)
+    item.save()
+    send("verify_email", user.email, name=user.name or "", link=link("/verify-email", token))
 
 
 def new_company(
@@ -215,12 +275,51 @@ def _origin() -> str:
 
 
 def verify_email(token: str) -> None:
-    item = _redeem(token, "verify")
-    user = get_user(item.tenant_id, item.user_id)
+    item = redeem(token, "verify")
+    if item.tenant_id == SIGNUP_TOKEN:
+        _create_from_signup(item)
+        return
+    user = get_user(item.tenant_id, item.user_id)  # an account made before sign-ups waited for verification
     with Transaction(item.tenant_id, actor=user.id) as tx:
-        _consume(tx, item)
+        consume(tx, item)
         tx.update(user, [User.email_verified.set(True)], condition=User.pk.exists())
         tx.audit("auth.email_verified", f"user:{user.id}")
+
+
+def _create_from_signup(item: OneTimeToken) -> None:
+    """The verification link of a sign-up: now, and only now, the company and its owner exist."""
+    from protu.identity.models import EmailPending, PendingSignup
+
+    dead = errors.BadRequest("This link is not valid or was already used.", code="invalid_token")
+    try:
+        pending = PendingSignup.get(*PendingSignup.key(item.user_id), consistent_read=True)
+        newest = EmailPending.get(*EmailPending.key(pending.email), consistent_read=True)
+    except DoesNotExist:
+        raise dead from None
+    if newest.signup_id != pending.id:  # a later sign-up for this address replaced this one
+        raise errors.BadRequest(
+            "This link was replaced by a newer sign-up for this address. Use the newest email.", code="invalid_token"
+        )
+    if pending.expires_at <= time.time():
+        raise errors.BadRequest("This sign-up has expired. Sign up again.", code="token_expired")
+    company, user = new_company(
+        new_id("c"), pending.company_name, pending.name, pending.email, pending.password_hash, email_verified=True
+    )
+    try:
+        with Transaction(company.id, actor=user.id) as tx:
+            save_member(tx, company, user)
+            consume(tx, item)
+            tx.delete(pending, condition=PendingSignup.pk.exists(), unscoped=True)
+            tx.delete(newest, condition=EmailPending.signup_id == pending.id, unscoped=True)
+            tx.audit("auth.signup", f"user:{user.id}", details={"company": company.id})
+            tx.audit("auth.email_verified", f"user:{user.id}")
+    except errors.Conflict:
+        raise errors.Conflict(
+            "This address already has a Protu account. Sign in instead, or reset your password.", code="email_in_use"
+        ) from None
+    from protu.identity import invitations
+
+    invitations.decline_all(pending.email, reason="own_company")  # one address, one company: the inviters are told
 
 
 # ------------------------------------------------------------------------------------------------ sign-in
@@ -229,11 +328,19 @@ def _start_session(
 ) -> SignedIn:
     session, refresh = sessions.new_session(user, company, ip=ip, user_agent=user_agent)
     tx.save(session, condition=Session.pk.does_not_exist())
+    from protu.security import login_guard
+
     device = sessions.device_id(user_agent, ip)
     known = list(user.known_devices or [])
     remembered = ([device] + [d for d in known if d != device])[:KNOWN_DEVICES]
+    network = login_guard.network_id(ip)
+    networks = ([network] + [n for n in (user.known_networks or []) if n != network])[:KNOWN_DEVICES]
     if touch_user:  # a caller that saves the user itself sets these (one write per item)
-        actions = [User.last_sign_in_at.set(session.created_at), User.known_devices.set(remembered)]
+        actions = [
+            User.last_sign_in_at.set(session.created_at),
+            User.known_devices.set(remembered),
+            User.known_networks.set(networks),
+        ]
         tx.update(user, actions, condition=User.pk.exists())
     access = tokens.issue_access_token(user.tenant_id, user.id, session.id)
     # The first sign-in ever has nothing to compare with: it teaches, it does not alert.
@@ -243,30 +350,51 @@ def _start_session(
 def _alert_new_device(signed_in: SignedIn, ip: str, user_agent: str) -> None:
     """After the commit: tell the user about a sign-in from a device they have not used recently."""
     if signed_in.new_device:
-        _send("new_sign_in", signed_in.user.email, when=int(signed_in.session.created_at), ip=ip, user_agent=user_agent)
+        send("new_sign_in", signed_in.user.email, when=int(signed_in.session.created_at), ip=ip, user_agent=user_agent)
 
 
 def _second_step_or_session(
-    user: User, company: Company, method: str, ip: str, user_agent: str, extra: OneTimeToken | None = None
-) -> SignedIn | MfaRequired:
+    user: User,
+    company: Company,
+    method: str,
+    ip: str,
+    user_agent: str,
+    extra: OneTimeToken | None = None,
+    *,
+    step_up: bool = False,
+    mailbox_proved: bool = False,
+) -> SignedIn | MfaRequired | StepUpRequired:
     """After a first factor: the two-factor step when it is on, otherwise a session. ``extra`` is a used token
-    to delete in the same transaction."""
-    if user.locked_until and int(user.locked_until) > time.time():
+    to delete in the same transaction. ``step_up``: the account is under step-up, so a password alone does not
+    sign in (an email link is sent instead, unless the second factor follows). ``mailbox_proved``: the first factor
+    was an email link, which lifts a lock, a step-up and the cap on second-factor guesses at once."""
+    from protu.security import login_guard
+
+    locked = bool(user.locked_until and int(user.locked_until) > time.time())
+    if mailbox_proved:
+        if locked:
+            _unlock(user)
+        login_guard.step_up_done(user.email)
+        _mfa_cap_reset(user)
+    elif locked:
         raise errors.Forbidden(
-            "This account is locked after suspicious activity. Reset your password by email to unlock it.",
+            "This account is locked after suspicious activity. Sign in with a link from your email, or reset your "
+            "password, to unlock it.",
             code="account_locked",
         )
-    if user.mfa_enabled:
-        token, item = _token_item("mfa", user, MFA_STEP_SECONDS)
+    if user.mfa_enabled and not (_mfa_capped(user) and not mailbox_proved):
+        token, item = issue_token("mfa", user, MFA_STEP_SECONDS)
         with Transaction(user.tenant_id, actor=user.id) as tx:
             if extra is not None:
-                _consume(tx, extra)
+                consume(tx, extra)
             tx.save(item, unscoped=True)
             tx.audit("auth.first_factor", f"user:{user.id}", details={"method": method})
         return MfaRequired(token)
+    if (step_up or user.mfa_enabled) and not mailbox_proved:
+        return _email_step_up(user, method, "mfa_cap" if user.mfa_enabled else "step_up")
     with Transaction(user.tenant_id, actor=user.id) as tx:
         if extra is not None:
-            _consume(tx, extra)
+            consume(tx, extra)
         signed_in = _start_session(tx, user, company, ip, user_agent)
         tx.audit("auth.login", f"user:{user.id}", details={"method": method, "session": signed_in.session.id})
     metrics.count("SignIns")
@@ -274,18 +402,58 @@ def _second_step_or_session(
     return signed_in
 
 
-def login(email: str, password: str, *, ip: str, user_agent: str) -> SignedIn | MfaRequired:
+def _email_step_up(user: User, method: str, why: str) -> StepUpRequired:
+    """Email a sign-in link in place of a session: the right password is not enough on its own just now."""
+    token, item = issue_token("magic", user, MAGIC_SECONDS)
+    with Transaction(user.tenant_id, actor=user.id) as tx:
+        tx.save(item, unscoped=True)
+        tx.audit("auth.step_up_requested", f"user:{user.id}", details={"method": method, "reason": why})
+    send("sign_in_confirm", user.email, link=link("/magic", token), minutes=MAGIC_SECONDS // 60)
+    return StepUpRequired()
+
+
+def _unlock(user: User) -> None:
+    """A lock (an incident's containment) ends when the holder proves their mailbox."""
+    with Transaction(user.tenant_id, actor=user.id) as tx:
+        tx.update(user, [User.locked_until.remove()], condition=User.pk.exists())
+        tx.audit("auth.unlocked", f"user:{user.id}", details={"by": "email_link"})
+    user.locked_until = None
+
+
+MFA_ACCOUNT_LIMIT = 10  # wrong second-factor codes per account per hour, across steps (then: an email link first)
+MFA_ACCOUNT_WINDOW = 3600
+
+
+def _mfa_capped(user: User) -> bool:
+    from protu.security import ratelimit
+
+    return ratelimit.count("mfa-account", user.id, window_seconds=MFA_ACCOUNT_WINDOW) >= MFA_ACCOUNT_LIMIT
+
+
+def _mfa_cap_reset(user: User) -> None:
+    from protu.security import ratelimit
+
+    ratelimit.reset("mfa-account", user.id, window_seconds=MFA_ACCOUNT_WINDOW)
+
+
+def login(email: str, password: str, *, ip: str, user_agent: str) -> SignedIn | MfaRequired | StepUpRequired:
     from protu.identity import passwords
     from protu.security import login_guard, signals
 
-    login_guard.check(email, ip)
+    verdict = login_guard.check(email, ip)
     found = find_account(email)
     user, company = found if found else (None, None)
     if user is None or user.status != "active" or not user.password_hash:
-        passwords.burn_verify_time()
-        ok = False
+        ok = _pending_signup_password(email, password)
+        if ok:  # an unverified sign-up: the same answer as a wrong password, and a fresh verification mail
+            metrics.count("SignInFailures")
+            raise errors.Unauthorized("The email or password is not correct.", code="invalid_credentials")
     else:
         ok = passwords.verify_password(user.password_hash, password)
+        if ok and not user.email_verified:  # an account from before sign-ups waited for verification
+            _send_verification(user)
+            metrics.count("SignInFailures")
+            raise errors.Unauthorized("The email or password is not correct.", code="invalid_credentials")
     if not ok:
         metrics.count("SignInFailures")
         outcome = login_guard.record_failure(email, ip)
@@ -308,22 +476,22 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> SignedIn | 
                 outcome="failure",
                 details={"method": "password"},
             )
-            if outcome.locked_now:
-                signals.raise_signal("login.locked", tenant_id=tenant, user_id=user.id, source_ip=ip)
-                audit.record(user.tenant_id, "auth.locked", f"user:{user.id}", actor="system")
-                _send("account_locked", user.email, minutes=15)
+            if outcome.step_up_now:
+                signals.raise_signal("login.step_up", tenant_id=tenant, user_id=user.id, source_ip=ip)
+                audit.record(user.tenant_id, "auth.step_up_required", f"user:{user.id}", actor="system")
+                send("sign_in_attempts", user.email, attempts=outcome.account_failures)
         raise errors.Unauthorized("The email or password is not correct.", code="invalid_credentials")
-    login_guard.record_success(email, ip)
+    login_guard.record_success(email, ip, subject=f"{user.tenant_id}:{user.id}")
     if passwords.needs_rehash(user.password_hash):
         user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
-    return _second_step_or_session(user, company, "password", ip, user_agent)
+    return _second_step_or_session(user, company, "password", ip, user_agent, step_up=verdict.step_up)
 
 
 def complete_mfa(mfa_token: str, code: str, *, ip: str, user_agent: str) -> SignedIn:
     from protu.identity import mfa
-    from protu.security import signals
+    from protu.security import login_guard, ratelimit, signals
 
-    item = _redeem(mfa_token, "mfa")
+    item = redeem(mfa_token, "mfa")
     user = get_user(item.tenant_id, item.user_id)
     company = get_company(item.tenant_id)
     if not mfa.verify_second_factor(user, code):
@@ -332,68 +500,106 @@ def complete_mfa(mfa_token: str, code: str, *, ip: str, user_agent: str) -> Sign
         from protu import audit
 
         audit.record(user.tenant_id, "auth.mfa", f"user:{user.id}", actor=user.id, outcome="failure")
-        if attempts >= MFA_STEP_ATTEMPTS:
+        capped = not ratelimit.hit(
+            "mfa-account", user.id, limit=MFA_ACCOUNT_LIMIT, window_seconds=MFA_ACCOUNT_WINDOW
+        ).allowed
+        if attempts >= MFA_STEP_ATTEMPTS or capped:
             item.delete()
-            signals.raise_signal("mfa.failed_burst", tenant_id=user.tenant_id, user_id=user.id, source_ip=ip)
-            _send("suspicious_activity", user.email, reason="several wrong two-factor codes were entered")
-            raise errors.Unauthorized("Too many wrong codes. Sign in again.", code="mfa_attempts_exceeded")
+            details = {"scope": "account" if capped else "step"}
+            signals.raise_signal(
+                "mfa.failed_burst", tenant_id=user.tenant_id, user_id=user.id, source_ip=ip, details=details
+            )
+            send("suspicious_activity", user.email, reason="several wrong two-factor codes were entered")
+            message = "Too many wrong codes. Sign in again."
+            if capped:
+                message += " We will email you a link to confirm it is you first."
+            raise errors.Unauthorized(message, code="mfa_attempts_exceeded")
         item.update(actions=[OneTimeToken.attempts.set(attempts)])
         raise errors.Unauthorized("The code is not correct.", code="invalid_code")
     with Transaction(user.tenant_id, actor=user.id) as tx:
-        _consume(tx, item)
+        consume(tx, item)
         signed_in = _start_session(tx, user, company, ip, user_agent)
         tx.audit("auth.login", f"user:{user.id}", details={"method": "mfa", "session": signed_in.session.id})
+    login_guard.step_up_done(user.email)  # the second factor is the step-up
     metrics.count("SignIns")
     _alert_new_device(signed_in, ip, user_agent)
     return signed_in
 
 
-def request_magic_link(email: str) -> None:
+def request_magic_link(email: str, ip: str = "") -> None:
     found = find_account(email)
     if found is None or found[0].status != "active":
         return
     user, _ = found
-    token, item = _token_item("magic", user, MAGIC_SECONDS)
+    if not email_link_allowed("magic-link", user, ip):
+        return
+    token, item = issue_token("magic", user, MAGIC_SECONDS)
     with Transaction(user.tenant_id, actor="anonymous") as tx:
         tx.save(item, unscoped=True)
         tx.audit("auth.magic_link_sent", f"user:{user.id}")
-    _send("magic_link", user.email, link=link("/magic", token), minutes=MAGIC_SECONDS // 60)
+    send("magic_link", user.email, link=link("/magic", token), minutes=MAGIC_SECONDS // 60)
+
+
+EMAIL_LINKS_PER_HOUR = 5  # per account, for requests from anywhere
+EMAIL_LINKS_RESERVE = 5  # per account, more, only for requests from a network the account signed in from
+EMAIL_LINKS_PER_PAIR = 3  # per account and requesting address
+
+
+def email_link_allowed(kind: str, user: User, ip: str) -> bool:
+    """Whether to send another email link of ``kind`` (magic link, reset) to ``user`` for a request from ``ip``.
+
+    A stranger must not be able to use up the holder's way in (ASVS 5.0 6.3.1, without denial of service): sends
+    are counted per account-and-address (one address cannot use them all) and per account; when the account's
+    hourly quota is used up, a reserve is left that only a request from a network the account has signed in from
+    can use. The holder at their usual place therefore always gets their link."""
+    from protu.security import login_guard, ratelimit
+
+    pair = f"{user.email}|{login_guard.address_key(ip)}"
+    if not ratelimit.hit(f"{kind}-pair", pair, limit=EMAIL_LINKS_PER_PAIR, window_seconds=3600).allowed:
+        return False
+    if ratelimit.hit(kind, user.email, limit=EMAIL_LINKS_PER_HOUR, window_seconds=3600).allowed:
+        return True
+    if login_guard.network_id(ip) not in (user.known_networks or []):
+        return False
+    return ratelimit.hit(f"{kind}-reserve", user.email, limit=EMAIL_LINKS_RESERVE, window_seconds=3600).allowed
 
 
 def verify_magic_link(token: str, *, ip: str, user_agent: str) -> SignedIn | MfaRequired:
-    """A magic link proves the email too; it never skips two-factor."""
-    item = _redeem(token, "magic")
+    """A magic link proves the mailbox: it lifts a lock or a step-up at once, and never skips two-factor."""
+    item = redeem(token, "magic")
     user = get_user(item.tenant_id, item.user_id)
     company = get_company(item.tenant_id)
     if not user.email_verified:
         user.update(actions=[User.email_verified.set(True)])
-    return _second_step_or_session(user, company, "magic_link", ip, user_agent, extra=item)
+    return _second_step_or_session(user, company, "magic_link", ip, user_agent, extra=item, mailbox_proved=True)
 
 
 # ------------------------------------------------------------------------------------------------ passwords
-def forgot_password(email: str) -> None:
+def forgot_password(email: str, ip: str = "") -> None:
     found = find_account(email)
     if found is None or found[0].status != "active":
         return
     user, _ = found
-    token, item = _token_item("reset", user, RESET_SECONDS)
+    if not email_link_allowed("reset", user, ip):
+        return
+    token, item = issue_token("reset", user, RESET_SECONDS)
     with Transaction(user.tenant_id, actor="anonymous") as tx:
         tx.save(item, unscoped=True)
         tx.audit("auth.password_reset_requested", f"user:{user.id}")
-    _send("password_reset", user.email, link=link("/reset-password", token), minutes=RESET_SECONDS // 60)
+    send("password_reset", user.email, link=link("/reset-password", token), minutes=RESET_SECONDS // 60)
 
 
 def reset_password(token: str, password: str) -> None:
     """Set a new password and end every session of the account. Two-factor still applies at the next sign-in."""
     from protu.identity import passwords
 
-    item = _redeem(token, "reset")
+    item = redeem(token, "reset")
     user = get_user(item.tenant_id, item.user_id)
     company = get_company(item.tenant_id)
     passwords.check_policy(password, email=user.email, name=user.name, company=company.name)
     live = sessions.live_for(user.tenant_id, user.id)
     with Transaction(user.tenant_id, actor=user.id) as tx:
-        _consume(tx, item)
+        consume(tx, item)
         tx.update(
             user,
             [
@@ -431,44 +637,57 @@ def require_recent_auth(principal: sessions.Principal) -> None:
         raise errors.Forbidden("Confirm your password to continue.", code="reauthentication_required")
 
 
-def reauthenticate(
-    principal: sessions.Principal, *, password: str | None, code: str | None, source_ip: str = ""
-) -> None:
+def confirm_identity(
+    principal: sessions.Principal, *, password: str | None, code: str | None, source_ip: str, action: str
+) -> User:
+    """The signed-in caller's password or second-factor code, before a sensitive step (re-authentication, turning
+    two-factor off). A stolen session must not become a password oracle (ASVS 5.0 6.3.1): every wrong answer
+    counts towards the account's sign-in failures (so five put it under step-up, as five wrong sign-ins do), and
+    ``REAUTH_FAILURES_PER_SESSION`` wrong answers in one session sign it out as suspicious."""
     from protu.identity import mfa, passwords
 
     user = get_user(principal.tenant_id, principal.user_id)
     if password is not None:
         ok = bool(user.password_hash) and passwords.verify_password(user.password_hash, password)
-    elif code is not None and user.mfa_enabled:
-        ok = mfa.verify_second_factor(user, code)
+    elif code is not None:
+        ok = bool(user.mfa_enabled) and mfa.verify_second_factor(user, code)
     else:
-        ok = False
-    session = sessions.load(principal.tenant_id, principal.user_id, principal.session_id)
-    if not ok or session is None:
+        raise errors.ValidationFailed("Give your password or a code.", code="password_or_code_required")
+    if not ok:
         from protu import audit
 
-        audit.record(user.tenant_id, "auth.reauthenticate", f"user:{user.id}", outcome="failure")
-        if code is not None:
-            second_factor_failed(principal, source_ip)
+        audit.record(user.tenant_id, action, f"user:{user.id}", outcome="failure")
+        _wrong_answer(principal, user, source_ip, "mfa.failed_burst" if password is None else "reauth.failed_burst")
         raise errors.Forbidden("That is not correct.", code="invalid_password")
+    return user
+
+
+def reauthenticate(
+    principal: sessions.Principal, *, password: str | None, code: str | None, source_ip: str = ""
+) -> None:
+    user = confirm_identity(principal, password=password, code=code, source_ip=source_ip, action="auth.reauthenticate")
+    session = sessions.load(principal.tenant_id, principal.user_id, principal.session_id)
+    if session is None:
+        raise errors.Unauthorized("Sign in again.", code="session_revoked")
     with Transaction(user.tenant_id) as tx:
         tx.update(session, [Session.auth_time.set(int(time.time()))], condition=Session.revoked_at.does_not_exist())
         tx.audit("auth.reauthenticate", f"user:{user.id}")
 
 
-MFA_FAILURES_PER_SESSION = 5
+REAUTH_FAILURES_PER_SESSION = 5
 
 
-def second_factor_failed(principal: sessions.Principal, source_ip: str) -> None:
-    """A burst of wrong two-factor codes inside a session signs it out (someone is guessing)."""
-    from protu.security import ratelimit
+def _wrong_answer(principal: sessions.Principal, user: User, source_ip: str, reason: str) -> None:
+    """A wrong password or code inside a session: counted for the account, and a burst signs the session out."""
+    from protu.security import login_guard, ratelimit
 
-    decision = ratelimit.hit("mfa-fail", principal.session_id, limit=MFA_FAILURES_PER_SESSION, window_seconds=900)
-    if not decision.allowed:
+    login_guard.record_failure(user.email, source_ip)
+    decision = ratelimit.hit("reauth-fail", principal.session_id, limit=REAUTH_FAILURES_PER_SESSION, window_seconds=900)
+    if decision.count >= REAUTH_FAILURES_PER_SESSION:
         session = sessions.load(principal.tenant_id, principal.user_id, principal.session_id)
         if session is not None:
-            sign_out_suspicious(session, reason="mfa.failed_burst", source_ip=source_ip)
-        raise errors.Unauthorized("Too many wrong codes: this session was signed out.", code="session_revoked")
+            sign_out_suspicious(session, reason=reason, source_ip=source_ip)
+        raise errors.Unauthorized("Too many wrong answers: this session was signed out.", code="session_revoked")
 
 
 # ------------------------------------------------------------------------------------------------ refresh, sign-out
@@ -565,37 +784,12 @@ def sign_out_suspicious(session: Session, *, reason: str, source_ip: str) -> Non
             details={"reason": reason},
         )
         user = get_user(session.tenant_id, session.user_id)
-        _send("suspicious_activity", user.email, reason=_REASONS.get(reason, "unusual activity on your account"))
+        send("suspicious_activity", user.email, reason=_REASONS.get(reason, "unusual activity on your account"))
 
 
 _REASONS = {
     "mfa.failed_burst": "several wrong two-factor codes were entered in your session",
+    "reauth.failed_burst": "several wrong passwords were entered in your session to confirm a change",
     "refresh.reused": "a sign-in token of your session was used twice, which suggests it was copied",
     "session.fingerprint_changed": "your session was used from another browser or network",
 }
-
-
-# ------------------------------------------------------------------------------------------------ invitations
-def accept_invitation(token: str, name: str, password: str, *, ip: str, user_agent: str) -> SignedIn:
-    from protu.identity import passwords
-
-    item = _redeem(token, "invite")
-    user = get_user(item.tenant_id, item.user_id)
-    company = get_company(item.tenant_id)
-    if user.status != "invited":
-        raise errors.BadRequest("This invitation was already used.", code="invalid_token")
-    passwords.check_policy(password, email=user.email, name=name, company=company.name)
-    user.name = name
-    user.status = "active"
-    user.password_hash = passwords.hash_password(password)
-    user.email_verified = True
-    user.last_sign_in_at = int(time.time())
-    user.known_devices = [sessions.device_id(user_agent, ip)]
-    with Transaction(user.tenant_id, actor=user.id) as tx:
-        _consume(tx, item)
-        tx.save(user, condition=User.status == "invited")
-        if user.role == rbac.OWNER:  # owners count once they can act
-            tx.update(Company(*Company.key(company.id)), [Company.owner_count.add(1)], condition=Company.pk.exists())
-        signed_in = _start_session(tx, user, company, ip, user_agent, touch_user=False)
-        tx.audit("users.invitation_accepted", f"user:{user.id}", details={"role": user.role})
-    return signed_in

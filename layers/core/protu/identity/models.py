@@ -4,7 +4,10 @@ Company items live under their tenant (``T#<tenant>#...``): the company, its use
 users is one Query) and each user's sessions. Two kinds of items must be found before a tenant is known and live
 under their own prefixes, touched only by the identity service: the account of an email (``EMAIL#<email>``) and
 one-time tokens (``TOKEN#<sha256 of the token>``: email verification, magic links, password resets,
-invitations, the two-factor step). Tokens are stored only hashed.
+invitations, the two-factor step). Tokens are stored only hashed. Invitations add two more
+(``protu.identity.invitations``): the pending invitations of an address (``INVITED#<email>``, one item per company
+and invited user; a pending invitation does not own its address, acceptance creates ``EMAIL#``) and the addresses
+that refused invitations (``NOINVITE#<email>``).
 """
 
 from __future__ import annotations
@@ -57,7 +60,10 @@ class User(_DataTable):
     totp_last_step = NumberAttribute(default=0)
     recovery_hashes = ListAttribute(of=UnicodeAttribute, default=list)
     known_devices = ListAttribute(of=UnicodeAttribute, default=list)  # sessions.device_id of recent sign-ins
+    known_networks = ListAttribute(of=UnicodeAttribute, default=list)  # login_guard.network_id of recent sign-ins
     locked_until = NumberAttribute(null=True)  # an incident's containment; a password reset by email lifts it
+    invite_token_hash = UnicodeAttribute(null=True)  # while invited: the hash of the one invitation link that works
+    invited_by = UnicodeAttribute(null=True)  # while invited: the user id who (last) sent the invitation
 
     @staticmethod
     def key(tenant_id: str, user_id: str) -> tuple[str, str]:
@@ -110,12 +116,70 @@ class EmailAccount(_DataTable):
 class OneTimeToken(_DataTable):
     """A single-use token, stored hashed; ``expires_at`` is checked on use and lets TTL remove it later."""
 
-    kind = UnicodeAttribute()  # verify | magic | reset | invite | mfa
+    kind = UnicodeAttribute()  # verify | magic | reset | invite | refuse | mfa
     tenant_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
     expires_at = NumberAttribute()
     attempts = NumberAttribute(default=0)
+    email = UnicodeAttribute(null=True)  # refuse: the address that refuses invitations (its user may be gone)
 
     @staticmethod
     def key(token_hash: str) -> tuple[str, str]:
         return f"TOKEN#{token_hash}", "TOKEN"
+
+
+class PendingInvitation(_DataTable):
+    """An invitation waiting for ``email``: found by address before any company is known (one Query of
+    ``INVITED#<email>``), one item per company and invited user; written and deleted in the same transactions as
+    the invited ``User``. ``expires_at`` (TTL) is the invitation link's expiry."""
+
+    expires_at = NumberAttribute()
+
+    @staticmethod
+    def key(email: str, tenant_id: str, user_id: str) -> tuple[str, str]:
+        return PendingInvitation.partition(email), f"{tenant_id}#{user_id}"
+
+    @staticmethod
+    def partition(email: str) -> str:
+        return f"INVITED#{email}"
+
+
+class InvitationRefusal(_DataTable):
+    """An address whose holder asked for no more invitations (the link in every invitation); expires after a year."""
+
+    created_at = NumberAttribute()
+    expires_at = NumberAttribute()
+
+    @staticmethod
+    def key(email: str) -> tuple[str, str]:
+        return f"NOINVITE#{email}", "REFUSED"
+
+
+class PendingSignup(_DataTable):
+    """A sign-up waiting for its email to be verified (``SIGNUP#<id>``). Nothing of the company exists before
+    the verification link is followed: the company, its owner and ``EMAIL#`` are created then, from this item.
+    Expires after a day (TTL ``expires_at``, and checked on use)."""
+
+    id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    company_name = UnicodeAttribute()
+    password_hash = UnicodeAttribute()
+    created_at = NumberAttribute()
+    expires_at = NumberAttribute()
+
+    @staticmethod
+    def key(signup_id: str) -> tuple[str, str]:
+        return f"SIGNUP#{signup_id}", "SIGNUP"
+
+
+class EmailPending(_DataTable):
+    """The newest sign-up of an address (``EMAIL#<email>`` / ``PENDING``): a sign-up again starts over, and only
+    the sign-up named here can be verified (older links are dead)."""
+
+    signup_id = UnicodeAttribute()
+    expires_at = NumberAttribute()
+
+    @staticmethod
+    def key(email: str) -> tuple[str, str]:
+        return f"EMAIL#{email}", "PENDING"

@@ -1,4 +1,5 @@
-"""The users of a company, managed by its owners: invite, change role, remove, force sign-out.
+"""The users of a company, managed by its owners: change role, remove, force sign-out (inviting, accepting and
+declining are ``protu.identity.invitations``).
 
 The company item keeps ``owner_count``; every change that adds or removes an owner adjusts it in the same
 transaction, under the condition that at least one owner remains. So two owners demoting each other at the same
@@ -8,10 +9,8 @@ sessions, so it takes effect on their next request; a removal ends them.
 
 from __future__ import annotations
 
-import time
-
 from protu import errors
-from protu.identity import accounts, company_settings, rbac, sessions
+from protu.identity import accounts, invitations, rbac, sessions
 from protu.identity.models import Company, EmailAccount, Session, User
 from protu.store.tx import Transaction
 from pynamodb.exceptions import DoesNotExist
@@ -31,61 +30,6 @@ def _member(tenant_id: str, user_id: str) -> User:
 
 def _last_owner() -> errors.Conflict:
     return errors.Conflict("A company needs at least one owner.", code="last_owner")
-
-
-def invite(principal: sessions.Principal, email: str, role: str) -> User:
-    if role not in rbac.ROLES:
-        raise errors.ValidationFailed("Unknown role.", code="invalid_role", details={"field": "role"})
-    email = accounts.normalise_email(email)
-    company = accounts.get_company(principal.tenant_id)
-    if not company_settings.domain_allowed(company, email):
-        raise errors.ValidationFailed(
-            "Your company invites only addresses at " + ", ".join(company.allowed_email_domains) + ".",
-            code="email_domain_not_allowed",
-            details={"field": "email"},
-        )
-    inviter = accounts.get_user(principal.tenant_id, principal.user_id)
-    taken = accounts.email_owner(email)
-    if taken is not None:
-        if taken.tenant_id != principal.tenant_id:
-            raise errors.Conflict("This email already has a Protu account.", code="email_in_use")
-        user = accounts.get_user(principal.tenant_id, taken.user_id)
-        if user.status != "invited":
-            raise errors.Conflict("This email already has a Protu account.", code="email_in_use")
-        token, item = accounts._token_item("invite", user, accounts.INVITE_SECONDS)
-        with Transaction(principal.tenant_id) as tx:
-            tx.save(item, unscoped=True)
-            tx.audit("users.invitation_resent", f"user:{user.id}", details={"role": user.role})
-    else:
-        user_id = accounts.new_id("u")
-        user = User(
-            *User.key(principal.tenant_id, user_id),
-            id=user_id,
-            tenant_id=principal.tenant_id,
-            email=email,
-            role=role,
-            status="invited",
-            created_at=int(time.time()),
-        )
-        token, item = accounts._token_item("invite", user, accounts.INVITE_SECONDS)
-        with Transaction(principal.tenant_id) as tx:
-            tx.save(user, condition=User.pk.does_not_exist())
-            tx.save(
-                EmailAccount(*EmailAccount.key(email), tenant_id=principal.tenant_id, user_id=user_id),
-                condition=EmailAccount.pk.does_not_exist(),
-                unscoped=True,
-            )
-            tx.save(item, unscoped=True)
-            tx.audit("users.invited", f"user:{user_id}", details={"role": role})
-    accounts._send(
-        "invitation",
-        email,
-        company=company.name,
-        inviter=inviter.name or inviter.email,
-        role=user.role,
-        link=accounts.link("/accept-invitation", token),
-    )
-    return user
 
 
 def _guard_last_owner(principal: sessions.Principal, user: User) -> None:
@@ -124,9 +68,16 @@ def remove(principal: sessions.Principal, user_id: str) -> None:
     _guard_last_owner(principal, user)
     company_key = Company(*Company.key(principal.tenant_id))
     live = sessions.live_for(principal.tenant_id, user_id)[:90]
+    # The address's account item, only when it is this user's: an invited address may be another company's account.
+    account = accounts.email_owner(user.email)
+    owned = account is not None and (account.tenant_id, account.user_id) == (principal.tenant_id, user_id)
     with Transaction(principal.tenant_id) as tx:
         tx.delete(user, condition=User.pk.exists())
-        tx.delete(EmailAccount(*EmailAccount.key(user.email)), unscoped=True)
+        if owned:
+            mine = (EmailAccount.tenant_id == principal.tenant_id) & (EmailAccount.user_id == user_id)
+            tx.delete(EmailAccount(*EmailAccount.key(user.email)), condition=mine, unscoped=True)
+        if user.status == "invited":  # its index item and its link go with it
+            invitations.forget(tx, user)
         if user.role == rbac.OWNER and user.status == "active":
             tx.update(company_key, [Company.owner_count.add(-1)], condition=Company.owner_count > 1)
         for session in live:

@@ -6,9 +6,11 @@ posts it to Mailgun's messages API (``client.py``); it returns Mailgun's message
     mail.send("magic_link", "ana@example.com", link="/signin/magic?token=...", minutes=10)
 
 Templates: ``verify_email(name, link)``, ``magic_link(link, minutes)``, ``password_reset(link, minutes)``,
-``invitation(company, inviter, role, link)``, ``account_exists(link_to_sign_in)``, ``new_sign_in(when, ip,
-user_agent)``, ``account_locked(minutes)``, ``suspicious_activity(reason)``, ``password_changed(when)``,
-``two_factor_changed(enabled, when)``, ``payment_failed(company, link)``. Links are paths on (or URLs of) the app's
+``invitation(company, inviter, role, link, refuse_link)``, ``invitation_account_exists(company, inviter,
+refuse_link)``, ``invitation_declined(email, company, refused, own_company)``, ``account_exists(link_to_sign_in)``,
+``new_sign_in(when, ip, user_agent)``, ``account_locked(minutes)``, ``suspicious_activity(reason)``,
+``password_changed(when)``, ``two_factor_changed(enabled, when)``, ``payment_failed(company, link)``, and more
+(``templates.TEMPLATES``). Links are paths on (or URLs of) the app's
 origin. Under ``make run`` the same client posts to the local server, which keeps the mail in ``/_local/outbox``.
 
 ``suppression`` is the list of addresses not to email (hard bounces, complaints, unsubscribes; ``send`` skips

@@ -190,14 +190,20 @@ def password_reset(*, link: object, minutes: object) -> Mail:
     )
 
 
-def invitation(*, company: object, inviter: object, role: object, link: object) -> Mail:
-    company_line, inviter_line = _one_line(company), _one_line(inviter)
+def invitation(*, company: object, inviter: object, role: object, link: object, refuse_link: object) -> Mail:
+    """Names come from the inviting company (anyone can sign up): they are shown so that no mail client makes a
+    link of them (``_unlinked``), and every invitation offers a link to refuse further invitations."""
+    company_line, inviter_line = _unlinked(company), _unlinked(inviter)
     return _mail(
-        f"{_one_line(inviter, _MAX_SUBJECT_VALUE)} invited you to {_one_line(company, _MAX_SUBJECT_VALUE)}"
+        f"{_unlinked(inviter, _MAX_SUBJECT_VALUE)} invited you to {_unlinked(company, _MAX_SUBJECT_VALUE)}"
         f" on {PRODUCT}",
         _P(f"{inviter_line} invited you to join {company_line} on {PRODUCT} as {_one_line(role)}."),
         _Button("Accept the invitation", _link(link)),
-        _P("If you did not expect this invitation, you can ignore this email."),
+        _P(
+            "If you did not expect this invitation, you can ignore this email. If you want no more invitations to "
+            f"this address from anyone on {PRODUCT}, refuse them:"
+        ),
+        _Button("Refuse invitations to this address", _link(refuse_link)),
     )
 
 
@@ -241,6 +247,45 @@ def account_locked(*, minutes: object) -> Mail:
             "choose a new one when you next sign in, and turn on two-factor authentication."
         ),
     )
+
+
+def sign_in_confirm(*, link: object, minutes: object) -> Mail:
+    """Sent instead of a session when the right password arrives for an account under step-up."""
+    minutes = _minutes(minutes)
+    return _mail(
+        f"Confirm it is you signing in to {PRODUCT}",
+        _P(
+            "Your password was just entered correctly. Because of recent failed attempts to sign in to your "
+            f"account, {PRODUCT} asks you to confirm it is you before signing in."
+        ),
+        _Button("Confirm and sign in", _link(link)),
+        _P(
+            f"The link works once and expires in {_plural(minutes, 'minute')}. If it was not you, someone knows "
+            "your password: do not use the link, and change your password now."
+        ),
+    )
+
+
+def sign_in_attempts(*, attempts: object, blocked: object = False) -> Mail:
+    """To the holder of an account that someone keeps failing to sign in to: what happened, what it means."""
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+        raise ValueError("attempts must be a whole number")
+    how_many = _plural(attempts, "failed attempt") if attempts else "several failed attempts"
+    lines = [
+        _P(
+            f"There were {how_many} to sign in to your {PRODUCT} account recently"
+            + (", from a network we have now blocked." if blocked else ".")
+        ),
+        _P(
+            "Your account is not locked and your open sessions keep working. The next time you sign in, "
+            "we will ask you to confirm it is you with a link by email or your two-factor code."
+        ),
+        _P(
+            "If it was you, there is nothing else to do. If it was not, someone may be guessing your password: "
+            "choose a long, unique one and turn on two-factor authentication."
+        ),
+    ]
+    return _mail(f"Failed attempts to sign in to your {PRODUCT} account", *lines)
 
 
 def suspicious_activity(*, reason: object) -> Mail:
@@ -336,6 +381,61 @@ def security_report_received(*, reference: object) -> Mail:
     )
 
 
+_LINK_DOT = re.compile(r"(?<=\w)[.\u3002\uff0e\uff61](?=\w)")  # a dot (or a look-alike) inside a word
+_SCHEME = re.compile(r"[:\uff1a\ufe13\ufe55](?=[/\\\uff0f]{2})")  # the colon of "://" (or a look-alike)
+
+
+def _unlinked(value: object, limit: int = _MAX_VALUE) -> str:
+    """A free-text value (a company's or a person's name) that no mail client turns into a link: a dot between
+    word characters becomes U+2024 ONE DOT LEADER (so "evil.example" or "www.x" is no host name) and the colon of
+    "://" becomes U+2236 RATIO (so "https://" is no scheme). It still reads the same."""
+    return _SCHEME.sub("\u2236", _LINK_DOT.sub("\u2024", _one_line(value, limit)))
+
+
+def invitation_account_exists(*, company: object, inviter: object, refuse_link: object) -> Mail:
+    """Sent instead of an invitation when the address already has an account with another company. The inviter
+    gets the same answer either way, so nobody learns which addresses have accounts; one address belongs to one
+    company, so this invitation cannot be accepted with it."""
+    company_line = _unlinked(company)
+    return _mail(
+        f"{_unlinked(inviter, _MAX_SUBJECT_VALUE)} invited you to {_unlinked(company, _MAX_SUBJECT_VALUE)}"
+        f" on {PRODUCT}",
+        _P(
+            f"{_unlinked(inviter)} invited you to join {company_line} on {PRODUCT}. This email address already has a "
+            f"{PRODUCT} account with another company, and one address belongs to one company only, so this "
+            "invitation cannot be accepted with it."
+        ),
+        _P(
+            f"If you want to join {company_line}, ask them to invite another of your addresses. Otherwise there is "
+            "nothing to do: your account has not changed."
+        ),
+        _P(f"If you want no more invitations to this address from anyone on {PRODUCT}, refuse them:"),
+        _Button("Refuse invitations to this address", _link(refuse_link)),
+    )
+
+
+def invitation_declined(
+    *, email: object, company: object, refused: object = False, own_company: object = False
+) -> Mail:
+    """To the person who sent an invitation that will not be accepted: the invitee declined it, refused it and any
+    further invitation (the link in the invitation: ``refused``), or made a company of their own (``own_company``)."""
+    if not isinstance(refused, bool) or not isinstance(own_company, bool) or (refused and own_company):
+        raise ValueError("refused and own_company must be True or False, and not both True")
+    who, company_line = _one_line(email, 254), _one_line(company)
+    if own_company:
+        what = f"created their own company on {PRODUCT}, so your invitation to join {company_line} was withdrawn"
+    else:
+        what = f"declined your invitation to join {company_line} on {PRODUCT}"
+        if refused:
+            what += " and asked for no more invitations"
+    return _mail(
+        f"{_one_line(email, _MAX_SUBJECT_VALUE)} will not join {_one_line(company, _MAX_SUBJECT_VALUE)} on {PRODUCT}",
+        _P(f"{who} {what}."),
+        _P("They are no longer listed as invited on your Users page, and their invitation link no longer works."),
+        _Button("Open your users", _link("/users")),
+    )
+
+
 TEMPLATES: dict[str, Callable[..., Mail]] = {
     fn.__name__: fn
     for fn in (
@@ -346,6 +446,8 @@ TEMPLATES: dict[str, Callable[..., Mail]] = {
         account_exists,
         new_sign_in,
         account_locked,
+        sign_in_confirm,
+        sign_in_attempts,
         suspicious_activity,
         password_changed,
         two_factor_changed,
@@ -353,6 +455,8 @@ TEMPLATES: dict[str, Callable[..., Mail]] = {
         security_incident,
         security_incident_resolved,
         security_report_received,
+        invitation_account_exists,
+        invitation_declined,
     )
 }
 

@@ -241,11 +241,17 @@ def _delete_partition(pk: str) -> int:
 
 
 def _delete_sign_in_indexes(tenant_id: str, emails: list[str]) -> int:
-    """The accounts' sign-in indexes (``EMAIL#``), only those that still name this company."""
-    from protu.identity.models import EmailAccount
+    """The accounts' sign-in indexes (``EMAIL#``), only those that still name this company, and this company's
+    pending invitations in the addresses' invitation indexes (``INVITED#``)."""
+    from protu.identity.models import EmailAccount, PendingInvitation
 
     deleted = 0
     for email in emails:
+        for pending in PendingInvitation.query(
+            PendingInvitation.partition(email), PendingInvitation.sk.startswith(f"{tenant_id}#"), consistent_read=True
+        ):
+            pending.delete()
+            deleted += 1
         try:
             EmailAccount(*EmailAccount.key(email)).delete(condition=EmailAccount.tenant_id == tenant_id)
             deleted += 1

@@ -2,8 +2,8 @@
 
 * **Expired items** of the data table: every item with a TTL attribute (``expires_at``) in the past by more than
   ``GRACE_SECONDS`` — sessions, sign-in and invitation tokens, magic links, rate-limit counters, signals, webhook
-  markers, access-hour marks. DynamoDB's TTL removes them within about two days; this job removes what it has not
-  yet and reports how much that was, by kind.
+  markers, access-hour marks, invitation indexes and refusals. DynamoDB's TTL removes them within about two days;
+  this job removes what it has not yet and reports how much that was, by kind.
 * **Candidates past retention**: a company keeps a candidate for ``candidate_retention_months`` (a setting,
   default 24) after their last change. Each is erased as an owner's erasure does (``protu.directory.service.erase``:
   their personal key first, then their responses and their record, each step audited in the company's log with
@@ -42,6 +42,8 @@ def kind_of(pk: str) -> str:
         ("STRIPE#", "stripe_markers"),
         ("SUPPRESS#", "suppressions"),
         ("EMAIL#", "sign_in_index"),
+        ("INVITED#", "invitation_index"),
+        ("NOINVITE#", "invitation_refusals"),
     ):
         if pk.startswith(prefix):
             return kind

@@ -91,6 +91,12 @@ RULES: dict[str, Rule] = {
         member="account",
     ),
     "login.locked": Rule("account_locked", "An account was locked after repeated failed sign-ins", LOW, "user"),
+    "login.step_up": Rule(
+        "account_step_up", "Repeated failed sign-ins to one account: its next sign-in needs a step-up", LOW, "user"
+    ),
+    "reauth.failed_burst": Rule(
+        "reauth_guessing", "Several wrong passwords in a session's re-authentication", MEDIUM, "user"
+    ),
     "refresh.reused": Rule("session_token_reuse", "A stolen session token was used again", HIGH, "user"),
     "session.fingerprint_changed": Rule("session_hijack_suspected", "A session changed device mid-way", MEDIUM, "user"),
     "session.suspicious_signout": Rule("suspicious_session", "A session was signed out as suspicious", MEDIUM, "user"),

@@ -1,92 +1,222 @@
-"""Brute-force protection for sign-in (ASVS 6.3.1) that does not reveal whether an account exists (ASVS 6.3.8).
+"""Brute-force protection for sign-in (ASVS 5.0 6.3.1) that does not reveal whether an account exists (6.3.8),
+and that a stranger cannot turn against the account holder (6.3.1's "without enabling denial of service").
 
 The policy, in one place:
 
-* per account (the normalised email): ``ACCOUNT_LIMIT`` failures in a ``WINDOW_SECONDS`` window lock sign-in to
-  that account for the rest of the window;
-* per source address: ``ADDRESS_LIMIT`` failures in a window refuse every further attempt from that address for
-  the rest of the window (credential stuffing spreads over many accounts, so the account limit alone misses it).
+* per source address: ``ADDRESS_LIMIT`` failures in a ``WINDOW_SECONDS`` window refuse every further attempt from
+  that address for the rest of the window (credential stuffing spreads over many accounts);
+* per account *and* address: after ``PAIR_FREE`` failures, each further attempt of that pair waits a delay that
+  doubles with every failure (``delay``), up to ``MAX_DELAY_SECONDS``. Only the guessing address slows down: the
+  account holder at their own address is never made to wait by someone else's guesses;
+* per account (the normalised email, from any address): ``ACCOUNT_LIMIT`` failures in a window do NOT shut the
+  door. They put the account under **step-up** for ``STEP_UP_SECONDS``: the right password alone no longer signs
+  in; the holder also proves their mailbox (an email link) or their second factor. Five guesses from five
+  addresses therefore cost the attacker everything and the holder one email.
 
 How a sign-in uses it::
 
-    login_guard.check(email, ip)                 # before verifying anything: raises RateLimited when over a limit
+    verdict = login_guard.check(email, ip)       # before verifying anything: raises RateLimited when refused
     if not verified:                             # unknown account or wrong password: the SAME call
         outcome = login_guard.record_failure(email, ip)
-        if outcome.locked_now:                   # True once per lockout: email the user, raise "login.locked"
-            ...
         raise errors.Unauthorized(...)
     login_guard.record_success(email, ip)
+    if verdict.step_up: ...                      # ask for the second factor or an email link
 
-No enumeration: counters are keyed by the email as typed (normalised), never by a user record, so an unknown email
-is counted, locked and answered exactly like a known one. Callers must record failures for unknown emails too,
-and ``check`` answers the same ``RateLimited`` whichever limit was hit (both windows have the same length and are
-aligned, so even ``Retry-After`` cannot tell them apart).
-
-Trade-offs: a lockout is a denial of service an attacker can cause for a victim's account; it lasts at most one
-window, and the address limit caps how many accounts one address can lock. Windows are fixed (see
-``ratelimit``), so "the rest of the window" can be short; that is the accepted cost of one write per attempt.
+No enumeration: counters and the step-up marker are keyed by the email as typed (normalised), never by a user
+record, so an unknown email is counted, delayed and marked exactly like a known one, and ``check`` answers the
+same ``RateLimited`` whichever limit was hit. Step-up shows only after the right password, which an enumerating
+stranger does not have.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import time
 from dataclasses import dataclass
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
 from protu import errors, metrics
 from protu.security import ratelimit
+from protu.store.items import DataItem
 
 WINDOW_SECONDS = 15 * 60
-ACCOUNT_LIMIT = 5
-ADDRESS_LIMIT = 30
+ACCOUNT_LIMIT = 5  # failures of one account from anywhere in a window: step-up, never a lockout
+ADDRESS_LIMIT = 30  # failures from one address in a window: that address is refused for the rest of it
+PAIR_FREE = 3  # failures of one account from one address before that pair's delays start
+PAIR_WINDOW_SECONDS = 3600
+BASE_DELAY_SECONDS = 2
+MAX_DELAY_SECONDS = 15 * 60
+STEP_UP_SECONDS = 24 * 3600
 ACCOUNT_SCOPE = "login-account"
 ADDRESS_SCOPE = "login-address"
+PAIR_SCOPE = "login-pair"
 IPV6_PREFIX = 64  # one IPv6 subscriber usually holds a whole /64: counting single addresses would be useless
 
 MESSAGE = "Too many sign-in attempts. Try again later."
 
 
+class StepUp(DataItem):
+    """An account whose next sign-in needs more than a password (``RL#stepup#<hash of the email>``; expires)."""
+
+    sk = UnicodeAttribute(range_key=True, default="STEPUP")
+    reason = UnicodeAttribute()  # failures | incident | mfa_cap
+    until = NumberAttribute()
+    expires_at = NumberAttribute()
+
+    @staticmethod
+    def key(email: str) -> tuple[str, str]:
+        return f"RL#stepup#{ratelimit.key_hash('account:' + normalise_email(email))}", "STEPUP"
+
+
+SUCCESS_WINDOW_SECONDS = 3600
+
+
+class Successes(DataItem):
+    """The accounts one address signed in to with a password, per hour (``RL#login-ok#<hash>``; expires)."""
+
+    subjects = UnicodeSetAttribute(null=True)
+    expires_at = NumberAttribute()
+
+    @staticmethod
+    def key(source_ip: str, window: int) -> tuple[str, str]:
+        return f"RL#login-ok#{ratelimit.key_hash(address_key(source_ip))}", f"W#{window}"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What ``check`` found: ``step_up`` when the right password alone must not sign in."""
+
+    step_up: bool
+
+
 @dataclass(frozen=True, slots=True)
 class FailureOutcome:
-    """After a failure: ``locked_now`` is True exactly once, for the failure that reached the account limit."""
+    """After a failure: ``step_up_now`` is True exactly once, for the failure that reached the account limit."""
 
-    locked_now: bool
+    step_up_now: bool
     account_failures: int
     address_failures: int
 
 
-def check(email: str, source_ip: str, *, now: float | None = None) -> None:
-    """Refuse the attempt (``RateLimited``, code ``too_many_attempts``, ``Retry-After``) when the account is locked
-    or the address is over its limit; otherwise return. Reads only: an attempt counts when it fails."""
+def check(email: str, source_ip: str, *, now: float | None = None) -> Verdict:
+    """Refuse the attempt (``RateLimited``, code ``too_many_attempts``, ``Retry-After``) when the address is over
+    its limit or this account-and-address pair is inside its delay; otherwise say whether a step-up is needed.
+    Reads only: an attempt counts when it fails."""
     from protu.security import blocks
 
+    now = time.time() if now is None else now
     blocks.check(source_ip, now=now)  # an incident's containment blocked the address
-    account = ratelimit.count(ACCOUNT_SCOPE, normalise_email(email), window_seconds=WINDOW_SECONDS, now=now)
     address = ratelimit.count(ADDRESS_SCOPE, address_key(source_ip), window_seconds=WINDOW_SECONDS, now=now)
-    if account >= ACCOUNT_LIMIT or address >= ADDRESS_LIMIT:
-        wait = ratelimit.retry_after(WINDOW_SECONDS, now)
-        raise errors.RateLimited(MESSAGE, code="too_many_attempts", headers={"Retry-After": str(wait)})
+    if address >= ADDRESS_LIMIT:
+        _refuse(ratelimit.retry_after(WINDOW_SECONDS, now))
+    failures, last = ratelimit.peek(PAIR_SCOPE, _pair(email, source_ip), window_seconds=PAIR_WINDOW_SECONDS, now=now)
+    wait = last + delay(failures) - now
+    if wait > 0:
+        _refuse(int(wait + 0.999))
+    return Verdict(step_up=step_up_required(email, now=now))
+
+
+def delay(failures: int) -> int:
+    """Seconds an account-and-address pair waits after ``failures`` failures: none for the first ``PAIR_FREE``,
+    then 2, 4, 8... up to ``MAX_DELAY_SECONDS``."""
+    if failures < PAIR_FREE:
+        return 0
+    return min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** min(failures - PAIR_FREE, 20))
 
 
 def record_failure(email: str, source_ip: str, *, now: float | None = None) -> FailureOutcome:
-    """Count a failed attempt against the account and the address (for unknown accounts too)."""
+    """Count a failed attempt against the account, the address and the pair (for unknown accounts too); the
+    failure that reaches the account limit puts the account under step-up."""
     account = ratelimit.hit(
         ACCOUNT_SCOPE, normalise_email(email), limit=ACCOUNT_LIMIT, window_seconds=WINDOW_SECONDS, now=now
     )
     address = ratelimit.hit(
         ADDRESS_SCOPE, address_key(source_ip), limit=ADDRESS_LIMIT, window_seconds=WINDOW_SECONDS, now=now
     )
+    ratelimit.hit(PAIR_SCOPE, _pair(email, source_ip), limit=1, window_seconds=PAIR_WINDOW_SECONDS, now=now)
     # The counter is atomic, so exactly one failure sees the count equal to the limit.
-    locked_now = account.count == ACCOUNT_LIMIT
-    if locked_now:
+    step_up_now = account.count == ACCOUNT_LIMIT
+    if step_up_now:
+        require_step_up(email, reason="failures", now=now)
         metrics.count("Lockouts")
-    return FailureOutcome(locked_now, account.count, address.count)
+    return FailureOutcome(step_up_now, account.count, address.count)
 
 
-def record_success(email: str, source_ip: str, *, now: float | None = None) -> None:
-    """Clear the account's failures. The address counter is kept on purpose: otherwise an attacker could sign in
-    to an account of their own between guesses to wipe their address's record. ``source_ip`` is taken for
-    symmetry with the other calls."""
-    ratelimit.reset(ACCOUNT_SCOPE, normalise_email(email), window_seconds=WINDOW_SECONDS, now=now)
+def record_success(email: str, source_ip: str, *, subject: str = "", now: float | None = None) -> None:
+    """Clear this pair's delays, and remember which account (``subject``: ``<company>:<user>``) the address got
+    into: if the address turns out to be an attacker's, that account's password is known to them
+    (``signed_in_from``). The account's and the address's failure counts are kept on purpose: a success proves the
+    password of one account from one address, nothing about the others (an attacker could otherwise sign in to an
+    account of their own between guesses to wipe their address's record)."""
+    ratelimit.reset(PAIR_SCOPE, _pair(email, source_ip), window_seconds=PAIR_WINDOW_SECONDS, now=now)
+    if subject:
+        now = time.time() if now is None else now
+        start = int(now) - int(now) % SUCCESS_WINDOW_SECONDS
+        item = Successes(*Successes.key(source_ip, start))
+        item.update(
+            actions=[Successes.subjects.add({subject}), Successes.expires_at.set(start + 2 * SUCCESS_WINDOW_SECONDS)]
+        )
+
+
+def signed_in_from(source_ip: str, *, now: float | None = None) -> set[str]:
+    """The accounts (``<company>:<user>``) that signed in with their password from ``source_ip``'s network in
+    this window and the one before: evidence that an attacking address got into them."""
+    now = time.time() if now is None else now
+    start = int(now) - int(now) % SUCCESS_WINDOW_SECONDS
+    found: set[str] = set()
+    for window in (start - SUCCESS_WINDOW_SECONDS, start):
+        try:
+            found |= set(Successes.get(*Successes.key(source_ip, window), consistent_read=True).subjects or ())
+        except Successes.DoesNotExist:
+            pass
+    return found
+
+
+def require_step_up(email: str, *, reason: str, seconds: int = STEP_UP_SECONDS, now: float | None = None) -> None:
+    """Put the account under step-up (its next sign-in needs an email link or the second factor)."""
+    now = time.time() if now is None else now
+    until = int(now + seconds)
+    StepUp(*StepUp.key(email), reason=reason, until=until, expires_at=until + 3600).save()
+
+
+def step_up_required(email: str, *, now: float | None = None) -> bool:
+    now = time.time() if now is None else now
+    try:
+        return StepUp.get(*StepUp.key(email), consistent_read=True).until > now
+    except StepUp.DoesNotExist:
+        return False
+
+
+def step_up_done(email: str) -> None:
+    """The holder proved their mailbox or second factor: the account signs in normally again."""
+    StepUp(*StepUp.key(email)).delete()
+    ratelimit.reset(ACCOUNT_SCOPE, normalise_email(email), window_seconds=WINDOW_SECONDS)
+
+
+def _refuse(wait: int) -> None:
+    raise errors.RateLimited(MESSAGE, code="too_many_attempts", headers={"Retry-After": str(max(1, wait))})
+
+
+def _pair(email: str, source_ip: str) -> str:
+    return normalise_email(email) + "|" + address_key(source_ip)
+
+
+def network_id(source_ip: str) -> str:
+    """A short hash of the network an address belongs to (/24 for IPv4, /64 for IPv6): what an account keeps of
+    the networks it signed in from, so its holder's requests can be told from a stranger's without storing an
+    address."""
+    text = (source_ip or "").strip()
+    try:
+        address = ipaddress.ip_address(text)
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        prefix = 24 if address.version == 4 else IPV6_PREFIX
+        text = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    except ValueError:
+        text = text or "<unknown>"
+    return hashlib.sha256(("network:" + text).encode()).hexdigest()[:16]
 
 
 def account_id(email: str) -> str:

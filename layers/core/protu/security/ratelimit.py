@@ -5,6 +5,7 @@ prefix, outside company data, and is touched only by the security code::
 
     pk "RL#<scope>#<sha256(key)[:32]>"   sk "W#<window start, epoch seconds>"
     hits        how many times ``hit`` was called in the window
+    last_at     epoch seconds of the latest hit (what a growing delay is measured from)
     expires_at  epoch seconds; DynamoDB's TTL deletes the item shortly after its window ends
 
 Why these choices:
@@ -39,6 +40,7 @@ class RateCounter(DataItem):
     """One counter window (see the module doc for the layout)."""
 
     hits = NumberAttribute(default=0)
+    last_at = NumberAttribute(null=True)
     expires_at = NumberAttribute()
 
 
@@ -66,8 +68,13 @@ def hit(
         raise ValueError("limit and weight must be at least 1")
     start, end = _window(window_seconds, now)
     counter = RateCounter(_pk(scope, key), _sk(start))
+    moment = int(time.time() if now is None else now)
     counter.update(
-        actions=[RateCounter.hits.add(weight), RateCounter.expires_at.set(end + EXPIRY_GRACE_SECONDS)],
+        actions=[
+            RateCounter.hits.add(weight),
+            RateCounter.last_at.set(moment),
+            RateCounter.expires_at.set(end + EXPIRY_GRACE_SECONDS),
+        ],
     )
     count = int(counter.hits)
     allowed = count <= limit
@@ -77,11 +84,17 @@ def hit(
 def count(scope: str, key: str, *, window_seconds: int, now: float | None = None) -> int:
     """The hits so far in the current window, without counting one (a consistent read: a hit that was just
     acknowledged is seen)."""
+    return peek(scope, key, window_seconds=window_seconds, now=now)[0]
+
+
+def peek(scope: str, key: str, *, window_seconds: int, now: float | None = None) -> tuple[int, int]:
+    """The hits so far in the current window and when the latest one was (0, 0 when none), without counting."""
     start, _ = _window(window_seconds, now)
     try:
-        return int(RateCounter.get(_pk(scope, key), _sk(start), consistent_read=True).hits)
+        counter = RateCounter.get(_pk(scope, key), _sk(start), consistent_read=True)
     except DoesNotExist:
-        return 0
+        return 0, 0
+    return int(counter.hits), int(counter.last_at or 0)
 
 
 def reset(scope: str, key: str, *, window_seconds: int, now: float | None = None) -> None:

@@ -9,7 +9,7 @@ Layout (data table; ``REPORT#`` is one of ``protu.store.base.UNSCOPED_PREFIXES``
 
     pk "REPORT#<id>"   sk "REPORT"
     id ("rep-<16 hex>"), received_at (epoch s), status "received", description, steps_to_reproduce?, impact?,
-    contact (the address as given), name?, source_ip, user_agent, acknowledgement "pending" | "sent",
+    contact (the address as given), name?, source_ip, user_agent, acknowledgement "pending" | "sent" | "withheld",
     acknowledged_at?, record_type "security_report"
 
 Confidentiality: the report's text and the reporter's address are kept in the item only (the table is encrypted
@@ -26,6 +26,13 @@ Rules:
 * The acknowledgement must not fail the report: when Mailgun is down or refuses it, or the address is on the
   suppression list, the report is kept with ``acknowledgement: "pending"`` (the security team acknowledges those by
   hand within the 24 hours) and the answer says so.
+* At most ``ACK_LIMIT`` acknowledgements a day go to one mailbox (``_mailbox``: case, a ``+tag`` and Gmail's dots
+  do not make another one), whatever the source addresses: the per-address limit alone let anybody with many
+  addresses have Protu mail-bomb a stranger who never asked for anything. Beyond it the report is still accepted
+  and kept (a real reporter never loses one), with ``acknowledgement: "withheld"`` (nothing to do by hand: that
+  mailbox has had its acknowledgements today), and the answer is ``"sent"``, the one any report gets: a different
+  answer would tell anybody who submits a report whether someone else reported from that address today. The
+  reporter has the reference on screen.
 * No audit event: there is no company whose chain it would belong to. The stored report and the signal are the
   record.
 """
@@ -46,6 +53,10 @@ from protu.store.items import DataItem
 LIMIT = 5
 WINDOW_SECONDS = 3600
 RATE_SCOPE = "security-report"
+ACK_LIMIT = 3  # acknowledgements a day to one mailbox
+ACK_WINDOW_SECONDS = 86400
+ACK_SCOPE = "security-report-ack"
+GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}  # where dots in the local part are ignored, too
 SIGNAL = "security.report_received"
 TEMPLATE = "security_report_received"
 RECORD_TYPE = "security_report"
@@ -133,7 +144,7 @@ def submit(
     item.save(condition=SecurityReport.pk.does_not_exist())
     log.info("security report received", extra={"report": report_id})
     _signal(report_id, source_ip)
-    return Received(report_id, _acknowledge(item))
+    return Received(report_id, _acknowledge(item, now))
 
 
 def get(report_id: str) -> SecurityReport | None:
@@ -185,6 +196,19 @@ def _count(source_ip: str, now: float | None) -> None:
         raise errors.RateLimited(MESSAGE, code="too_many_reports", headers={"Retry-After": str(decision.retry_after)})
 
 
+def _mailbox(contact: str) -> str:
+    """The mailbox an address delivers to, as far as we can tell without asking its provider: the key of the
+    acknowledgement limit. Case is folded (no provider we mail tells ``Ana`` from ``ana``), a ``+tag`` is dropped
+    (sub-addressing, which the large providers deliver to the untagged mailbox) and, at Gmail, so are the dots of
+    the local part. Folding too much only withholds an acknowledgement; folding too little lets a mailbox be
+    bombed under many spellings."""
+    local, _, domain = contact.strip().casefold().rpartition("@")
+    local = local.split("+", 1)[0] or local
+    if domain in GMAIL_DOMAINS:
+        local, domain = local.replace(".", "") or local, "gmail.com"
+    return f"{local}@{domain}"
+
+
 def _signal(report_id: str, source_ip: str) -> None:
     """The signal names the report only: its details are logged and kept, the report's text is confidential. A
     failure to store it is logged (``raise_signal`` has already written its log line) and does not lose the
@@ -197,10 +221,21 @@ def _signal(report_id: str, source_ip: str) -> None:
         log.error("security report signal not stored", extra={"report": report_id, "error_type": type(error).__name__})
 
 
-def _acknowledge(item: SecurityReport) -> str:
-    """Email the acknowledgement now; "sent", or "pending" when it could not go out (never an error)."""
+def _acknowledge(item: SecurityReport, now: float | None = None) -> str:
+    """Email the acknowledgement now; "sent", or "pending" when it could not go out (never an error). Past the
+    mailbox's daily limit nothing is sent, the report is marked "withheld" and the answer is still "sent" (see
+    the module doc)."""
     from protu import mail
 
+    if not _may_acknowledge(item, now):
+        try:
+            item.update(actions=[SecurityReport.acknowledgement.set("withheld")])
+        except Exception as error:  # noqa: BLE001 - the report is kept; only the note of it is missing
+            log.warning(
+                "security report acknowledgement not noted",
+                extra={"report": item.id, "error_type": type(error).__name__},
+            )
+        return "sent"
     try:
         message_id = mail.send(TEMPLATE, item.contact, reference=item.id)
     except Exception as error:  # noqa: BLE001 - Mailgun down or refusing must not fail the report
@@ -221,3 +256,24 @@ def _acknowledge(item: SecurityReport) -> str:
             "security report acknowledgement not noted", extra={"report": item.id, "error_type": type(error).__name__}
         )
     return "sent"
+
+
+def _may_acknowledge(item: SecurityReport, now: float | None) -> bool:
+    """Count one acknowledgement against the contact's mailbox; whether it is within ``ACK_LIMIT`` a day. The
+    counter failing withholds nothing: the report is kept either way, the per-address limit still holds, and an
+    acknowledgement lost to a counter's hiccup would break the page's promise to a real reporter."""
+    from protu.security import ratelimit
+
+    try:
+        decision = ratelimit.hit(
+            ACK_SCOPE, _mailbox(item.contact), limit=ACK_LIMIT, window_seconds=ACK_WINDOW_SECONDS, now=now
+        )
+    except Exception as error:  # noqa: BLE001 - the acknowledgement must not fail the report
+        log.warning(
+            "security report acknowledgement limit unavailable; sending",
+            extra={"report": item.id, "error_type": type(error).__name__},
+        )
+        return True
+    if not decision.allowed:
+        log.warning("security report acknowledgement withheld: mailbox limit", extra={"report": item.id})
+    return decision.allowed

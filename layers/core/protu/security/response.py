@@ -1,9 +1,14 @@
 """The steps of the incident-response workflow (``statemachines/incident.asl.json``), one function each; the
 handlers in ``functions/incidents/incidents.py`` only parse the task's input and call them.
 
-* ``contain`` (Critical, at once): every session of the users involved revoked, their accounts locked (a password
-  reset by email lifts it), the source addresses blocked for ``blocks.BLOCK_SECONDS``; each company's part is
-  audited in its own log (``incident.contained``), acting through that company's tenant session.
+* ``contain`` (Critical, at once): the source addresses blocked for ``blocks.BLOCK_SECONDS``. What happens to the
+  accounts depends on the evidence against each one. A sign-in burst (credential stuffing) names accounts chosen
+  by the attacker, so it is no evidence against them: each is put under step-up (its next sign-in needs an email
+  link or the second factor) and its holder is told, while its sessions keep working; only an account with a
+  session started from the attacking source (the attacker got in) is signed out and locked. For the other
+  Critical rules the account itself did it (mass data access): every session revoked, the account locked. A lock
+  is lifted by its holder from their mailbox (a sign-in link or a password reset). Each company's part is audited
+  in its own log, acting through that company's tenant session.
 * ``assess``: the scope from the audit log: per company concerned, which users and how many records they opened
   since shortly before detection.
 * ``notify``: the owners of each company concerned get the notice (what happened, what data, what is being done,
@@ -62,56 +67,104 @@ def start_workflow(incident: Incident) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ steps
+SOURCE_RULES = frozenset({"credential_stuffing"})  # incidents whose accounts were named by the attacker
+
+
 def contain(incident_id: str, now: float | None = None) -> dict[str, Any]:
-    from protu.security import blocks
+    from protu.security import blocks, login_guard
 
     now = time.time() if now is None else now
     incident = incidents.load(incident_id)
+    addresses = sorted(incident.source_ips or ())
+    got_in: set[str] = set()  # accounts the attacking addresses signed in to: their passwords are known
+    for address in addresses:
+        got_in |= login_guard.signed_in_from(address, now=now)
+    if got_in - set(incident.users or ()):  # they are part of the incident: assessed and notified too
+        companies = {member.partition(":")[0] for member in got_in}
+        incident.update(actions=[Incident.users.add(got_in), Incident.companies.add(companies)])
     by_company: dict[str, list[str]] = {}
-    for member in sorted(incident.users or ()):
+    for member in sorted(set(incident.users or ()) | got_in):
         company, _, user_id = member.partition(":")
         by_company.setdefault(company, []).append(user_id)
-    revoked = locked = 0
+    totals = {"sessions_revoked": 0, "accounts_locked": 0, "accounts_stepped_up": 0}
     for company, user_ids in by_company.items():
-        sessions, accounts = _contain_company(company, user_ids, incident, now)
-        revoked += sessions
-        locked += accounts
-    addresses = sorted(incident.source_ips or ())
+        for name, value in _contain_company(company, user_ids, incident, addresses, got_in, now).items():
+            totals[name] += value
     for address in addresses:
         blocks.block(address, reason=f"incident {incident.id}", now=now)
-    result = {"sessions_revoked": revoked, "accounts_locked": locked, "addresses_blocked": len(addresses)}
-    note = f"Contained: {revoked} session(s) revoked, {locked} account(s) locked, {len(addresses)} address(es) blocked."
+    result = {**totals, "addresses_blocked": len(addresses)}
+    note = (
+        f"Contained: {len(addresses)} address(es) blocked, {totals['accounts_stepped_up']} account(s) asked to "
+        f"confirm their next sign-in, {totals['accounts_locked']} account(s) locked and "
+        f"{totals['sessions_revoked']} session(s) revoked on evidence of compromise."
+    )
     incidents.record(incident_id, "contained", note, now=now, contained_at=int(now), status="contained")
     log.warning("incident contained", extra={"incident": incident_id, **result})
     return result
 
 
-def _contain_company(company: str, user_ids: list[str], incident: Incident, now: float) -> tuple[int, int]:
+def _contain_company(
+    company: str, user_ids: list[str], incident: Incident, addresses: list[str], got_in: set[str], now: float
+) -> dict[str, int]:
     from protu.audit import context
-    from protu.identity import accounts
+    from protu.identity import sessions
     from protu.identity.models import User
+    from protu.security import login_guard
     from protu.store import scope
-    from protu.store.tx import Transaction
 
-    revoked = locked = 0
+    sources = {login_guard.address_key(address) for address in addresses}
+    done = {"sessions_revoked": 0, "accounts_locked": 0, "accounts_stepped_up": 0}
     with scope.request(), context.bound(actor=ACTOR):
         scope.bind(company)
         for user_id in user_ids:
-            revoked += accounts.end_sessions(
-                company, user_id, actor=ACTOR, reason="incident_containment", action="incident.sessions_revoked"
-            )
-            user = User(*User.key(company, user_id))
             try:
-                with Transaction(company, actor=ACTOR) as tx:
-                    tx.update(user, [User.locked_until.set(int(now + LOCK_SECONDS))], condition=User.pk.exists())
-                    tx.audit("incident.account_locked", f"user:{user_id}", details={"incident": incident.id})
-                locked += 1
-            except Exception as error:  # noqa: BLE001 - the user is gone: nothing to lock
-                from protu import errors
+                user = User.get(*User.key(company, user_id), consistent_read=True)
+            except User.DoesNotExist:
+                continue  # the user is gone: nothing to contain
+            live = sessions.live_for(company, user_id)
+            compromised = f"{company}:{user_id}" in got_in or any(
+                login_guard.address_key(s.ip) in sources for s in live
+            )
+            if incident.rule in SOURCE_RULES and not compromised:
+                _step_up(company, user, incident, now)
+                done["accounts_stepped_up"] += 1
+                continue
+            revoked, locked = _lock(company, user, incident, now)
+            done["sessions_revoked"] += revoked
+            done["accounts_locked"] += locked
+    return done
 
-                if not isinstance(error, errors.Conflict):
-                    raise
-    return revoked, locked
+
+def _step_up(company: str, user: Any, incident: Incident, now: float) -> None:
+    """An account named in a sign-in burst, with no sign of the attacker inside: its next sign-in needs a step-up,
+    its holder is told, its sessions go on."""
+    from protu.identity import accounts
+    from protu.security import login_guard
+    from protu.store.tx import Transaction
+
+    login_guard.require_step_up(user.email, reason="incident", now=now)
+    with Transaction(company, actor=ACTOR) as tx:
+        tx.audit("incident.step_up_required", f"user:{user.id}", details={"incident": incident.id})
+    accounts.send("sign_in_attempts", user.email, attempts=0, blocked=True)
+
+
+def _lock(company: str, user: Any, incident: Incident, now: float) -> tuple[int, int]:
+    """Evidence that the account itself is compromised: every session ends and the account is locked until its
+    holder proves their mailbox."""
+    from protu.identity import accounts
+    from protu.identity.models import User
+    from protu.store.tx import Transaction
+
+    revoked = accounts.end_sessions(
+        company, user.id, actor=ACTOR, reason="incident_containment", action="incident.sessions_revoked"
+    )
+    try:
+        with Transaction(company, actor=ACTOR) as tx:
+            tx.update(user, [User.locked_until.set(int(now + LOCK_SECONDS))], condition=User.pk.exists())
+            tx.audit("incident.account_locked", f"user:{user.id}", details={"incident": incident.id})
+    except errors.Conflict:  # removed meanwhile: nothing to lock
+        return revoked, 0
+    return revoked, 1
 
 
 def assess(incident_id: str, now: float | None = None) -> dict[str, Any]:
@@ -238,8 +291,14 @@ def _data_sentence(part: dict[str, Any]) -> str:
 
 
 def _actions_sentence(incident: Incident) -> str:
+    if incident.contained_at and incident.rule in SOURCE_RULES:
+        return (
+            "We blocked the addresses the attempts came from and will ask the accounts concerned to confirm their "
+            "next sign-in by email or two-factor code; accounts the attacker got into were signed out and locked. "
+            "We are investigating."
+        )
     if incident.contained_at:
-        return "We signed the accounts concerned out, locked them until a password reset, and are investigating."
+        return "We signed the accounts concerned out, locked them until they confirm by email, and are investigating."
     return "We are investigating and will tell you what we find."
 
 
@@ -361,7 +420,7 @@ def sync_company_view(company: str, incident_id: str) -> None:
 # several companies, so they stay on the incident); steps not listed (alerts, failures, waits) are internal.
 OWNER_STEPS = {
     "acknowledged": "Our security team is investigating.",
-    "contained": "The accounts involved were signed out and locked, and the source addresses blocked.",
+    "contained": "The source addresses were blocked and the accounts involved secured.",
     "assessed": "We assessed which of your users and records were concerned.",
     "notified": "We sent the notice to your company's owners.",
     "remediate_done": "We remediated the cause.",

@@ -37,7 +37,9 @@ MAX_LIST = 1000
 #: producing a signal no monitor looks for.
 KINDS: dict[str, str] = {
     "login.failed": "a sign-in failed (wrong password or unknown account)",
-    "login.locked": "an account reached the failure limit and is locked for the rest of the window",
+    "login.locked": "an account was locked (an incident's containment found it compromised)",
+    "login.step_up": "an account reached the failure limit: its next sign-in needs an email link or second factor",
+    "reauth.failed_burst": "several wrong passwords were given in one session to confirm a sensitive change",
     "refresh.reused": "a refresh token was used again after rotation: the session was revoked",
     "session.fingerprint_changed": "a session's client fingerprint changed during its life",
     "mfa.failed_burst": "several second-factor codes failed in a row",

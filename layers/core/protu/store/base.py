@@ -7,12 +7,26 @@ from protu.store import scope
 _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 
 #: Partition-key prefixes of the data table that belong to no company: the sign-in indexes (an account by email,
-#: one-time tokens), rate-limit counters, signals about no company, provider indexes (a Stripe customer's or a
-#: Mailgun message's company, webhook replay markers), the email suppression list and security reports from outside
-#: (``REPORT#``, anonymous intake: no company). They hold no company data,
-#: so the functions' own roles and TenantDataRole reach them (template.yaml lists the same, as ``<prefix>*``);
-#: every other key begins with ``T#<tenant>`` (``tenant_pk``).
-UNSCOPED_PREFIXES = ("EMAIL#", "TOKEN#", "RL#", "SIGNALS#GLOBAL#", "STRIPE#", "MAILGUN#", "SUPPRESS#", "REPORT#")
+#: one-time tokens, sign-ups waiting for their email's verification: ``SIGNUP#``), rate-limit counters, signals
+#: about no company, provider indexes (a Stripe customer's or a Mailgun message's company, webhook replay markers),
+#: the email suppression list and security reports from outside (``REPORT#``, anonymous intake: no company), and the
+#: invitation indexes by address (``INVITED#``: pending invitations, found before a company is known, like
+#: ``EMAIL#``; ``NOINVITE#``: addresses that refuse invitations). They hold no company data, so the functions' own
+#: roles and TenantDataRole reach them (template.yaml lists the same, as ``<prefix>*``); every other key begins with
+#: ``T#<tenant>`` (``tenant_pk``).
+UNSCOPED_PREFIXES = (
+    "EMAIL#",
+    "SIGNUP#",
+    "TOKEN#",
+    "RL#",
+    "SIGNALS#GLOBAL#",
+    "STRIPE#",
+    "MAILGUN#",
+    "SUPPRESS#",
+    "REPORT#",
+    "INVITED#",
+    "NOINVITE#",
+)
 
 
 class SettingValue:
