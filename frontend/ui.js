@@ -127,6 +127,16 @@ export function passwordRules(id) {
   );
 }
 
+// The card a page shows for an emailed link that cannot be used: what is wrong, and what to do (text or a node).
+export function linkError(testid, text, next) {
+  return h(
+    "div",
+    { class: "card" },
+    h("p", { class: "notice notice--error", role: "alert", "data-testid": testid }, text),
+    h("p", {}, next),
+  );
+}
+
 // ------------------------------------------------------------------------------------------- submitting
 
 export class Cancelled extends Error {

@@ -6,7 +6,7 @@
 import { ApiError, api } from "../api.js";
 import { h } from "../dom.js";
 import { finishSignIn, session } from "../session.js";
-import { describeError, field, handleSubmit, link, messages, pageFrame, passwordRules, takeFragmentToken } from "../ui.js";
+import { describeError, field, handleSubmit, link, linkError, messages, pageFrame, passwordRules, takeFragmentToken } from "../ui.js";
 
 export const title = "Accept your invitation";
 
@@ -100,10 +100,5 @@ function frame(...children) {
 }
 
 function deadLink(text) {
-  return h(
-    "div",
-    { class: "card" },
-    h("p", { class: "notice notice--error", role: "alert", "data-testid": "accept-link-error" }, text),
-    h("p", {}, "Ask the person who invited you to send a new invitation."),
-  );
+  return linkError("accept-link-error", text, "Ask the person who invited you to send a new invitation.");
 }

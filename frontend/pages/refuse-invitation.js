@@ -5,7 +5,7 @@
 
 import { ApiError, api } from "../api.js";
 import { h } from "../dom.js";
-import { describeError, handleSubmit, link, messages, pageFrame, takeFragmentToken } from "../ui.js";
+import { describeError, handleSubmit, link, linkError, messages, pageFrame, takeFragmentToken } from "../ui.js";
 
 export const title = "Refuse invitations";
 
@@ -71,10 +71,5 @@ function frame(...children) {
 }
 
 function deadLink(text) {
-  return h(
-    "div",
-    { class: "card" },
-    h("p", { class: "notice notice--error", role: "alert", "data-testid": "refuse-link-error" }, text),
-    h("p", {}, "The invitation may have been withdrawn or refused already. Nothing else is needed."),
-  );
+  return linkError("refuse-link-error", text, "The invitation may have been withdrawn or refused already. Nothing else is needed.");
 }

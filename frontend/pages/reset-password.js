@@ -5,7 +5,7 @@
 import { ApiError, api } from "../api.js";
 import { h } from "../dom.js";
 import { session } from "../session.js";
-import { describeError, field, handleSubmit, link, messages, pageFrame, passwordRules, takeFragmentToken } from "../ui.js";
+import { describeError, field, handleSubmit, link, linkError, messages, pageFrame, passwordRules, takeFragmentToken } from "../ui.js";
 
 export const title = "Choose a new password";
 
@@ -69,10 +69,5 @@ function frame(...children) {
 }
 
 function deadLink(text) {
-  return h(
-    "div",
-    { class: "card" },
-    h("p", { class: "notice notice--error", role: "alert", "data-testid": "reset-link-error" }, text),
-    h("p", {}, link("/forgot-password", "Ask for a new reset link", { "data-testid": "reset-new-link" })),
-  );
+  return linkError("reset-link-error", text, link("/forgot-password", "Ask for a new reset link", { "data-testid": "reset-new-link" }));
 }

@@ -107,13 +107,14 @@ def get_company(tenant_id: str) -> Company:
 
 
 def issue_token(kind: str, user: User, seconds: int) -> tuple[str, OneTimeToken]:
+    return token_item(kind, user.tenant_id, user.id, int(time.time()) + seconds)
+
+
+def token_item(kind: str, tenant_id: str, user_id: str, expires_at: int) -> tuple[str, OneTimeToken]:
+    """A new single-use token and its item (not saved): the token for the link, only its hash in the item."""
     token, token_hash = tokens.new_token()
     item = OneTimeToken(
-        *OneTimeToken.key(token_hash),
-        kind=kind,
-        tenant_id=user.tenant_id,
-        user_id=user.id,
-        expires_at=int(time.time()) + seconds,
+        *OneTimeToken.key(token_hash), kind=kind, tenant_id=tenant_id, user_id=user_id, expires_at=expires_at
     )
     return token, item
 
@@ -162,9 +163,10 @@ def signup(company_name: str, name: str, email: str, password: str) -> None:
 
     email = normalise_email(email)
     passwords.check_policy(password, email=email, name=name, company=company_name)
-    now = int(time.time())
+    now, signup_id = int(time.time()), new_id("s")
     pending = PendingSignup(
-        *PendingSignup.key(new_id("s")),
+        *PendingSignup.key(signup_id),
+        id=signup_id,
         email=email,
         name=name,
         company_name=company_name,
@@ -172,10 +174,9 @@ def signup(company_name: str, name: str, email: str, password: str) -> None:
         created_at=now,
         expires_at=now + VERIFY_SECONDS,
     )
-    pending.id = pending.pk.removeprefix("SIGNUP#")
     pending.save()
-    EmailPending(*EmailPending.key(email), signup_id=pending.id, expires_at=pending.expires_at).save()
-    deliver_signup(pending.id)
+    EmailPending(*EmailPending.key(email), signup_id=signup_id, expires_at=pending.expires_at).save()
+    deliver_signup(signup_id)
 
 
 def deliver_signup(signup_id: str) -> None:
@@ -190,14 +191,8 @@ def deliver_signup(signup_id: str) -> None:
     if email_owner(pending.email) is not None:
         send("account_exists", pending.email, link_to_sign_in=f"{_origin()}/signin")
         return
-    token, token_hash = tokens.new_token()
-    OneTimeToken(
-        *OneTimeToken.key(token_hash),
-        kind="verify",
-        tenant_id=SIGNUP_TOKEN,
-        user_id=pending.id,
-        expires_at=int(pending.expires_at),
-    ).save()
+    token, item = token_item("verify", SIGNUP_TOKEN, pending.id, int(pending.expires_at))
+    item.save()
     send("verify_email", pending.email, name=pending.name, link=link("/verify-email", token))
 
 

@@ -107,7 +107,6 @@ def _contain_company(
     company: str, user_ids: list[str], incident: Incident, addresses: list[str], got_in: set[str], now: float
 ) -> dict[str, int]:
     from protu.audit import context
-    from protu.identity import sessions
     from protu.identity.models import User
     from protu.security import login_guard
     from protu.store import scope
@@ -121,11 +120,7 @@ def _contain_company(
                 user = User.get(*User.key(company, user_id), consistent_read=True)
             except User.DoesNotExist:
                 continue  # the user is gone: nothing to contain
-            live = sessions.live_for(company, user_id)
-            compromised = f"{company}:{user_id}" in got_in or any(
-                login_guard.address_key(s.ip) in sources for s in live
-            )
-            if incident.rule in SOURCE_RULES and not compromised:
+            if incident.rule in SOURCE_RULES and not _got_in(company, user_id, got_in, sources):
                 _step_up(company, user, incident, now)
                 done["accounts_stepped_up"] += 1
                 continue
@@ -133,6 +128,17 @@ def _contain_company(
             done["sessions_revoked"] += revoked
             done["accounts_locked"] += locked
     return done
+
+
+def _got_in(company: str, user_id: str, got_in: set[str], sources: set[str]) -> bool:
+    """Evidence that the attacking addresses got into this account: a password sign-in from them, or a live
+    session started from them."""
+    from protu.identity import sessions
+    from protu.security import login_guard
+
+    if f"{company}:{user_id}" in got_in:
+        return True
+    return any(login_guard.address_key(s.ip) in sources for s in sessions.live_for(company, user_id))
 
 
 def _step_up(company: str, user: Any, incident: Incident, now: float) -> None:
