@@ -75,6 +75,19 @@ def test_a_stranger_cannot_lock_the_holder_out_of_every_way_in(api, mailgun):
     assert confirm.status == 200, confirm.body
 
 
+def test_a_stranger_failing_all_day_tells_the_holder_once(cloud):
+    """Each window in which a stranger reaches the failure limit again must not mail the holder again: the mail
+    follows a new step-up only (ASVS 5.0 2.4.1, no mail flood a stranger can trigger)."""
+    from protu.security import login_guard
+
+    email, now = f"held-{uuid.uuid4().hex[:10]}@example.com", time.time()
+    told = []
+    for window in range(4):  # an hour of windows, five failures each
+        at = now + window * login_guard.WINDOW_SECONDS
+        told += [login_guard.record_failure(email, some_ip(), now=at).step_up_now for _ in range(5)]
+    assert told.count(True) == 1
+
+
 def test_a_stranger_cannot_use_the_reserve(api, mailgun):
     """The reserve of email links is only for a network the account signed in from."""
     victim = sign_up(api, mailgun)
@@ -165,6 +178,10 @@ def test_an_unverified_sign_up_cannot_squat_an_address(api, mailgun):
     assert len(mailgun.to(victim)) == 2  # the right password of an unverified sign-up: a fresh link, to the mailbox
     resent = mailgun.to(victim)[-1]
     assert "/verify-email#token=" in resent["text"]
+
+    for _ in range(6):  # knowing the squat password does not make the link a way to flood the address
+        attacker.login(victim, squat["password"])
+    assert len(mailgun.to(victim)) == 2 + 2  # three resends an hour in all
 
     mine = {"company_name": "Victim GmbH", "name": "Vera", "email": victim, "password": "vera's own passphrase 9"}
     holder = Browser(api, ip=some_ip())

@@ -185,6 +185,22 @@ def test_pending_invitations_are_found_reminded_and_declined_by_address(api, mai
         assert code(accept(api, token)) == "invalid_token"
 
 
+def test_an_invited_address_asking_for_a_sign_in_link_gets_its_invitation_once_a_day(api, mailgun):
+    """Attack 6 (ASVS 5.0 2.3.1): a pending invitation made magic-link and reset requests mail "you already have an
+    account". Now the holder's request brings the invitation again, with a link that works; a stranger asking
+    over and over (from many addresses, both routes) gets them one mail a day, not a flood (ASVS 5.0 2.4.1)."""
+    owner = sign_up(api, mailgun)
+    email = new_email("invitee")
+    assert invite(owner, email).status == 201
+    before = len(mailgun.to(email))
+    for route in ("/api/auth/magic-link", "/api/auth/password/forgot") * 3:
+        assert Browser(api).post(route, {"email": email}).status == 202
+    reminders = mailgun.to(email)[before:]
+    assert len(reminders) == 1 and "already" not in reminders[0]["subject"].lower()
+    joined = accept(api, link_token(reminders[0]))
+    assert joined.status == 200, joined.body
+
+
 def test_withdrawing_an_invitation_kills_its_link_and_index(api, mailgun):
     """OWASP ASVS 5.0 6.4.1 and 2.3.3 (the withdrawal deletes the user, their link and the address's index entry
     together). Attack: a withdrawn invitation's link still reached the API (404) and the address stayed taken."""

@@ -214,14 +214,28 @@ def _pending_signup_password(email: str, password: str) -> bool:
         return False
     if pending.expires_at <= time.time() or not passwords.verify_password(pending.password_hash, password):
         return False
-    deliver_signup(pending.id)
+    if _may_resend_verification(pending.email):
+        deliver_signup(pending.id)
     return True
 
 
 def _send_verification(user: User) -> None:
+    if not _may_resend_verification(user.email):
+        return
     token, item = issue_token("verify", user, VERIFY_SECONDS)
     item.save()
     send("verify_email", user.email, name=user.name or "", link=link("/verify-email", token))
+
+
+VERIFY_RESENDS_PER_HOUR = 3
+
+
+def _may_resend_verification(email: str) -> bool:
+    """Signing in to an unverified sign-up re-sends its link; whoever knows that password (a squatter too) must not
+    turn it into a way to flood the address."""
+    from protu.security import ratelimit
+
+    return ratelimit.hit("verify-resend", email, limit=VERIFY_RESENDS_PER_HOUR, window_seconds=3600).allowed
 
 
 def new_company(
@@ -524,6 +538,7 @@ def complete_mfa(mfa_token: str, code: str, *, ip: str, user_agent: str) -> Sign
 def request_magic_link(email: str, ip: str = "") -> None:
     found = find_account(email)
     if found is None or found[0].status != "active":
+        _remind_invitations(email)
         return
     user, _ = found
     if not email_link_allowed("magic-link", user, ip):
@@ -533,6 +548,17 @@ def request_magic_link(email: str, ip: str = "") -> None:
         tx.save(item, unscoped=True)
         tx.audit("auth.magic_link_sent", f"user:{user.id}")
     send("magic_link", user.email, link=link("/magic", token), minutes=MAGIC_SECONDS // 60)
+
+
+def _remind_invitations(email: str) -> None:
+    """An address with no account asks for a sign-in or reset link: if it has pending invitations, the mail it gets
+    is those invitations again (with fresh links), so its holder learns how to get in. At most once a day per
+    address: a stranger asking for links must not turn it into a flood, nor spend the inviters' daily budgets."""
+    from protu.identity import invitations
+    from protu.security import ratelimit
+
+    if ratelimit.hit("invite-remind", normalise_email(email), limit=1, window_seconds=24 * 3600).allowed:
+        invitations.remind(email)
 
 
 EMAIL_LINKS_PER_HOUR = 5  # per account, for requests from anywhere
@@ -573,6 +599,7 @@ def verify_magic_link(token: str, *, ip: str, user_agent: str) -> SignedIn | Mfa
 def forgot_password(email: str, ip: str = "") -> None:
     found = find_account(email)
     if found is None or found[0].status != "active":
+        _remind_invitations(email)
         return
     user, _ = found
     if not email_link_allowed("reset", user, ip):

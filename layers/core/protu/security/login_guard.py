@@ -93,7 +93,8 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class FailureOutcome:
-    """After a failure: ``step_up_now`` is True exactly once, for the failure that reached the account limit."""
+    """After a failure: ``step_up_now`` is True exactly once per step-up, for the failure that put the account under
+    it."""
 
     step_up_now: bool
     account_failures: int
@@ -136,10 +137,10 @@ def record_failure(email: str, source_ip: str, *, now: float | None = None) -> F
         ADDRESS_SCOPE, address_key(source_ip), limit=ADDRESS_LIMIT, window_seconds=WINDOW_SECONDS, now=now
     )
     ratelimit.hit(PAIR_SCOPE, _pair(email, source_ip), limit=1, window_seconds=PAIR_WINDOW_SECONDS, now=now)
-    # The counter is atomic, so exactly one failure sees the count equal to the limit.
-    step_up_now = account.count == ACCOUNT_LIMIT
+    # The counter is atomic, so exactly one failure per window sees the count equal to the limit; the marker's
+    # conditional write makes it once per step-up, however many windows a stranger keeps failing in.
+    step_up_now = account.count == ACCOUNT_LIMIT and require_step_up(email, reason="failures", now=now)
     if step_up_now:
-        require_step_up(email, reason="failures", now=now)
         metrics.count("Lockouts")
     return FailureOutcome(step_up_now, account.count, address.count)
 
@@ -174,11 +175,22 @@ def signed_in_from(source_ip: str, *, now: float | None = None) -> set[str]:
     return found
 
 
-def require_step_up(email: str, *, reason: str, seconds: int = STEP_UP_SECONDS, now: float | None = None) -> None:
-    """Put the account under step-up (its next sign-in needs an email link or the second factor)."""
+def require_step_up(email: str, *, reason: str, seconds: int = STEP_UP_SECONDS, now: float | None = None) -> bool:
+    """Put the account under step-up (its next sign-in needs an email link or the second factor). Answers whether
+    it was not under step-up already: what follows a new step-up (the holder's mail) happens once, not each time a
+    stranger reaches the limit again."""
+    from protu.store.base import condition_failed
+
     now = time.time() if now is None else now
     until = int(now + seconds)
-    StepUp(*StepUp.key(email), reason=reason, until=until, expires_at=until + 3600).save()
+    item = StepUp(*StepUp.key(email), reason=reason, until=until, expires_at=until + 3600)
+    try:
+        item.save(condition=StepUp.pk.does_not_exist() | (StepUp.until <= int(now)))
+    except Exception as error:  # noqa: BLE001 - already under step-up: it stands until its end
+        if not condition_failed(error):
+            raise
+        return False
+    return True
 
 
 def step_up_required(email: str, *, now: float | None = None) -> bool:
