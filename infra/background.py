@@ -1,5 +1,5 @@
 """What the cloud runs on its own, run locally on a thread: DynamoDB stream consumers (the audit mirror; a
-company's export and erasure requests; security signals into incident workflows).
+company's export and erasure requests; security signals into incident workflows) and the mail queue's retries.
 
 In the cloud these are event source mappings in ``template.yaml``; here one loop reads each stream and calls the
 same handler with the same event shape.
@@ -17,6 +17,7 @@ log = get_logger(__name__)
 
 class Background:
     def __init__(self, cloud: Any, interval: float = 1.0) -> None:
+        from infra.queues import mail_pump
         from infra.server import load_functions
         from infra.streams import StreamPump
 
@@ -29,6 +30,7 @@ class Background:
             # LATEST, as the template's mapping: requests are acted on from when the cloud runs.
             StreamPump(cloud.physical_id("DataTable"), jobs.company_requests, starting_position="LATEST"),
             StreamPump(cloud.physical_id("DataTable"), incidents.detect, starting_position="LATEST"),
+            mail_pump(),  # the server runs each request's mail jobs at once; this retries what failed
         ]
         self._interval = interval
         self._stop = threading.Event()

@@ -508,6 +508,17 @@ class LocalCloud:
             sns.subscribe(TopicArn=arn, Protocol=subscription["Protocol"], Endpoint=subscription["Endpoint"])
         return Resource(logical_id, "AWS::SNS::Topic", arn, {"TopicArn": arn, "TopicName": name})
 
+    def _create_AWS_SQS_Queue(self, logical_id: str, props: dict) -> Resource:
+        sqs = self.client("sqs")
+        name = props.get("QueueName", f"{self.stack}-{logical_id}")
+        plain = ("KmsMasterKeyId", "MessageRetentionPeriod", "VisibilityTimeout")
+        attributes = {k: str(props[k]) for k in plain if k in props}
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return Resource(logical_id, "AWS::SQS::Queue", url, {"Arn": arn, "QueueName": name, "QueueUrl": url})
+
     def _create_AWS_SNS_Subscription(self, logical_id: str, props: dict) -> Resource:
         attributes = {}
         for key in ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy", "DeliveryPolicy"):

@@ -128,6 +128,9 @@ class LocalServer:
         self.oncall = OnCallPager()
         self._functions = functions or load_functions()
         self._locks = {prefix: threading.Lock() for prefix in self._functions}
+        from infra.queues import mail_pump
+
+        self._mail, self._mail_lock = mail_pump(), threading.Lock()
         handler = type("Handler", (_Handler,), {"server_app": self})
         self.httpd = _QuietServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
@@ -168,9 +171,14 @@ class LocalServer:
         self.httpd.server_close()
 
     def call_function(self, prefix: str, method: str, url: str, headers: dict[str, str], body: bytes, ip: str):
-        """One request at a time per function, like one Lambda container (Chalice keeps per-request state)."""
+        """One request at a time per function, like one Lambda container (Chalice keeps per-request state). The
+        mail jobs an API request queued run right after it (``MailFunction``'s SQS mapping does it in the cloud)."""
         with self._locks[prefix]:
-            return gateway.invoke(self._functions[prefix], method, url, headers=headers, body=body, source_ip=ip)
+            reply = gateway.invoke(self._functions[prefix], method, url, headers=headers, body=body, source_ip=ip)
+        if prefix == "/api":
+            with self._mail_lock:
+                self._mail.pump()
+        return reply
 
 
 def load_functions() -> dict[str, Callable]:

@@ -52,10 +52,13 @@ def tenant_id() -> str:
 
 @pytest.fixture(scope="session")
 def api(cloud):
-    """The API function (``functions/api/api.py``) called with API Gateway's events, as the template routes them."""
+    """The API function (``functions/api/api.py``) called with API Gateway's events, as the template routes them;
+    the mail jobs a request queues run right after it, as ``MailFunction``'s SQS mapping runs them in the cloud."""
     import api as api_module
 
-    return Client(api_module.app)
+    from infra.queues import mail_pump
+
+    return Client(api_module.app, after=mail_pump().pump)
 
 
 @pytest.fixture(scope="session")
@@ -81,10 +84,14 @@ def local_server(cloud):
 class Client:
     """Calls a function's handler the way API Gateway does for ``template.yaml``; answers ``gateway.Reply``."""
 
-    def __init__(self, handler) -> None:
+    def __init__(self, handler, *, after=None) -> None:
         self.handler = handler
+        self.after = after  # what the cloud runs after a request on its own (the mail queue's jobs)
 
-    def request(self, method: str, path: str, *, json=None, body=None, headers=None, source_ip="203.0.113.7"):
+    def request(
+        self, method: str, path: str, *, json=None, body=None, headers=None, source_ip="203.0.113.7", after=True
+    ):
+        """``after=False``, or inside ``aws_calls``: only the function's own work, nothing queued is run."""
         import json as jsonlib
 
         from infra import gateway
@@ -93,7 +100,10 @@ class Client:
         if json is not None:
             body = jsonlib.dumps(json)
             headers.setdefault("Content-Type", "application/json")
-        return gateway.invoke(self.handler, method, path, headers=headers, body=body, source_ip=source_ip)
+        reply = gateway.invoke(self.handler, method, path, headers=headers, body=body, source_ip=source_ip)
+        if after and self.after is not None and not COUNTING:  # what is counted is the function's own work
+            self.after()
+        return reply
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
@@ -264,3 +274,33 @@ def own_stack():
         os.environ.update(saved)
         reload()
         keystore.clear_cache()
+
+
+# ------------------------------------------------------------------------------------------------ counting AWS calls
+COUNTING: list[bool] = []  # non-empty while ``aws_calls`` counts
+
+
+@contextmanager
+def aws_calls(fail_at: int | None = None):
+    """Count the AWS calls made inside the block (``calls``: operation names); the ``fail_at``-th (1-based) fails
+    with the error AWS answers when a service has an internal failure."""
+    import botocore.client
+    from botocore.exceptions import ClientError
+
+    real = botocore.client.BaseClient._make_api_call
+    calls: list[str] = []
+
+    def call(client, operation, params):
+        calls.append(f"{client.meta.service_model.service_name}.{operation}")
+        if fail_at is not None and len(calls) == fail_at:
+            error = {"Error": {"Code": "InternalServerError", "Message": "injected"}, "ResponseMetadata": {}}
+            raise ClientError(error, operation)
+        return real(client, operation, params)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+        COUNTING.append(True)
+        try:
+            yield calls
+        finally:
+            COUNTING.pop()

@@ -36,6 +36,15 @@ def mirror_audit(event: dict[str, Any], context: Any = None) -> dict[str, int]:
     return {"mirrored": mirror_records(event.get("Records") or [])}
 
 
+@metrics.job("mail", failed=lambda answer: bool(answer.get("batchItemFailures")))
+def mail(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """SQS (MailQueue) -> identity mail jobs (``protu.identity.mailjobs``); the jobs that failed are reported back
+    (``ReportBatchItemFailures``) and tried again."""
+    from protu.identity import mailjobs
+
+    return mailjobs.handle(event)
+
+
 def _deadline(context: Any, margin_seconds: float = 60.0) -> float | None:
     """A ``time.monotonic()`` by which to stop, leaving ``margin_seconds`` of the invocation's time."""
     import time

@@ -11,33 +11,11 @@ failing is the same clean 503.
 
 from __future__ import annotations
 
-import contextlib
-
-import botocore.client
 import pytest
-from botocore.exceptions import ClientError
 from protu import audit
 from protu.directory.store import Records
 
-REAL_CALL = botocore.client.BaseClient._make_api_call
-
-
-@contextlib.contextmanager
-def aws_calls(fail_at: int | None = None):
-    """Count the AWS calls made inside the block (``calls``: operation names); the ``fail_at``-th (1-based) fails
-    with the error AWS answers when a service has an internal failure."""
-    calls: list[str] = []
-
-    def call(client, operation, params):
-        calls.append(f"{client.meta.service_model.service_name}.{operation}")
-        if fail_at is not None and len(calls) == fail_at:
-            error = {"Error": {"Code": "InternalServerError", "Message": "injected"}, "ResponseMetadata": {}}
-            raise ClientError(error, operation)
-        return REAL_CALL(client, operation, params)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(botocore.client.BaseClient, "_make_api_call", call)
-        yield calls
+from tests.conftest import aws_calls
 
 
 def state(owner, role_id: str) -> tuple:

@@ -163,7 +163,7 @@ def test_only_the_functions_that_send_mail_read_the_mailgun_keys(template):
             assert any(
                 "kms:Decrypt" in s["Action"] and s["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]} for s in statements
             ), name
-    assert readers == {"ApiFunction", "WebhooksFunction", "IncidentNotifyFunction"}
+    assert readers == {"ApiFunction", "WebhooksFunction", "IncidentNotifyFunction", "MailFunction"}
 
 
 def test_the_webhooks_function_decrypts_only_through_secrets_manager(template):

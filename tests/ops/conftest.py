@@ -20,7 +20,9 @@ def api(cloud):
     """The API function over this module's stack (as ``tests.conftest.api``)."""
     import api as api_module
 
-    return Client(api_module.app)
+    from infra.queues import mail_pump
+
+    return Client(api_module.app, after=mail_pump().pump)
 
 
 @pytest.fixture(scope="module")

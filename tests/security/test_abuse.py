@@ -11,8 +11,10 @@ import time
 import uuid
 
 import pyotp
+import pytest
 
-from tests.api.people import Browser, link_token, sign_up
+from tests.api.people import STRONG, Browser, link_token, new_email, sign_up
+from tests.conftest import aws_calls
 
 
 def some_ip() -> str:
@@ -197,3 +199,38 @@ def test_an_unverified_sign_up_cannot_squat_an_address(api, mailgun):
     me = holder.get("/api/me").json()
     assert (me["company"]["name"], me["name"], me["email_verified"]) == ("Victim GmbH", "Vera", True)
     assert [u["email"] for u in holder.get("/api/users").json()] == [victim]  # no shadow owner
+
+
+# ------------------------------------------------------------------------------------------------ attack 3
+PROBES = {
+    "/api/auth/password/forgot": lambda email: {"email": email},
+    "/api/auth/magic-link": lambda email: {"email": email},
+    "/api/auth/signup": lambda email: {
+        "company_name": "Probe Co",
+        "name": "Mallory",
+        "email": email,
+        "password": STRONG,
+    },
+    "/api/auth/login": lambda email: {"email": email, "password": "not the password at all"},
+}
+
+
+@pytest.mark.parametrize("route", PROBES)
+def test_known_and_unknown_emails_make_the_same_aws_calls(api, mailgun, route):
+    """Attack 3 (ASVS 5.0 6.3.8, no enumeration by timing). Medians over 30 requests, known vs unknown email:
+    forgot-password 59 vs 22 ms, magic link 51 vs 18 ms, sign-in 130 vs 98 ms, sign-up 48 vs 89 ms; only known
+    emails wrote a token and sent mail during the request. Now the request makes the same AWS calls, in the same
+    order, for both (what depends on the account is a job on the mail queue), and answers the same."""
+    known = sign_up(api, mailgun).email
+
+    def probe(email):
+        body = PROBES[route](email)
+        api.request("POST", route, json=body, source_ip=some_ip())  # first use of a company's credentials: warm
+        with aws_calls() as made:
+            reply = api.request("POST", route, json=body, source_ip=some_ip())
+        return reply, list(made)
+
+    (known_reply, known_calls), (unknown_reply, unknown_calls) = probe(known), probe(new_email("nobody"))
+    assert known_calls == unknown_calls
+    assert "sqs.SendMessage" in known_calls and not any(c.startswith(("kms.", "secretsmanager.")) for c in known_calls)
+    assert (known_reply.status, known_reply.body) == (unknown_reply.status, unknown_reply.body)

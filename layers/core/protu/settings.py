@@ -37,6 +37,7 @@ class Settings:
     stripe_secret_id: str
     stripe_api_base: str
     incident_state_machine: str
+    mail_queue_url: str
     oncall_topic: str
     stripe_prices: dict[str, str]  # plan -> Stripe price id (protu.billing.plans)
 
@@ -75,6 +76,7 @@ def settings() -> Settings:
         stripe_secret_id=_env("STRIPE_SECRET_ID", "protu/stripe-keys"),
         stripe_api_base=_env("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/"),
         incident_state_machine=_env("INCIDENT_STATE_MACHINE"),
+        mail_queue_url=_env("MAIL_QUEUE_URL"),
         oncall_topic=_env("ONCALL_TOPIC_ARN"),
         stripe_prices={
             "team": _env("STRIPE_PRICE_TEAM", "price_team_monthly"),

@@ -13,7 +13,7 @@ import msgspec
 
 from protu import errors
 from protu.http.routing import PUBLIC, Call, Router
-from protu.identity import accounts, company_settings, rbac, sessions, tokens
+from protu.identity import accounts, company_settings, mailjobs, rbac, sessions, tokens
 
 router = Router("auth")
 EXAMPLE_TOKEN = "Vx3ka9Qe0lJ2pYHn7cR5sT1uW8zA4bD6fG2hK9mN0pQ"  # noqa: S105 - the shape of a token, for the API document
@@ -254,9 +254,8 @@ def mfa(call: Call) -> SignedInOut:
 @router.post("/api/auth/magic-link", permission=PUBLIC, body=EmailIn, status=202, example={"email": "ana@acme.example"})
 def magic_link(call: Call) -> StatusOut:
     """Email a single-use sign-in link (valid 10 minutes). Same answer for every email."""
-    email = accounts.normalise_email(call.body.email)
-    if _limit("magic-link-ip", call.source_ip, 30, 3600):
-        accounts.request_magic_link(email, call.source_ip)
+    if _limit("magic-link-ip", call.source_ip, 30, 3600):  # the rest, off the request path: the same for every email
+        mailjobs.enqueue("magic_link", email=accounts.normalise_email(call.body.email), ip=call.source_ip)
     return StatusOut("sent_if_registered")
 
 
@@ -272,9 +271,8 @@ def magic_link_verify(call: Call) -> SignedInOut | MfaRequiredOut:
 )
 def forgot(call: Call) -> StatusOut:
     """Email a password-reset link. Same answer for every email."""
-    email = accounts.normalise_email(call.body.email)
-    if _limit("reset-ip", call.source_ip, 30, 3600):
-        accounts.forgot_password(email, call.source_ip)
+    if _limit("reset-ip", call.source_ip, 30, 3600):  # the rest, off the request path: the same for every email
+        mailjobs.enqueue("password_reset", email=accounts.normalise_email(call.body.email), ip=call.source_ip)
     return StatusOut("sent_if_registered")
 
 

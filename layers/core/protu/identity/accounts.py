@@ -12,10 +12,11 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from protu import errors, metrics
 from protu.identity import rbac, sessions, tokens
-from protu.identity.models import Company, EmailAccount, OneTimeToken, Session, User
+from protu.identity.models import Company, EmailAccount, EmailPending, OneTimeToken, PendingSignup, Session, User
 from protu.logging import get_logger
 from protu.store.base import condition_failed
 from protu.store.tx import Transaction
@@ -158,8 +159,7 @@ def signup(company_name: str, name: str, email: str, password: str) -> None:
     pre-account hijacking). A sign-up for an address whose sign-up is still unverified starts over: new details,
     and the earlier links stop working. An address that already has an account gets the same outward answer; its
     holder is told by email instead."""
-    from protu.identity import passwords
-    from protu.identity.models import EmailPending, PendingSignup
+    from protu.identity import mailjobs, passwords
 
     email = normalise_email(email)
     passwords.check_policy(password, email=email, name=name, company=company_name)
@@ -176,14 +176,12 @@ def signup(company_name: str, name: str, email: str, password: str) -> None:
     )
     pending.save()
     EmailPending(*EmailPending.key(email), signup_id=signup_id, expires_at=pending.expires_at).save()
-    deliver_signup(signup_id)
+    mailjobs.enqueue("signup", id=signup_id)  # whether the address has an account is the job's business
 
 
 def deliver_signup(signup_id: str) -> None:
     """The mail a sign-up gets: its verification link, or, when the address already has an account, a note that
     it does (with a way to sign in)."""
-    from protu.identity.models import PendingSignup
-
     try:
         pending = PendingSignup.get(*PendingSignup.key(signup_id), consistent_read=True)
     except DoesNotExist:
@@ -199,23 +197,19 @@ def deliver_signup(signup_id: str) -> None:
 SIGNUP_TOKEN = "signup"  # noqa: S105 - not a secret: a verification token's tenant while the company does not exist yet
 
 
-def _pending_signup_password(email: str, password: str) -> bool:
+def _pending_signup_password(pending: PendingSignup | None, password: str) -> bool:
     """For a sign-in to an address without an account: whether it has a sign-up waiting for verification with
     this password; if so its verification mail is sent again. Costs one password verification either way (an
     unknown address pays it as a decoy), so the answer and its time do not tell the cases apart."""
-    from protu.identity import passwords
-    from protu.identity.models import EmailPending, PendingSignup
+    from protu.identity import mailjobs, passwords
 
-    try:
-        newest = EmailPending.get(*EmailPending.key(normalise_email(email)), consistent_read=True)
-        pending = PendingSignup.get(*PendingSignup.key(newest.signup_id), consistent_read=True)
-    except DoesNotExist:
+    if pending is None:
         passwords.burn_verify_time()
         return False
     if pending.expires_at <= time.time() or not passwords.verify_password(pending.password_hash, password):
         return False
     if _may_resend_verification(pending.email):
-        deliver_signup(pending.id)
+        mailjobs.enqueue("signup", id=pending.id)
     return True
 
 
@@ -297,7 +291,6 @@ def verify_email(token: str) -> None:
 
 def _create_from_signup(item: OneTimeToken) -> None:
     """The verification link of a sign-up: now, and only now, the company and its owner exist."""
-    from protu.identity.models import EmailPending, PendingSignup
 
     dead = errors.BadRequest("This link is not valid or was already used.", code="invalid_token")
     try:
@@ -446,14 +439,15 @@ def _mfa_cap_reset(user: User) -> None:
 
 
 def login(email: str, password: str, *, ip: str, user_agent: str) -> SignedIn | MfaRequired | StepUpRequired:
-    from protu.identity import passwords
+    """Sign in with a password. A wrong one costs the same reads, the same password verification and the same
+    writes for every address; what depends on the account (its audit event, the holder's mail) is a mail job."""
+    from protu.identity import mailjobs, passwords
     from protu.security import login_guard, signals
 
     verdict = login_guard.check(email, ip)
-    found = find_account(email)
-    user, company = found if found else (None, None)
+    user, company, pending = _sign_in_records(email)
     if user is None or user.status != "active" or not user.password_hash:
-        ok = _pending_signup_password(email, password)
+        ok = _pending_signup_password(pending, password)
         if ok:  # an unverified sign-up: the same answer as a wrong password, and a fresh verification mail
             metrics.count("SignInFailures")
             raise errors.Unauthorized("The email or password is not correct.", code="invalid_credentials")
@@ -466,34 +460,72 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> SignedIn | 
     if not ok:
         metrics.count("SignInFailures")
         outcome = login_guard.record_failure(email, ip)
-        tenant = user.tenant_id if user else None
         signals.raise_signal(
             "login.failed",
-            tenant_id=tenant,
+            tenant_id=user.tenant_id if user else None,
             user_id=user.id if user else None,
             source_ip=ip,
             details={"account": login_guard.account_id(email)},  # distinct accounts count, unnamed
         )
-        if user is not None:
-            from protu import audit
-
-            audit.record(
-                user.tenant_id,
-                "auth.login",
-                f"user:{user.id}",
-                actor="anonymous",
-                outcome="failure",
-                details={"method": "password"},
-            )
-            if outcome.step_up_now:
-                signals.raise_signal("login.step_up", tenant_id=tenant, user_id=user.id, source_ip=ip)
-                audit.record(user.tenant_id, "auth.step_up_required", f"user:{user.id}", actor="system")
-                send("sign_in_attempts", user.email, attempts=outcome.account_failures)
+        mailjobs.enqueue(
+            "sign_in_failed", email=email, ip=ip, step_up_now=outcome.step_up_now, failures=outcome.account_failures
+        )
         raise errors.Unauthorized("The email or password is not correct.", code="invalid_credentials")
     login_guard.record_success(email, ip, subject=f"{user.tenant_id}:{user.id}")
     if passwords.needs_rehash(user.password_hash):
         user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
     return _second_step_or_session(user, company, "password", ip, user_agent, step_up=verdict.step_up)
+
+
+DECOY_TENANT = "c-00000000000000000000"  # a company id no company has: what a sign-in reads for an unknown address
+
+
+def _sign_in_records(email: str) -> tuple[User | None, Company | None, PendingSignup | None]:
+    """What a password sign-in needs, read the same way for every address: the address's account and newest
+    sign-up, then its user and company (an account), or its sign-up and a decoy (no account). Four reads either
+    way, so neither the calls made nor their number tell whether the address has an account."""
+
+    email = normalise_email(email)
+    account, newest = _get(EmailAccount, EmailAccount.key(email)), _get(EmailPending, EmailPending.key(email))
+    if account is not None:
+        user = _get(User, User.key(account.tenant_id, account.user_id))
+        company = _get(Company, Company.key(account.tenant_id))
+        return user, company, None
+    signup_id = newest.signup_id if newest is not None else "s-none"
+    pending = _get(PendingSignup, PendingSignup.key(signup_id))
+    _get(Company, Company.key(DECOY_TENANT))
+    return None, None, pending
+
+
+def _get(model: Any, key: tuple[str, str]) -> Any:
+    try:
+        return model.get(*key, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def after_failed_sign_in(email: str, ip: str, *, step_up_now: bool, failures: int) -> None:
+    """The mail job of a failed sign-in (``mailjobs``): for an address with an account, the event in its company's
+    audit log, and when this failure put the account under step-up, its signal, event and the holder's mail."""
+    from protu import audit
+    from protu.security import signals
+
+    found = find_account(email)
+    if found is None:
+        return
+    user, _ = found
+    audit.record(
+        user.tenant_id,
+        "auth.login",
+        f"user:{user.id}",
+        actor="anonymous",
+        outcome="failure",
+        details={"method": "password"},
+    )
+    if step_up_now:
+        signals.raise_signal("login.step_up", tenant_id=user.tenant_id, user_id=user.id, source_ip=ip or None)
+        audit.record(user.tenant_id, "auth.step_up_required", f"user:{user.id}", actor="system")
+        send("sign_in_attempts", user.email, attempts=failures)
 
 
 def complete_mfa(mfa_token: str, code: str, *, ip: str, user_agent: str) -> SignedIn:
