@@ -37,9 +37,8 @@ class QueuePump:
         url = self.queue_url
         handled = 0
         while True:
-            got = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=self.batch_size, AttributeNames=["All"]
-            ).get("Messages", [])
+            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=self.batch_size, AttributeNames=["All"])
+            got = answer.get("Messages", [])
             if not got:
                 return handled
             try:
