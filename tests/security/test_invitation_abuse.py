@@ -310,6 +310,25 @@ def test_names_in_an_invitation_cannot_carry_links(api, mailgun):
     assert accept(api, token, "Ivy St. James").status == 200
 
 
+def test_names_that_reach_other_peoples_mail_cannot_be_web_addresses(api, mailgun):
+    """Attack 5 (ASVS 5.0 1.3.x): the company and inviter names an invitation carries are chosen at sign-up and in
+    the settings too; there as well, a web address is refused with a clear code."""
+    signup = {"company_name": "Evil www.evil.example", "name": "Eve", "email": new_email("eve"), "password": STRONG}
+    reply = Browser(api).post("/api/auth/signup", signup)
+    assert (reply.status, code(reply), reply.json()["error"]["details"]["field"]) == (
+        422,
+        "name_contains_link",
+        "company_name",
+    )
+    reply = Browser(api).post("/api/auth/signup", {**signup, "company_name": "Fine Ltd", "name": "https://x.example"})
+    assert (reply.status, code(reply)) == (422, "name_contains_link")
+    owner = sign_up(api, mailgun)
+    settings_now = owner.browser.get("/api/settings").json()
+    change = {"company_name": "Visit http://evil.example", "version": settings_now["version"]}
+    reply = owner.browser.patch("/api/settings", change)
+    assert (reply.status, code(reply)) == (422, "name_contains_link")
+
+
 def test_the_refuse_link_declines_and_stops_later_invitations(api, mailgun, capsys):
     """OWASP ASVS 5.0 2.4.1 (the recipient can stop the relay) and 2.3.2. Attack: nothing let a person stop
     invitations to their address. Also: the refusal is audited in the inviting company's chain, the inviter is

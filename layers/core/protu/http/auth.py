@@ -13,7 +13,19 @@ import msgspec
 
 from protu import errors
 from protu.http.routing import PUBLIC, Call, Router
-from protu.identity import accounts, company_settings, mailjobs, rbac, sessions, tokens
+from protu.identity import (
+    accounts,
+    company_settings,
+    mailjobs,
+    rbac,
+    reauth,
+    recovery,
+    sessions,
+    signin,
+    tokens,
+)
+from protu.identity import magic_link as magic_links
+from protu.identity import signup as signups
 
 router = Router("auth")
 EXAMPLE_TOKEN = "Vx3ka9Qe0lJ2pYHn7cR5sT1uW8zA4bD6fG2hK9mN0pQ"  # noqa: S105 - the shape of a token, for the API document
@@ -220,14 +232,14 @@ def signup(call: Call) -> StatusOut:
     if not _limit("signup", call.source_ip, 10, 3600):
         raise errors.RateLimited(code="too_many_attempts")
     b = call.body
-    accounts.signup(b.company_name.strip(), b.name.strip(), mailable(b.email), b.password)
+    signups.signup(b.company_name.strip(), b.name.strip(), mailable(b.email), b.password)
     return StatusOut("verification_sent")
 
 
 @router.post("/api/auth/verify-email", permission=PUBLIC, body=TokenIn, example={"token": EXAMPLE_TOKEN})
 def verify_email(call: Call) -> StatusOut:
     """Confirm an email address with the token from the verification email."""
-    accounts.verify_email(call.body.token)
+    signups.verify_email(call.body.token)
     return StatusOut("verified")
 
 
@@ -240,14 +252,14 @@ def verify_email(call: Call) -> StatusOut:
 def login(call: Call) -> SignedInOut | MfaRequiredOut | StepUpOut:
     """Sign in with email and password; answers the two-factor step when it is on, or ``step_up_required`` (a
     sign-in link was emailed) after repeated failed attempts on the account."""
-    result = accounts.login(call.body.email, call.body.password, ip=call.source_ip, user_agent=call.user_agent)
+    result = signin.login(call.body.email, call.body.password, ip=call.source_ip, user_agent=call.user_agent)
     return _signed_in(call, result)
 
 
 @router.post("/api/auth/mfa", permission=PUBLIC, body=MfaIn, example={"mfa_token": EXAMPLE_TOKEN, "code": "123456"})
 def mfa(call: Call) -> SignedInOut:
     """Finish signing in with a two-factor code or a recovery code."""
-    result = accounts.complete_mfa(call.body.mfa_token, call.body.code, ip=call.source_ip, user_agent=call.user_agent)
+    result = signin.complete_mfa(call.body.mfa_token, call.body.code, ip=call.source_ip, user_agent=call.user_agent)
     return _signed_in(call, result)
 
 
@@ -262,7 +274,7 @@ def magic_link(call: Call) -> StatusOut:
 @router.post("/api/auth/magic-link/verify", permission=PUBLIC, body=TokenIn, example={"token": EXAMPLE_TOKEN})
 def magic_link_verify(call: Call) -> SignedInOut | MfaRequiredOut:
     """Sign in with the token of a magic link."""
-    result = accounts.verify_magic_link(call.body.token, ip=call.source_ip, user_agent=call.user_agent)
+    result = magic_links.verify_magic_link(call.body.token, ip=call.source_ip, user_agent=call.user_agent)
     return _signed_in(call, result)
 
 
@@ -284,7 +296,7 @@ def forgot(call: Call) -> StatusOut:
 )
 def reset(call: Call) -> StatusOut:
     """Set a new password with a reset token; every session of the account ends."""
-    accounts.reset_password(call.body.token, call.body.password)
+    recovery.reset_password(call.body.token, call.body.password)
     return StatusOut("password_changed")
 
 
@@ -360,7 +372,7 @@ def logout(call: Call) -> None:
 )
 def reauthenticate(call: Call) -> StatusOut:
     """Confirm your password (or a two-factor code) before a sensitive change."""
-    accounts.reauthenticate(call.principal, password=call.body.password, code=call.body.code, source_ip=call.source_ip)
+    reauth.reauthenticate(call.principal, password=call.body.password, code=call.body.code, source_ip=call.source_ip)
     return StatusOut("reauthenticated")
 
 
@@ -384,7 +396,7 @@ def me(call: Call) -> Me:
 def change_password(call: Call) -> PasswordChangedOut:
     """Change your password (needs recent authentication); optionally end your other sessions."""
     b = call.body
-    ended = accounts.change_password(
+    ended = recovery.change_password(
         call.principal, b.current_password, b.new_password, end_other_sessions=b.end_other_sessions
     )
     return PasswordChangedOut("password_changed", ended)
@@ -406,7 +418,7 @@ def revoke_session(call: Call) -> None:
     p = call.principal
     session_id = record_id(call, "session_id", "No such active session.")
     if session_id != p.session_id:
-        accounts.require_recent_auth(p)  # ASVS 7.5.2: terminating sessions takes a fresh factor
+        reauth.require_recent_auth(p)  # ASVS 7.5.2: terminating sessions takes a fresh factor
     if not accounts.end_session(p.tenant_id, p.user_id, session_id, actor=p.user_id, reason="revoked_by_user"):
         raise errors.NotFound("No such active session.")
 
@@ -415,7 +427,7 @@ def revoke_session(call: Call) -> None:
 def revoke_other_sessions(call: Call) -> None:
     """End all your sessions but this one (needs recent authentication)."""
     p = call.principal
-    accounts.require_recent_auth(p)
+    reauth.require_recent_auth(p)
     accounts.end_sessions(p.tenant_id, p.user_id, actor=p.user_id, reason="revoked_by_user", keep=p.session_id)
 
 
@@ -447,7 +459,7 @@ def mfa_start(call: Call) -> EnrolmentOut:
     """Start two-factor setup (needs recent authentication): a secret and its QR code for an authenticator app."""
     from protu.identity import mfa
 
-    accounts.require_recent_auth(call.principal)
+    reauth.require_recent_auth(call.principal)
     p = call.principal
     return EnrolmentOut(**mfa.start_enrolment(accounts.get_user(p.tenant_id, p.user_id)))
 
@@ -468,7 +480,7 @@ def mfa_confirm(call: Call) -> RecoveryCodesOut:
     ``end_other_sessions`` signs out your other sessions, so they too must pass two-factor to come back."""
     from protu.identity import mfa
 
-    accounts.require_recent_auth(call.principal)
+    reauth.require_recent_auth(call.principal)
     p = call.principal
     codes = mfa.confirm_enrolment(accounts.get_user(p.tenant_id, p.user_id), call.body.code)
     ended = _end_others(call, "mfa_enabled") if call.body.end_other_sessions else 0
@@ -483,7 +495,7 @@ def mfa_off(call: Call) -> None:
     from protu.identity import mfa
 
     b = call.body
-    user = accounts.confirm_identity(
+    user = reauth.confirm_identity(
         call.principal, password=b.password, code=b.code, source_ip=call.source_ip, action="mfa.disable"
     )
     mfa.disable(user)

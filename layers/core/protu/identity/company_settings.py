@@ -160,6 +160,9 @@ def normalise_name(value: str) -> str:
         raise _refuse("Company name must not be empty.", "company_name")
     if _CONTROL.search(name):
         raise _refuse("Company name cannot contain line breaks or control characters.", "company_name")
+    from protu.identity import accounts
+
+    accounts.check_name(name, "company_name")  # it is named in the mail of invitations
     return name
 
 

@@ -30,9 +30,7 @@ Nothing secret is logged or audited: tokens and links travel only in the mail.
 
 from __future__ import annotations
 
-import re
 import time
-import unicodedata
 
 from protu import errors
 from protu.identity import accounts, company_settings, rbac, sessions, tokens
@@ -67,8 +65,6 @@ REFUSAL_SECONDS = 365 * DAY  # how long "no more invitations to this address" ho
 PER_ADDRESS_FROM_ONE_COMPANY = 3
 PER_ADDRESS = 10
 DECLINE_REASONS = ("declined", "own_company")  # why decline_all is called (the mail to the inviter says which)
-
-_LINKISH = re.compile(r"://|www\.", re.IGNORECASE)
 
 
 # ------------------------------------------------------------------------------------------------ lookups
@@ -280,15 +276,6 @@ def forget(tx: Transaction, user: User) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ accepting
-def check_name(name: str) -> None:
-    """A name entered with an invitation may not be a web address: names travel into mail to other people (the
-    mail templates also render them unlinkable). Separate from the shared ``Name`` schema type on purpose."""
-    if _LINKISH.search(unicodedata.normalize("NFKC", name)):
-        raise errors.ValidationFailed(
-            "A name cannot contain a web address.", code="name_contains_link", details={"field": "name"}
-        )
-
-
 def _taken() -> errors.Conflict:
     return errors.Conflict(
         "This email address already has a Protu account, and one address belongs to one company only. Sign in with "
@@ -303,7 +290,7 @@ def accept(token: str, name: str, password: str, *, ip: str, user_agent: str) ->
     from protu.identity import passwords
     from protu.security import login_guard
 
-    check_name(name)
+    accounts.check_name(name)
     item = accounts.redeem(token, "invite")
     try:
         user = accounts.get_user(item.tenant_id, item.user_id)

@@ -70,27 +70,27 @@ def run(job: dict[str, Any]) -> None:
 
 
 def _signup(job: dict[str, Any]) -> None:
-    from protu.identity import accounts
+    from protu.identity import signup
 
-    accounts.deliver_signup(str(job["id"]))
+    signup.deliver_signup(str(job["id"]))
 
 
 def _magic_link(job: dict[str, Any]) -> None:
-    from protu.identity import accounts
+    from protu.identity import magic_link
 
-    accounts.request_magic_link(str(job["email"]), str(job.get("ip") or ""))
+    magic_link.request_magic_link(str(job["email"]), str(job.get("ip") or ""))
 
 
 def _password_reset(job: dict[str, Any]) -> None:
-    from protu.identity import accounts
+    from protu.identity import recovery
 
-    accounts.forgot_password(str(job["email"]), str(job.get("ip") or ""))
+    recovery.forgot_password(str(job["email"]), str(job.get("ip") or ""))
 
 
 def _sign_in_failed(job: dict[str, Any]) -> None:
-    from protu.identity import accounts
+    from protu.identity import signin
 
-    accounts.after_failed_sign_in(
+    signin.after_failed_sign_in(
         str(job["email"]),
         str(job.get("ip") or ""),
         step_up_now=bool(job.get("step_up_now")),

@@ -51,9 +51,9 @@ def _partitions(tenant_id: str, user_ids: set[str]) -> list[str]:
 # ------------------------------------------------------------------------------------------------ the request
 def erase(principal: Any, confirmation: str, source_ip: str = "") -> str:
     """An owner erases their company: checks, Stripe, the request, then ``shred``. Answers the request's id."""
-    from protu.identity import accounts, company_settings
+    from protu.identity import company_settings, reauth
 
-    accounts.require_recent_auth(principal)
+    reauth.require_recent_auth(principal)
     company = company_settings.get(principal.tenant_id)
     if confirmation.strip() != company.name.strip():
         raise errors.ValidationFailed(
