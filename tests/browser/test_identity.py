@@ -308,3 +308,25 @@ def test_owner_manages_users(page, second_page, local_server, console_errors):
     expect(second_page.get_by_test_id("signin-error")).to_have_text("The email or password is not correct.")
     assert second_page.console_errors == []
     assert console_errors == []
+
+
+def test_a_step_up_after_failed_attempts_asks_for_the_email_link_in_plain_words(page, local_server, console_errors):
+    """Issue 15, attack 2: after a stranger's failed attempts the right password no longer signs in alone; the page
+    says why and where the link went, and the link signs in."""
+    from protu.security import login_guard
+
+    email, password = create_owner("Noether Research", "Emmy Noether")
+    for n in range(login_guard.ACCOUNT_LIMIT):  # five wrong passwords, from five other addresses
+        login_guard.record_failure(email, f"198.51.100.{n + 1}")
+    sign_in(page, email, password)
+    expect(page).to_have_url(re.compile(r"/check-email\?kind=stepup$"))
+    message = page.get_by_test_id("check-email-message")
+    expect(message).to_contain_text("Your password was right")
+    expect(message).to_contain_text("failed to sign in to your account several times")
+    expect(page.get_by_test_id("check-email-address")).to_have_text(email)
+    expect(page.get_by_test_id("header-user-name")).to_have_count(0)
+
+    page.goto(mail_link(local_server, email, "/magic"))
+    expect(page).to_have_url(re.compile(r"/account$"))
+    expect(page.get_by_test_id("header-user-name")).to_have_text("Emmy Noether")
+    assert console_errors == []
