@@ -16,16 +16,11 @@ from protu.http.routing import PUBLIC, Call, Router
 from protu.identity import (
     accounts,
     company_settings,
-    mailjobs,
     rbac,
     reauth,
-    recovery,
     sessions,
-    signin,
     tokens,
 )
-from protu.identity import magic_link as magic_links
-from protu.identity import signup as signups
 
 router = Router("auth")
 EXAMPLE_TOKEN = "Vx3ka9Qe0lJ2pYHn7cR5sT1uW8zA4bD6fG2hK9mN0pQ"  # noqa: S105 - the shape of a token, for the API document
@@ -229,6 +224,8 @@ def _limit(scope: str, key: str, limit: int, window: int) -> bool:
 )
 def signup(call: Call) -> StatusOut:
     """Create a company with you as its owner; a verification email follows."""
+    from protu.identity import signup as signups  # imported by the routes that use it: cold start
+
     if not _limit("signup", call.source_ip, 10, 3600):
         raise errors.RateLimited(code="too_many_attempts")
     b = call.body
@@ -239,6 +236,8 @@ def signup(call: Call) -> StatusOut:
 @router.post("/api/auth/verify-email", permission=PUBLIC, body=TokenIn, example={"token": EXAMPLE_TOKEN})
 def verify_email(call: Call) -> StatusOut:
     """Confirm an email address with the token from the verification email."""
+    from protu.identity import signup as signups  # imported by the routes that use it: cold start
+
     signups.verify_email(call.body.token)
     return StatusOut("verified")
 
@@ -252,6 +251,8 @@ def verify_email(call: Call) -> StatusOut:
 def login(call: Call) -> SignedInOut | MfaRequiredOut | StepUpOut:
     """Sign in with email and password; answers the two-factor step when it is on, or ``step_up_required`` (a
     sign-in link was emailed) after repeated failed attempts on the account."""
+    from protu.identity import signin  # imported by the routes that use it: cold start
+
     result = signin.login(call.body.email, call.body.password, ip=call.source_ip, user_agent=call.user_agent)
     return _signed_in(call, result)
 
@@ -259,6 +260,8 @@ def login(call: Call) -> SignedInOut | MfaRequiredOut | StepUpOut:
 @router.post("/api/auth/mfa", permission=PUBLIC, body=MfaIn, example={"mfa_token": EXAMPLE_TOKEN, "code": "123456"})
 def mfa(call: Call) -> SignedInOut:
     """Finish signing in with a two-factor code or a recovery code."""
+    from protu.identity import signin  # imported by the routes that use it: cold start
+
     result = signin.complete_mfa(call.body.mfa_token, call.body.code, ip=call.source_ip, user_agent=call.user_agent)
     return _signed_in(call, result)
 
@@ -266,6 +269,8 @@ def mfa(call: Call) -> SignedInOut:
 @router.post("/api/auth/magic-link", permission=PUBLIC, body=EmailIn, status=202, example={"email": "ana@acme.example"})
 def magic_link(call: Call) -> StatusOut:
     """Email a single-use sign-in link (valid 10 minutes). Same answer for every email."""
+    from protu.identity import mailjobs  # imported by the routes that use it: cold start
+
     if _limit("magic-link-ip", call.source_ip, 30, 3600):  # the rest, off the request path: the same for every email
         mailjobs.enqueue("magic_link", email=accounts.normalise_email(call.body.email), ip=call.source_ip)
     return StatusOut("sent_if_registered")
@@ -274,6 +279,8 @@ def magic_link(call: Call) -> StatusOut:
 @router.post("/api/auth/magic-link/verify", permission=PUBLIC, body=TokenIn, example={"token": EXAMPLE_TOKEN})
 def magic_link_verify(call: Call) -> SignedInOut | MfaRequiredOut:
     """Sign in with the token of a magic link."""
+    from protu.identity import magic_link as magic_links  # imported where used: cold start
+
     result = magic_links.verify_magic_link(call.body.token, ip=call.source_ip, user_agent=call.user_agent)
     return _signed_in(call, result)
 
@@ -283,6 +290,8 @@ def magic_link_verify(call: Call) -> SignedInOut | MfaRequiredOut:
 )
 def forgot(call: Call) -> StatusOut:
     """Email a password-reset link. Same answer for every email."""
+    from protu.identity import mailjobs  # imported by the routes that use it: cold start
+
     if _limit("reset-ip", call.source_ip, 30, 3600):  # the rest, off the request path: the same for every email
         mailjobs.enqueue("password_reset", email=accounts.normalise_email(call.body.email), ip=call.source_ip)
     return StatusOut("sent_if_registered")
@@ -296,6 +305,8 @@ def forgot(call: Call) -> StatusOut:
 )
 def reset(call: Call) -> StatusOut:
     """Set a new password with a reset token; every session of the account ends."""
+    from protu.identity import recovery  # imported by the routes that use it: cold start
+
     recovery.reset_password(call.body.token, call.body.password)
     return StatusOut("password_changed")
 
@@ -395,6 +406,8 @@ def me(call: Call) -> Me:
 )
 def change_password(call: Call) -> PasswordChangedOut:
     """Change your password (needs recent authentication); optionally end your other sessions."""
+    from protu.identity import recovery  # imported by the routes that use it: cold start
+
     b = call.body
     ended = recovery.change_password(
         call.principal, b.current_password, b.new_password, end_other_sessions=b.end_other_sessions

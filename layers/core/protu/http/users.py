@@ -8,7 +8,7 @@ import msgspec
 
 from protu.http.auth import Email, Strict, mailable, record_id
 from protu.http.routing import Call, Router
-from protu.identity import invitations, users
+from protu.identity import users
 
 router = Router("users")
 
@@ -71,6 +71,7 @@ def invite(call: Call) -> UserOut:
     plan for the company, and per address); an address whose holder refused invitations answers 409
     ``invitations_refused``."""
     from protu.billing import service as billing
+    from protu.identity import invitations  # imported by the route that uses it: cold start
 
     email = mailable(call.body.email)
     if invitations.find_in_company(call.principal.tenant_id, email) is None:  # a resend takes no new seat
