@@ -12,11 +12,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pip prints a warning per package for this machine's optional local indexes; keep the output readable.
 QUIET_PIP := grep -v -e "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help install chromium run test bench lint fmt clean
+.PHONY: help install chromium run test isolation bench lint fmt clean
 
 help:
 	@echo "make run    - start the local Protu (cloud, API, webhooks, SPA) on http://127.0.0.1:$(PORT)"
-	@echo "make test   - run the whole test suite"
+	@echo "make test   - run the whole test suite, in a random order (ARGS=--random-order-seed=N repeats one)"
+	@echo "make isolation - every test passes alone: the tests without the cloud, and modules alone (tests/isolation.py)"
 	@echo "make bench  - performance figures as ratios against baselines measured in the same run"
 	@echo "make lint   - ruff and cfn-lint (template.yaml, and edge.yaml for us-east-1)"
 
@@ -38,8 +39,14 @@ chromium:
 run: install
 	@PORT=$(PORT) $(BIN)/python -m infra.server
 
+# In a random order (modules, and the tests within each); the seed is printed: ARGS=--random-order-seed=N repeats it.
 test: install chromium
-	@$(BIN)/python -m pytest -n 2 --dist loadgroup -q $(ARGS)
+	@seed=$$RANDOM; echo "make test: random order, --random-order-seed=$$seed"; \
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --random-order-seed=$$seed $(ARGS)
+
+# CI runs it before `make test`: about a minute and a half (ARGS=--all runs every module alone: about 15 minutes).
+isolation: install
+	@$(BIN)/python -m tests.isolation $(ARGS)
 
 bench: install
 	@$(BIN)/python -m tests.bench

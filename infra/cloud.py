@@ -618,7 +618,8 @@ def make_moto_atomic() -> None:
 
 # ---------------------------------------------------------------------- moto's TransactWriteItems, made cheap
 def _transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
-    """``DynamoDBBackend.transact_write_items`` of moto 5.2.5, all-or-nothing at the cost of the items it names.
+    """``DynamoDBBackend.transact_write_items`` of moto 5.2.6 (pinned; the same as 5.2.5's), all-or-nothing at the
+    cost of the items it names.
 
     moto backs up by ``copy.deepcopy`` of every table the transaction names and, on failure, puts the copies in the
     tables' place. Every TransactWriteItems (each of our data changes: data + audit event + chain head) therefore
@@ -731,7 +732,8 @@ def _store(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
 
 
 def _run_transaction(backend: Any, transact_items: list[dict[str, Any]]) -> None:
-    """The loop of moto 5.2.5's ``DynamoDBBackend.transact_write_items``, line for line, without its whole-table
+    """The loop of moto 5.2.6's ``DynamoDBBackend.transact_write_items`` (pinned in pyproject.toml; its source's
+    fingerprint is checked by tests/infra/test_moto_transactions.py), line for line, without its whole-table
     backup and restore (``_transact_write_items`` undoes instead): same checks in the same order, same calls, same
     exceptions and cancellation reasons. Conditions are read from the current item; the loop goes on after an op
     fails, so that every op gets its reason; a ValidationException (two ops on one item among them) ends it."""

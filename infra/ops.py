@@ -187,7 +187,7 @@ def _erase(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
 def _erase_person(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     from protu.audit import context
     from protu.directory import kinds, service
-    from protu.ops.exports import System
+    from protu.principal import Principal
     from protu.store import scope
 
     kind = next(
@@ -195,7 +195,7 @@ def _erase_person(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     )
     if kind is None:
         return False, {"summary": {"erased": False}, "lines": [f"{args.subject} is not a candidate or employee id"]}
-    principal = System(args.tenant, OPERATOR)
+    principal = Principal.system(args.tenant, OPERATOR)
     with scope.request(), context.bound(actor=OPERATOR):
         scope.bind(args.tenant)
         if args.dry_run:

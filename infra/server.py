@@ -206,6 +206,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
 
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (TRACE, PROPFIND, one made up) goes where its path goes, as the ones above do: the API
+        answers it with its own JSON 405 (``Allow``, the security headers), as it answers a method a route does not
+        take, and the SPA with its 405. http.server's own answer would be an HTML 501."""
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
     def _handle(self) -> None:
         path = urlsplit(self.path).path
         length = int(self.headers.get("Content-Length") or 0)

@@ -169,9 +169,9 @@ def _error(kind: str, message: str, context: LambdaContext, stack: list[str]) ->
 def install() -> None:
     """Route moto's Lambda invocations to the registered handlers (idempotent).
 
-    ``LambdaSimpleBackend.invoke`` answers the Invoke API when docker is off (moto 5.2.5); ``LambdaFunction.invoke``
-    is what moto calls for SNS subscriptions, event source mappings and asynchronous invokes. Also keeps the
-    ``cause`` of ``SendTaskFailure``, which moto drops."""
+    ``LambdaSimpleBackend.invoke`` answers the Invoke API when docker is off (moto 5.2.6, pinned);
+    ``LambdaFunction.invoke`` is what moto calls for SNS subscriptions, event source mappings and asynchronous
+    invokes. Also keeps the ``cause`` of ``SendTaskFailure``, which moto drops."""
     global _installed
     if _installed:
         return
@@ -201,7 +201,7 @@ def install() -> None:
 
 
 def _keep_task_failure_cause() -> None:
-    """moto 5.2.5's SendTaskFailure drops ``cause`` before its executing backend sees it; pass it on."""
+    """moto 5.2.6's (pinned) SendTaskFailure drops ``cause`` before its executing backend sees it; pass it on."""
     from moto.core.responses import EmptyResult
     from moto.stepfunctions.responses import StepFunctionResponse
 

@@ -126,8 +126,8 @@ class StreamPump:
 
 def _streams_client() -> Any:
     """A Streams client on the regional endpoint. botocore now derives an account-based host from the stream ARN
-    (``<account>.streams-ddb.<region>...``), which moto 5.2.5 does not answer; the regional host works everywhere
-    (and an explicit ``AWS_ENDPOINT_URL`` still wins)."""
+    (``<account>.streams-ddb.<region>...``), which moto 5.2.5 did not answer (5.2.6 does); the regional host works
+    everywhere (and an explicit ``AWS_ENDPOINT_URL`` still wins)."""
     import boto3
     from botocore.config import Config
 

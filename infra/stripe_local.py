@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from protu import caches
+
 API_VERSION = "2026-10-28.endive"
 
 
@@ -230,9 +232,8 @@ def ensure_local_keys() -> dict[str, str]:
     if not str(current.get("webhook_secret") or "").startswith("whsec_"):
         current = {"secret_key": "sk_test_" + secrets.token_hex(12), "webhook_secret": "whsec_" + secrets.token_hex(16)}
         client.put_secret_value(SecretId=settings().stripe_secret_id, SecretString=json.dumps(current))
-        from protu.billing import stripe_api
 
-        stripe_api.forget_keys()
+        caches.reset()
     return current
 
 

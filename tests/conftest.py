@@ -11,6 +11,7 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
+from protu import caches
 
 os.environ.update(
     {
@@ -119,10 +120,11 @@ class Client:
 
 
 class MailgunCapture:
-    """What the ``mailgun`` fixture caught. ``messages`` (oldest first) are the emails Mailgun accepted, each the
-    form fields it received (``from``, ``to``, ``subject``, ``text``, ``html``, ``o:tracking``, ...) plus
-    ``request``, the raw ``requests.PreparedRequest`` (for the auth header); ``attempts`` counts every POST,
-    failed ones included. ``fail(...)`` makes the next POSTs fail, in order, before Mailgun accepts again."""
+    """What the ``mailgun`` fixture (``module_mailgun``: a module's) caught. ``messages`` (oldest first) are the
+    emails Mailgun accepted, each the form fields it received (``from``, ``to``, ``subject``, ``text``, ``html``,
+    ``o:tracking``, ...) plus ``request``, the raw ``requests.PreparedRequest`` (for the auth header); ``attempts``
+    counts every POST, failed ones included. ``fail(...)`` makes the next POSTs fail, in order, before Mailgun
+    accepts again."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -165,22 +167,39 @@ class MailgunCapture:
         return 200, {"Content-Type": "application/json"}, jsonlib.dumps(answer)
 
 
+OUTSIDE: list = []  # the ``outside_world`` in place, if any
+
+
 @contextmanager
-def capture_mailgun():
-    """Mailgun's messages API simulated at the HTTP boundary (``responses``): every POST to the configured
-    ``{MAILGUN_API_BASE}/{MAILGUN_DOMAIN}/messages`` is answered ``Queued`` and captured; requests to the local
-    server (http://127.0.0.1) pass through. Yields a ``MailgunCapture``. For module-scoped fixtures; tests use
-    the ``mailgun`` fixture."""
+def outside_world():
+    """The world outside the cloud, simulated at the HTTP boundary (``responses``): the services the functions call
+    over HTTP answer through it once registered on it (``capture_mailgun``, ``capture_stripe``); requests to the local
+    server (http://127.0.0.1) pass through; any other request fails as unreachable. Yields the
+    ``responses.RequestsMock``. One at a time: an inner one would hide the outer one's services. Tests use the
+    ``outside`` fixture (``mailgun`` and ``stripe_api`` register on it); a module's fixtures ``module_outside``."""
+    import responses
+
+    assert not OUTSIDE, "an outside world is already in place: register on it (a module's fixtures: module_outside)"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru("http://127.0.0.1")
+        OUTSIDE.append(mock)
+        try:
+            yield mock
+        finally:
+            OUTSIDE.pop()
+
+
+def capture_mailgun(outside) -> MailgunCapture:
+    """Mailgun's messages API on ``outside`` (an ``outside_world``): every POST to the configured
+    ``{MAILGUN_API_BASE}/{MAILGUN_DOMAIN}/messages`` is answered ``Queued`` and captured. Answers the
+    ``MailgunCapture``. Tests use the ``mailgun`` fixture (``module_mailgun``: one for a whole module)."""
     import responses
     from protu.settings import settings
 
     current = settings()
     capture = MailgunCapture(f"{current.mailgun_api_base}/{current.mailgun_domain}/messages")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_passthru("http://127.0.0.1")
-        mock.add_callback(responses.POST, capture.url, callback=capture._answer)
-        capture.mock = mock  # other outside services (Stripe) answer through the same mock
-        yield capture
+    outside.add_callback(responses.POST, capture.url, callback=capture._answer)
+    return capture
 
 
 @contextmanager
@@ -201,18 +220,10 @@ def providers_on_local_server(local_server: str):
             reload()
 
 
-@pytest.fixture
-def mailgun(cloud):
-    """``capture_mailgun`` for one test."""
-    with capture_mailgun() as capture:
-        yield capture
-
-
-@contextmanager
-def capture_stripe(mock, webhooks):
-    """Stripe's HTTP API simulated at its boundary (``infra.stripe_local.StripeStandIn``) inside the ``responses``
-    ``mock`` of ``capture_mailgun``, with the events it sends signed and delivered to ``webhooks`` (the webhooks
-    function's client); the ``StripeKeys`` secret holds its keys. Yields the stand-in."""
+def capture_stripe(outside, webhooks):
+    """Stripe's HTTP API on ``outside`` (an ``outside_world``), answered by ``infra.stripe_local.StripeStandIn``, with
+    the events it sends signed and delivered to ``webhooks`` (the webhooks function's client); the ``StripeKeys``
+    secret holds its keys. Answers the stand-in. Tests use the ``stripe_api`` fixture (``module_stripe_api``)."""
     import json
     import re
 
@@ -236,15 +247,47 @@ def capture_stripe(mock, webhooks):
 
     url = re.compile(re.escape(settings().stripe_api_base) + r"/v1/.*")
     for method in (responses.GET, responses.POST, responses.DELETE):
-        mock.add_callback(method, url, callback=answer)
-    yield standin
+        outside.add_callback(method, url, callback=answer)
+    return standin
 
 
 @pytest.fixture
-def stripe_api(cloud, mailgun, webhooks):
-    """``capture_stripe`` for one test (mail goes to the ``mailgun`` capture)."""
-    with capture_stripe(mailgun.mock, webhooks) as standin:
-        yield standin
+def outside(cloud):
+    """``outside_world`` for one test: the outside services it asks for (``mailgun``, ``stripe_api``) answer on it."""
+    with outside_world() as mock:
+        yield mock
+
+
+@pytest.fixture
+def mailgun(outside):
+    """``capture_mailgun`` for one test."""
+    return capture_mailgun(outside)
+
+
+@pytest.fixture
+def stripe_api(outside, webhooks):
+    """``capture_stripe`` for one test."""
+    return capture_stripe(outside, webhooks)
+
+
+@pytest.fixture(scope="module")
+def module_outside(cloud):
+    """``outside_world`` for a whole module: for module-scoped fixtures (accounts shared by a module's tests); a test
+    of such a module uses ``module_mailgun`` and ``module_stripe_api``, not ``mailgun`` and ``stripe_api``."""
+    with outside_world() as mock:
+        yield mock
+
+
+@pytest.fixture(scope="module")
+def module_mailgun(module_outside):
+    """``capture_mailgun`` for a whole module."""
+    return capture_mailgun(module_outside)
+
+
+@pytest.fixture(scope="module")
+def module_stripe_api(module_outside, webhooks):
+    """``capture_stripe`` for a whole module."""
+    return capture_stripe(module_outside, webhooks)
 
 
 @contextmanager
@@ -253,7 +296,6 @@ def own_stack():
     environment switched to it while the block runs: for tests whose cost grows with what a table holds (whole-table
     scans, moto's own transaction copies). Yields its ``LocalCloud``. It lives in the worker's moto (the ``cloud``
     fixture's mock and config), so its state machines execute too, with its own functions' handlers."""
-    from protu.crypto import keystore
     from protu.settings import reload
 
     from infra import template as tpl
@@ -266,14 +308,22 @@ def own_stack():
     own = LocalCloud(stack=f"own-{uuid.uuid4().hex[:8]}", template=template).provision()
     os.environ.update(own.environment())
     reload()
-    keystore.clear_cache()
+    caches.reset()
     try:
         yield own
     finally:
         os.environ.clear()
         os.environ.update(saved)
         reload()
-        keystore.clear_cache()
+        caches.reset()
+
+
+@pytest.fixture(scope="module")
+def own_cloud(cloud):
+    """``own_stack`` for a whole module: its tests run in a stack of their own (every module of tests/ops; the moto
+    transaction tests). ``api`` and ``webhooks`` call into whichever stack is current."""
+    with own_stack() as own:
+        yield own
 
 
 # ------------------------------------------------------------------------------------------------ counting AWS calls

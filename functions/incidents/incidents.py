@@ -20,6 +20,7 @@ init_sentry("incidents")
 def detect(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """New security signals -> incidents (``protu.security.incidents.RULES``); a new incident starts its
     workflow. Raising makes Lambda redeliver the batch (a signal joins its incident at most once more)."""
+    # cold start: loaded on first use
     from protu.security import incidents, response
 
     opened, joined = [], 0
@@ -37,6 +38,7 @@ def detect(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 def signals_in(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The signal documents of a stream batch's INSERTs (other records are ignored)."""
+    # cold start: loaded on first use
     from boto3.dynamodb.types import TypeDeserializer
     from protu.security.signals import RECORD_TYPE
 
@@ -62,6 +64,7 @@ def _incident(event: dict[str, Any]) -> str:
 
 @metrics.handler("incidents")
 def contain(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    # cold start: loaded on first use
     from protu.security import response
 
     return response.contain(_incident(event))
@@ -69,6 +72,7 @@ def contain(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 @metrics.handler("incidents")
 def assess(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    # cold start: loaded on first use
     from protu.security import response
 
     return response.assess(_incident(event))
@@ -76,6 +80,7 @@ def assess(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 @metrics.handler("incidents")
 def notify(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    # cold start: loaded on first use
     from protu.security import response
 
     return response.notify(_incident(event))
@@ -85,6 +90,7 @@ def notify(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 def step(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """The workflow's bookkeeping, by ``step``: alert, check_notice, escalate, wait (an operator's step, with the
     task token), note (the operator's notes), record_failure (with the caught error), close."""
+    # cold start: loaded on first use
     from protu.security import response
 
     incident_id = _incident(event)

@@ -8,6 +8,7 @@ found a problem and a company request that failed count as failures, as does any
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from protu import metrics
@@ -31,6 +32,7 @@ def _any_failed(answer: dict[str, Any]) -> bool:
 @metrics.job("mirror-audit")
 def mirror_audit(event: dict[str, Any], context: Any = None) -> dict[str, int]:
     """DynamoDB Streams (audit table) -> Object-Lock bucket. Raising makes Lambda redeliver the batch."""
+    # cold start: loaded on first use
     from protu.audit.mirror import mirror_records
 
     return {"mirrored": mirror_records(event.get("Records") or [])}
@@ -38,16 +40,16 @@ def mirror_audit(event: dict[str, Any], context: Any = None) -> dict[str, int]:
 
 @metrics.job("mail", failed=lambda answer: bool(answer.get("batchItemFailures")))
 def mail(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """SQS (MailQueue) -> identity mail jobs (``protu.identity.mailjobs``); the jobs that failed are reported back
+    """SQS (MailQueue) -> identity mail jobs (``protu.identity.mailworker``); the jobs that failed are reported back
     (``ReportBatchItemFailures``) and tried again."""
-    from protu.identity import mailjobs
+    # cold start: loaded on first use
+    from protu.identity import mailworker
 
-    return mailjobs.handle(event)
+    return mailworker.handle(event)
 
 
 def _deadline(context: Any, margin_seconds: float = 60.0) -> float | None:
     """A ``time.monotonic()`` by which to stop, leaving ``margin_seconds`` of the invocation's time."""
-    import time
 
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     return time.monotonic() + remaining() / 1000 - margin_seconds if remaining else None
@@ -56,6 +58,7 @@ def _deadline(context: Any, margin_seconds: float = 60.0) -> float | None:
 @metrics.job("backup", failed=_incomplete)
 def backup(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """EventBridge Scheduler, daily: DynamoDB backups and per-company exports (``protu.ops.backup``)."""
+    # cold start: loaded on first use
     from protu.ops import backup as job
 
     return job.run(deadline=_deadline(context))
@@ -65,6 +68,7 @@ def backup(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 def restore_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """EventBridge Scheduler, daily after the backup: restore the newest one and check it
     (``protu.ops.restore_test``)."""
+    # cold start: loaded on first use
     from protu.ops import restore_test as job
 
     return job.run()
@@ -73,6 +77,7 @@ def restore_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 @metrics.job("retention")
 def retention(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """EventBridge Scheduler, daily: remove what expired and TTL has not removed yet (``protu.ops.retention``)."""
+    # cold start: loaded on first use
     from protu.ops import retention as job
 
     return job.run(dry_run=bool((event or {}).get("dry_run")), deadline=_deadline(context))
@@ -84,6 +89,7 @@ def company_requests(event: dict[str, Any], context: Any = None) -> dict[str, An
     (``protu.ops.exports``) or the deletion that finishes a company's erasure (``protu.ops.erasure``). Other
     records are ignored (the event source mapping filters them out in the cloud already). Raising makes Lambda
     redeliver the batch; each request is idempotent."""
+    # cold start: loaded on first use
     from protu.ops import exports
 
     done = []
@@ -91,6 +97,7 @@ def company_requests(event: dict[str, Any], context: Any = None) -> dict[str, An
         if kind == "export":
             done.append(exports.run(tenant_id, request_id))
         else:
+            # cold start: loaded on first use
             from protu.ops import erasure
 
             done.append(erasure.purge(tenant_id, request_id))

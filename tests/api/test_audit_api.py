@@ -226,8 +226,8 @@ def test_another_companys_owner_sees_only_their_own_chain(owner, stranger, histo
     assert verified == {"ok": True, "checked": len(theirs), "first_broken": None, "reason": None}
 
 
-def test_verify_names_an_event_edited_in_the_table(api, mail):
-    victim = sign_up(api, mail)
+def test_verify_names_an_event_edited_in_the_table(api, module_mailgun):
+    victim = sign_up(api, module_mailgun)
     company = tenant(victim)
     for i in range(3):
         audit.record(company, "test.filler", f"thing:{i}", actor="robot")

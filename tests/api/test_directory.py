@@ -348,11 +348,11 @@ def test_a_persons_page_lists_their_responses_to_every_assessment_and_each_read_
     assert error(owner.browser.get(f"/api/employees/{cand['id']}/responses")) == (404, "not_found")
 
 
-def test_reading_far_more_responses_than_usual_raises_a_signal(owner, assessment, mail, monkeypatch):
+def test_reading_far_more_responses_than_usual_raises_a_signal(owner, assessment, module_mailgun, monkeypatch):
     from protu.security import access, signals
 
     monkeypatch.setattr(access, "READS_LIMIT", 3)  # the threshold is configuration; the mechanism is the real one
-    reader = invite(owner, mail, "admin")  # a fresh user: an empty window
+    reader = invite(owner, module_mailgun, "admin")  # a fresh user: an empty window
     cand = owner.browser.post("/api/candidates", {"name": "Oz"}).json()
     made = [respond(owner, assessment["id"], cand["id"], {"q1": str(i)}).json()["id"] for i in range(2)]
     path = f"/api/assessments/{assessment['id']}/responses?subject_id={cand['id']}"
@@ -363,12 +363,12 @@ def test_reading_far_more_responses_than_usual_raises_a_signal(owner, assessment
     assert len(after) == before + 1 and after[0]["user"] == reader.me["id"]
 
 
-def test_reading_responses_in_the_companys_quiet_hours_raises_a_signal(api, mail, monkeypatch):
+def test_reading_responses_in_the_companys_quiet_hours_raises_a_signal(api, module_mailgun, monkeypatch):
     from protu.security import access, signals
 
     monkeypatch.setattr(access, "MIN_DAYS", 3)  # how much history makes "usual" is configuration
     monkeypatch.setattr(access, "USUAL_DAYS", 2)
-    company = sign_up(api, mail)  # a fresh company: no history yet
+    company = sign_up(api, module_mailgun)  # a fresh company: no history yet
     asmt = company.browser.post("/api/assessments", {"title": "Check", "questions": [{"id": "q1", "text": "?"}]})
     cand = company.browser.post("/api/candidates", {"name": "Quinn"}).json()
     for answer in ("a", "b"):

@@ -80,11 +80,11 @@ def test_a_failure_while_changing_or_deleting_leaves_the_record_as_it_was(owner,
     assert audit.verify(tenant).as_dict()["ok"]
 
 
-def test_kms_or_the_key_store_failing_on_a_companys_first_sealed_write_is_a_clean_503(api, mail):
+def test_kms_or_the_key_store_failing_on_a_companys_first_sealed_write_is_a_clean_503(api, module_mailgun):
     from tests.api.people import sign_up
 
     def first_write(fail_at: int | None):
-        company = sign_up(api, mail)
+        company = sign_up(api, module_mailgun)
         with aws_calls(fail_at) as calls:
             reply = company.browser.post("/api/candidates", {"name": "Hal", "notes": "the first sealed field"})
         return company, reply, list(calls)

@@ -8,7 +8,7 @@ import dataclasses
 import time
 
 import pytest
-from protu import aws
+from protu import aws, caches
 from protu.http import health
 from protu.ops import status
 from protu.settings import settings
@@ -19,16 +19,16 @@ DAY = 24 * 3600
 @pytest.fixture
 def job_status(cloud):
     """Write the jobs' last results for a test; the stack has none again afterwards (a young cloud: pending)."""
-    health.clear_cache()
+    caches.reset()
 
     def put(job: str, *, ok: bool, hours_ago: float = 1, detail: str | None = None) -> None:
         status.record(job, ok=ok, run_id="2026-01-01", detail=detail, now=time.time() - hours_ago * 3600)
-        health.clear_cache()
+        caches.reset()
 
     yield put
     for job in ("backup", "restore-test"):
         aws.client("s3").delete_object(Bucket=settings().backup_bucket, Key=status.key(job))
-    health.clear_cache()
+    caches.reset()
 
 
 def checks(api, expect: int) -> dict:
@@ -47,7 +47,7 @@ def test_a_young_cloud_without_backups_is_healthy_and_says_they_are_pending(api,
     assert found["audit_table"] == {"status": "ok", "detail": None}
 
 
-def test_a_cloud_older_than_a_day_without_a_backup_is_degraded():
+def test_a_cloud_older_than_a_day_without_a_backup_is_degraded(cloud):  # the jobs' status is read from its bucket
     old = time.time() - 2 * DAY
     assert health._job("backup", old, time.time()) == health.Check("error", "never ran")
     assert health._job("backup", None, time.time()) == health.Check("error", "never ran")
@@ -90,7 +90,7 @@ def test_a_missing_incident_workflow_degrades_health(api, job_status, monkeypatc
     assert found["incident_workflow"]["status"] == "error"
     assert found["incident_workflow"]["detail"] in ("StateMachineDoesNotExist", "ClientError")
     monkeypatch.setattr(health, "settings", lambda: dataclasses.replace(config, incident_state_machine=""))
-    health.clear_cache()
+    caches.reset()
     assert checks(api, 503)["incident_workflow"] == {"status": "error", "detail": "not configured"}
 
 
@@ -99,7 +99,7 @@ def test_the_job_checks_are_cached_briefly_per_stack(api, job_status):
     assert checks(api, 200)["backup"]["status"] == "ok"
     status.record("backup", ok=False, run_id="2026-01-01")  # without clearing the cache
     assert checks(api, 200)["backup"]["status"] == "ok"
-    health.clear_cache()
+    caches.reset()
     assert checks(api, 503)["backup"]["status"] == "error"
 
 

@@ -42,24 +42,15 @@ from protu.identity.models import EmailAccount, OneTimeToken, Session
 from pynamodb.exceptions import DoesNotExist
 
 from tests.api.people import CHROME, FIREFOX, STRONG, Account, Browser, invite, link_token, new_email, subscribe
-from tests.conftest import capture_mailgun, capture_stripe
 
 URLSAFE_256_BITS = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32): 32 random bytes, unpadded base64
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def mailgun(cloud, webhooks):
-    """The conftest's Mailgun capture, for the whole module (the shared accounts' emails arrive here), and Stripe's
-    stand-in at ``mailgun.stripe`` (the shared owner's company is on a paid plan: its tests invite many people)."""
-    with capture_mailgun() as capture, capture_stripe(capture.mock, webhooks) as stripe:
-        capture.stripe = stripe
-        yield capture
-
-
-def new_account(api, mailgun) -> Account:
+# Mail is caught for the whole module (``module_mailgun``): the shared accounts' emails arrive there.
+def new_account(api, module_mailgun) -> Account:
     """A company owner signed in (a sign-up exists only once its link is followed: issue 15, attack 4)."""
-    email, token = signup_pending(api, mailgun)
+    email, token = signup_pending(api, module_mailgun)
     browser = Browser(api)
     assert browser.post("/api/auth/verify-email", {"token": token}).status == 200
     assert browser.login(email).status == 200
@@ -67,22 +58,23 @@ def new_account(api, mailgun) -> Account:
 
 
 @pytest.fixture(scope="module")
-def owner(api, mailgun) -> Account:
-    """A signed-in owner that no test signs out everywhere, changes the password of, or removes."""
-    account = new_account(api, mailgun)
-    subscribe(account, mailgun.stripe)
+def paid_owner(api, module_mailgun, module_stripe_api) -> Account:
+    """A signed-in owner that no test signs out everywhere, changes the password of, or removes; the company is on a
+    paid plan (on Stripe's stand-in): its tests invite many people."""
+    account = new_account(api, module_mailgun)
+    subscribe(account, module_stripe_api)
     return account
 
 
 @pytest.fixture(scope="module")
-def member(api, mailgun) -> Account:
+def member(api, module_mailgun) -> Account:
     """An account for tests that each sign in a session of their own and then end it (timeouts, logout)."""
-    return new_account(api, mailgun)
+    return new_account(api, module_mailgun)
 
 
 @pytest.fixture(scope="module")
-def owner_id(owner) -> str:
-    return owner.me["id"]
+def owner_id(paid_owner) -> str:
+    return paid_owner.me["id"]
 
 
 @dataclass
@@ -93,10 +85,10 @@ class TwoFactorAccount:
 
 
 @pytest.fixture(scope="module")
-def mfa_owner(api, mailgun) -> TwoFactorAccount:
+def mfa_owner(api, module_mailgun) -> TwoFactorAccount:
     """An owner with TOTP on. Tests finish sign-ins with recovery codes (``recovery_codes.pop()``): a TOTP code
     works once per 30-second step, so two tests could not both use one."""
-    account = new_account(api, mailgun)
+    account = new_account(api, module_mailgun)
     secret = account.browser.post("/api/me/mfa/totp").json()["secret"]
     reply = account.browser.post("/api/me/mfa/totp/confirm", {"code": pyotp.TOTP(secret).now()})
     assert reply.status == 200, reply.body
@@ -136,12 +128,12 @@ def error_code(reply) -> str:
     return reply.json()["error"]["code"]
 
 
-def signup_pending(api, mailgun, *, password: str = STRONG) -> tuple[str, str]:
+def signup_pending(api, module_mailgun, *, password: str = STRONG) -> tuple[str, str]:
     """Sign up without following the link: the email and its unused verification token."""
     email = new_email("pending")
     body = {"company_name": "Pending Co", "name": "Pat Pending", "email": email, "password": password}
     assert Browser(api).post("/api/auth/signup", body).status == 201
-    return email, link_token(mailgun.to(email)[-1])
+    return email, link_token(module_mailgun.to(email)[-1])
 
 
 def second_factor_step(api, account: TwoFactorAccount) -> tuple[Browser, str]:
@@ -185,8 +177,16 @@ VALID = {
 WRONG_TYPES = {"int": 12345, "bool": True, "null": None, "list": ["x"], "object": {"x": "y"}, "str": "x"}
 
 
+def bare(info: mi.Type) -> mi.Type:
+    """The type without what only the API document reads (``protu.schemas.documented``, descriptions)."""
+    while isinstance(info, mi.Metadata):
+        info = info.type
+    return info
+
+
 def kinds(info: mi.Type) -> set[str]:
     """The JSON kinds a field's type accepts (the other ``WRONG_TYPES`` must be refused)."""
+    info = bare(info)
     if isinstance(info, mi.UnionType):
         return set().union(*(kinds(member) for member in info.types))
     if isinstance(info, mi.StrType | mi.LiteralType):
@@ -199,8 +199,9 @@ def kinds(info: mi.Type) -> set[str]:
 
 
 def string_type(info: mi.Type) -> mi.StrType | None:
+    info = bare(info)
     if isinstance(info, mi.UnionType):
-        return next((member for member in info.types if isinstance(member, mi.StrType)), None)
+        return next((member for member in map(bare, info.types) if isinstance(member, mi.StrType)), None)
     return info if isinstance(info, mi.StrType) else None
 
 
@@ -296,15 +297,15 @@ def test_the_matrix_covers_every_identity_route_of_the_app(api):
 
 
 @pytest.mark.parametrize("ep, case", MATRIX)
-def test_every_identity_route_refuses_malformed_requests_with_a_clear_4xx(api, owner, owner_id, ep, case):
+def test_every_identity_route_refuses_malformed_requests_with_a_clear_4xx(api, paid_owner, owner_id, ep, case):
     path = ep.path.replace("{user_id}", owner_id).replace("{session_id}", "s-" + uuid.uuid4().hex)
-    headers = {"User-Agent": owner.browser.user_agent}
+    headers = {"User-Agent": paid_owner.browser.user_agent}
     if case.content_type and case.body is not None:
         headers["Content-Type"] = case.content_type
     authenticated = ep.permission != PUBLIC and not case.anonymous
     if authenticated:
-        headers["Authorization"] = f"Bearer {owner.browser.access_token}"
-    reply = api.request(ep.method, path + case.query, body=case.body, headers=headers, source_ip=owner.browser.ip)
+        headers["Authorization"] = f"Bearer {paid_owner.browser.access_token}"
+    reply = api.request(ep.method, path + case.query, body=case.body, headers=headers, source_ip=paid_owner.browser.ip)
 
     assert 400 <= reply.status < 500, (reply.status, reply.body[:300])
     assert reply.header("Content-Type") == "application/json"
@@ -316,14 +317,14 @@ def test_every_identity_route_refuses_malformed_requests_with_a_clear_4xx(api, o
     assert "Traceback" not in reply.body.decode("utf-8", "replace")
 
 
-def test_the_owner_who_sent_the_malformed_requests_is_still_signed_in(owner):
+def test_the_owner_who_sent_the_malformed_requests_is_still_signed_in(paid_owner):
     """The matrix's authenticated cases were judged after sign-in (a 4xx about the body, not a 401); none of them
     cost the owner their session."""
-    assert owner.browser.get("/api/me").status == 200
-    assert [s["current"] for s in owner.browser.get("/api/me/sessions").json()].count(True) == 1
+    assert paid_owner.browser.get("/api/me").status == 200
+    assert [s["current"] for s in paid_owner.browser.get("/api/me/sessions").json()].count(True) == 1
 
 
-def test_an_address_the_mailer_cannot_use_is_refused_before_anything_is_saved(api, mailgun, owner):
+def test_an_address_the_mailer_cannot_use_is_refused_before_anything_is_saved(api, module_mailgun, paid_owner):
     """The schema's email pattern is looser than the mailer's rule: these used to save an account (or an invited
     user) and then fail with a 500 on its email."""
     unusable = [
@@ -338,15 +339,15 @@ def test_an_address_the_mailer_cannot_use_is_refused_before_anything_is_saved(ap
         reply = Browser(api).post("/api/auth/signup", body)
         assert (reply.status, error_code(reply)) == (422, "validation_failed"), (email, reply.body)
         assert reply.json()["error"]["details"] == {"field": "email"}
-        invited = owner.browser.post("/api/users/invitations", {"email": email, "role": "admin"})
+        invited = paid_owner.browser.post("/api/users/invitations", {"email": email, "role": "admin"})
         assert (invited.status, error_code(invited)) == (422, "validation_failed"), (email, invited.body)
         with pytest.raises(DoesNotExist):
             EmailAccount.get(*EmailAccount.key(accounts.normalise_email(email)), consistent_read=True)
-    listed = {u["email"] for u in owner.browser.get("/api/users").json()}
+    listed = {u["email"] for u in paid_owner.browser.get("/api/users").json()}
     assert not listed & {accounts.normalise_email(e) for e in unusable}
 
 
-def test_edge_values_inside_the_schema_get_domain_answers_not_errors(api, mailgun, owner):
+def test_edge_values_inside_the_schema_get_domain_answers_not_errors(api, module_mailgun, paid_owner):
     """Values the schema lets through but the domain must judge: the longest password, odd tokens and codes."""
     longest = "x" * 1024
     signup = Browser(api).post(
@@ -366,7 +367,7 @@ def test_edge_values_inside_the_schema_get_domain_answers_not_errors(api, mailgu
     for header in ("Bearer " + "x" * 5000, "Bearer", "Basic dXNlcjpwYXNz", "bearer eyJhbGciOiJub25lIn0.e30."):
         reply = api.get("/api/me", headers={"Authorization": header})
         assert reply.status == 401 and error_code(reply) in {"unauthorized", "invalid_token"}, header
-    assert owner.browser.get("/api/me").status == 200
+    assert paid_owner.browser.get("/api/me").status == 200
 
 
 @pytest.fixture
@@ -389,7 +390,7 @@ def dynamodb_key_limits(monkeypatch):
     monkeypatch.setattr(Table, "get_item", get_item)
 
 
-def test_an_id_no_record_can_have_is_a_404_not_a_storage_error(api, owner, dynamodb_key_limits):
+def test_an_id_no_record_can_have_is_a_404_not_a_storage_error(api, paid_owner, dynamodb_key_limits):
     for path_id in ("x" * 1100, "é" * 600, "%00", "..", "u-" + "0" * 20, "s" * 64):
         for method, path, body in (
             ("PATCH", f"/api/users/{path_id}", {"role": "admin"}),
@@ -397,9 +398,9 @@ def test_an_id_no_record_can_have_is_a_404_not_a_storage_error(api, owner, dynam
             ("POST", f"/api/users/{path_id}/sign-out", None),
             ("DELETE", f"/api/me/sessions/{path_id}", None),
         ):
-            reply = owner.browser.request(method, path, json=body)
+            reply = paid_owner.browser.request(method, path, json=body)
             assert (reply.status, error_code(reply)) == (404, "not_found"), (method, path[:40], reply.body)
-    assert owner.browser.get("/api/me").status == 200
+    assert paid_owner.browser.get("/api/me").status == 200
 
 
 # ------------------------------------------------------------------------------------------------ 2. ASVS 5.0
@@ -450,20 +451,20 @@ def refuses_bad_passwords(send) -> None:
         assert password not in reply.body.decode()
 
 
-def test_asvs_6_2_the_policy_holds_on_reset_and_the_shortest_password_is_allowed(api, mailgun):
-    account = new_account(api, mailgun)
+def test_asvs_6_2_the_policy_holds_on_reset_and_the_shortest_password_is_allowed(api, module_mailgun):
+    account = new_account(api, module_mailgun)
     Browser(api).post("/api/auth/password/forgot", {"email": account.email})
-    token = link_token(mailgun.to(account.email)[-1])
+    token = link_token(module_mailgun.to(account.email)[-1])
     refuses_bad_passwords(lambda p: Browser(api).post("/api/auth/password/reset", {"token": token, "password": p}))
     shortest = "k7#Qv2pZ"  # 6.2.1: exactly 8 characters
     assert Browser(api).post("/api/auth/password/reset", {"token": token, "password": shortest}).status == 200
     assert Browser(api).login(account.email, shortest).status == 200
 
 
-def test_asvs_6_2_the_policy_holds_on_invitations_and_128_characters_are_allowed(api, mailgun, owner):
+def test_asvs_6_2_the_policy_holds_on_invitations_and_128_characters_are_allowed(api, module_mailgun, paid_owner):
     email = new_email("invitee")
-    assert owner.browser.post("/api/users/invitations", {"email": email, "role": "admin"}).status == 201
-    token = link_token(mailgun.to(email)[-1])
+    assert paid_owner.browser.post("/api/users/invitations", {"email": email, "role": "admin"}).status == 201
+    token = link_token(module_mailgun.to(email)[-1])
     refuses_bad_passwords(
         lambda p: Browser(api).post("/api/auth/invitations/accept", {"token": token, "name": "Ivy", "password": p})
     )
@@ -473,8 +474,8 @@ def test_asvs_6_2_the_policy_holds_on_invitations_and_128_characters_are_allowed
     assert Browser(api).login(email, longest).status == 200
 
 
-def test_asvs_6_2_the_policy_holds_on_change_and_any_password_is_verified_exactly(api, mailgun):
-    account = new_account(api, mailgun)
+def test_asvs_6_2_the_policy_holds_on_change_and_any_password_is_verified_exactly(api, module_mailgun):
+    account = new_account(api, module_mailgun)
     browser = account.browser
     refuses_bad_passwords(lambda p: browser.post("/api/me/password", {"current_password": STRONG, "new_password": p}))
     # 6.2.5 any composition (spaces, accents, emoji, no digit, no capital); 6.2.9 well over 64 characters
@@ -501,20 +502,20 @@ def same_answer(first, second) -> None:
 
 
 @pytest.fixture(scope="module")
-def invited_email(owner) -> str:
+def invited_email(paid_owner) -> str:
     """An address invited to the owner's company that has not accepted yet (an account, but not an active one)."""
     email = new_email("pending")
-    assert owner.browser.post("/api/users/invitations", {"email": email, "role": "admin"}).status == 201
+    assert paid_owner.browser.post("/api/users/invitations", {"email": email, "role": "admin"}).status == 201
     return email
 
 
 @pytest.mark.parametrize("route", ["/api/auth/signup", "/api/auth/magic-link", "/api/auth/password/forgot"])
 def test_asvs_6_3_8_the_answer_is_the_same_for_taken_invited_and_unknown_emails(
-    api, mailgun, owner, invited_email, route
+    api, module_mailgun, paid_owner, invited_email, route
 ):
     pending = invited_email
     unknown = new_email("unknown")
-    sent_before = {e: len(mailgun.to(e)) for e in (owner.email, pending)}
+    sent_before = {e: len(module_mailgun.to(e)) for e in (paid_owner.email, pending)}
 
     def ask(email):
         if route == "/api/auth/signup":
@@ -523,18 +524,18 @@ def test_asvs_6_3_8_the_answer_is_the_same_for_taken_invited_and_unknown_emails(
             body = {"email": email}
         return Browser(api).post(route, body)
 
-    taken, invited, nobody = ask(owner.email), ask(pending), ask(unknown)
+    taken, invited, nobody = ask(paid_owner.email), ask(pending), ask(unknown)
     same_answer(taken, nobody)
     same_answer(invited, nobody)
     assert taken.status in (201, 202)
     if route == "/api/auth/signup":  # the owner of a taken address hears about it; the newcomer gets the link
-        assert "/verify-email" in mailgun.to(unknown)[-1]["text"]
-        assert "/verify-email" not in mailgun.to(owner.email)[-1]["text"]
+        assert "/verify-email" in module_mailgun.to(unknown)[-1]["text"]
+        assert "/verify-email" not in module_mailgun.to(paid_owner.email)[-1]["text"]
     else:  # a link only for an active account; an invited address gets its invitation again (once a day)
-        assert len(mailgun.to(owner.email)) == sent_before[owner.email] + 1
-        again = mailgun.to(pending)[sent_before[pending] :]
+        assert len(module_mailgun.to(paid_owner.email)) == sent_before[paid_owner.email] + 1
+        again = module_mailgun.to(pending)[sent_before[pending] :]
         assert len(again) <= 1 and all("/accept-invitation#token=" in m["text"] for m in again)
-        assert mailgun.to(unknown) == []
+        assert module_mailgun.to(unknown) == []
 
 
 # ------------------------------------------------------------------------------------------------ 6.5 one-time codes
@@ -546,15 +547,15 @@ def test_asvs_6_5_1_a_two_factor_step_token_works_once(api, mfa_owner):
     assert (again.status, error_code(again)) == (400, "invalid_token")
 
 
-def test_asvs_6_5_1_a_token_works_only_for_its_own_purpose(api, mailgun, owner, mfa_owner):
-    _, verify = signup_pending(api, mailgun)
-    Browser(api).post("/api/auth/magic-link", {"email": owner.email})
-    magic = link_token(mailgun.to(owner.email)[-1])
-    Browser(api).post("/api/auth/password/forgot", {"email": owner.email})
-    reset = link_token(mailgun.to(owner.email)[-1])
+def test_asvs_6_5_1_a_token_works_only_for_its_own_purpose(api, module_mailgun, paid_owner, mfa_owner):
+    _, verify = signup_pending(api, module_mailgun)
+    Browser(api).post("/api/auth/magic-link", {"email": paid_owner.email})
+    magic = link_token(module_mailgun.to(paid_owner.email)[-1])
+    Browser(api).post("/api/auth/password/forgot", {"email": paid_owner.email})
+    reset = link_token(module_mailgun.to(paid_owner.email)[-1])
     invitee = new_email("invitee")
-    owner.browser.post("/api/users/invitations", {"email": invitee, "role": "admin"})
-    invitation = link_token(mailgun.to(invitee)[-1])
+    paid_owner.browser.post("/api/users/invitations", {"email": invitee, "role": "admin"})
+    invitation = link_token(module_mailgun.to(invitee)[-1])
     _, step = second_factor_step(api, mfa_owner)
     uses = {
         "verify": lambda t: ("/api/auth/verify-email", {"token": t}),
@@ -584,30 +585,30 @@ LIFETIMES = [  # kind, how long its token lives
 
 
 @pytest.mark.parametrize("kind, lifetime", LIFETIMES)
-def test_asvs_6_5_5_one_time_tokens_expire(api, mailgun, owner, mfa_owner, kind, lifetime):
+def test_asvs_6_5_5_one_time_tokens_expire(api, module_mailgun, paid_owner, mfa_owner, kind, lifetime):
     assert lifetime == {"reset": 30 * 60, "mfa": 5 * 60, "verify": 24 * 3600, "invite": 7 * 24 * 3600}[kind]
     before = time.time()
     if kind == "reset":
-        Browser(api).post("/api/auth/password/forgot", {"email": owner.email})
-        token = link_token(mailgun.to(owner.email)[-1])
+        Browser(api).post("/api/auth/password/forgot", {"email": paid_owner.email})
+        token = link_token(module_mailgun.to(paid_owner.email)[-1])
         use = ("/api/auth/password/reset", {"token": token, "password": "a fine new passphrase"})
     elif kind == "mfa":
         _, token = second_factor_step(api, mfa_owner)
         use = ("/api/auth/mfa", {"mfa_token": token, "code": mfa_owner.recovery_codes[-1]})
     elif kind == "verify":
-        _, token = signup_pending(api, mailgun)
+        _, token = signup_pending(api, module_mailgun)
         use = ("/api/auth/verify-email", {"token": token})
     else:
         email = new_email("invitee")
-        owner.browser.post("/api/users/invitations", {"email": email, "role": "admin"})
-        token = link_token(mailgun.to(email)[-1])
+        paid_owner.browser.post("/api/users/invitations", {"email": email, "role": "admin"})
+        token = link_token(module_mailgun.to(email)[-1])
         use = ("/api/auth/invitations/accept", {"token": token, "name": "Late Larry", "password": STRONG})
     expires_at = token_item(token).expires_at
     assert int(before) + lifetime - 1 <= expires_at <= time.time() + lifetime
     set_token_expiry(token, time.time() - 1)  # the lifetime has passed
     reply = Browser(api).post(*use)
     assert (reply.status, error_code(reply)) == (400, "token_expired")
-    assert owner.browser.get("/api/me").status == 200  # the reset token did not change the owner's password
+    assert paid_owner.browser.get("/api/me").status == 200  # the reset token did not change the owner's password
 
 
 def test_asvs_6_5_5_a_totp_code_lives_one_step_either_side(api, mfa_owner):
@@ -620,22 +621,22 @@ def test_asvs_6_5_5_a_totp_code_lives_one_step_either_side(api, mfa_owner):
 
 
 # ------------------------------------------------------------------------------------------------ 7.2.3 entropy
-def test_asvs_7_2_3_tokens_carry_at_least_128_random_bits(api, mailgun, owner):
+def test_asvs_7_2_3_tokens_carry_at_least_128_random_bits(api, module_mailgun, paid_owner):
     """50 requests, 50 distinct 256-bit secrets: 10 email links (each re-invitation is a new link; every email link
     comes from the same generator; one address gets at most 3 invitation mails a day from one company, so 3 go to
     one address and 7 to others) and 40 refresh-cookie rotations. Session ids carry 128 bits."""
     invitee = new_email("invitee")
     invitees = [invitee] * 3 + [new_email("invitee") for _ in range(7)]
     for email in invitees:
-        assert owner.browser.post("/api/users/invitations", {"email": email, "role": "admin"}).status == 201
-    links = [link_token(m) for email in dict.fromkeys(invitees) for m in mailgun.to(email)]
+        assert paid_owner.browser.post("/api/users/invitations", {"email": email, "role": "admin"}).status == 201
+    links = [link_token(m) for email in dict.fromkeys(invitees) for m in module_mailgun.to(email)]
     browser = Browser(api)
-    browser.login(owner.email)
+    browser.login(paid_owner.email)
     cookies = [browser.cookies["protu_refresh"]]
     for _ in range(39):
         assert browser.post("/api/auth/refresh").status == 200
         cookies.append(browser.cookies["protu_refresh"])
-    parts = [cookie.split(".") for cookie in [*cookies, owner.browser.cookies["protu_refresh"]]]
+    parts = [cookie.split(".") for cookie in [*cookies, paid_owner.browser.cookies["protu_refresh"]]]
     assert all(len(p) == 4 for p in parts)  # tenant.user.session.secret
     refresh_secrets = [p[3] for p in parts]
     issued = links + refresh_secrets[:40]
@@ -708,32 +709,32 @@ def test_asvs_7_4_1_logout_ends_the_session_server_side_for_the_access_token_and
     assert third.get("/api/me").status == 200
 
 
-def test_asvs_7_4_2_and_7_4_5_an_owner_signs_a_user_out_everywhere_then_removes_them(api, mailgun, owner):
-    member = invite(owner, mailgun, "admin", browser=Browser(api, user_agent=FIREFOX))
+def test_asvs_7_4_2_and_7_4_5_an_owner_signs_a_user_out_everywhere_then_removes_them(api, module_mailgun, paid_owner):
+    member = invite(paid_owner, module_mailgun, "admin", browser=Browser(api, user_agent=FIREFOX))
     phone = clone(member.browser)
     phone.login(member.email)
     cookies = [dict(member.browser.cookies), dict(phone.cookies)]
     member_id = member.me["id"]
 
-    assert owner.browser.post(f"/api/users/{member_id}/sign-out").status == 204  # 7.4.5
+    assert paid_owner.browser.post(f"/api/users/{member_id}/sign-out").status == 204  # 7.4.5
     for browser, saved in zip((member.browser, phone), cookies, strict=True):
         assert browser.get("/api/me").status == 401
         assert clone(browser, cookies=saved).post("/api/auth/refresh").status == 401
-    assert owner.browser.get("/api/me").status == 200
+    assert paid_owner.browser.get("/api/me").status == 200
     again = clone(member.browser)
     assert again.login(member.email).status == 200 and again.get("/api/me").status == 200  # not a lockout
 
     saved = dict(again.cookies)
-    assert owner.browser.delete(f"/api/users/{member_id}").status == 204  # 7.4.2: the account is deleted
+    assert paid_owner.browser.delete(f"/api/users/{member_id}").status == 204  # 7.4.2: the account is deleted
     assert error_code(again.get("/api/me")) == "session_revoked"
     assert clone(again, cookies=saved).post("/api/auth/refresh").status == 401
     assert Browser(api).login(member.email).status == 401
 
 
-def test_asvs_7_4_3_a_password_change_ends_other_sessions_when_asked_and_a_reset_ends_all(api, mailgun):
+def test_asvs_7_4_3_a_password_change_ends_other_sessions_when_asked_and_a_reset_ends_all(api, module_mailgun):
     """The brief calls this 7.4.2; in ASVS 5.0, 7.4.3 is the option to end other sessions after a factor change
     (7.4.2 is ending sessions of a disabled or deleted account, tested above)."""
-    account = new_account(api, mailgun)
+    account = new_account(api, module_mailgun)
     here = account.browser
     laptop, phone = clone(here), clone(here)
     laptop.login(account.email)
@@ -756,7 +757,7 @@ def test_asvs_7_4_3_a_password_change_ends_other_sessions_when_asked_and_a_reset
 
     saved_here = dict(here.cookies)
     Browser(api).post("/api/auth/password/forgot", {"email": account.email})
-    token = link_token(mailgun.to(account.email)[-1])
+    token = link_token(module_mailgun.to(account.email)[-1])
     reset = Browser(api).post("/api/auth/password/reset", {"token": token, "password": "fourth passphrase"})
     assert reset.status == 200
     assert error_code(here.get("/api/me")) == "session_revoked"
@@ -764,9 +765,9 @@ def test_asvs_7_4_3_a_password_change_ends_other_sessions_when_asked_and_a_reset
 
 
 # ------------------------------------------------------------------------------------------------ 7.5.2 session list
-def test_asvs_7_5_2_the_session_list_tells_sessions_apart_and_revoking_one_ends_it(api, mailgun, owner):
+def test_asvs_7_5_2_the_session_list_tells_sessions_apart_and_revoking_one_ends_it(api, module_mailgun, paid_owner):
     started = int(time.time())
-    account = new_account(api, mailgun)
+    account = new_account(api, module_mailgun)
     here = account.browser
     laptop = Browser(api, user_agent=FIREFOX, ip="198.51.100.71")
     laptop.login(account.email)
@@ -789,21 +790,21 @@ def test_asvs_7_5_2_the_session_list_tells_sessions_apart_and_revoking_one_ends_
     assert [s["id"] for s in here.get("/api/me/sessions").json()] == [mine["id"]]
     assert here.delete(f"/api/me/sessions/{theirs['id']}").status == 404  # already ended
 
-    strangers = owner.browser.get("/api/me/sessions").json()
+    strangers = paid_owner.browser.get("/api/me/sessions").json()
     stranger = next(s["id"] for s in strangers if s["current"])
     assert error_code(here.delete(f"/api/me/sessions/{stranger}")) == "not_found"  # only your own sessions
-    assert owner.browser.get("/api/me").status == 200
+    assert paid_owner.browser.get("/api/me").status == 200
 
     assert here.delete(f"/api/me/sessions/{mine['id']}").status == 204  # this one too, if you like
     assert error_code(here.get("/api/me")) == "session_revoked"
 
 
 # ------------------------------------------------------------------------------------------------ records
-def test_no_secret_of_a_whole_identity_flow_reaches_the_logs(api, mailgun, owner, capsys):
+def test_no_secret_of_a_whole_identity_flow_reaches_the_logs(api, module_mailgun, paid_owner, capsys):
     """Adds to ``test_auth.test_nothing_secret_reaches_the_logs`` (password, magic link, tokens, on stdout):
     verification, reset and invitation links, the two-factor secret, step token and recovery codes, and stderr."""
     first_password, second_password = "first secret passphrase 9431", "second secret passphrase 5527"
-    email, verify = signup_pending(api, mailgun, password=first_password)
+    email, verify = signup_pending(api, module_mailgun, password=first_password)
     browser = Browser(api)
     assert browser.post("/api/auth/verify-email", {"token": verify}).status == 200
     assert browser.login(email, first_password).status == 200
@@ -811,10 +812,10 @@ def test_no_secret_of_a_whole_identity_flow_reaches_the_logs(api, mailgun, owner
     secret = enrol["secret"]
     codes = browser.post("/api/me/mfa/totp/confirm", {"code": pyotp.TOTP(secret).now()}).json()["recovery_codes"]
     Browser(api).post("/api/auth/password/forgot", {"email": email})
-    reset = link_token(mailgun.to(email)[-1])
+    reset = link_token(module_mailgun.to(email)[-1])
     assert Browser(api).post("/api/auth/password/reset", {"token": reset, "password": second_password}).status == 200
     Browser(api).post("/api/auth/magic-link", {"email": email})
-    magic = link_token(mailgun.to(email)[-1])
+    magic = link_token(module_mailgun.to(email)[-1])
     signed_in = Browser(api)
     step = signed_in.post("/api/auth/magic-link/verify", {"token": magic}).json()["mfa_token"]
     assert signed_in.post("/api/auth/mfa", {"mfa_token": step, "code": "000000"}).status == 401  # failures log too
@@ -824,8 +825,8 @@ def test_no_secret_of_a_whole_identity_flow_reaches_the_logs(api, mailgun, owner
     assert signed_in.post("/api/auth/refresh").status == 200
     cookies.append(signed_in.cookies["protu_refresh"])
     invitee = new_email("invitee")
-    owner.browser.post("/api/users/invitations", {"email": invitee, "role": "admin"})
-    invitation = link_token(mailgun.to(invitee)[-1])
+    paid_owner.browser.post("/api/users/invitations", {"email": invitee, "role": "admin"})
+    invitation = link_token(module_mailgun.to(invitee)[-1])
     accept = {"token": invitation, "name": "Ivy", "password": STRONG}
     accepted = Browser(api).post("/api/auth/invitations/accept", accept)
     assert accepted.status == 200
@@ -856,27 +857,27 @@ def test_no_secret_of_a_whole_identity_flow_reaches_the_logs(api, mailgun, owner
 # ------------------------------------------------------------------------------------------------ 6.3.1 guessing
 # These and the property test run last: they leave many rate-limit counters and signals, and moto copies the whole
 # table on every transaction, so the tests above run faster on a smaller table.
-def test_asvs_6_3_1_one_address_is_stopped_across_many_accounts(api, owner):
+def test_asvs_6_3_1_one_address_is_stopped_across_many_accounts(api, paid_owner):
     attacker = some_ip()
     replies = [Browser(api, ip=attacker).login(new_email("victim"), "Summer2024!") for _ in range(30)]
     assert {(r.status, error_code(r)) for r in replies} == {(401, "invalid_credentials")}
-    blocked = Browser(api, ip=attacker).login(owner.email)  # the right password of a real account
+    blocked = Browser(api, ip=attacker).login(paid_owner.email)  # the right password of a real account
     assert (blocked.status, error_code(blocked)) == (429, "too_many_attempts")
     assert int(blocked.header("Retry-After")) > 0
     ghost = Browser(api, ip=attacker).login(new_email("ghost"))
     assert (ghost.status, ghost.body) == (blocked.status, blocked.body)  # no hint whether the account exists
-    assert Browser(api, ip=some_ip()).login(owner.email).status == 200  # the account itself is not locked
+    assert Browser(api, ip=some_ip()).login(paid_owner.email).status == 200  # the account itself is not locked
 
 
-def test_asvs_6_3_1_email_links_are_capped_per_address(api, mailgun, mfa_owner):
+def test_asvs_6_3_1_email_links_are_capped_per_address(api, module_mailgun, mfa_owner):
     email = mfa_owner.account.email
-    before = len(mailgun.to(email))
+    before = len(module_mailgun.to(email))
     replies = [Browser(api).post("/api/auth/magic-link", {"email": email}) for _ in range(7)]
     assert {(r.status, r.body) for r in replies} == {(202, b'{"status":"sent_if_registered"}')}
-    assert len(mailgun.to(email)) - before == 5
+    assert len(module_mailgun.to(email)) - before == 5
 
 
-def test_asvs_6_3_1_sign_ups_are_capped_per_source_address(api, mailgun):
+def test_asvs_6_3_1_sign_ups_are_capped_per_source_address(api, module_mailgun):
     ip = some_ip()
     for _ in range(10):
         weak = {"company_name": "Spam Co", "name": "Bot", "email": new_email("bot"), "password": "short"}
@@ -886,7 +887,7 @@ def test_asvs_6_3_1_sign_ups_are_capped_per_source_address(api, mailgun):
         "/api/auth/signup", {"company_name": "Spam Co", "name": "Bot", "email": email, "password": STRONG}
     )
     assert (reply.status, error_code(reply)) == (429, "too_many_attempts")
-    assert mailgun.to(email) == []
+    assert module_mailgun.to(email) == []
 
 
 # ------------------------------------------------------------------------------------------------ 3. property test
@@ -930,7 +931,7 @@ def _bodies(fields: tuple[str, ...]):
 @pytest.mark.parametrize("path", list(PROPERTY_ROUTES))
 @hypothesis_settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_random_json_to_sign_in_sign_up_and_two_factor_never_gets_a_server_error(api, mailgun, path, data):
+def test_random_json_to_sign_in_sign_up_and_two_factor_never_gets_a_server_error(api, module_mailgun, path, data):
     body = data.draw(_bodies(PROPERTY_ROUTES[path]), label="body")
     content_type = data.draw(st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain"]))
     headers = {"Content-Type": content_type, "User-Agent": CHROME}

@@ -18,10 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from protu import audit, aws, mail
-from protu.http import mailgun_webhook
+from protu import audit, aws, caches, mail
 from protu.identity.accounts import email_owner
-from protu.mail import records, suppression
+from protu.mail import events, records, suppression
 from protu.security import signals
 from protu.settings import settings
 
@@ -33,7 +32,7 @@ PATH = "/webhooks/mailgun"
 # --------------------------------------------------------------------------------------------- helpers
 def _put_keys(value: dict) -> None:
     aws.client("secretsmanager").put_secret_value(SecretId=settings().mailgun_secret_id, SecretString=json.dumps(value))
-    mail.forget_keys()
+    caches.reset()
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +263,7 @@ def test_an_empty_signing_key_refuses_everything(webhooks, signing_key, capsys, 
     original = json.loads(
         aws.client("secretsmanager").get_secret_value(SecretId=settings().mailgun_secret_id)["SecretString"]
     )
-    monkeypatch.setattr(mailgun_webhook, "_unset_key_logged_at", None)
+    monkeypatch.setattr(events, "_unset_key_logged_at", None)
     _put_keys({**original, "webhook_signing_key": ""})
     try:
         address = new_email("unset")

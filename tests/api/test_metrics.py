@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 
-from protu import metrics
+from protu import caches, metrics
 from protu.crypto import keystore
 from protu.http.app import ProtuApp
 from protu.http.routing import PUBLIC, Router, install
@@ -116,7 +116,7 @@ def test_kms_calls_are_counted_but_cache_hits_are_not(cloud, capsys):
         version = keystore.ensure_tenant_key(tenant)  # GenerateDataKey
         keystore.tenant_key(tenant, version)  # cached: no call
     with metrics.invocation("api"):
-        keystore.clear_cache()
+        caches.reset()
         keystore.tenant_key(tenant, version)  # Decrypt
         keystore.tenant_key(tenant, version)  # cached
     assert values(capsys.readouterr().out, "KmsCalls", Service="api") == [1, 1]

@@ -16,7 +16,7 @@ import time
 import jsonschema
 import pyotp
 import pytest
-from protu import audit
+from protu import audit, caches
 from protu.identity import company_settings, tokens
 from protu.identity.models import Company, Session
 
@@ -73,7 +73,8 @@ def enable_totp(account) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ read and change
-def test_an_owner_reads_the_defaults(owner):
+def test_an_owner_reads_the_defaults(api, module_mailgun):
+    owner = sign_up(api, module_mailgun)  # a company of its own: the module's owner's settings change in other tests
     settings = settings_of(owner)
     assert set(settings) == FIELDS
     assert settings["company_name"] == owner.company
@@ -179,9 +180,9 @@ def test_a_stale_version_is_409_and_writes_nothing(owner):
     assert settings_of(owner) == before
 
 
-def test_two_owners_racing_one_version_one_wins_and_the_other_is_told(api, mail):
-    first = sign_up(api, mail)
-    second = invite(first, mail, "owner", name="Olga Other")
+def test_two_owners_racing_one_version_one_wins_and_the_other_is_told(api, module_mailgun):
+    first = sign_up(api, module_mailgun)
+    second = invite(first, module_mailgun, "owner", name="Olga Other")
     version = settings_of(first)["version"]
     assert patch(first, {"version": version, "session_idle_minutes": 20}).status == 200
     assert error(patch(second, {"version": version, "session_idle_minutes": 50}))[:2] == (409, "version_conflict")
@@ -330,10 +331,10 @@ def test_reading_takes_no_body_nor_query(api, owner):
     assert error(Browser(api).patch("/api/settings", {"version": 1}))[:2] == (401, "unauthorized")
 
 
-def test_the_largest_change_still_commits_with_every_old_and_new_value_audited(api, mail):
+def test_the_largest_change_still_commits_with_every_old_and_new_value_audited(api, module_mailgun):
     """An astral-character name and 1,000 characters of domains, changed both ways, do not fit one event's 4 KiB
     of details: the changes are spread over several ``settings.updated`` events of the same write."""
-    owner = sign_up(api, mail)
+    owner = sign_up(api, module_mailgun)
     name, other_name = "\U0001d49c" * 120, "\U0001d4b5" * 120  # each character escapes to 12 bytes
     domains = [f"{'b' * 57}.{i:02}.example" for i in range(14)] + ["c.example"]  # 961 characters
     other = [f"{'d' * 57}.{i:02}.example" for i in range(14)] + ["e.example"]
@@ -358,8 +359,8 @@ def test_the_largest_change_still_commits_with_every_old_and_new_value_audited(a
 
 
 # ------------------------------------------------------------------------------------------------ effects
-def test_invitations_go_only_to_the_allowed_domains_and_an_empty_list_allows_any(api, mail):
-    owner = sign_up(api, mail)  # a company of its own: the free plan's seats are few
+def test_invitations_go_only_to_the_allowed_domains_and_an_empty_list_allows_any(api, module_mailgun):
+    owner = sign_up(api, module_mailgun)  # a company of its own: the free plan's seats are few
     reply = patch(owner, {"version": 1, "allowed_email_domains": ["partners.example", "example.com"]})
     assert reply.status == 200, reply.body
     outside = owner.browser.post("/api/users/invitations", {"email": "ben@elsewhere.example", "role": "admin"})
@@ -368,7 +369,7 @@ def test_invitations_go_only_to_the_allowed_domains_and_an_empty_list_allows_any
     subdomain = owner.browser.post("/api/users/invitations", {"email": "ben@eu.example.com", "role": "admin"})
     assert error(subdomain)[:2] == (422, "email_domain_not_allowed")
     assert [u["email"] for u in owner.browser.get("/api/users").json()] == [owner.email]
-    assert not mail.to("ben@elsewhere.example") and not mail.to("ben@eu.example.com")
+    assert not module_mailgun.to("ben@elsewhere.example") and not module_mailgun.to("ben@eu.example.com")
 
     shouting = owner.browser.post("/api/users/invitations", {"email": "DORA@PARTNERS.EXAMPLE", "role": "admin"})
     assert shouting.status == 201, shouting.body
@@ -378,8 +379,8 @@ def test_invitations_go_only_to_the_allowed_domains_and_an_empty_list_allows_any
     assert anywhere.status == 201, anywhere.body
 
 
-def test_a_shorter_idle_timeout_ends_idle_sessions_at_their_next_request(api, mail):
-    owner = sign_up(api, mail)
+def test_a_shorter_idle_timeout_ends_idle_sessions_at_their_next_request(api, module_mailgun):
+    owner = sign_up(api, module_mailgun)
     laptop = Browser(api, user_agent=FIREFOX, ip="198.51.100.31")
     tablet = Browser(api, user_agent=FIREFOX, ip="198.51.100.32")
     assert laptop.login(owner.email).status == 200 and tablet.login(owner.email).status == 200
@@ -411,9 +412,9 @@ def test_a_shorter_idle_timeout_ends_idle_sessions_at_their_next_request(api, ma
     assert fresh.get("/api/me").status == 200
 
 
-def test_requiring_two_factor_opens_only_their_own_account_to_users_without_it(api, mail):
-    owner = sign_up(api, mail)
-    admin = invite(owner, mail, "admin")
+def test_requiring_two_factor_opens_only_their_own_account_to_users_without_it(api, module_mailgun):
+    owner = sign_up(api, module_mailgun)
+    admin = invite(owner, module_mailgun, "admin")
     assert owner.me["mfa_setup_required"] is False and admin.me["mfa_setup_required"] is False
     assert patch(owner, {"version": 1, "require_mfa": True}).status == 200
 
@@ -442,7 +443,7 @@ def test_requiring_two_factor_opens_only_their_own_account_to_users_without_it(a
     assert settings["require_mfa"] is True
 
     # Turning it off frees users without two-factor again.
-    helper = invite(owner, mail, "admin", name="Hana Helper", browser=Browser(api, ip="198.51.100.40"))
+    helper = invite(owner, module_mailgun, "admin", name="Hana Helper", browser=Browser(api, ip="198.51.100.40"))
     assert error(helper.browser.get("/api/roles"))[:2] == (403, "mfa_setup_required")
     assert patch(owner, {"version": settings["version"], "require_mfa": False}).status == 200
     assert helper.browser.get("/api/roles").status == 200
@@ -451,8 +452,8 @@ def test_requiring_two_factor_opens_only_their_own_account_to_users_without_it(a
     assert changes == [{"old": True, "new": False}, {"old": False, "new": True}]
 
 
-def test_the_policy_is_read_once_per_company_and_process_for_at_most_30_seconds(api, mail, monkeypatch):
-    owner = sign_up(api, mail)
+def test_the_policy_is_read_once_per_company_and_process_for_at_most_30_seconds(api, module_mailgun, monkeypatch):
+    owner = sign_up(api, module_mailgun)
     tenant_id = tenant(owner)
     reads: list[str] = []
     real_get = Company.get.__func__
@@ -462,7 +463,7 @@ def test_the_policy_is_read_once_per_company_and_process_for_at_most_30_seconds(
         return real_get(cls, hash_key, range_key, **kw)
 
     monkeypatch.setattr(Company, "get", classmethod(counting_get))
-    company_settings.forget(tenant_id)
+    caches.reset()
     for _ in range(3):
         assert owner.browser.get("/api/me/sessions").status == 200
     assert len(reads) == 1  # the authorizer's policy, read once for three requests
@@ -474,5 +475,5 @@ def test_the_policy_is_read_once_per_company_and_process_for_at_most_30_seconds(
     company_settings._cache[tenant_id] = (stamp - company_settings.CACHE_SECONDS - 1, copy)
     assert error(owner.browser.get("/api/roles"))[:2] == (403, "mfa_setup_required")
     Company(*Company.key(tenant_id)).update(actions=[Company.require_mfa.set(False)])
-    company_settings.forget(tenant_id)
+    caches.reset()
     assert owner.browser.get("/api/roles").status == 200

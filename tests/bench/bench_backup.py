@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import time
 
+from protu import caches
+
 ITEMS = 10_000
 COMPANIES = 10
 
@@ -27,12 +29,11 @@ def measure() -> list[dict]:
             os.environ.pop("AWS_ENDPOINT_URL", None)
             cloud = LocalCloud(stack="bench").provision()
             os.environ.update({**cloud.environment(), "LOG_LEVEL": "WARNING"})
-            from protu import aws
             from protu.ops import backup, restore_test
             from protu.settings import reload
 
             settings = reload()
-            aws.reset()
+            caches.reset()
             from protu.logging import configure_logging
 
             configure_logging("WARNING")

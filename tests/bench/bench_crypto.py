@@ -14,6 +14,8 @@ import json
 import os
 import time
 
+from protu import caches
+
 SECONDS_EACH = 0.6
 TENANT = "bench-tenant"
 ENTITY, RECORD = "response", "resp-0001"
@@ -79,7 +81,6 @@ def measure() -> list[dict]:
     import boto3
     from moto import mock_aws
     from protu import settings as protu_settings
-    from protu.crypto import keystore
 
     fields = assessment_response()
     plaintext = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
@@ -100,7 +101,7 @@ def measure() -> list[dict]:
             )
             os.environ.update({"KEY_TABLE": "bench-keys", "KMS_KEY_ID": kms_key})
             protu_settings.reload()
-            keystore.clear_cache()
+            caches.reset()
             value = _fields(fields)
             baseline = _baseline(plaintext)
     finally:
@@ -109,7 +110,7 @@ def measure() -> list[dict]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = old
-        keystore.clear_cache()
+        caches.reset()
         protu_settings.reload()
     return [
         {

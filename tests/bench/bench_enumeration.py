@@ -13,6 +13,8 @@ import statistics
 import time
 import uuid
 
+from protu import caches
+
 REQUESTS = 200
 PASSWORD = "lantern harbour quietly 42"
 
@@ -39,12 +41,11 @@ def measure() -> list[dict]:
             os.environ.pop("AWS_ENDPOINT_URL", None)
             cloud = LocalCloud(stack="bench-enum").provision()
             os.environ.update({**cloud.environment(), "LOG_LEVEL": "WARNING"})
-            from protu import aws
             from protu.logging import configure_logging
             from protu.settings import reload
 
             reload()
-            aws.reset()
+            caches.reset()
             configure_logging("WARNING")
             from infra import gateway
             from infra.seed import add_company

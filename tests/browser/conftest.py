@@ -133,8 +133,9 @@ def console_errors(page):
 
 
 @pytest.fixture
-def admin() -> tuple[str, str]:
-    """A fresh company's admin, who can sign in at once. Answers (email, password)."""
+def admin_login() -> tuple[str, str]:
+    """A fresh company's admin, who can sign in at once. Answers (email, password). (``admin`` of tests/api is an
+    account already signed in.)"""
     people = new_company("Lopez Hiring")
     return people["admin"], people["password"]
 

@@ -35,8 +35,8 @@ def response_row(page, name: str):
 
 
 # ------------------------------------------------------------------------------------------------ tests
-def test_admin_builds_an_assessment_and_records_responses(page, admin, console_errors):
-    email, password = admin
+def test_admin_builds_an_assessment_and_records_responses(page, admin_login, console_errors):
+    email, password = admin_login
     sign_in(page, email, password)
 
     # The people and the role, through their own pages.
@@ -208,8 +208,8 @@ def test_admin_builds_an_assessment_and_records_responses(page, admin, console_e
     assert console_errors == []
 
 
-def test_assessment_edits_conflicts_and_deletes(page, local_server, admin, console_errors):
-    email, password = admin
+def test_assessment_edits_conflicts_and_deletes(page, local_server, admin_login, console_errors):
+    email, password = admin_login
     elsewhere = Elsewhere(local_server, email, password)
     ken = elsewhere.call("POST", "/api/candidates", {"name": "Ken Ito"}, status=201)
     questions = [

@@ -24,8 +24,8 @@ def candidate_row(page, name: str):
 
 
 # ------------------------------------------------------------------------------------------------ tests
-def test_admin_manages_roles_and_candidates(page, local_server, admin, console_errors):
-    email, password = admin
+def test_admin_manages_roles_and_candidates(page, local_server, admin_login, console_errors):
+    email, password = admin_login
     sign_in(page, email, password)
 
     # Roles: none yet; a title of spaces is refused at the field, then the role is added and listed.
@@ -169,8 +169,8 @@ def test_admin_manages_roles_and_candidates(page, local_server, admin, console_e
     assert console_errors == []
 
 
-def test_role_edits_conflicts_and_load_more(page, local_server, admin, console_errors):
-    email, password = admin
+def test_role_edits_conflicts_and_load_more(page, local_server, admin_login, console_errors):
+    email, password = admin_login
     elsewhere = Elsewhere(local_server, email, password)
     for n in range(27):
         elsewhere.call("POST", "/api/roles", {"title": f"Role {n:02d}"}, status=201)

@@ -18,8 +18,8 @@ def employee_row(page, name: str):
     return page.get_by_test_id("employee-row").filter(has=page.get_by_test_id("employee-link").get_by_text(name))
 
 
-def test_admin_manages_employees_and_teams(page, admin, console_errors):
-    email, password = admin
+def test_admin_manages_employees_and_teams(page, admin_login, console_errors):
+    email, password = admin_login
     sign_in(page, email, password)
 
     # Two employees.

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from protu.http.headers import SPA_CSP
+from protu.http.headers import API_HEADERS, SPA_CSP
 
 from infra.server import free_port
 
@@ -171,3 +171,27 @@ def test_make_run_serves_health_and_the_spa_then_stops_cleanly_on_sigterm():
 @pytest.mark.parametrize("missing", ["/favicon.ico"])
 def test_assets_that_do_not_exist_are_not_the_spa(local_server, missing):
     assert fetch(local_server + missing)[0] == 404
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "BREW"])
+def test_a_method_the_api_does_not_serve_is_the_apis_json_405_not_an_html_501(local_server, method):
+    """TRACE, WebDAV's PROPFIND or a made-up method reach the API as any method does: its JSON 405, with Allow and
+    the security headers of every API answer, the same as for a method the route does not take (PUT)."""
+    status, headers, body = fetch(local_server + "/api/health", method=method)
+    assert (status, headers["Content-Type"]) == (405, "application/json"), body[:200]
+    assert json.loads(body)["error"]["code"] == "method_not_allowed"
+    assert headers["Allow"] == "GET"
+    assert {name: headers.get(name) for name in API_HEADERS} == API_HEADERS
+    assert headers["X-Request-Id"]
+    _, known, body_of_put = fetch(local_server + "/api/health", method="PUT")  # a method the API knows
+    assert json.loads(body_of_put)["error"]["code"] == "method_not_allowed"
+    assert {name: known.get(name) for name in API_HEADERS} == API_HEADERS
+
+    status, headers, body = fetch(local_server + "/api/users/u-1", method=method)
+    assert status == 405 and json.loads(body)["error"]["code"] == "method_not_allowed"
+    assert set(headers["Allow"].split(", ")) == {"PATCH", "DELETE"}
+
+
+def test_a_method_the_spa_does_not_serve_is_a_405_too(local_server):
+    status, headers, _ = fetch(local_server + "/employees", method="TRACE")
+    assert (status, headers["Allow"]) == (405, "GET, HEAD")

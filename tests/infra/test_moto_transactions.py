@@ -20,26 +20,20 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from infra import cloud as cloud_module
-from tests.conftest import own_stack
 
 REGION = cloud_module.REGION
 
 
 # ---------------------------------------------------------------------------------------------- through boto3
+# The tests run in a stack of the module's own (``own_cloud``): moto's original TransactWriteItems (compared here)
+# copies whole tables.
 @pytest.fixture(scope="module")
-def ddb(cloud):
+def ddb(own_cloud):
     return boto3.session.Session(region_name=REGION).client("dynamodb")
 
 
 @pytest.fixture(scope="module")
-def cloud(cloud):
-    """A stack of this module's own: moto's original TransactWriteItems (compared here) copies whole tables."""
-    with own_stack() as own:
-        yield own
-
-
-@pytest.fixture(scope="module")
-def table(cloud) -> str:
+def table(own_cloud) -> str:
     from protu.settings import settings
 
     return settings().data_table
@@ -385,13 +379,46 @@ def test_the_cost_of_a_transaction_does_not_grow_with_the_table(ddb, monkeypatch
         ddb.delete_table(TableName=name)
 
 
+UPGRADING_MOTO = (
+    "infra/cloud.py (_transact_write_items, _run_transaction) and infra/stepfunctions.py (install,"
+    " _keep_task_failure_cause) copy or patch moto {pinned}'s internals. To move to moto {installed}: read its"
+    " DynamoDBBackend.transact_write_items and bring infra.cloud._run_transaction in line with it, line for line;"
+    " check that LambdaSimpleBackend.invoke, LambdaFunction.invoke and StepFunctionResponse.send_task_failure still"
+    " have the signatures and behaviour infra/stepfunctions.py assumes; run tests/infra and tests/security; then set"
+    " the new version in pyproject.toml's moto pin and the new fingerprint in this test."
+)
+
+
+def pinned_moto() -> str:
+    """The version ``pyproject.toml`` pins moto to (``moto[server]==X.Y.Z`` in the dev extras)."""
+    import tomllib
+    from pathlib import Path
+
+    document = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    pins = [d for d in document["project"]["optional-dependencies"]["dev"] if d.startswith("moto")]
+    assert len(pins) == 1 and "==" in pins[0], f"moto must be pinned exactly in pyproject.toml's dev extras: {pins}"
+    return pins[0].split("==")[1].strip()
+
+
+def test_the_installed_moto_is_the_pinned_one():
+    from importlib.metadata import version
+
+    pinned, installed = pinned_moto(), version("moto")
+    assert installed == pinned, UPGRADING_MOTO.format(pinned=pinned, installed=installed)
+
+
 def test_the_transcription_follows_the_installed_moto():
-    """``infra.cloud._run_transaction`` transcribes moto 5.2.5's loop. If moto's changes, read it again, update the
-    transcription, then this fingerprint."""
+    """``infra.cloud._run_transaction`` transcribes the loop of moto's ``DynamoDBBackend.transact_write_items`` (moto
+    5.2.5; unchanged in 5.2.6, the pinned version). The fingerprint of moto's source says when it changes."""
+    from importlib.metadata import version
+
+    cloud_module.make_moto_atomic()  # sets moto's own aside (idempotent: provisioning a cloud calls it too)
     source = inspect.getsource(cloud_module.moto_transact_write_items)
     assert hashlib.sha256(source.encode()).hexdigest() == (
         "81db2cb7d94e39c90b3a2077e1f4bb41a449c558ef9b1b1e2910fdaa39978ad4"
-    ), "moto's transact_write_items changed: check infra.cloud._run_transaction against it"
+    ), "moto's DynamoDBBackend.transact_write_items changed. " + UPGRADING_MOTO.format(
+        pinned=pinned_moto(), installed=version("moto")
+    )
 
 
 # ---------------------------------------------------------------------------------------------- same as moto
@@ -583,7 +610,7 @@ SCENARIOS: dict[str, tuple[list[dict[str, Any]], str | None]] = {
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_answers_and_effects_are_moto_s(cloud, name):
+def test_answers_and_effects_are_moto_s(own_cloud, name):
     transact_items, expected = SCENARIOS[name]
     ours, theirs = fresh_backend(), fresh_backend()
 
@@ -600,24 +627,24 @@ def test_answers_and_effects_are_moto_s(cloud, name):
         assert state(ours) == state(fresh_backend())
 
 
-@pytest.mark.parametrize("table", ["ranged", "hashed"])
-def test_a_failed_real_run_restores_items_and_streams_exactly(cloud, monkeypatch, table):
+@pytest.mark.parametrize("table_name", ["ranged", "hashed"])
+def test_a_failed_real_run_restores_items_and_streams_exactly(own_cloud, monkeypatch, table_name):
     """The undo of the real run, on both kinds of table: a write sneaks in after the rehearsal and fails the last
     op's condition. The end state is the seed plus that write, exactly: items, GSI and stream records."""
-    flag_key = B1 if table == "ranged" else H2
+    flag_key = B1 if table_name == "ranged" else H2
     sneak = typed({**flag_key, "flag": "up"})
     transact_items = [*APPLIED, update("hashed", {"pk": "h9"}, "SET n = :nine", NINE)]
-    transact_items.append(check(table, flag_key, "attribute_not_exists(flag)"))
+    transact_items.append(check(table_name, flag_key, "attribute_not_exists(flag)"))
     run = cloud_module._run_transaction
 
     def racing(backend, items):
         result = run(backend, items)
         if backend is not ours:  # the rehearsal, on the sandbox, passed
-            ours.put_item(table, sneak)
+            ours.put_item(table_name, sneak)
         return result
 
     ours, expected = fresh_backend(), fresh_backend()
-    expected.put_item(table, sneak)
+    expected.put_item(table_name, sneak)
     monkeypatch.setattr(cloud_module, "_run_transaction", racing)
 
     answer = outcome(lambda: ours.transact_write_items(transact_items))
@@ -627,7 +654,7 @@ def test_a_failed_real_run_restores_items_and_streams_exactly(cloud, monkeypatch
     assert state(ours) == state(expected)
 
 
-def test_unlike_moto_an_op_of_two_kinds_changes_nothing(cloud):
+def test_unlike_moto_an_op_of_two_kinds_changes_nothing(own_cloud):
     """moto raises TransactWriteSingleOpException when it reaches such an op, leaving the ops before it applied."""
     transact_items = [put("hashed", H3), {**put("ranged", NEW), **delete("ranged", A1)}]
     ours, theirs = fresh_backend(), fresh_backend()
@@ -641,7 +668,7 @@ def test_unlike_moto_an_op_of_two_kinds_changes_nothing(cloud):
     assert state(theirs) != state(fresh_backend())
 
 
-def test_unlike_moto_a_failed_transaction_on_a_table_named_by_arn_changes_nothing(cloud):
+def test_unlike_moto_a_failed_transaction_on_a_table_named_by_arn_changes_nothing(own_cloud):
     """moto backs up the tables named in the transaction by name only, so it does not roll an ARN-named one back."""
     transact_items = [put(RANGED_ARN, NEW), check(RANGED_ARN, A1, "n = :nine", NINE)]
     ours, theirs = fresh_backend(), fresh_backend()

@@ -16,8 +16,9 @@ import pytest
 from protu import audit, crypto, errors
 from protu.audit import context as audit_context
 from protu.directory import kinds, service
-from protu.identity import accounts, sessions
+from protu.identity import accounts
 from protu.ops import backup, restore_test
+from protu.principal import Principal
 from protu.security import signals
 from protu.settings import settings
 
@@ -37,7 +38,7 @@ def ddb():
 
 
 @pytest.fixture(scope="module")
-def companies(cloud) -> list[str]:
+def companies(own_cloud) -> list[str]:
     """Three companies, each with an owner, five candidates with sealed notes (through the service) and ``BULK``
     more items in a partition of their own."""
     made = []
@@ -46,7 +47,7 @@ def companies(cloud) -> list[str]:
         owner = add_company(
             tenant, f"Backup Co {n}", [("owner", "Olga", f"o-{uuid.uuid4().hex[:8]}@example.com")], "x" * 20
         )[0]
-        principal = sessions.Principal(tenant, owner.id, "s-test", "owner", int(time.time()))
+        principal = Principal(tenant, owner.id, "s-test", "owner", int(time.time()))
         with audit_context.bound(actor=owner.id):
             for i in range(5):
                 service.create(
@@ -146,7 +147,7 @@ def test_an_erased_persons_fields_cannot_be_decrypted_from_a_backup_taken_before
         if json.loads(line)["pk"]["S"].endswith("#CAND")
     )
     owner = next(u for u in accounts_users(tenant) if u.role == "owner")
-    principal = sessions.Principal(tenant, owner.id, "s-test", "owner", int(time.time()))
+    principal = Principal(tenant, owner.id, "s-test", "owner", int(time.time()))
     with audit_context.bound(actor=owner.id):
         service.erase(principal, kinds.CANDIDATES, candidate["id"]["S"])
     result = restore_test.run(sample=100)  # the backup from before the erasure

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import jobs
 import pytest
-from protu import audit, crypto, errors
+from protu import audit, caches, crypto, errors
 from protu.identity.models import Session
 from protu.ops import backup
 from protu.settings import settings
@@ -26,7 +26,7 @@ from tests.api.people import STRONG, Browser, invite, sign_up, subscribe
 
 
 @pytest.fixture
-def job(cloud):
+def job(own_cloud):
     """The request job, fed from the data table's stream (what is written from now on)."""
     return StreamPump(settings().data_table, jobs.company_requests, starting_position="LATEST")
 
@@ -124,7 +124,7 @@ def test_a_failing_export_is_marked_failed_and_a_new_one_can_be_asked(api, mailg
         raise errors.ServiceUnavailable()
 
     owner.browser.post("/api/candidates", {"name": "Sealed", "notes": "needs the key"})
-    crypto.keystore.clear_cache()
+    caches.reset()
     monkeypatch.setattr(crypto.keystore, "tenant_key", broken)  # KMS gone while the archive is made
     job.pump()
     monkeypatch.setattr(crypto.keystore, "tenant_key", real)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import boto3
 import jobs
 import pytest
-from protu.http import health
+from protu import caches
 from protu.ops import backup, status
 from protu.settings import settings
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.xdist_group("backups")
 
 
 @pytest.fixture(scope="module")
-def company(cloud):
+def company(own_cloud):
     add_company("c-metrics", "Metrics Co", [("owner", "Olga", "o-metrics@example.com")], "x" * 20)
 
 
@@ -30,7 +30,7 @@ def test_a_backup_and_a_passing_restore_test_count_runs_without_failures(company
         assert values(out, "JobRuns", Service="jobs", Job=job) == [1], job
         assert values(out, "JobFailures", Service="jobs", Job=job) == [0], job
     assert status.read("backup")["ok"] is True and status.read("restore-test")["ok"] is True
-    health.clear_cache()
+    caches.reset()
     reply = api.get("/api/health")
     assert reply.status == 200
     checks = reply.json()["checks"]
@@ -50,7 +50,7 @@ def test_a_restore_test_that_finds_a_mismatch_is_a_failure_and_degrades_health(c
         out = capsys.readouterr().out
         assert values(out, "JobRuns", Service="jobs", Job="restore-test") == [1]
         assert values(out, "JobFailures", Service="jobs", Job="restore-test") == [1]
-        health.clear_cache()
+        caches.reset()
         reply = api.get("/api/health")
         assert reply.status == 503
         assert reply.json()["checks"]["restore_test"] == {"status": "error", "detail": "failed 0 h ago: 2 problems"}

@@ -12,7 +12,8 @@ import pytest
 from protu import audit
 from protu.audit import context as audit_context
 from protu.directory import kinds, service
-from protu.identity import accounts, sessions
+from protu.identity import accounts
+from protu.principal import Principal
 from protu.settings import settings
 
 from infra import ops
@@ -37,12 +38,12 @@ def exists(key: dict) -> bool:
 
 
 @pytest.fixture
-def company(cloud) -> tuple[str, sessions.Principal]:
+def company(own_cloud) -> tuple[str, Principal]:
     tenant = accounts.new_id("c")
     owner = add_company(tenant, "Retention Co", [("owner", "Olga", f"o-{uuid.uuid4().hex[:8]}@example.com")], "x" * 20)[
         0
     ]
-    return tenant, sessions.Principal(tenant, owner.id, "s-test", "owner", int(time.time()))
+    return tenant, Principal(tenant, owner.id, "s-test", "owner", int(time.time()))
 
 
 def test_retention_removes_exactly_what_expired(company):

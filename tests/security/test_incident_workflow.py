@@ -22,26 +22,19 @@ from protu.settings import settings
 from infra import ops, stepfunctions
 from infra.streams import StreamPump
 from tests.api.people import STRONG, Browser, invite, link_token, new_email, sign_up
-from tests.conftest import capture_mailgun
 
 NOTICE_SUBJECT = "Security notice for "
 TIMEOUT = 30
 
 
 @pytest.fixture(scope="module")
-def mail(cloud, webhooks):
-    with capture_mailgun() as capture:
-        yield capture
-
-
-@pytest.fixture(scope="module")
-def firms(api, mail):
+def firms(api, module_mailgun):
     """Three companies: A (an owner, an admin, a second owner), B (an owner), C (an owner, never involved)."""
-    a_owner = sign_up(api, mail)
-    a_admin = invite(a_owner, mail, "admin")
-    a_owner2 = invite(a_owner, mail, "owner", name="Olga Owner", browser=Browser(api))
-    b_owner = sign_up(api, mail)
-    c_owner = sign_up(api, mail)
+    a_owner = sign_up(api, module_mailgun)
+    a_admin = invite(a_owner, module_mailgun, "admin")
+    a_owner2 = invite(a_owner, module_mailgun, "owner", name="Olga Owner", browser=Browser(api))
+    b_owner = sign_up(api, module_mailgun)
+    c_owner = sign_up(api, module_mailgun)
     return {"a": (a_owner, a_admin, a_owner2), "b": (b_owner,), "c": (c_owner,)}
 
 
@@ -89,9 +82,11 @@ def waiting_for_operator(incident: incidents.Incident, step: str = "Remediate") 
     return stepfunctions.wait_for(incident.execution_arn, state=step, event="TaskSubmitted", timeout=TIMEOUT)
 
 
-def notices(mail, incident_id: str) -> dict[str, dict]:
+def notices(mailgun, incident_id: str) -> dict[str, dict]:
     """The incident notices sent, by recipient."""
-    return {m["to"]: m for m in mail.messages if m["subject"].startswith(NOTICE_SUBJECT) and incident_id in m["text"]}
+    return {
+        m["to"]: m for m in mailgun.messages if m["subject"].startswith(NOTICE_SUBJECT) and incident_id in m["text"]
+    }
 
 
 def exited(execution: stepfunctions.Execution, state: str) -> int:
@@ -116,7 +111,9 @@ def opens_a_response(owner, reader) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ critical
-def test_credential_stuffing_is_contained_before_assessment_and_owners_are_told(api, mail, firms, oncall, detector):
+def test_credential_stuffing_is_contained_before_assessment_and_owners_are_told(
+    api, module_mailgun, firms, oncall, detector
+):
     (a_owner, a_admin, a_owner2), (b_owner,), (c_owner,) = firms["a"], firms["b"], firms["c"]
     admin_id, b_me = a_admin.me["id"], b_owner.me
     opens_a_response(a_owner, a_admin)  # before the attack: A's admin opened one response
@@ -144,7 +141,7 @@ def test_credential_stuffing_is_contained_before_assessment_and_owners_are_told(
     assert b_owner.browser.get("/api/me").status == 200
     stepped = Browser(api).login(a_admin.email)
     assert (stepped.status, stepped.json()) == (200, {"step_up_required": True, "method": "email_link"})
-    told = [m for m in mail.to(b_owner.email) if m["subject"].startswith("Failed attempts to sign in")]
+    told = [m for m in module_mailgun.to(b_owner.email) if m["subject"].startswith("Failed attempts to sign in")]
     assert told and "network we have now blocked" in told[-1]["text"] and "not locked" in told[-1]["text"]
     blocked = attacker.login(c_owner.email, STRONG)
     assert blocked.status == 429 and blocked.json()["error"]["code"] == "address_blocked"
@@ -155,7 +152,7 @@ def test_credential_stuffing_is_contained_before_assessment_and_owners_are_told(
     assert a_owner.browser.get("/api/audit-events?action=incident.account_locked").json()["items"] == []
 
     # exactly the owners of the companies concerned are told, each about their own company
-    sent = notices(mail, incident.id)
+    sent = notices(module_mailgun, incident.id)
     assert set(sent) == {a_owner.email, a_owner2.email, b_owner.email}
     assert "opened 1 record(s) (1 response)" in sent[a_owner.email]["text"]
     assert "no records of your company" in sent[b_owner.email]["text"]
@@ -201,7 +198,7 @@ def test_credential_stuffing_is_contained_before_assessment_and_owners_are_told(
     assert "WAF" not in json.dumps(view)  # operators' notes stay with operators
     resolved = [
         m["to"]
-        for m in mail.messages
+        for m in module_mailgun.messages
         if m["subject"].startswith("Security incident resolved ") and incident.id in m["text"]
     ]
     assert sorted(resolved) == sorted([a_owner.email, a_owner2.email, b_owner.email])  # the closing update
@@ -212,15 +209,15 @@ def test_credential_stuffing_is_contained_before_assessment_and_owners_are_told(
 
 
 def test_a_sign_in_burst_cannot_lock_chosen_accounts_but_one_the_attacker_got_into_is_locked(
-    api, mail, oncall, detector
+    api, module_mailgun, oncall, detector
 ):
     """Issue 15, attack 1 (ASVS 5.0 6.3.1, brute-force controls without denial of service). From one address, one
     wrong password for each victim (an owner among them), padded with invented emails up to ten: before, the
     Critical incident's containment signed the victims out and locked them (403 ``account_locked``, magic links
     refused). Now it acts on the source; only an account the attacking address signed in to with its password is
     locked, and its holder unlocks it at once from their mailbox."""
-    owner, other = sign_up(api, mail), sign_up(api, mail)
-    reused = sign_up(api, mail)  # reused its password elsewhere: the attacker has it
+    owner, other = sign_up(api, module_mailgun), sign_up(api, module_mailgun)
+    reused = sign_up(api, module_mailgun)  # reused its password elsewhere: the attacker has it
     attacker_ip = address()
     assert Browser(api, ip=attacker_ip).login(reused.email, reused.password).status == 200
     attacker = Browser(api, ip=attacker_ip)
@@ -238,7 +235,7 @@ def test_a_sign_in_burst_cannot_lock_chosen_accounts_but_one_the_attacker_got_in
         assert victim.browser.get("/api/me").status == 200
         again = Browser(api, ip=victim.browser.ip).login(victim.email)
         assert again.json() == {"step_up_required": True, "method": "email_link"}
-        confirm = mail.to(victim.email)[-1]
+        confirm = module_mailgun.to(victim.email)[-1]
         assert "confirm it is you" in confirm["subject"].lower()
         back = Browser(api, ip=victim.browser.ip).post("/api/auth/magic-link/verify", {"token": link_token(confirm)})
         assert back.status == 200, back.body
@@ -248,10 +245,10 @@ def test_a_sign_in_burst_cannot_lock_chosen_accounts_but_one_the_attacker_got_in
     holder = Browser(api, ip=reused.browser.ip)
     locked = holder.login(reused.email)
     assert (locked.status, locked.json()["error"]["code"]) == (403, "account_locked")
-    assert reused.email in notices(mail, incident.id)  # its company's owners are told
+    assert reused.email in notices(module_mailgun, incident.id)  # its company's owners are told
     # ...until its holder proves their mailbox, at once
     assert holder.post("/api/auth/magic-link", {"email": reused.email}).status == 202
-    unlocked = holder.post("/api/auth/magic-link/verify", {"token": link_token(mail.to(reused.email)[-1])})
+    unlocked = holder.post("/api/auth/magic-link/verify", {"token": link_token(module_mailgun.to(reused.email)[-1])})
     assert unlocked.status == 200, unlocked.body
     assert "auth.unlocked" in [e["action"] for e in holder.get("/api/audit-events").json()["items"]]
     assert Browser(api, ip=reused.browser.ip).login(reused.email).status == 200
@@ -268,9 +265,9 @@ SEVERITIES = {
 
 
 @pytest.mark.parametrize("severity", list(SEVERITIES))
-def test_each_severity_takes_its_own_path(api, mail, oncall, detector, severity):
+def test_each_severity_takes_its_own_path(api, module_mailgun, oncall, detector, severity):
     kind, details, passes, skips = SEVERITIES[severity]
-    owner = sign_up(api, mail)
+    owner = sign_up(api, module_mailgun)
     me = owner.me
     signals.raise_signal(kind, tenant_id=me["company"]["id"], user_id=me["id"], source_ip=address(), details=details)
 
@@ -284,7 +281,7 @@ def test_each_severity_takes_its_own_path(api, mail, oncall, detector, severity)
     stored = incidents.load(incident.id)
     assert stored.assessed_at is not None and stored.waiting_step == "remediate" and not stored.failures
     told = severity in ("critical", "high")
-    assert set(notices(mail, incident.id)) == ({owner.email} if told else set())
+    assert set(notices(module_mailgun, incident.id)) == ({owner.email} if told else set())
     assert (stored.notified_at is not None) == told
     paged = [m for m in oncall() if m["incident"] == incident.id]
     assert [m["severity"] for m in paged] == ([severity] if told else [])
@@ -301,8 +298,8 @@ def test_each_severity_takes_its_own_path(api, mail, oncall, detector, severity)
 
 
 # ------------------------------------------------------------------------------------------------ failures
-def test_a_failing_task_is_retried_then_caught_and_the_incident_goes_on(api, mail, oncall, detector, cloud):
-    owner = sign_up(api, mail)
+def test_a_failing_task_is_retried_then_caught_and_the_incident_goes_on(api, module_mailgun, oncall, detector, cloud):
+    owner = sign_up(api, module_mailgun)
     me = owner.me
     attempts = []
 
@@ -322,7 +319,7 @@ def test_a_failing_task_is_retried_then_caught_and_the_incident_goes_on(api, mai
     stored = incidents.load(incident.id)
     assert [(f["step"], f["error"]) for f in stored.failures] == [("assess", "RuntimeError")]
     assert stored.assessed_at is None and stored.waiting_step == "remediate"  # not lost: it waits for an operator
-    assert set(notices(mail, incident.id)) == {owner.email}  # the scope unknown, the company known is told
+    assert set(notices(module_mailgun, incident.id)) == {owner.email}  # the scope unknown, the company known is told
     reasons = [m["reason"] for m in oncall() if m["incident"] == incident.id]
     assert reasons == ["new incident", "step assess failed"]
 
@@ -336,8 +333,8 @@ def late(incident: incidents.Incident, hours: float) -> dict:
     return {**response.workflow_input(incident), "notify_deadline": deadline.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
-def test_a_notice_not_sent_within_72_hours_is_escalated(api, mail, oncall, detector, cloud):
-    owner = sign_up(api, mail)
+def test_a_notice_not_sent_within_72_hours_is_escalated(api, module_mailgun, oncall, detector, cloud):
+    owner = sign_up(api, module_mailgun)
     me = owner.me
 
     def mail_down(event, context):
@@ -359,34 +356,38 @@ def test_a_notice_not_sent_within_72_hours_is_escalated(api, mail, oncall, detec
     assert "customer notice overdue (72 hours)" in reasons
 
 
-def test_a_notice_sent_in_time_is_not_escalated_nor_sent_twice(api, mail, oncall, detector):
-    owner = sign_up(api, mail)
+def test_a_notice_sent_in_time_is_not_escalated_nor_sent_twice(api, module_mailgun, oncall, detector):
+    owner = sign_up(api, module_mailgun)
     me = owner.me
     signals.raise_signal("refresh.reused", tenant_id=me["company"]["id"], user_id=me["id"], source_ip=address())
     (incident,) = detector()
     waiting_for_operator(incident)
-    assert set(notices(mail, incident.id)) == {owner.email}
+    assert set(notices(module_mailgun, incident.id)) == {owner.email}
 
     arn = stepfunctions.start(settings().incident_state_machine, late(incident, 73), name=f"{incident.id}-late")
     execution = stepfunctions.wait_for(arn, state="Watched", timeout=TIMEOUT)
     assert "CheckNotice" in execution.entered and "Escalate" not in execution.entered
     assert incidents.load(incident.id).escalated_at is None
-    assert len([m for m in mail.messages if incident.id in m["text"]]) == 1  # the re-run did not send it again
+    assert (
+        len([m for m in module_mailgun.messages if incident.id in m["text"]]) == 1
+    )  # the re-run did not send it again
 
 
 # ------------------------------------------------------------------------------------------------ reports
-def test_a_security_report_is_acknowledged_and_opens_a_low_incident_for_triage(api, mail, oncall, detector):
+def test_a_security_report_is_acknowledged_and_opens_a_low_incident_for_triage(api, module_mailgun, oncall, detector):
     reporter = new_email("researcher")
     body = {"description": "The export link can be guessed.", "contact": reporter, "impact": "Data of any company."}
     reply = api.post("/api/security/reports", json=body, source_ip=address())
     assert reply.status == 202, reply.body
     report = reply.json()["id"]
-    assert report in mail.to(reporter)[-1]["subject"]  # acknowledged at once
+    assert report in module_mailgun.to(reporter)[-1]["subject"]  # acknowledged at once
 
     (incident,) = detector()
     assert (incident.severity, incident.rule) == (incidents.LOW, "security_report")
     waiting_for_operator(incident)
     stored = incidents.load(incident.id)
-    assert stored.companies == set() and not notices(mail, incident.id)  # nobody's data is known to be concerned
+    assert stored.companies == set() and not notices(
+        module_mailgun, incident.id
+    )  # nobody's data is known to be concerned
     assert not [m for m in oncall() if m["incident"] == incident.id]  # Low: the next business day, no page
     assert "The export link" not in json.dumps(stored.document())  # the report itself stays in its own record

@@ -24,16 +24,15 @@ from protu.http.routing import PUBLIC
 from protu.identity import rbac
 
 from tests.api.people import FIREFOX, Browser, invite, sign_up
-from tests.conftest import capture_mailgun, capture_stripe
 
 PARAM = re.compile(r"{([^}]+)}")
 
 
 @pytest.fixture(scope="module")
-def people(api, mailgun_module):
-    owner = sign_up(api, mailgun_module)
-    admin = invite(owner, mailgun_module, "admin")
-    other = sign_up(api, mailgun_module)
+def people(api, module_mailgun, module_stripe_api):  # Stripe for the module: an owner's checkout reaches it
+    owner = sign_up(api, module_mailgun)
+    admin = invite(owner, module_mailgun, "admin")
+    other = sign_up(api, module_mailgun)
     revoked = Browser(api, user_agent=FIREFOX, ip="198.51.100.77")
     assert revoked.login(owner.email).status == 200
     token = revoked.access_token
@@ -52,12 +51,6 @@ def people(api, mailgun_module):
     ids["exports"] = owner.browser.post("/api/exports").json()["id"]
     ids["incidents"] = incident_about(owner.me["company"]["id"], admin.me["id"])
     return {"owner": owner, "admin": admin, "other": other, "revoked": revoked, "ids": ids}
-
-
-@pytest.fixture(scope="module")
-def mailgun_module(cloud, webhooks):
-    with capture_mailgun() as capture, capture_stripe(capture.mock, webhooks):  # an owner's checkout reaches Stripe
-        yield capture
 
 
 def incident_about(tenant_id: str, user_id: str) -> str:

@@ -17,13 +17,11 @@ from protu.settings import settings
 from protu.store import scope, tenant_pk
 
 from tests.api.people import sign_up
-from tests.conftest import capture_mailgun
 
 
 @pytest.fixture(scope="module")
-def two_companies(api):
-    with capture_mailgun() as mail:
-        return sign_up(api, mail), sign_up(api, mail)
+def two_companies(api, module_mailgun):
+    return sign_up(api, module_mailgun), sign_up(api, module_mailgun)
 
 
 def company(account) -> str:

@@ -2,7 +2,7 @@
 
 AWS calls are counted at botocore's boundary (every client's ``_make_api_call``, and an event hook on the cached
 KMS client), so "warm means no KMS call and no key-store read" is measured, not assumed. A "new process" is
-``keystore.clear_cache()``: the store and KMS stay, the memory goes.
+``caches.reset()``: the store and KMS stay, the memory goes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from botocore.client import BaseClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from protu import aws, crypto, errors
+from protu import caches, crypto, errors
 from protu.crypto import keystore
 from protu.settings import settings as app_settings
 
@@ -65,17 +65,18 @@ def aws_calls(cloud, monkeypatch) -> Calls:
 
 
 @pytest.fixture
-def kms_calls(cloud) -> list[str]:
-    """KMS operations seen by the cached client the key store uses (botocore's before-call event)."""
+def kms_calls(cloud, monkeypatch) -> list[str]:
+    """KMS operations made by any client of the process (at botocore's boundary: a reset cache makes new clients)."""
     seen: list[str] = []
+    real = BaseClient._make_api_call
 
-    def count(event_name: str, **kwargs) -> None:
-        seen.append(event_name.rsplit(".", 1)[-1])
+    def call(client, operation, params):
+        if client.meta.service_model.service_name == "kms":
+            seen.append(operation)
+        return real(client, operation, params)
 
-    events = aws.client("kms").meta.events
-    events.register("before-call.kms.*", count)
-    yield seen
-    events.unregister("before-call.kms.*", count)
+    monkeypatch.setattr(BaseClient, "_make_api_call", call)
+    return seen
 
 
 def key_items(tenant_id: str) -> dict[str, dict]:
@@ -137,7 +138,7 @@ def test_another_tenant_cannot_decrypt_and_does_not_load_the_owners_keys(tenant,
     blob = encrypt(tenant)
     other = new_tenant()
     crypto.ensure_tenant_key(other)
-    keystore.clear_cache()
+    caches.reset()
     aws_calls.clear()
 
     with pytest.raises(errors.DecryptionFailed):
@@ -247,7 +248,7 @@ def test_warm_process_makes_no_kms_call_and_no_key_store_read(tenant, aws_calls,
 
 def test_new_process_unwraps_once_then_is_warm(tenant, aws_calls, kms_calls):
     blob = encrypt(tenant)
-    keystore.clear_cache()
+    caches.reset()
     aws_calls.clear()
     kms_calls.clear()
 
@@ -266,7 +267,7 @@ def test_zero_cache_seconds_unwraps_every_time(tenant, aws_calls, monkeypatch):
     monkeypatch.setenv("KEY_CACHE_SECONDS", "0")
     reload()
     try:
-        keystore.clear_cache()
+        caches.reset()
         aws_calls.clear()
         decrypt(tenant, blob)
         decrypt(tenant, blob)
@@ -279,7 +280,7 @@ def test_zero_cache_seconds_unwraps_every_time(tenant, aws_calls, monkeypatch):
 def test_ensure_is_idempotent(tenant):
     assert crypto.ensure_tenant_key(tenant) == 1
     assert crypto.ensure_tenant_key(tenant) == 1
-    keystore.clear_cache()
+    caches.reset()
     assert crypto.ensure_tenant_key(tenant) == 1
 
     items = key_items(tenant)
@@ -295,13 +296,13 @@ def test_ensure_loses_a_creation_race_gracefully(tenant, aws_calls):
 
     def other_process_creates_first():
         crypto.ensure_tenant_key(tenant)
-        keystore.clear_cache()
+        caches.reset()
 
     aws_calls.before["TransactWriteItems"] = other_process_creates_first
 
     assert crypto.ensure_tenant_key(tenant) == 1
     blob = encrypt(tenant)
-    keystore.clear_cache()
+    caches.reset()
     assert decrypt(tenant, blob) == RESPONSE
     assert sorted(key_items(tenant)) == ["KEY#CURRENT", "KEY#v0001"]
 
@@ -314,7 +315,7 @@ def test_rotation_keeps_old_messages_readable_and_uses_the_new_version(tenant):
 
     assert f"{tenant}#v1".encode() in old and f"{tenant}#v2".encode() in new
     assert f"{tenant}#v1".encode() not in new
-    keystore.clear_cache()
+    caches.reset()
     assert decrypt(tenant, old) == decrypt(tenant, new) == RESPONSE
     items = key_items(tenant)
     assert items["KEY#CURRENT"]["version"] == {"N": "2"}
@@ -327,7 +328,7 @@ def test_new_process_encrypts_with_the_rotated_version(tenant):
     crypto.ensure_tenant_key(tenant)
     crypto.rotate_tenant_key(tenant)
     crypto.rotate_tenant_key(tenant)
-    keystore.clear_cache()
+    caches.reset()
 
     assert f"{tenant}#v3".encode() in encrypt(tenant)
 
@@ -337,7 +338,7 @@ def test_concurrent_rotation_yields_one_new_version(tenant, aws_calls):
 
     def other_process_rotates_first():
         crypto.rotate_tenant_key(tenant)
-        keystore.clear_cache()
+        caches.reset()
 
     aws_calls.before["TransactWriteItems"] = other_process_rotates_first
 
@@ -374,7 +375,7 @@ def test_destroyed_key_makes_data_unreadable_here_and_in_a_new_process(tenant):
     for message in (blob, newer):
         with pytest.raises(errors.KeyDestroyed):
             decrypt(tenant, message)
-    keystore.clear_cache()
+    caches.reset()
     with pytest.raises(errors.KeyDestroyed):
         decrypt(tenant, blob)
     with pytest.raises(errors.KeyDestroyed):
@@ -403,7 +404,7 @@ def test_destroying_one_tenant_leaves_others_readable(tenant):
     blob, other_blob = encrypt(tenant), encrypt(other)
 
     crypto.destroy_tenant_key(tenant)
-    keystore.clear_cache()
+    caches.reset()
 
     assert decrypt(other, other_blob) == RESPONSE
     with pytest.raises(errors.KeyDestroyed):
@@ -463,7 +464,7 @@ def test_a_persons_fields_are_sealed_under_their_own_key_and_erasing_them_shreds
     keystore.destroy_subject_key(tenant, ana)
     with pytest.raises(errors.KeyDestroyed):
         crypto.decrypt_fields(tenant, "candidate", ana, for_ana, ["notes"], subject=ana)
-    keystore.clear_cache()  # as another process would see it
+    caches.reset()  # as another process would see it
     with pytest.raises(errors.KeyDestroyed):
         crypto.decrypt_fields(tenant, "candidate", ana, for_ana, ["notes"], subject=ana)
     with pytest.raises(errors.KeyDestroyed):  # an erased person's id never gets a key again
@@ -480,7 +481,7 @@ def test_a_subject_key_is_wrapped_by_the_tenant_key_and_never_stored_in_clear(te
     table = boto3.resource("dynamodb", region_name=app_settings().region).Table(app_settings().key_table)
     stored = table.get_item(Key={"pk": f"T#{tenant}", "sk": f"SUBJ#{subject}"}, ConsistentRead=True)["Item"]
     assert key not in bytes(stored["wrapped"]) and len(bytes(stored["wrapped"])) == 12 + 32 + 16
-    keystore.clear_cache()
+    caches.reset()
     assert keystore.subject_key(tenant, subject, create=False) == key
     other = new_tenant()
     message = crypto.encrypt_fields(tenant, "employee", subject, {"x": 1}, subject=subject)

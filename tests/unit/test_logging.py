@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from protu import observability
+from protu import caches, observability
 from protu.logging import (
     REDACTED,
     bind,
@@ -587,7 +587,7 @@ def sentry_envelopes(monkeypatch):
     monkeypatch.setenv("SENTRY_ENVIRONMENT", "unit")
     monkeypatch.setenv("PROTU_RELEASE", "protu@test")
     monkeypatch.setattr(observability, "_active", False)
-    settings.cache_clear()
+    caches.reset()
     assert observability.init_sentry(transport=transport) is True
     assert observability.init_sentry(transport=None) is True  # idempotent: the first client stays
     assert sentry_sdk.get_client().transport is transport
@@ -600,7 +600,7 @@ def sentry_envelopes(monkeypatch):
         sentry_sdk.get_client().close()
         sentry_sdk.get_global_scope().set_client(None)
         monkeypatch.undo()
-        settings.cache_clear()
+        caches.reset()
 
 
 def test_sentry_envelopes_carry_no_planted_secret(sentry_envelopes, planted, log, capsys):

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from protu import aws, mail
+from protu import aws, caches, mail
 from protu.errors import ServiceUnavailable
 from protu.mail import client as mail_client
 from protu.settings import reload, settings
@@ -26,9 +26,9 @@ from protu.settings import reload, settings
 
 @pytest.fixture(autouse=True)
 def fresh_keys(cloud):
-    mail.forget_keys()
+    caches.reset()
     yield
-    mail.forget_keys()
+    caches.reset()
 
 
 @pytest.fixture
@@ -245,7 +245,7 @@ def test_the_webhook_signing_key_must_be_set(secret):
         mail.webhook_signing_key()
     signing_key = token()
     secret.put(api_key=secret.value["api_key"], webhook_signing_key=signing_key)
-    mail.forget_keys()
+    caches.reset()
     assert mail.webhook_signing_key() == signing_key
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from protu import caches
+
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 _config = None
@@ -19,6 +21,7 @@ _session = None
 def _botocore_config():
     global _config
     if _config is None:
+        # cold start: loaded on first use
         from botocore.config import Config
 
         _config = Config(
@@ -34,6 +37,7 @@ def _shared_session():
     credentials serve every client, so the second client of a cold start costs a fraction of the first."""
     global _session
     if _session is None:
+        # cold start: loaded on first use
         import boto3
 
         _session = boto3.session.Session()
@@ -48,6 +52,7 @@ def client(service: str) -> Any:
     with _lock:
         found = _clients.get(service)
         if found is None:
+            # cold start: loaded on first use
             from protu.settings import settings
 
             found = _shared_session().client(service, region_name=settings().region, config=_botocore_config())
@@ -55,7 +60,8 @@ def client(service: str) -> Any:
     return found
 
 
-def reset() -> None:
+@caches.register
+def _forget_clients() -> None:
     """Forget cached clients (after the endpoint or credentials changed)."""
     global _session
     with _lock:

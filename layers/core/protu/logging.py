@@ -360,6 +360,7 @@ def configure_logging(level: str | None = None) -> logging.Logger:
         logger.addHandler(handler)
         logger.propagate = False
     if level is None:
+        # cold start: loaded on first use
         from protu.settings import settings
 
         level = settings().log_level

@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from protu.logging import get_logger
+
 NAMESPACE = "Protu"
 MAX_METRICS_PER_LINE = 100  # EMF: at most 100 metrics in one directive / line
 MAX_VALUES = 100  # EMF: at most 100 values in one metric's array
@@ -244,7 +246,6 @@ def job(name: str, *, failed: Callable[[Any], bool] | None = None) -> _Decorator
                     result = function(event, context)
                 except BaseException as error:
                     count("JobFailures", 1, Job=name)
-                    from protu.logging import get_logger
 
                     # Sentry's logging integration reports it (redacted); Lambda logs the traceback too.
                     get_logger(__name__).error("job failed", extra={"job": name}, exc_info=error)

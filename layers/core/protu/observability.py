@@ -85,6 +85,7 @@ def init_sentry(service: str | None = None, *, transport: Any = None) -> bool:
     config = settings()
     if not config.sentry_dsn:
         return False
+    # cold start: loaded on first use
     import sentry_sdk
 
     options: dict[str, Any] = {

@@ -1,8 +1,9 @@
 """Typed settings read from environment variables.
 
 The names are the ones ``template.yaml`` gives the functions (Globals and each function's Environment), so the
-cloud, the local server and the tests configure the code the same way. Read once per process; ``reload()`` is for
-processes that change their environment on purpose (the local cloud after provisioning).
+cloud, the local server and the tests configure the code the same way. Read once per process (a registered cache,
+``protu.caches``); ``reload()`` is for processes that change their environment on purpose (the local cloud after
+provisioning).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cache
+
+from protu import caches
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,7 @@ def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+@caches.register
 @cache
 def settings() -> Settings:
     return Settings(
@@ -86,11 +90,7 @@ def settings() -> Settings:
 
 
 def reload() -> Settings:
-    """Forget the cached settings (after the environment changed on purpose) and read them again."""
-    settings.cache_clear()
-    from protu import aws
-    from protu.store import scope
-
-    aws.reset()
-    scope.forget_credentials()
+    """Forget every per-process cache (``protu.caches``: the settings, the clients and credentials built from them,
+    the keys read with them) and read the settings again: after the environment changed on purpose."""
+    caches.reset()
     return settings()

@@ -13,6 +13,7 @@ from typing import Any
 from protu import errors
 from protu.audit.chain import HEAD_SK, event_sk, stored_time
 from protu.audit.models import AuditEvent, AuditHead, chain_pk
+from protu.store.tx import Transaction
 
 MAX_PAGE = 100
 MAX_SCANNED = 2000  # events one call reads at most, whatever the filters
@@ -33,8 +34,6 @@ def record(
 
     ``actor``, ``request_id`` and ``source_ip`` default to the ones bound for the request (``audit.bound``).
     """
-    # Imported here: store.tx builds on this package, so a module-level import would be circular.
-    from protu.store.tx import Transaction
 
     tx = Transaction(tenant_id, actor=actor, request_id=request_id, source_ip=source_ip)
     tx.audit(action, target, details=details, outcome=outcome)

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from protu import aws
 from protu.audit.chain import EVENT_PREFIX, canonical_json
 from protu.audit.models import AuditEvent, chain_pk
@@ -56,7 +58,6 @@ def mirror_records(records: Iterable[dict[str, Any]]) -> int:
 
 def write_object(document: dict[str, Any]) -> bool:
     """Store one event document; False when the identical event was already there (a redelivery)."""
-    from botocore.exceptions import ClientError
 
     s3 = aws.client("s3")
     put = {

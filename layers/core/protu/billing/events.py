@@ -31,7 +31,10 @@ from pynamodb.exceptions import DoesNotExist
 from protu import errors
 from protu.billing import plans, stripe_api
 from protu.billing.models import BillingState, StripeCustomer, StripeEvent
+from protu.identity.accounts import get_company
 from protu.logging import get_logger
+from protu.security import signals
+from protu.settings import settings
 from protu.store.tx import Transaction
 
 TOLERANCE_SECONDS = 300
@@ -70,6 +73,7 @@ def handle(payload: bytes, signature: str | None, source_ip: str = "") -> str:
 
 # ------------------------------------------------------------------------------------------------ steps
 def _verified(payload: bytes, signature: str | None, source_ip: str) -> dict[str, Any]:
+    # cold start: loaded on first use
     import stripe
 
     secret = stripe_api.keys().webhook_secret
@@ -122,8 +126,6 @@ def _signed_at(header: str) -> int | None:
 
 
 def _bad_signature(source_ip: str, why: str) -> errors.BadRequest:
-    from protu.security import signals
-
     signals.raise_signal(
         "webhook.bad_signature", source_ip=source_ip or None, details={"provider": "stripe", "problem": why}
     )
@@ -251,10 +253,9 @@ def _period_end(obj: dict[str, Any]) -> int | None:
 
 def _tell_owners(tenant_id: str) -> None:
     """Email every owner that a payment failed (after the commit; a mail failure is logged, not retried by Stripe)."""
-    from protu.identity.accounts import get_company
+    # cold start: loaded on first use
     from protu.identity.users import list_users
     from protu.mail.client import send
-    from protu.settings import settings
 
     company = get_company(tenant_id)
     for user in list_users(tenant_id):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from protu.settings import settings
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -31,14 +33,11 @@ PAYING = frozenset({"active", "trialing", "past_due"})
 
 
 def price_id(plan: str) -> str:
-    from protu.settings import settings
-
     return settings().stripe_prices[plan]
 
 
 def plan_of_price(price: str | None) -> str | None:
     """The paid plan a Stripe price id stands for, or None for a price we do not sell."""
-    from protu.settings import settings
 
     return next((name for name, known in settings().stripe_prices.items() if known == price), None)
 

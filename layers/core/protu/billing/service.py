@@ -21,6 +21,8 @@ from pynamodb.exceptions import DoesNotExist
 from protu import errors
 from protu.billing import plans, stripe_api
 from protu.billing.models import BillingState, MonthlyUsage, StripeCustomer
+from protu.principal import Principal
+from protu.settings import settings
 from protu.store.tx import Transaction
 
 SESSION_BUCKET_SECONDS = 600  # a repeated click within this window gets the same Stripe session back
@@ -51,9 +53,9 @@ def candidates_this_month(tenant_id: str, now: float | None = None) -> int:
 
 
 def seats_used(tenant_id: str) -> int:
-    from protu.identity.users import list_users
+    from protu.identity.models import User  # cold start: billing's routes load the identity models only when counting
 
-    return sum(1 for user in list_users(tenant_id) if user.status in ("active", "invited"))
+    return sum(1 for user in User.members(tenant_id) if user.status in ("active", "invited"))
 
 
 def overview(tenant_id: str) -> dict[str, Any]:
@@ -112,10 +114,23 @@ def candidate_limit_reached(tenant_id: str) -> errors.PaymentRequired | None:
     )
 
 
+# The monthly counters a kind of company record may count its creations against (``Kind.quota`` in
+# ``protu.directory.kinds``): counter -> (add one to a transaction, the 402 to answer once the limit is reached).
+MONTHLY: dict[str, tuple[Any, Any]] = {"candidates": (count_candidate, candidate_limit_reached)}
+
+
+def count_monthly(tx: Transaction, tenant_id: str, counter: str) -> plans.Plan:
+    """Add one to this month's ``counter`` in ``tx``, conditioned on the plan's limit."""
+    return MONTHLY[counter][0](tx, tenant_id)
+
+
+def monthly_limit_reached(tenant_id: str, counter: str) -> errors.PaymentRequired | None:
+    """The 402 to answer when this month's ``counter`` is at the plan's limit (None while there is room)."""
+    return MONTHLY[counter][1](tenant_id)
+
+
 # ------------------------------------------------------------------------------------------------ Stripe
 def _origin() -> str:
-    from protu.settings import settings
-
     return settings().app_origin
 
 
@@ -123,7 +138,7 @@ def _bucket() -> int:
     return int(time.time()) // SESSION_BUCKET_SECONDS
 
 
-def checkout(principal: Any, plan: str, email: str, company_name: str) -> str:
+def checkout(principal: Principal, plan: str, email: str, company_name: str) -> str:
     """A Stripe Checkout Session for a subscription to ``plan``; answers its URL."""
     if plan not in plans.PAID:
         raise errors.ValidationFailed(
@@ -156,7 +171,7 @@ def checkout(principal: Any, plan: str, email: str, company_name: str) -> str:
     return session.url
 
 
-def portal(principal: Any) -> str:
+def portal(principal: Principal) -> str:
     """A Stripe billing-portal session for the company's customer; answers its URL."""
     found = state(principal.tenant_id)
     if not found.customer_id:
@@ -171,7 +186,7 @@ def portal(principal: Any) -> str:
     return session.url
 
 
-def _customer(principal: Any, found: BillingState, email: str, company_name: str) -> str:
+def _customer(principal: Principal, found: BillingState, email: str, company_name: str) -> str:
     """The company's Stripe customer, created the first time (one per company; the index finds it back)."""
     if found.customer_id:
         return found.customer_id

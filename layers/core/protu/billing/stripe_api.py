@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from protu import aws, errors
+from protu import aws, caches, errors
 from protu.logging import get_logger
 from protu.settings import settings
 
@@ -56,6 +56,7 @@ def keys() -> StripeKeys:
         cached = _keys.get(secret_id)
     if cached and cached[0] > now:
         return cached[1]
+    # cold start: loaded on first use
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -73,12 +74,14 @@ def keys() -> StripeKeys:
     return found
 
 
-def forget_keys() -> None:
+@caches.register
+def _forget_keys() -> None:
     with _lock:
         _keys.clear()
 
 
 def client() -> Any:
+    # cold start: loaded on first use
     import stripe
 
     return stripe.StripeClient(
@@ -91,6 +94,7 @@ def client() -> Any:
 
 def call(what: str, operation: Any) -> Any:
     """Run ``operation(client)`` and translate Stripe's failures (see the module doc)."""
+    # cold start: loaded on first use
     import stripe
 
     try:

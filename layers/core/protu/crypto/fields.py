@@ -17,6 +17,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
+
 from protu.errors import DecryptionFailed, ProtuError
 from protu.store.base import tenant_pk
 
@@ -60,6 +63,7 @@ def encrypt_fields(
     plaintext = json.dumps(
         dict(fields), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode()
+    # cold start: loaded on first use
     from protu.crypto import sdk
 
     return sdk.encrypt(tenant_id, plaintext, context, subject)
@@ -75,9 +79,8 @@ def decrypt_fields(
     """
     names = _names(fields)
     expected = _context(tenant_id, entity, record_id, names, subject)
-    from botocore.exceptions import BotoCoreError, ClientError
-    from pynamodb.exceptions import PynamoDBException
 
+    # cold start: loaded on first use
     from protu.crypto import sdk
 
     try:

@@ -37,12 +37,13 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.models import Model
 
-from protu import aws, metrics
+from protu import aws, caches, metrics
 from protu.errors import DecryptionFailed, KeyDestroyed
 from protu.settings import settings
+from protu.store import dynamo
 from protu.store.base import SettingValue, tenant_pk
 
 CURRENT_SK = "KEY#CURRENT"
@@ -122,7 +123,6 @@ def subject_key(tenant_id: str, subject: str, *, create: bool = True) -> bytes:
     cached = _cache.get(("s", tenant_id, subject))
     if cached is not None:
         return cached
-    from pynamodb.exceptions import PutError
 
     pk, sk = tenant_pk(tenant_id), _subject_sk(subject)
     try:
@@ -223,7 +223,8 @@ def _remember(key: tuple, value: Any) -> None:
     _cache.put(key, value, settings().key_cache_seconds)
 
 
-def clear_cache() -> None:
+@caches.register
+def _forget() -> None:
     """Forget every cached key and version, as a new process would (tests; after restoring the key table)."""
     _cache.clear()
 
@@ -262,8 +263,8 @@ def _read_current(tenant_id: str) -> KeyRecord | None:
 
 def _lost_condition(error: TransactWriteError) -> bool:
     """True when a transaction failed only because a condition did not hold (another writer got there first)."""
-    reasons = [r for r in error.cancellation_reasons if r is not None]
-    return bool(reasons) and all(r.code in ("ConditionalCheckFailed", "None") for r in reasons)
+    cancelled = dynamo.cancellation(error)
+    return cancelled is not None and cancelled.only_conditions
 
 
 def _new_version_item(tenant_id: str, version: int, wrapped: bytes, kms_key_id: str, now: datetime) -> KeyRecord:
@@ -278,25 +279,11 @@ def _new_version_item(tenant_id: str, version: int, wrapped: bytes, kms_key_id: 
     )
 
 
-def _connection():
-    """The model's own connection, for transactions: a new ``Connection`` would build a second botocore client
-    (~0.1 s) each time."""
-    return KeyRecord._get_connection().connection
-
-
-def _transaction():
-    from pynamodb.transactions import TransactWrite
-
-    return TransactWrite(connection=_connection())
-
-
 def _read_with_pointer(tenant_id: str, version: int) -> tuple[KeyRecord | None, KeyRecord | None]:
     """The pointer and one version item in one consistent round trip (``TransactGetItems`` needs only the
     ``dynamodb:GetItem`` permission, unlike ``BatchGetItem``)."""
-    from pynamodb.transactions import TransactGet
-
     pk = tenant_pk(tenant_id)
-    with TransactGet(connection=_connection()) as tx:
+    with dynamo.read_transaction() as tx:
         futures = tx.get(KeyRecord, pk, CURRENT_SK), tx.get(KeyRecord, pk, version_sk(version))
     found = []
     for future in futures:
@@ -313,7 +300,7 @@ def _create_first(tenant_id: str) -> int:
     now = _now()
     absent = KeyRecord.pk.does_not_exist()
     try:
-        with _transaction() as tx:
+        with dynamo.write_transaction() as tx:
             tx.save(_new_version_item(tenant_id, 1, wrapped, kms_key_id, now), condition=absent)
             tx.save(
                 KeyRecord(tenant_pk(tenant_id), CURRENT_SK, version=1, status=ACTIVE, created_at=now), condition=absent
@@ -386,7 +373,7 @@ def rotate_tenant_key(tenant_id: str) -> int:
     plaintext, wrapped, kms_key_id = _generate(tenant_id)
     pk = tenant_pk(tenant_id)
     try:
-        with _transaction() as tx:
+        with dynamo.write_transaction() as tx:
             tx.save(
                 _new_version_item(tenant_id, new, wrapped, kms_key_id, _now()), condition=KeyRecord.pk.does_not_exist()
             )

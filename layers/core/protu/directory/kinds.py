@@ -1,28 +1,32 @@
 """Each kind of company record, declared once: its fields (the msgspec schemas that validate requests and make
 the OpenAPI document), which fields name other records, which fields are sensitive (sealed with the company's
-key), and which list filters it takes. ``service`` and ``protu.http.directory`` work from these declarations only.
+key), and which list filters it takes; whom its records are about (``subject``), the plan's counter its creations
+count against (``quota``) and the rules that need other records (``validate``). ``service``,
+``protu.http.directory`` and the company-wide jobs (``protu.ops``: export, erasure, restore test) work from these
+declarations only, through ``KINDS`` (``register``): a new kind is one declaration here and its permission in
+``protu.identity.rbac``.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from protu import errors
+from protu.identity.rbac import PERMISSIONS
+from protu.schemas import NOT_BLANK, Email, Strict, Version
+
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z]{2,8}-[0-9a-f]{20}$")]
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"\S")]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=NOT_BLANK)]
 Short = Annotated[str, msgspec.Meta(max_length=120)]
 Text = Annotated[str, msgspec.Meta(max_length=4000)]
 Notes = Annotated[str, msgspec.Meta(max_length=10000)]
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Stage = Literal["applied", "screening", "interview", "offer", "hired", "rejected"]
-Version = Annotated[int, msgspec.Meta(ge=1)]
-
-
-class Strict(msgspec.Struct, forbid_unknown_fields=True):
-    pass
 
 
 class PageQuery(Strict):
@@ -174,7 +178,7 @@ QuestionId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
 
 class Question(Strict):
     id: QuestionId
-    text: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=r"\S")]
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=NOT_BLANK)]
     kind: Literal["text", "scale", "choice", "yes_no"] = "text"
 
 
@@ -268,15 +272,47 @@ class Kind:
     # a kind that lives under another: (parent kind, field holding the parent id); routes nest under the parent
     parent: tuple[str, str] | None = None
     audit_reads: bool = False  # reading opens sensitive data about a person: each read is an audit event
-    monthly_quota: bool = False  # each creation counts against the plan's monthly limit (protu.billing)
-    # whose personal key seals the sensitive fields: "id" (the record is the person) or the field naming them.
+    # the plan's monthly counter each creation counts against, in the creation's transaction ("candidates": see
+    # protu.billing.service.MONTHLY); at the plan's limit a creation is refused (402)
+    quota: str | None = None
+    # whom a record is about: "id" (the record is a person) or the field naming the person (a ref or poly_ref to a
+    # person kind). Their personal key seals the sensitive fields, and a record about a person is theirs: listed on
+    # their page (/api/<person kind>/{id}/<kind>), in their export (under the kind's name), and erased with them.
     # Erasing that person destroys the key, so the fields are unreadable everywhere, backups included.
     subject: str | None = None
+    # rules that need more than one record's own fields, checked before each create and update:
+    # validate(tenant_id, values, parent) with the record's values (after the change) and its parent record's
+    # (None for a kind without a parent); raises a ProtuError (422 ValidationFailed) to refuse the write
+    validate: Callable[[str, dict[str, Any], dict[str, Any] | None], None] | None = None
+    # what ``validate`` refuses, for the API document: (status, code, when, the field its 422 names or None) each
+    refuses: tuple[tuple[int, str, str, str | None], ...] = ()
     example: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id_prefix(self) -> str:
         return self.prefix.lower()
+
+    @property
+    def is_person(self) -> bool:
+        """A record of this kind is a person (a candidate, an employee): it can be exported and erased."""
+        return self.subject == "id"
+
+    @property
+    def subject_field(self) -> str | None:
+        """The field naming the person a record is about; None for a person's own record or one about nobody."""
+        return None if self.subject in (None, "id") else self.subject
+
+    def subjects(self) -> list[tuple[str, str, dict[str, str]]]:
+        """The kinds of person a record may be about and how it names one: (the person kind's name, the field
+        holding their id, other fields and the values they hold then). A response names a candidate or an employee
+        (``subject_type``); a kind whose subject field is a plain reference names one kind of person."""
+        name = self.subject_field
+        if name in self.poly_refs:
+            type_field, targets = self.poly_refs[name]
+            return [(target, name, {type_field: type_name}) for type_name, target in targets.items()]
+        if name in self.refs:
+            return [(self.refs[name], name, {})]
+        return []
 
     def fields(self) -> list[str]:
         return list(self.create.__struct_fields__)
@@ -305,7 +341,7 @@ CANDIDATES = Kind(
     refs={"job_role_id": "roles"},
     sensitive=("notes",),
     filters=("stage", "job_role_id"),
-    monthly_quota=True,
+    quota="candidates",
     subject="id",
     example={"name": "Maria Lopez", "email": "maria@example.com", "stage": "screening", "source": "referral"},
 )
@@ -357,6 +393,22 @@ ASSESSMENTS = Kind(
     },
 )
 
+
+def _answers_only_asked_questions(tenant_id: str, values: dict[str, Any], assessment: dict[str, Any] | None) -> None:
+    """A response answers only its assessment's questions (422 ``unknown_question``)."""
+
+    if assessment is None:
+        return
+    asked = {question["id"] for question in assessment.get("questions") or []}
+    unknown = sorted(set(values.get("answers") or {}) - asked)
+    if unknown:
+        raise errors.ValidationFailed(
+            f"These answers are to questions the assessment does not ask: {', '.join(unknown[:5])}.",
+            code="unknown_question",
+            details={"field": "answers"},
+        )
+
+
 RESPONSES = Kind(
     name="responses",
     prefix="RESP",
@@ -372,7 +424,79 @@ RESPONSES = Kind(
     filters=("subject_id",),
     parent=("assessments", "assessment_id"),
     audit_reads=True,
+    validate=_answers_only_asked_questions,
+    refuses=((422, "unknown_question", "An answer is to a question the assessment does not ask.", "answers"),),
     example={"subject_type": "candidate", "subject_id": "cand-0123456789abcdef0123", "answers": {"q1": "..."}},
 )
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (ROLES, TEAMS, EMPLOYEES, CANDIDATES, ASSESSMENTS, RESPONSES)}
+# ------------------------------------------------------------------------------------------------ the registry
+KINDS: dict[str, Kind] = {}
+"""Every declared kind by name, in declaration order: what the routes, the service, the company's export and
+erasure, and the backup's restore test are made from. Only ``register`` adds to it."""
+
+
+def register(*declared: Kind) -> None:
+    """Add kinds to ``KINDS``, checked as one: a unique name and partition, an id prefix records can have, a known
+    permission (``protu.identity.rbac``), references to declared kinds, a subject naming a person, sensitive fields
+    among the kind's own. A kind declared after the API's routes were made (``protu.http.directory.router``) has
+    routes only in a router made again (``protu.http.directory.build``)."""
+
+    names, prefixes = set(KINDS), {kind.prefix for kind in KINDS.values()}
+    for kind in declared:
+        if kind.name in names or kind.prefix in prefixes:
+            raise ValueError(f"kind {kind.name!r}: its name or its prefix {kind.prefix!r} is already declared")
+        if not re.fullmatch(r"[a-z]{2,8}", kind.id_prefix) or not re.fullmatch(r"[a-z][a-z_]*", kind.name):
+            raise ValueError(f"kind {kind.name!r}: a name of a-z and a prefix of 2 to 8 letters, please")
+        names.add(kind.name)
+        prefixes.add(kind.prefix)
+    known = {**KINDS, **{kind.name: kind for kind in declared}}
+    for kind in declared:
+        problem = _problem(kind, known, PERMISSIONS)
+        if problem:
+            raise ValueError(f"kind {kind.name!r}: {problem}")
+    KINDS.update((kind.name, kind) for kind in declared)
+
+
+def unregister(kind: Kind) -> None:
+    """Take a kind out of ``KINDS`` (a test's or a plugin's kind, when it is done); refused while others name it."""
+    users = [other.name for other in KINDS.values() if other is not kind and kind.name in _targets(other)]
+    if users:
+        raise ValueError(f"kind {kind.name!r} is named by {', '.join(users)}")
+    if KINDS.get(kind.name) is kind:
+        del KINDS[kind.name]
+
+
+def about(person: Kind) -> list[tuple[Kind, str, dict[str, str]]]:
+    """The kinds whose records may be about a person of kind ``person``, and how each names them (see
+    ``Kind.subjects``): what their page lists, their export holds and their erasure deletes."""
+    return [
+        (kind, name, where)
+        for kind in KINDS.values()
+        for target, name, where in kind.subjects()
+        if target == person.name
+    ]
+
+
+def _targets(kind: Kind) -> set[str]:
+    """The kinds a kind's records name."""
+    found = set(kind.refs.values()) | {other for other, _ in kind.links.values()}
+    found |= {target for _, targets in kind.poly_refs.values() for target in targets.values()}
+    return found | ({kind.parent[0]} if kind.parent else set())
+
+
+def _problem(kind: Kind, known: dict[str, Kind], permissions: frozenset[str]) -> str | None:
+    if kind.permission not in permissions:
+        return f"its permission {kind.permission!r} is not in protu.identity.rbac.PERMISSIONS"
+    missing = sorted(_targets(kind) - set(known))
+    if missing:
+        return f"it names kinds that are not declared: {', '.join(missing)}"
+    if not set(kind.sensitive) <= set(kind.fields()):
+        return "its sensitive fields must be fields of its create schema"
+    if kind.subject_field is not None:
+        persons = [known[target].is_person for target, _, _ in kind.subjects()]
+        if not persons or not all(persons):
+            return f"its subject {kind.subject!r} must be a reference (refs or poly_refs) to a person kind"
+    return None
+
+
+register(ROLES, TEAMS, EMPLOYEES, CANDIDATES, ASSESSMENTS, RESPONSES)

@@ -21,13 +21,15 @@ from typing import Any
 import msgspec
 import msgspec.inspect
 
-from protu import errors
+from protu import audit, errors
 from protu.directory import kinds as k
 from protu.directory.store import Record, Records, clean, ids, new_id
+from protu.principal import Principal
+from protu.security import access
 from protu.store.tx import Transaction
 
 
-def _records(principal: Any, kind: k.Kind) -> Records:
+def _records(principal: Principal, kind: k.Kind) -> Records:
     return Records(principal.tenant_id, kind.prefix)
 
 
@@ -38,9 +40,10 @@ def subject_of(kind: k.Kind, record_id: str, values: dict[str, Any]) -> str | No
     return record_id if kind.subject == "id" else values.get(kind.subject)
 
 
-def _seal(principal: Any, kind: k.Kind, record_id: str, values: dict[str, Any]) -> bytes | None:
+def _seal(principal: Principal, kind: k.Kind, record_id: str, values: dict[str, Any]) -> bytes | None:
     if not kind.sensitive:
         return None
+    # cold start: loaded on first use
     from protu import crypto
 
     return crypto.encrypt_fields(
@@ -52,9 +55,10 @@ def _seal(principal: Any, kind: k.Kind, record_id: str, values: dict[str, Any]) 
     )
 
 
-def _unseal(principal: Any, kind: k.Kind, record: Record) -> dict[str, Any]:
+def _unseal(principal: Principal, kind: k.Kind, record: Record) -> dict[str, Any]:
     if not kind.sensitive or record.sealed is None:
         return {}
+    # cold start: loaded on first use
     from protu import crypto
 
     subject = subject_of(kind, record.id, _data(record))
@@ -63,7 +67,7 @@ def _unseal(principal: Any, kind: k.Kind, record: Record) -> dict[str, Any]:
     )
 
 
-def out(principal: Any, kind: k.Kind, record: Record) -> Any:
+def out(principal: Principal, kind: k.Kind, record: Record) -> Any:
     """The answer for one record: its fields (sensitive ones opened), id, version and times."""
     data = _data(record)
     values = {
@@ -104,7 +108,7 @@ class _Touches:
     then written as ONE update per record (DynamoDB refuses two writes to one item in a transaction; a team whose
     lead is also a member touches that employee twice)."""
 
-    def __init__(self, principal: Any) -> None:
+    def __init__(self, principal: Principal) -> None:
         self.tenant_id = principal.tenant_id
         self._refs: dict[tuple[str, str], int] = {}
         self._lists: dict[tuple[str, str], tuple[Record, dict[str, Any]]] = {}
@@ -199,7 +203,7 @@ def _normalise(kind: k.Kind, values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _parent(principal: Any, kind: k.Kind, parent_id: str | None) -> Record | None:
+def _parent(principal: Principal, kind: k.Kind, parent_id: str | None) -> Record | None:
     """The record a nested kind lives under (from the path): 404 when it is not the caller's."""
     if kind.parent is None:
         return None
@@ -207,7 +211,7 @@ def _parent(principal: Any, kind: k.Kind, parent_id: str | None) -> Record | Non
     return Records(principal.tenant_id, parent.prefix).get(parent_id or "", missing=_missing(parent))
 
 
-def _get(principal: Any, kind: k.Kind, record_id: str, parent_id: str | None) -> Record:
+def _get(principal: Principal, kind: k.Kind, record_id: str, parent_id: str | None) -> Record:
     parent = _parent(principal, kind, parent_id)
     record = _records(principal, kind).get(record_id, missing=_missing(kind))
     if parent is not None and _data(record).get(kind.parent[1]) != parent.id:
@@ -215,47 +219,41 @@ def _get(principal: Any, kind: k.Kind, record_id: str, parent_id: str | None) ->
     return record
 
 
-def _validate(kind: k.Kind, values: dict[str, Any], parent: Record | None) -> None:
-    """Rules that need other records: a response answers only its assessment's questions."""
-    if kind is k.RESPONSES and parent is not None:
-        asked = {question["id"] for question in _data(parent).get("questions") or []}
-        unknown = sorted(set(values.get("answers") or {}) - asked)
-        if unknown:
-            raise errors.ValidationFailed(
-                f"These answers are to questions the assessment does not ask: {', '.join(unknown[:5])}.",
-                code="unknown_question",
-                details={"field": "answers"},
-            )
+def _validate(principal: Principal, kind: k.Kind, values: dict[str, Any], parent: Record | None) -> None:
+    """Rules that need other records (``Kind.validate``): a response answers only its assessment's questions."""
+    if kind.validate is not None:
+        kind.validate(principal.tenant_id, values, None if parent is None else _data(parent))
 
 
-def create(principal: Any, kind: k.Kind, body: Any, parent_id: str | None = None) -> Any:
+def create(principal: Principal, kind: k.Kind, body: Any, parent_id: str | None = None) -> Any:
     values = _normalise(kind, msgspec.to_builtins(body))
     parent = _parent(principal, kind, parent_id)
     if parent is not None:
         values[kind.parent[1]] = parent.id
-    _validate(kind, values, parent)
+    _validate(principal, kind, values, parent)
     records = _records(principal, kind)
     record_id = new_id(kind.id_prefix)
     plain = {name: v for name, v in values.items() if name not in kind.sensitive}
     record = records.new(record_id, principal.user_id, clean(plain), _seal(principal, kind, record_id, values))
     touches = _Touches(principal)
     touches.changes(kind, record_id, {}, values)
-    if kind.monthly_quota:
+    if kind.quota:
+        # cold start: loaded on first use
         from protu.billing import service as billing
     try:
         with Transaction(principal.tenant_id) as tx:
             touches.write(tx)
-            if kind.monthly_quota:
-                billing.count_candidate(tx, principal.tenant_id)
+            if kind.quota:
+                billing.count_monthly(tx, principal.tenant_id, kind.quota)
             tx.save(record, condition=Record.pk.does_not_exist())
             tx.audit(f"{kind.entity}.created", f"{kind.entity}:{record_id}", details=_about(kind, values))
     except errors.Conflict:
-        over = billing.candidate_limit_reached(principal.tenant_id) if kind.monthly_quota else None
+        over = billing.monthly_limit_reached(principal.tenant_id, kind.quota) if kind.quota else None
         raise (over or _concurrent()) from None
     return out(principal, kind, record)
 
 
-def read(principal: Any, kind: k.Kind, record_id: str, parent_id: str | None = None) -> Any:
+def read(principal: Principal, kind: k.Kind, record_id: str, parent_id: str | None = None) -> Any:
     record = _get(principal, kind, record_id, parent_id)
     answer = out(principal, kind, record)
     if kind.audit_reads:
@@ -263,7 +261,9 @@ def read(principal: Any, kind: k.Kind, record_id: str, parent_id: str | None = N
     return answer
 
 
-def listing(principal: Any, kind: k.Kind, query: Any, parent_id: str | None = None) -> tuple[list[Any], str | None]:
+def listing(
+    principal: Principal, kind: k.Kind, query: Any, parent_id: str | None = None
+) -> tuple[list[Any], str | None]:
     parent = _parent(principal, kind, parent_id)
     terms = [Record.data[name] == getattr(query, name) for name in kind.filters if getattr(query, name) is not None]
     terms += [
@@ -283,15 +283,13 @@ def listing(principal: Any, kind: k.Kind, query: Any, parent_id: str | None = No
     return answers, cursor
 
 
-def about_subject(principal: Any, kind: k.Kind, field: str, subject: k.Kind, subject_id: str, query: Any):
-    """A kind's records about one person, across their parents: a candidate's responses to every assessment.
-
-    ``field`` is the kind's polymorphic reference (``subject_id``); the person must be the caller's (404 as for a
-    missing one), and opening the records is audited like any other read of them."""
-    type_field, targets = kind.poly_refs[field]
-    subject_type = next(name for name, target in targets.items() if target == subject.name)
+def about_subject(principal: Principal, kind: k.Kind, subject: k.Kind, subject_id: str, query: Any):
+    """A kind's records about one person (``Kind.subject``), across their parents: a candidate's responses to every
+    assessment. The person must be the caller's (404 as for a missing one), and opening the records is audited like
+    any other read of them."""
     Records(principal.tenant_id, subject.prefix).get(subject_id, missing=_missing(subject))
-    condition = (Record.data[field] == subject_id) & (Record.data[type_field] == subject_type)
+    name, where = next((name, where) for target, name, where in kind.subjects() if target == subject.name)
+    condition = _naming(name, where, subject_id)
     found, cursor = _records(principal, kind).page(limit=query.limit, cursor=query.cursor, condition=condition)
     answers = [out(principal, kind, record) for record in found]
     if kind.audit_reads and found:
@@ -302,19 +300,28 @@ def about_subject(principal: Any, kind: k.Kind, field: str, subject: k.Kind, sub
 def _about(kind: k.Kind, values: dict[str, Any]) -> dict[str, Any]:
     """What an audit event may say about a record: which fields were set, and whom it is about; never values."""
     about: dict[str, Any] = {"fields": sorted(clean(values))}
-    for name, (type_field, _) in kind.poly_refs.items():
-        if values.get(name):
+    name = kind.subject_field
+    if name is not None and values.get(name):
+        if name in kind.poly_refs:  # which kind of person: a candidate or an employee
+            type_field = kind.poly_refs[name][0]
             about[type_field] = values.get(type_field)
-            about[name] = values[name]
+        about[name] = values[name]
     return about
 
 
-def _reads(principal: Any, kind: k.Kind, records: list[Record]) -> None:
-    """A data-access event for opened sensitive records (who read whose, when), and the unusual-access watch."""
-    from protu import audit
-    from protu.security import access
+def _naming(name: str, where: dict[str, str], person_id: str) -> Any:
+    """The filter on records whose field ``name`` holds ``person_id`` and whose fields ``where`` hold its values
+    (``Kind.subjects``: a response about a candidate, not an employee with the same id)."""
+    condition = Record.data[name] == person_id
+    for other, value in where.items():
+        condition = condition & (Record.data[other] == value)
+    return condition
 
-    subjects = sorted({str(_data(r).get("subject_id")) for r in records if _data(r).get("subject_id")})
+
+def _reads(principal: Principal, kind: k.Kind, records: list[Record]) -> None:
+    """A data-access event for opened sensitive records (who read whose, when), and the unusual-access watch."""
+
+    subjects = sorted({str(s) for r in records if (s := subject_of(kind, r.id, _data(r)))})
     target = f"{kind.entity}:{records[0].id}" if len(records) == 1 else f"{kind.entity}:{len(records)} records"
     audit.record(
         principal.tenant_id,
@@ -326,7 +333,7 @@ def _reads(principal: Any, kind: k.Kind, records: list[Record]) -> None:
     access.opened(principal, kind.entity, len(records))
 
 
-def update(principal: Any, kind: k.Kind, record_id: str, patch: Any, parent_id: str | None = None) -> Any:
+def update(principal: Principal, kind: k.Kind, record_id: str, patch: Any, parent_id: str | None = None) -> Any:
     records = _records(principal, kind)
     record = _get(principal, kind, record_id, parent_id)
     if int(record.version) != patch.version:
@@ -339,7 +346,7 @@ def update(principal: Any, kind: k.Kind, record_id: str, patch: Any, parent_id: 
     if not changed:
         return out(principal, kind, record)
     values = {name: current.get(name) for name in _defaults(kind)} | changes
-    _validate(kind, values, _parent(principal, kind, parent_id))
+    _validate(principal, kind, values, _parent(principal, kind, parent_id))
     plain = clean({name: v for name, v in values.items() if name not in kind.sensitive})
     now = _now()
     actions = [
@@ -375,7 +382,7 @@ def update(principal: Any, kind: k.Kind, record_id: str, patch: Any, parent_id: 
     return out(principal, kind, record)
 
 
-def delete(principal: Any, kind: k.Kind, record_id: str, parent_id: str | None = None) -> None:
+def delete(principal: Principal, kind: k.Kind, record_id: str, parent_id: str | None = None) -> None:
     records = _records(principal, kind)
     record = _get(principal, kind, record_id, parent_id)
     data = _data(record)
@@ -407,15 +414,16 @@ def delete(principal: Any, kind: k.Kind, record_id: str, parent_id: str | None =
 ERASE_CHUNK = 40  # records about the person deleted per transaction (each may touch its parent too)
 
 
-def erase(principal: Any, kind: k.Kind, record_id: str) -> int:
+def erase(principal: Principal, kind: k.Kind, record_id: str) -> int:
     """Erase a person (GDPR): their key first (their sealed fields become unreadable everywhere, backups included),
-    then every record about them (their responses) and their own record, each deletion audited without content.
-    Refused (409 ``in_use``) while something other than records about them still points at them (a team led by
-    an employee). Safe to repeat: a retry after a failure finishes the job. Answers how many records about them
-    were deleted."""
+    then every record about them (``kinds.about``: their responses) and their own record, each deletion audited
+    without content. Refused (409 ``in_use``) while something other than records about them still points at them
+    (a team led by an employee). Safe to repeat: a retry after a failure finishes the job. Answers how many records
+    about them were deleted."""
+    # cold start: loaded on first use
     from protu.crypto import keystore
 
-    if kind.subject != "id":
+    if not kind.is_person:
         raise errors.BadRequest(f"A {kind.entity} is not a person.", code="not_erasable")
     record = _get(principal, kind, record_id, None)
     about = _records_about(principal, kind, record_id)
@@ -449,28 +457,29 @@ def erase(principal: Any, kind: k.Kind, record_id: str) -> int:
     return len(about)
 
 
-def erasure_preview(principal: Any, kind: k.Kind, record_id: str) -> int:
+def erasure_preview(principal: Principal, kind: k.Kind, record_id: str) -> int:
     """How many records about a person an erasure would delete with them (an operator's dry run)."""
-    if kind.subject != "id":
+    if not kind.is_person:
         raise errors.BadRequest(f"A {kind.entity} is not a person.", code="not_erasable")
     _get(principal, kind, record_id, None)
     return len(_records_about(principal, kind, record_id))
 
 
-def export_person(principal: Any, kind: k.Kind, record_id: str) -> tuple[Any, list[Any]]:
+def export_person(principal: Principal, kind: k.Kind, record_id: str) -> tuple[Any, dict[str, list[Any]]]:
     """Everything Protu holds about one person (GDPR access and portability): their record and every record about
-    them, opened. Audited as a read of each sealed record and as ``<entity>.exported``; counts towards the
-    unusual-access watch like any read."""
-    from protu import audit
+    them (``kinds.about``), opened, by kind name (every kind that can be about them, empty ones too). Audited as a
+    read of each sealed record and as ``<entity>.exported``; counts towards the unusual-access watch like any
+    read."""
 
-    if kind.subject != "id":
+    if not kind.is_person:
         raise errors.BadRequest(f"A {kind.entity} is not a person.", code="not_exportable")
     record = _get(principal, kind, record_id, None)
     about = _records_about(principal, kind, record_id)
     person = out(principal, kind, record)
-    records = [out(principal, other, found) for other, found in about]
-    for other in {other for other, _ in about}:
+    records: dict[str, list[Any]] = {other.name: [] for other, _, _ in k.about(kind)}
+    for other in {other.name: other for other, _ in about}.values():
         opened = [found for kind_of, found in about if kind_of is other]
+        records[other.name] = [out(principal, other, found) for found in opened]
         if other.audit_reads and opened:
             _reads(principal, other, opened)
     audit.record(
@@ -478,26 +487,22 @@ def export_person(principal: Any, kind: k.Kind, record_id: str) -> tuple[Any, li
         f"{kind.entity}.exported",
         f"{kind.entity}:{record_id}",
         actor=principal.user_id,
-        details={"records_about_them": len(records)},
+        details={"records_about_them": len(about)},
     )
     return person, records
 
 
-def _records_about(principal: Any, kind: k.Kind, record_id: str) -> list[tuple[k.Kind, Record]]:
-    """Every record of another kind whose polymorphic reference names this person."""
+def _records_about(principal: Principal, kind: k.Kind, record_id: str) -> list[tuple[k.Kind, Record]]:
+    """Every record about this person: of each kind whose subject may be a person of ``kind`` (``kinds.about``)."""
     found = []
-    for other in k.KINDS.values():
-        for name, (type_field, targets) in other.poly_refs.items():
-            for type_name, target in targets.items():
-                if target != kind.name:
-                    continue
-                condition = (Record.data[name] == record_id) & (Record.data[type_field] == type_name)
-                cursor = None
-                while True:
-                    page, cursor = _records(principal, other).page(limit=100, cursor=cursor, condition=condition)
-                    found += [(other, record) for record in page]
-                    if cursor is None:
-                        break
+    for other, name, where in k.about(kind):
+        condition = _naming(name, where, record_id)
+        cursor = None
+        while True:
+            page, cursor = _records(principal, other).page(limit=100, cursor=cursor, condition=condition)
+            found += [(other, record) for record in page]
+            if cursor is None:
+                break
     return found
 
 

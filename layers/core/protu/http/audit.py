@@ -14,8 +14,8 @@ import msgspec
 
 from protu import audit, errors
 from protu.audit.chain import stored_time
-from protu.http.auth import Strict
-from protu.http.routing import Call, Router
+from protu.http.routing import Call, Refusal, Router
+from protu.schemas import END, Strict, documented
 
 router = Router("audit")
 
@@ -28,11 +28,19 @@ When = Annotated[
     ),
 ]
 _MAX_CURSOR_DIGITS = 12  # what protu.audit.log accepts: a seq
+OUT_OF_RANGE = "A time so close to the years 1 or 9999 that its offset takes it out of range."
 
 
 class EventsQuery(Strict):
     limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 50
-    cursor: Annotated[str, msgspec.Meta(max_length=200, description="next_cursor of the previous page.")] | None = None
+    cursor: (
+        Annotated[
+            str,
+            msgspec.Meta(max_length=200, description="next_cursor of the previous page."),
+            documented(pattern=f"^(?=[0-9]{{1,{_MAX_CURSOR_DIGITS}}}{END})0*[1-9][0-9]*{END}"),  # else invalid_cursor
+        ]
+        | None
+    ) = None
     actor: Filter | None = None
     action: Filter | None = None
     target: Filter | None = None
@@ -106,7 +114,15 @@ def _checked_time(value: datetime | None, name: str) -> datetime | None:
     return value
 
 
-@router.get("/api/audit-events", permission="audit", query=EventsQuery)
+@router.get(
+    "/api/audit-events",
+    permission="audit",
+    query=EventsQuery,
+    errors=(
+        Refusal(422, "validation_failed", "Until is before since.", "until"),
+        *(Refusal(422, "validation_failed", OUT_OF_RANGE, name) for name in ("since", "until")),
+    ),
+)
 def list_events(call: Call) -> AuditPage:
     """Your company's audit events, newest first (filters: actor, action, target, since, until)."""
     query: EventsQuery = call.query

@@ -6,41 +6,75 @@ never sees it, and the browser sends it only to the refresh and sign-out endpoin
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 import msgspec
 
 from protu import errors
-from protu.http.routing import PUBLIC, Call, Router
+from protu.http.routing import PUBLIC, Call, Refusal, Router
 from protu.identity import (
     accounts,
     company_settings,
+    passwords,
     rbac,
     reauth,
     sessions,
     tokens,
 )
+from protu.schemas import Email, Name, Strict, documented, mailable, record_id
+from protu.security import ratelimit
 
 router = Router("auth")
 EXAMPLE_TOKEN = "Vx3ka9Qe0lJ2pYHn7cR5sT1uW8zA4bD6fG2hK9mN0pQ"  # noqa: S105 - the shape of a token, for the API document
 
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-Secret = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]  # the policy itself says 8..128
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
+Secret = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]  # a password to check: any length is judged
+NewSecret = Annotated[
+    Secret,
+    documented(
+        minLength=passwords.MIN_LENGTH,
+        maxLength=passwords.MAX_LENGTH,
+        description=f"A new password: {passwords.MIN_LENGTH} to {passwords.MAX_LENGTH} characters (counted after "
+        "NFKC normalisation), not a common or easily guessed one, nor built from your name, email or company.",
+    ),
+]
+"""A password being set: ``passwords.check_policy`` judges it (422 ``password_too_short``, ``password_weak``...)."""
 Token = Annotated[str, msgspec.Meta(min_length=20, max_length=128)]
 Code = Annotated[str, msgspec.Meta(min_length=6, max_length=32)]
 
-
-class Strict(msgspec.Struct, forbid_unknown_fields=True):
-    pass
+# What these routes can refuse beyond the generic errors (the API document lists it; ``Router.route(errors=...)``).
+POLICY = tuple(
+    Refusal(422, code, why)
+    for code, why in (
+        ("password_too_short", "The password is shorter than the policy once normalised (NFKC)."),
+        ("password_too_long", "The password is longer than the policy once normalised (NFKC)."),
+        ("password_common", "The password is one of the most common ones."),
+        ("password_contextual", "The password is built from the name, email address or company."),
+        ("password_weak", "The password is easy to guess (repeats, sequences, keyboard patterns, dates...)."),
+    )
+)
+TOKEN = (
+    Refusal(400, "invalid_token", "The link is not valid, was replaced by a newer one, or was already used."),
+    Refusal(400, "token_expired", "The link expired: ask for a new one."),
+)
+NAME_LINK = Refusal(422, "name_contains_link", "A name may not be a web address.")
+FOLDED_EMAIL = Refusal(
+    422, "validation_failed", 'The address breaks the mailer\'s bounds once case-folded ("ß" is "ss").', "email"
+)
+RECENT_AUTH = Refusal(403, "reauthentication_required", "Confirm your password first (POST /api/auth/reauthenticate).")
+WRONG_ANSWER = Refusal(403, "invalid_password", "The password or the code is not correct.")
+PASSWORD_OR_CODE = Refusal(422, "password_or_code_required", "Give your password or a code.")
+SIGN_IN_LIMITS = (
+    Refusal(429, "too_many_attempts", "Too many attempts from this address or on this account; see Retry-After."),
+    Refusal(429, "address_blocked", "This address is blocked after an incident; see Retry-After."),
+)
+EMAIL_TAKEN = Refusal(409, "email_in_use", "The address has a Protu account already (one address, one company).")
 
 
 class SignupIn(Strict):
     company_name: Name
     name: Name
     email: Email
-    password: Secret
+    password: NewSecret
 
 
 class TokenIn(Strict):
@@ -63,13 +97,13 @@ class EmailIn(Strict):
 
 class ResetIn(Strict):
     token: Token
-    password: Secret
+    password: NewSecret
 
 
 class AcceptIn(Strict):
     token: Token
     name: Name
-    password: Secret
+    password: NewSecret
 
 
 class ReauthIn(Strict):
@@ -79,7 +113,7 @@ class ReauthIn(Strict):
 
 class PasswordChangeIn(Strict):
     current_password: Secret
-    new_password: Secret
+    new_password: NewSecret
     end_other_sessions: bool = True
 
 
@@ -173,39 +207,7 @@ def _refresh_cookie(call: Call) -> str | None:
     return None
 
 
-def mailable(email: str) -> str:
-    """The normalised address when mail can be sent to it, 422 otherwise. The schema's pattern is looser than the
-    mailer's rule (one address of at most 64 characters before the "@", an ASCII domain), and case folding can
-    lengthen an address ("ß" becomes "ss"): without this check an account would be saved and the request would
-    then fail with a 500 on its email. Used where an address gets an account (sign-up, invitations)."""
-    from protu.mail.client import _address  # the mailer's own rule: one definition, no drift
-
-    normalised = accounts.normalise_email(email)
-    try:
-        _address(normalised)
-    except ValueError:
-        raise errors.ValidationFailed(
-            "Enter a single email address we can send mail to.", details={"field": "email"}
-        ) from None
-    return normalised
-
-
-_RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def record_id(call: Call, name: str, message: str) -> str:
-    """The path parameter ``name`` naming a record (user and session ids are short, URL-safe). An id no record can
-    have is the same 404 as an unknown one, answered without asking the table: DynamoDB answers a key over its size
-    limit (sort keys: 1,024 bytes) with a ValidationException, which would be a 503 for a bad URL."""
-    value = call.params[name]
-    if not _RECORD_ID.fullmatch(value):
-        raise errors.NotFound(message)
-    return value
-
-
 def _limit(scope: str, key: str, limit: int, window: int) -> bool:
-    from protu.security import ratelimit
-
     return ratelimit.hit(scope, key, limit=limit, window_seconds=window).allowed
 
 
@@ -215,6 +217,7 @@ def _limit(scope: str, key: str, limit: int, window: int) -> bool:
     permission=PUBLIC,
     body=SignupIn,
     status=201,
+    errors=(*POLICY, NAME_LINK, FOLDED_EMAIL, Refusal(429, "too_many_attempts", "Too many sign-ups from here.")),
     example={
         "company_name": "Acme Ltd",
         "name": "Ana Smith",
@@ -233,7 +236,13 @@ def signup(call: Call) -> StatusOut:
     return StatusOut("verification_sent")
 
 
-@router.post("/api/auth/verify-email", permission=PUBLIC, body=TokenIn, example={"token": EXAMPLE_TOKEN})
+@router.post(
+    "/api/auth/verify-email",
+    permission=PUBLIC,
+    body=TokenIn,
+    example={"token": EXAMPLE_TOKEN},
+    errors=(*TOKEN, EMAIL_TAKEN),
+)
 def verify_email(call: Call) -> StatusOut:
     """Confirm an email address with the token from the verification email."""
     from protu.identity import signup as signups  # imported by the routes that use it: cold start
@@ -247,6 +256,11 @@ def verify_email(call: Call) -> StatusOut:
     permission=PUBLIC,
     body=LoginIn,
     example={"email": "ana@acme.example", "password": "violet harbour lantern 42"},
+    errors=(
+        Refusal(401, "invalid_credentials", "The email or the password is not correct."),
+        Refusal(403, "account_locked", "The account is locked: sign in with an email link, or reset the password."),
+        *SIGN_IN_LIMITS,
+    ),
 )
 def login(call: Call) -> SignedInOut | MfaRequiredOut | StepUpOut:
     """Sign in with email and password; answers the two-factor step when it is on, or ``step_up_required`` (a
@@ -257,7 +271,17 @@ def login(call: Call) -> SignedInOut | MfaRequiredOut | StepUpOut:
     return _signed_in(call, result)
 
 
-@router.post("/api/auth/mfa", permission=PUBLIC, body=MfaIn, example={"mfa_token": EXAMPLE_TOKEN, "code": "123456"})
+@router.post(
+    "/api/auth/mfa",
+    permission=PUBLIC,
+    body=MfaIn,
+    example={"mfa_token": EXAMPLE_TOKEN, "code": "123456"},
+    errors=(
+        *TOKEN,
+        Refusal(401, "invalid_code", "The code is not correct."),
+        Refusal(401, "mfa_attempts_exceeded", "Too many wrong codes: sign in again."),
+    ),
+)
 def mfa(call: Call) -> SignedInOut:
     """Finish signing in with a two-factor code or a recovery code."""
     from protu.identity import signin  # imported by the routes that use it: cold start
@@ -276,7 +300,9 @@ def magic_link(call: Call) -> StatusOut:
     return StatusOut("sent_if_registered")
 
 
-@router.post("/api/auth/magic-link/verify", permission=PUBLIC, body=TokenIn, example={"token": EXAMPLE_TOKEN})
+@router.post(
+    "/api/auth/magic-link/verify", permission=PUBLIC, body=TokenIn, example={"token": EXAMPLE_TOKEN}, errors=TOKEN
+)
 def magic_link_verify(call: Call) -> SignedInOut | MfaRequiredOut:
     """Sign in with the token of a magic link."""
     from protu.identity import magic_link as magic_links  # imported where used: cold start
@@ -302,6 +328,7 @@ def forgot(call: Call) -> StatusOut:
     permission=PUBLIC,
     body=ResetIn,
     example={"token": EXAMPLE_TOKEN, "password": "a new long passphrase 7"},
+    errors=(*TOKEN, *POLICY),
 )
 def reset(call: Call) -> StatusOut:
     """Set a new password with a reset token; every session of the account ends."""
@@ -316,11 +343,13 @@ def reset(call: Call) -> StatusOut:
     permission=PUBLIC,
     body=AcceptIn,
     example={"token": EXAMPLE_TOKEN, "name": "Ben Jones", "password": "quiet orange bicycle 9"},
+    errors=(*TOKEN, *POLICY, NAME_LINK, EMAIL_TAKEN),
 )
 def accept_invitation(call: Call) -> SignedInOut:
     """Join a company with the token of an invitation: your address becomes your account now. Only the newest link
     of an invitation works (400 ``invalid_token``); an address that has a Protu account already answers 409
     ``email_in_use`` (one address, one company); a name may not be a web address (422 ``name_contains_link``)."""
+    # cold start: loaded on first use
     from protu.identity import invitations
 
     b = call.body
@@ -328,10 +357,13 @@ def accept_invitation(call: Call) -> SignedInOut:
     return _signed_in(call, result)
 
 
-@router.post("/api/auth/invitations/refuse", permission=PUBLIC, body=TokenIn, example={"token": EXAMPLE_TOKEN})
+@router.post(
+    "/api/auth/invitations/refuse", permission=PUBLIC, body=TokenIn, example={"token": EXAMPLE_TOKEN}, errors=TOKEN
+)
 def refuse_invitations(call: Call) -> StatusOut:
     """With the refuse link of an invitation email: decline that invitation (whoever sent it is told) and receive
     no more invitations to this address from anyone for a year (they answer 409 ``invitations_refused``)."""
+    # cold start: loaded on first use
     from protu.identity import invitations
 
     invitations.refuse(call.body.token)
@@ -379,7 +411,11 @@ def logout(call: Call) -> None:
 
 # ------------------------------------------------------------------------------------------------ signed in
 @router.post(
-    "/api/auth/reauthenticate", permission="self", body=ReauthIn, example={"password": "violet harbour lantern 42"}
+    "/api/auth/reauthenticate",
+    permission="self",
+    body=ReauthIn,
+    example={"password": "violet harbour lantern 42"},
+    errors=(WRONG_ANSWER, PASSWORD_OR_CODE),
 )
 def reauthenticate(call: Call) -> StatusOut:
     """Confirm your password (or a two-factor code) before a sensitive change."""
@@ -403,6 +439,7 @@ def me(call: Call) -> Me:
         "new_password": "a new long passphrase 7",
         "end_other_sessions": True,
     },
+    errors=(RECENT_AUTH, Refusal(403, "invalid_password", "The current password is not correct."), *POLICY),
 )
 def change_password(call: Call) -> PasswordChangedOut:
     """Change your password (needs recent authentication); optionally end your other sessions."""
@@ -425,7 +462,7 @@ def my_sessions(call: Call) -> list[SessionOut]:
     ]
 
 
-@router.delete("/api/me/sessions/{session_id}", permission="self", status=204)
+@router.delete("/api/me/sessions/{session_id}", permission="self", status=204, errors=(RECENT_AUTH,))
 def revoke_session(call: Call) -> None:
     """End one of your sessions (another one needs recent authentication; this one is signing out)."""
     p = call.principal
@@ -436,7 +473,7 @@ def revoke_session(call: Call) -> None:
         raise errors.NotFound("No such active session.")
 
 
-@router.delete("/api/me/sessions", permission="self", status=204)
+@router.delete("/api/me/sessions", permission="self", status=204, errors=(RECENT_AUTH,))
 def revoke_other_sessions(call: Call) -> None:
     """End all your sessions but this one (needs recent authentication)."""
     p = call.principal
@@ -467,9 +504,14 @@ class RecoveryCodesOut(msgspec.Struct):
     sessions_ended: int = 0
 
 
-@router.post("/api/me/mfa/totp", permission="self")
+@router.post(
+    "/api/me/mfa/totp",
+    permission="self",
+    errors=(RECENT_AUTH, Refusal(409, "mfa_already_enabled", "Two-factor authentication is on already.")),
+)
 def mfa_start(call: Call) -> EnrolmentOut:
     """Start two-factor setup (needs recent authentication): a secret and its QR code for an authenticator app."""
+    # cold start: loaded on first use
     from protu.identity import mfa
 
     reauth.require_recent_auth(call.principal)
@@ -487,10 +529,17 @@ def _end_others(call: Call, reason: str) -> int:
     permission="self",
     body=MfaConfirmIn,
     example={"code": "123456", "end_other_sessions": True},
+    errors=(
+        RECENT_AUTH,
+        Refusal(409, "mfa_already_enabled", "Two-factor authentication is on already."),
+        Refusal(409, "mfa_not_started", "Start the two-factor setup first (POST /api/me/mfa/totp)."),
+        Refusal(422, "invalid_code", "The code is not the app's current one."),
+    ),
 )
 def mfa_confirm(call: Call) -> RecoveryCodesOut:
     """Turn two-factor on with a code from the app; answers ten single-use recovery codes, shown once.
     ``end_other_sessions`` signs out your other sessions, so they too must pass two-factor to come back."""
+    # cold start: loaded on first use
     from protu.identity import mfa
 
     reauth.require_recent_auth(call.principal)
@@ -501,10 +550,16 @@ def mfa_confirm(call: Call) -> RecoveryCodesOut:
 
 
 @router.delete(
-    "/api/me/mfa/totp", permission="self", body=MfaOffIn, status=204, example={"password": "violet harbour lantern 42"}
+    "/api/me/mfa/totp",
+    permission="self",
+    body=MfaOffIn,
+    status=204,
+    example={"password": "violet harbour lantern 42"},
+    errors=(WRONG_ANSWER, PASSWORD_OR_CODE, Refusal(409, "mfa_not_enabled", "Two-factor authentication is off.")),
 )
 def mfa_off(call: Call) -> None:
     """Turn two-factor off; needs your current password or a code. ``end_other_sessions`` signs out the others."""
+    # cold start: loaded on first use
     from protu.identity import mfa
 
     b = call.body

@@ -17,7 +17,9 @@ import time
 from protu import errors
 from protu.http.routing import Call, Endpoint
 from protu.identity import company_settings, rbac, sessions, tokens
+from protu.identity.accounts import sign_out_suspicious
 from protu.logging import bind
+from protu.principal import Principal
 from protu.store import scope
 
 
@@ -29,7 +31,7 @@ def bearer(call: Call) -> str:
     return token.strip()
 
 
-def authorize(call: Call, endpoint: Endpoint) -> sessions.Principal:
+def authorize(call: Call, endpoint: Endpoint) -> Principal:
     claims = tokens.read_access_token(bearer(call))
     session = sessions.load(claims.tenant_id, claims.user_id, claims.session_id)
     if session is None:
@@ -39,8 +41,6 @@ def authorize(call: Call, endpoint: Endpoint) -> sessions.Principal:
     if why:
         raise sessions.ended_error(why)
     if session.fingerprint != sessions.fingerprint(call.user_agent, call.source_ip):
-        from protu.identity.accounts import sign_out_suspicious
-
         sign_out_suspicious(session, reason="session.fingerprint_changed", source_ip=call.source_ip)
         raise sessions.ended_error("revoked")
     sessions.touch(session, now)
@@ -53,4 +53,4 @@ def authorize(call: Call, endpoint: Endpoint) -> sessions.Principal:
             "Your company requires two-factor authentication. Set it up on your account page to continue.",
             code="mfa_setup_required",
         )
-    return sessions.Principal(session.tenant_id, session.user_id, session.id, session.role, int(session.auth_time))
+    return Principal(session.tenant_id, session.user_id, session.id, session.role, int(session.auth_time))

@@ -11,8 +11,8 @@ from typing import Literal
 
 import msgspec
 
-from protu.http.auth import Strict
-from protu.http.routing import Call, Router
+from protu.http.routing import Call, Refusal, Router
+from protu.schemas import Strict
 
 router = Router("billing")
 
@@ -50,14 +50,26 @@ class UrlOut(msgspec.Struct):
 @router.get("/api/billing", permission="billing", response=BillingOut)
 def billing(call: Call) -> BillingOut:
     """Your company's plan, subscription status and the limits in use."""
+    # cold start: loaded on first use
     from protu.billing import service
 
     return msgspec.convert(service.overview(call.principal.tenant_id), BillingOut)
 
 
-@router.post("/api/billing/checkout", permission="billing", body=CheckoutIn, response=UrlOut, example={"plan": "team"})
+@router.post(
+    "/api/billing/checkout",
+    permission="billing",
+    body=CheckoutIn,
+    response=UrlOut,
+    example={"plan": "team"},
+    errors=(
+        Refusal(409, "already_subscribed", "The company has a subscription already: change it in the portal."),
+        Refusal(503, "billing_unavailable", "The payment provider could not be reached; nothing was charged."),
+    ),
+)
 def checkout(call: Call) -> UrlOut:
     """Start a subscription: answers the URL of Stripe Checkout for the chosen plan."""
+    # cold start: loaded on first use
     from protu.billing import service
     from protu.identity import accounts
 
@@ -66,9 +78,18 @@ def checkout(call: Call) -> UrlOut:
     return UrlOut(service.checkout(call.principal, call.body.plan, user.email, company.name))
 
 
-@router.post("/api/billing/portal", permission="billing", response=UrlOut)
+@router.post(
+    "/api/billing/portal",
+    permission="billing",
+    response=UrlOut,
+    errors=(
+        Refusal(409, "no_customer", "There is no subscription to manage yet: choose a plan first."),
+        Refusal(503, "billing_unavailable", "The payment provider could not be reached."),
+    ),
+)
 def portal(call: Call) -> UrlOut:
     """Manage the subscription (plan, payment method, invoices, cancelling): answers Stripe's portal URL."""
+    # cold start: loaded on first use
     from protu.billing import service
 
     return UrlOut(service.portal(call.principal))

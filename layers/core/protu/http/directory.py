@@ -1,9 +1,13 @@
 """Routes of the company's records, made from the declarations in ``protu.directory.kinds``: for each kind,
-``GET``/``POST /api/<kind>`` and ``GET``/``PATCH``/``DELETE /api/<kind>/{id}``, each needing the kind's permission.
+``GET``/``POST /api/<kind>`` and ``GET``/``PATCH``/``DELETE /api/<kind>/{id}``, each needing the kind's permission;
+for a kind about a person (``Kind.subject``), ``GET /api/<person kind>/{id}/<kind>``; for a person, their export
+(``POST /api/<person kind>/{id}/export``) with every kind about them. ``router`` holds the routes of the kinds
+declared when this module is imported; ``build`` makes them again from ``kinds.KINDS`` as it is then.
 """
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
@@ -11,14 +15,31 @@ import msgspec
 
 from protu import errors
 from protu.directory import kinds, service
-from protu.http.routing import Call, Router
+from protu.http.routing import Call, Refusal, Router
 from protu.identity import rbac
+from protu.schemas import Strict
 
-router = Router("directory")
 
-
-class EraseQuery(kinds.Strict):
+class EraseQuery(Strict):
     erase: bool = False
+
+
+# What the routes of a kind can refuse beyond the generic errors (the API document lists it under each status).
+CURSOR = Refusal(422, "invalid_cursor", "The cursor is not one a page of this list gave (next_cursor).", "cursor")
+REFERENCE = Refusal(422, "invalid_reference", "A field names a record your company does not have.")
+STALE = Refusal(409, "version_conflict", "The record changed since you read it: read it again.")
+CONCURRENT = Refusal(409, "concurrent_change", "A record this change touches changed at the same moment: try again.")
+IN_USE = Refusal(409, "in_use", "Other records still name it.")
+GONE = (IN_USE, STALE, CONCURRENT)  # what deleting a record can be refused with
+
+
+def _refusals(kind: kinds.Kind) -> tuple[Refusal, ...]:
+    """What creating or changing a record of ``kind`` can be refused with."""
+    found = (REFERENCE, CONCURRENT, *(Refusal(*refusal) for refusal in kind.refuses))  # Kind.validate's own
+    if kind.quota:  # billing.MONTHLY: the plan's monthly limit of these creations
+        limit = f"{kind.quota.removesuffix('s')}_limit_reached"
+        found += (Refusal(402, limit, f"This month's {kind.quota} of the plan are used: upgrade to add more."),)
+    return found
 
 
 @cache
@@ -36,7 +57,7 @@ def _first_changeable(kind: kinds.Kind) -> dict[str, Any]:
     return {}
 
 
-def _routes(kind: kinds.Kind) -> None:
+def _routes(router: Router, kind: kinds.Kind) -> None:
     if kind.parent is None:
         collection, item, key = f"/api/{kind.name}", f"/api/{kind.name}/{{id}}", "id"
     else:  # /api/assessments/{id}/responses/{response_id}
@@ -72,9 +93,9 @@ def _routes(kind: kinds.Kind) -> None:
 
     common = {"permission": kind.permission}
     filters = f" (filters: {', '.join(kind.filters)})" if kind.filters else ""
-    router.get(collection, query=kind.query, response=page, summary=f"List {kind.name}{filters}.", **common)(
-        list_records
-    )
+    router.get(
+        collection, query=kind.query, response=page, summary=f"List {kind.name}{filters}.", errors=(CURSOR,), **common
+    )(list_records)
     router.post(
         collection,
         body=kind.create,
@@ -82,6 +103,7 @@ def _routes(kind: kinds.Kind) -> None:
         status=201,
         summary=f"Create a {noun}.",
         example=kind.example,
+        errors=_refusals(kind),
         **common,
     )(create_record)
     router.get(item, response=kind.out, summary=f"One {noun}.", **common)(read_record)
@@ -91,33 +113,33 @@ def _routes(kind: kinds.Kind) -> None:
         response=kind.out,
         summary=f"Change a {noun} (send the version you read).",
         example={"version": 1, **_first_changeable(kind)},
+        errors=(STALE, *_refusals(kind)),
         **common,
     )(update_record)
-    if kind.subject == "id":  # a person: ?erase=true erases them and everything about them (GDPR)
+    if kind.is_person:  # ?erase=true erases them and everything about them (GDPR)
+        about = ", ".join(dict.fromkeys(other.name for other, _, _ in kinds.about(kind)))
         summary = (
             f"Delete a {noun} (refused while other records use it); with erase=true, erase them: their key, "
-            "their assessment responses and their record."
+            f"every record about them ({about or 'none'}) and their record."
         )
-        router.delete(item, status=204, query=EraseQuery, summary=summary, **common)(delete_record)
+        router.delete(item, status=204, query=EraseQuery, summary=summary, errors=GONE, **common)(delete_record)
     else:
-        router.delete(item, status=204, summary=f"Delete a {noun} (refused while other records use it).", **common)(
-            delete_record
-        )
+        summary = f"Delete a {noun} (refused while other records use it)."
+        router.delete(item, status=204, summary=summary, errors=GONE, **common)(delete_record)
 
 
-def _export_route(kind: kinds.Kind) -> None:
-    """``POST /api/<person kind>/{id}/export`` (owners): everything held about one person, opened, as JSON."""
-    responses = kinds.RESPONSES
+def _export_route(router: Router, kind: kinds.Kind) -> None:
+    """``POST /api/<person kind>/{id}/export`` (owners): everything held about one person, opened, as JSON: their
+    record (``person``) and, under each kind's name, its records about them (``kinds.about``)."""
+    about = list({other.name: other for other, _, _ in kinds.about(kind)}.values())
     answer = msgspec.defstruct(
         f"{kind.out.__name__.removesuffix('Out')}Export",
-        [("exported_at", int), ("person", kind.out), ("responses", list[responses.out])],
+        [("exported_at", int), ("person", kind.out), *((other.name, list[other.out]) for other in about)],
     )
 
     def export(call: Call) -> Any:
-        import time
-
         person, records = service.export_person(call.principal, kind, call.params["id"])
-        return answer(int(time.time()), person, [r for r in records if isinstance(r, responses.out)])
+        return answer(int(time.time()), person, *(records[other.name] for other in about))
 
     router.post(
         f"/api/{kind.name}/{{id}}/export",
@@ -127,32 +149,38 @@ def _export_route(kind: kinds.Kind) -> None:
     )(export)
 
 
-def _subject_routes(kind: kinds.Kind) -> None:
-    """``GET /api/<person kind>/{id}/<kind>`` for each polymorphic reference: a candidate's or an employee's
-    responses across every assessment, for their detail page."""
+def _subject_routes(router: Router, kind: kinds.Kind) -> None:
+    """``GET /api/<person kind>/{id}/<kind>`` for each kind of person a record may be about (``Kind.subjects``): a
+    candidate's or an employee's responses across every assessment, for their detail page."""
     page = page_type(kind)
-    for name, (_, targets) in kind.poly_refs.items():
-        for target in targets.values():
-            subject = kinds.KINDS[target]
+    audited = " (each read is audited)" if kind.audit_reads else ""
+    for target, _, _ in kind.subjects():
+        subject = kinds.KINDS[target]
 
-            def about(call: Call, subject: kinds.Kind = subject, name: str = name) -> Any:
-                items, cursor = service.about_subject(
-                    call.principal, kind, name, subject, call.params["id"], call.query
-                )
-                return page(items, cursor)
+        def about(call: Call, subject: kinds.Kind = subject) -> Any:
+            items, cursor = service.about_subject(call.principal, kind, subject, call.params["id"], call.query)
+            return page(items, cursor)
 
-            router.get(
-                f"/api/{subject.name}/{{id}}/{kind.name}",
-                query=kinds.PageQuery,
-                response=page,
-                permission=kind.permission,
-                summary=f"The {kind.name} about one {subject.entity} (each read is audited).",
-            )(about)
+        router.get(
+            f"/api/{subject.name}/{{id}}/{kind.name}",
+            query=kinds.PageQuery,
+            response=page,
+            errors=(CURSOR,),
+            permission=kind.permission,
+            summary=f"The {kind.name} about one {subject.entity}{audited}.",
+        )(about)
 
 
-for _kind in kinds.KINDS.values():
-    _routes(_kind)
-    if _kind.poly_refs:
-        _subject_routes(_kind)
-    if _kind.subject == "id":
-        _export_route(_kind)
+def build() -> Router:
+    """The routes of every kind declared now (``kinds.KINDS``), on a router of their own for ``routing.install``."""
+    router = Router("directory")
+    for kind in kinds.KINDS.values():
+        _routes(router, kind)
+        if kind.subjects():
+            _subject_routes(router, kind)
+        if kind.is_person:
+            _export_route(router, kind)
+    return router
+
+
+router = build()

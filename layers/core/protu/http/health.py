@@ -15,7 +15,7 @@ a daily job that has never run on a cloud younger than ``JOB_MAX_AGE_HOURS`` (ju
 time): a fresh stack, or a fresh ``make run``, is healthy before its first 02:00 backup, and stops being so if
 the job still has not run a day later. Health is public: details are fixed phrases, ages in hours and AWS error
 class names, never a company, a person or a resource name. The job checks change once a day, so they are kept
-``OPS_CACHE_SECONDS`` per process and stack (``clear_cache()``); the others are asked every time.
+``OPS_CACHE_SECONDS`` per process and stack (a registered cache, ``protu.caches``); the others are asked every time.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from datetime import datetime
 
 import msgspec
 
-from protu import aws
+from protu import aws, caches
 from protu.http.routing import PUBLIC, Call, Router
 from protu.observability import release
+from protu.ops import status
 from protu.settings import settings
 
 router = Router("health")
@@ -49,7 +50,8 @@ class Health(msgspec.Struct):
     version: str
 
 
-def clear_cache() -> None:
+@caches.register
+def _forget() -> None:
     global _ops_cache
     _ops_cache = None
 
@@ -68,8 +70,6 @@ def _kms_key() -> Check:
 
 
 def _job(job: str, cloud_created: float | None, now: float) -> Check:
-    from protu.ops import status
-
     found = status.read(job)
     limit = JOB_MAX_AGE_HOURS * 3600
     if found is None:

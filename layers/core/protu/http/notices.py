@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from protu import audit
 from protu.http.routing import Call, Router
 
 router = Router("auth")
@@ -50,6 +51,7 @@ class NoticesOut(msgspec.Struct):
 @router.get("/api/me/notices", permission="self", response=NoticesOut)
 def notices(call: Call) -> NoticesOut:
     """What you should know now: two-factor required, a failed payment, email that cannot reach you."""
+    # cold start: loaded on first use
     from protu.identity import accounts, company_settings, rbac
 
     principal = call.principal
@@ -66,6 +68,7 @@ def notices(call: Call) -> NoticesOut:
             )
         )
     if rbac.allows(user.role, "billing"):
+        # cold start: loaded on first use
         from protu.billing import service as billing
 
         state = billing.state(principal.tenant_id)
@@ -84,7 +87,7 @@ def notices(call: Call) -> NoticesOut:
 
 
 def _bouncing(tenant_id: str, user) -> list[Notice]:
-    from protu import audit
+    # cold start: loaded on first use
     from protu.mail import suppression
 
     found = suppression.find(user.email)

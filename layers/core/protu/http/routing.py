@@ -8,9 +8,13 @@ error into the JSON error shape: a handler never builds an error body and never 
 
 from __future__ import annotations
 
+import datetime
 import re
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import msgspec
@@ -18,7 +22,9 @@ from chalice import Response
 
 from protu import errors
 from protu.audit import context as audit_context
+from protu.identity.rbac import PERMISSIONS
 from protu.logging import get_logger
+from protu.principal import Principal
 
 log = get_logger(__name__)
 
@@ -39,10 +45,28 @@ class Call:
     source_ip: str = ""
     user_agent: str = ""
     request_id: str = ""
-    principal: Any = None
+    principal: Principal | None = None  # set by the authorizer on non-public routes
     status: int | None = None
     """A handler sets this to answer with another status than the endpoint's declared one."""
     response_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An error a route can answer beyond the ones every route of its shape can (``protu.http.openapi``): its status,
+    its stable ``code``, when it happens (``why``, for the API document) and, for a rule about one field that the
+    schema cannot state (a relation between two fields, a total over a list), the ``field`` its 422 names."""
+
+    status: int
+    code: str
+    why: str = ""
+    field: str | None = None
+
+    @classmethod
+    def of(cls, declared: Refusal | type[errors.ProtuError]) -> Refusal:
+        if isinstance(declared, Refusal):
+            return declared
+        return cls(declared.status, declared.code, declared.message)
 
 
 @dataclass(frozen=True)
@@ -58,6 +82,7 @@ class Endpoint:
     summary: str = ""
     tag: str = ""
     example: Any = None
+    errors: tuple[Refusal, ...] = ()
 
 
 class Router:
@@ -79,8 +104,12 @@ class Router:
         status: int = 200,
         summary: str = "",
         example: Any = None,
+        errors: tuple[Refusal | type[errors.ProtuError], ...] = (),
     ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
-        """Declare an endpoint. ``example`` is a request body the OpenAPI document shows (it must validate)."""
+        """Declare an endpoint. ``example`` is a request body the OpenAPI document shows (it must validate);
+        ``errors`` the refusals it can answer beyond the generic ones (``Refusal``, or a ``ProtuError`` class for its
+        status and code): a plan limit, a stale version, a token that is not (or no longer) valid, a rule no schema
+        can state. The API document lists them under their statuses."""
         if not permission:
             raise ValueError(f"{method} {path}: every route needs a permission")
 
@@ -98,6 +127,7 @@ class Router:
                     summary or (handler.__doc__ or "").strip().split("\n")[0],
                     self.tag,
                     example,
+                    tuple(Refusal.of(declared) for declared in errors),
                 )
             )
             return handler
@@ -126,7 +156,6 @@ def install(app: Any, *routers: Router, authorize: Callable[[Call, Endpoint], An
     ``authorize(call, endpoint)`` resolves the caller for non-public routes and raises when they may not call it;
     an app that has non-public routes must pass it (startup fails otherwise).
     """
-    from protu.identity.rbac import PERMISSIONS
 
     endpoints = [ep for router in routers for ep in router.endpoints]
     grouped: dict[str, dict[str, Endpoint]] = {}
@@ -179,6 +208,7 @@ def _view(app: Any, ep: Endpoint, authorize: Callable[[Call, Endpoint], Any] | N
 
 def unexpected(error: Exception) -> errors.ProtuError:
     """Map an error that escaped the domain: AWS outages to 503, anything else to a logged 500."""
+    # cold start: loaded on first use
     from botocore.exceptions import BotoCoreError, ClientError
     from pynamodb.exceptions import PynamoDBException
 
@@ -224,11 +254,29 @@ def _decode_body(request: Any, schema: type | None) -> Any:
     if content_type != "application/json":
         raise errors.UnsupportedMediaType()
     try:
-        return msgspec.json.decode(raw, type=schema, strict=True)
-    except msgspec.ValidationError as error:
-        raise _invalid(error) from None
+        value = msgspec.json.decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError):  # bytes that are not UTF-8 are not JSON either
         raise errors.InvalidJson() from None
+    try:
+        return msgspec.convert(_whole_numbers(value), type=schema, strict=True)
+    except msgspec.ValidationError as error:
+        raise _invalid(error) from None
+
+
+_EXACT = 2**53  # up to here every whole number has an exact float
+
+
+def _whole_numbers(value: Any) -> Any:
+    """``value`` with every float that is a whole number (``5.0``, ``1e3``) as an int: JSON has one number type, and
+    for JSON Schema (the API document) ``5.0`` is an integer, so an integer field takes it; other fields judge it as
+    before (an int is a number where a number is asked, and wrong where text is)."""
+    if isinstance(value, float) and value.is_integer() and -_EXACT <= value <= _EXACT:
+        return int(value)
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    return value
 
 
 def _decode_query(request: Any, schema: type | None) -> Any:
@@ -237,10 +285,34 @@ def _decode_query(request: Any, schema: type | None) -> Any:
         if given:
             raise errors.ValidationFailed("This endpoint takes no query parameters.", code="unexpected_query")
         return None
+    for name, kind in _times(schema):  # a query is text: "5" is a number, but never a time (epoch seconds)
+        if name in given:
+            try:
+                msgspec.convert(given[name], type=kind, strict=True)
+            except msgspec.ValidationError as error:
+                raise _invalid(error, name) from None
     try:
         return msgspec.convert(given, type=schema, strict=False)
     except msgspec.ValidationError as error:
         raise _invalid(error) from None
+
+
+@cache
+def _times(schema: type) -> tuple[tuple[str, Any], ...]:
+    """The fields of a query ``schema`` holding dates or times, with their types: non-strict conversion (which turns
+    "50" into 50 for an int) would read "1714521600" as seconds since 1970, which their documented format is not."""
+    found = []
+    for info in msgspec.structs.fields(schema):
+        kinds = typing.get_args(info.type) if typing.get_origin(info.type) in (typing.Union, types.UnionType) else ()
+        if any(_is_time(kind) for kind in (info.type, *kinds)):
+            found.append((info.encode_name, info.type))
+    return tuple(found)
+
+
+def _is_time(kind: Any) -> bool:
+    while typing.get_origin(kind) is typing.Annotated:
+        kind = typing.get_args(kind)[0]
+    return kind in (datetime.datetime, datetime.date, datetime.time)
 
 
 _PLAIN = (  # msgspec's wording -> what a person filling in a form can act on; {f} is the field
@@ -266,12 +338,17 @@ _KINDS = {
     "object": "an object",
     "null": "null",
 }
-_SPECIAL = {("email", "{f} is not in the expected format."): "Enter a valid email address, such as name@example.com."}
+_NOT_FORMAT = "{f} is not in the expected format."
+_SPECIAL = {  # (field, message) -> what the form beside that field says (the domain function's own wording)
+    ("email", _NOT_FORMAT): "Enter a valid email address, such as name@example.com.",
+    ("contact", _NOT_FORMAT): "Enter an email address we can reply to, such as name@example.com.",
+}
 
 
-def _invalid(error: msgspec.ValidationError) -> errors.ValidationFailed:
-    """A 422 whose message a person can act on and whose ``details.field`` names the field, as the SPA does."""
-    where = _where(error)
+def _invalid(error: msgspec.ValidationError, field: str | None = None) -> errors.ValidationFailed:
+    """A 422 whose message a person can act on and whose ``details.field`` names the field, as the SPA does (or
+    ``field``, for an error about one value converted on its own)."""
+    where = _where(error) or ({"field": field} if field else None)
     text = str(error).split(" - at `", 1)[0]
     field = (where or {}).get("field", "")
     if not field:

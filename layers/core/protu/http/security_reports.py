@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from protu.http.auth import Email, Strict
-from protu.http.routing import PUBLIC, Call, Router
+from protu.http.routing import PUBLIC, Call, Refusal, Router
+from protu.schemas import NOT_BLANK, Email, Strict
 from protu.security import reports
 
 router = Router("security")
@@ -21,6 +21,7 @@ Description = Annotated[
     msgspec.Meta(
         min_length=1,
         max_length=reports.MAX_DESCRIPTION,
+        pattern=NOT_BLANK,
         description="What the vulnerability is and where (required).",
     ),
 ]
@@ -55,6 +56,7 @@ class ReportReceivedOut(msgspec.Struct):
         "contact": "researcher@example.org",
         "name": "Alex Researcher",
     },
+    errors=(Refusal(429, "too_many_reports", "Too many reports from this address today."),),
 )
 def submit_report(call: Call) -> ReportReceivedOut:
     """Report a security vulnerability (no account needed); the acknowledgement is emailed at once."""

@@ -8,18 +8,32 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from protu.http.auth import Strict
-from protu.http.routing import Call, Router
+from protu.http.routing import Call, Refusal, Router
 from protu.identity import company_settings
+from protu.schemas import END, CompanyName, Strict, Version, documented
 
 router = Router("settings")
 
-CompanyName = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"\S")]
 IdleMinutes = Annotated[int, msgspec.Meta(ge=5, le=60)]
 RetentionMonths = Annotated[int, msgspec.Meta(ge=1, le=120)]
-DomainText = Annotated[str, msgspec.Meta(max_length=company_settings.MAX_DOMAIN_LENGTH)]
-Domains = Annotated[list[DomainText], msgspec.Meta(max_length=company_settings.MAX_DOMAINS)]
-Version = Annotated[int, msgspec.Meta(ge=1)]
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+DomainText = Annotated[
+    str,
+    msgspec.Meta(max_length=company_settings.MAX_DOMAIN_LENGTH),
+    documented(  # company_settings.normalise_domain (422 invalid_email_domain): host names, any case, no IP address
+        pattern=f"^{_LABEL}(?:\\.{_LABEL})*\\.(?![0-9]+{END}){_LABEL}{END}",
+        description="A domain such as example.com (letters, digits and hyphens; an international one in its xn-- "
+        "form).",
+    ),
+]
+Domains = Annotated[
+    list[DomainText],
+    msgspec.Meta(max_length=company_settings.MAX_DOMAINS),
+    msgspec.Meta(
+        description=f"At most {company_settings.MAX_DOMAINS} domains, of "
+        f"{company_settings.MAX_DOMAINS_CHARACTERS:,} characters in all (without repeats)."
+    ),
+]
 
 
 class SettingsOut(msgspec.Struct):
@@ -62,6 +76,17 @@ def read(call: Call) -> SettingsOut:
     permission="settings",
     body=SettingsPatchIn,
     example={"version": 1, "session_idle_minutes": 15},
+    errors=(
+        Refusal(409, "version_conflict", "The settings changed since you read them: read them again."),
+        Refusal(422, "invalid_email_domain", "An allowed domain is not a domain name (the schema's pattern)."),
+        Refusal(422, "name_contains_link", "A company name may not be a web address."),
+        Refusal(
+            422,
+            "validation_failed",
+            f"The allowed domains take more than {company_settings.MAX_DOMAINS_CHARACTERS:,} characters in all.",
+            "allowed_email_domains",
+        ),
+    ),
 )
 def change(call: Call) -> SettingsOut:
     """Change some of your company's settings (send the version you read); each change is audited."""

@@ -17,6 +17,7 @@ class Received(msgspec.Struct):
 @router.post("/webhooks/stripe", permission=PUBLIC, body=bytes, response=Received)
 def stripe_event(call: Call) -> Received:
     """One Stripe event (signed with ``Stripe-Signature``)."""
+    # cold start: loaded on first use
     from protu.billing import events
 
     try:

@@ -6,11 +6,13 @@ from typing import Literal
 
 import msgspec
 
-from protu.http.auth import Email, Strict, mailable, record_id
-from protu.http.routing import Call, Router
+from protu.billing import service as billing
+from protu.http.routing import Call, Refusal, Router
 from protu.identity import users
+from protu.schemas import Email, Strict, mailable, record_id
 
 router = Router("users")
+LAST_OWNER = Refusal(409, "last_owner", "A company needs at least one owner.")
 
 Role = Literal["owner", "admin"]
 
@@ -62,6 +64,14 @@ def list_users(call: Call) -> list[UserOut]:
     body=InviteIn,
     status=201,
     example={"email": "ben@acme.example", "role": "admin"},
+    errors=(
+        Refusal(402, "seat_limit_reached", "Every seat of the plan is taken: upgrade to invite more people."),
+        Refusal(409, "email_in_use", "The address belongs to a user of your company already."),
+        Refusal(409, "invitations_refused", "The holder of the address asked to receive no invitations."),
+        Refusal(422, "email_domain_not_allowed", "Your company invites only addresses at its allowed domains."),
+        Refusal(422, "validation_failed", "The address breaks the mailer's bounds once case-folded.", "email"),
+        Refusal(429, "invitation_limit_reached", "Today's invitation emails are used (by plan, or to this address)."),
+    ),
 )
 def invite(call: Call) -> UserOut:
     """Invite someone by email as an owner or an admin, or send a pending invitation again with the role given now
@@ -70,7 +80,6 @@ def invite(call: Call) -> UserOut:
     own company). Invitation emails are limited per day (429 ``invitation_limit_reached`` with ``Retry-After``: by
     plan for the company, and per address); an address whose holder refused invitations answers 409
     ``invitations_refused``."""
-    from protu.billing import service as billing
     from protu.identity import invitations  # imported by the route that uses it: cold start
 
     email = mailable(call.body.email)
@@ -79,13 +88,13 @@ def invite(call: Call) -> UserOut:
     return _out(invitations.invite(call.principal, email, call.body.role))
 
 
-@router.patch("/api/users/{user_id}", permission="users", body=RoleIn, example={"role": "owner"})
+@router.patch("/api/users/{user_id}", permission="users", body=RoleIn, example={"role": "owner"}, errors=(LAST_OWNER,))
 def change_role(call: Call) -> UserOut:
     """Change a user's role (the last owner cannot be demoted)."""
     return _out(users.change_role(call.principal, _user_id(call), call.body.role))
 
 
-@router.delete("/api/users/{user_id}", permission="users", status=204)
+@router.delete("/api/users/{user_id}", permission="users", status=204, errors=(LAST_OWNER,))
 def remove(call: Call) -> None:
     """Remove a user from the company and end their sessions (the last owner cannot be removed)."""
     users.remove(call.principal, _user_id(call))

@@ -12,17 +12,18 @@ transaction as the change it describes; failures also raise security signals.
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
-import unicodedata
 from dataclasses import dataclass
 
 from protu import errors
+from protu.emails import normalise as normalise_email  # the one rule (mail keys addresses by it too)
 from protu.identity import rbac, sessions, tokens
 from protu.identity.models import Company, EmailAccount, OneTimeToken, Session, User
 from protu.logging import get_logger
-from protu.store.base import condition_failed
+from protu.security import signals
+from protu.settings import settings
+from protu.store.dynamo import condition_failed
 from protu.store.tx import Transaction
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
@@ -61,30 +62,12 @@ class StepUpRequired:
     method: str = "email_link"
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().casefold()
-
-
-_LINKISH = re.compile(r"://|www\.", re.IGNORECASE)
-
-
-def check_name(name: str, field: str = "name") -> None:
-    """A person's or a company's name may not be a web address: names travel into mail to other people (an
-    invitation names its company and inviter; the templates also render them unlinkable), and Protu must not carry
-    a stranger's link to anyone."""
-    if _LINKISH.search(unicodedata.normalize("NFKC", name)):
-        raise errors.ValidationFailed(
-            "A name cannot contain a web address.", code="name_contains_link", details={"field": field}
-        )
-
-
 def new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(10)}"
 
 
 def link(path: str, token: str) -> str:
     """Tokens travel in the fragment: it never reaches a server log, a proxy or a Referer header."""
-    from protu.settings import settings
 
     return f"{settings().app_origin}{path}#token={token}"
 
@@ -159,6 +142,7 @@ def consume(tx: Transaction, item: OneTimeToken) -> None:
 def send(template: str, to: str, **context) -> None:
     """Email is part of the answer but must not fail it: a Mailgun outage or refusal (the change it reports is
     already saved) is logged, and the user can ask again."""
+    # cold start: loaded on first use
     from protu import mail
     from protu.mail.client import MailRejected
 
@@ -290,7 +274,6 @@ def end_sessions(
 
 def sign_out_suspicious(session: Session, *, reason: str, source_ip: str) -> None:
     """Suspicious activity signs the session out, raises a signal and tells the user."""
-    from protu.security import signals
 
     ended = end_session(
         session.tenant_id,

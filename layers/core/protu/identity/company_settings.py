@@ -19,9 +19,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from protu import errors
+from protu import caches, errors
 from protu.audit import chain
 from protu.identity.models import Company, User
+from protu.schemas import check_name
 from protu.store.tx import Transaction
 from pynamodb.exceptions import DoesNotExist
 
@@ -124,6 +125,7 @@ def policy(tenant_id: str) -> Policy | None:
     return found
 
 
+@caches.register
 def forget(tenant_id: str | None = None) -> None:
     """Drop this process's copy of a company's policy (of every company without an argument)."""
     if tenant_id is None:
@@ -160,9 +162,8 @@ def normalise_name(value: str) -> str:
         raise _refuse("Company name must not be empty.", "company_name")
     if _CONTROL.search(name):
         raise _refuse("Company name cannot contain line breaks or control characters.", "company_name")
-    from protu.identity import accounts
 
-    accounts.check_name(name, "company_name")  # it is named in the mail of invitations
+    check_name(name, "company_name")  # it is named in the mail of invitations
     return name
 
 

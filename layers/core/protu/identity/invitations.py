@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import time
 
-from protu import errors
+from protu import audit, errors
+from protu.audit import context
+from protu.billing import service as billing
 from protu.identity import accounts, company_settings, rbac, sessions, tokens
 from protu.identity.models import (
     Company,
@@ -44,6 +46,11 @@ from protu.identity.models import (
     User,
 )
 from protu.logging import get_logger
+from protu.principal import Principal
+from protu.schemas import check_name
+from protu.security import ratelimit
+from protu.security.addresses import network_id
+from protu.store import scope
 from protu.store.tx import Transaction
 from pynamodb.exceptions import DoesNotExist
 
@@ -101,8 +108,6 @@ def refused(email: str) -> bool:
 # ------------------------------------------------------------------------------------------------ limits
 def _limit_error(tenant_id: str, email: str) -> errors.RateLimited | None:
     """The 429 to answer when this company may send no more invitation mail today (to anyone, or to this address)."""
-    from protu.billing import service as billing
-    from protu.security import ratelimit
 
     retry = {"Retry-After": str(ratelimit.retry_after(DAY))}
     plan = billing.current_plan(tenant_id)
@@ -126,8 +131,6 @@ def _limit_error(tenant_id: str, email: str) -> errors.RateLimited | None:
 
 
 def _address_has_room(email: str) -> bool:
-    from protu.security import ratelimit
-
     return ratelimit.count("invite-address", email, window_seconds=DAY) < PER_ADDRESS
 
 
@@ -135,7 +138,6 @@ def _count_mail(tenant_id: str, email: str) -> None:
     """Count one invitation mail. Checked before (``_limit_error``, against the plan) and counted when the mail
     goes: two requests racing at the limit may both send, one mail over - a cost cap, not a security boundary.
     The hits' own verdicts are not used, so no limit needs reading here."""
-    from protu.security import ratelimit
 
     ratelimit.hit("invite-company", tenant_id, limit=1, window_seconds=DAY)
     ratelimit.hit("invite-pair", f"{tenant_id}|{email}", limit=PER_ADDRESS_FROM_ONE_COMPANY, window_seconds=DAY)
@@ -143,10 +145,9 @@ def _count_mail(tenant_id: str, email: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ inviting
-def invite(principal: sessions.Principal, email: str, role: str) -> User:
+def invite(principal: Principal, email: str, role: str) -> User:
     """Invite ``email`` as ``role``, or send a pending invitation again with the role asked now (the previous link
     stops working). The caller checks the plan's seats first (a resend takes none: ``find_in_company``)."""
-    from protu import audit
 
     if role not in rbac.ROLES:
         raise errors.ValidationFailed("Unknown role.", code="invalid_role", details={"field": "role"})
@@ -287,10 +288,10 @@ def _taken() -> errors.Conflict:
 def accept(token: str, name: str, password: str, *, ip: str, user_agent: str) -> accounts.SignedIn:
     """Join the company with the invitation link: the address becomes an account now (``EMAIL#``), the invitation's
     index item and link go, and the first session starts, all in one transaction with its audit event."""
+    # cold start: loaded on first use
     from protu.identity import passwords
-    from protu.security import login_guard
 
-    accounts.check_name(name)
+    check_name(name)
     item = accounts.redeem(token, "invite")
     try:
         user = accounts.get_user(item.tenant_id, item.user_id)
@@ -313,7 +314,7 @@ def accept(token: str, name: str, password: str, *, ip: str, user_agent: str) ->
     user.email_verified = True
     user.last_sign_in_at = now
     user.known_devices = [sessions.device_id(user_agent, ip)]
-    user.known_networks = [login_guard.network_id(ip)]
+    user.known_networks = [network_id(ip)]
     link_hash, user.invite_token_hash, user.invited_by = user.invite_token_hash, None, None
     session, refresh = sessions.new_session(user, company, ip=ip, user_agent=user_agent)
     still_invited = User.status == "invited"
@@ -342,10 +343,8 @@ def accept(token: str, name: str, password: str, *, ip: str, user_agent: str) ->
 def _decline_one(tenant_id: str, user_id: str, email: str, reason: str, *, extra=None, actor: str) -> bool:
     """Delete one pending invitation of ``email`` in its company's own transaction (``extra(tx)`` adds writes) and
     tell its inviter. Acts for that company only (``protu.store.scope``). False when it was not pending any more."""
-    from protu.store import scope
 
-    with scope.request():
-        scope.bind(tenant_id)
+    with scope.acting_for(tenant_id):
         index = PendingInvitation(*PendingInvitation.key(email, tenant_id, user_id))
         try:
             user = User.get(*User.key(tenant_id, user_id), consistent_read=True)
@@ -399,8 +398,6 @@ def decline_all(email: str, *, reason: str) -> int:
 
 
 def _actor() -> str:
-    from protu.audit import context
-
     return context.current().actor or "anonymous"
 
 
@@ -434,14 +431,12 @@ def remind(email: str) -> int:
     """Send each pending invitation of ``email`` again with fresh links (the previous ones stop working), as a
     resend would, within the same daily limits (an invitation over a limit is skipped, silently: this runs inside
     flows whose answer must not depend on it). Answers how many were renewed."""
-    from protu.store import scope
 
     email = accounts.normalise_email(email)
     actor = _actor()
     renewed = 0
     for tenant_id, user_id in pending_for(email):
-        with scope.request():
-            scope.bind(tenant_id)
+        with scope.acting_for(tenant_id):
             try:
                 user = User.get(*User.key(tenant_id, user_id), consistent_read=True)
                 company = accounts.get_company(tenant_id)

@@ -20,6 +20,8 @@ from protu.identity.accounts import (
 from protu.identity.models import User
 from protu.identity.signin import second_step_or_session
 from protu.logging import get_logger
+from protu.security import ratelimit
+from protu.security.addresses import address_key, network_id
 from protu.store.tx import Transaction
 
 log = get_logger(__name__)
@@ -44,8 +46,8 @@ def remind_invitations(email: str) -> None:
     """An address with no account asks for a sign-in or reset link: if it has pending invitations, the mail it gets
     is those invitations again (with fresh links), so its holder learns how to get in. At most once a day per
     address: a stranger asking for links must not turn it into a flood, nor spend the inviters' daily budgets."""
+    # cold start: loaded on first use
     from protu.identity import invitations
-    from protu.security import ratelimit
 
     if ratelimit.hit("invite-remind", normalise_email(email), limit=1, window_seconds=24 * 3600).allowed:
         invitations.remind(email)
@@ -67,14 +69,13 @@ def email_link_allowed(kind: str, user: User, ip: str) -> bool:
     are counted per account-and-address (one address cannot use them all) and per account; when the account's
     hourly quota is used up, a reserve is left that only a request from a network the account has signed in from
     can use. The holder at their usual place therefore always gets their link."""
-    from protu.security import login_guard, ratelimit
 
-    pair = f"{user.email}|{login_guard.address_key(ip)}"
+    pair = f"{user.email}|{address_key(ip)}"
     if not ratelimit.hit(f"{kind}-pair", pair, limit=EMAIL_LINKS_PER_PAIR, window_seconds=3600).allowed:
         return False
     if ratelimit.hit(kind, user.email, limit=EMAIL_LINKS_PER_HOUR, window_seconds=3600).allowed:
         return True
-    if login_guard.network_id(ip) not in (user.known_networks or []):
+    if network_id(ip) not in (user.known_networks or []):
         return False
     return ratelimit.hit(f"{kind}-reserve", user.email, limit=EMAIL_LINKS_RESERVE, window_seconds=3600).allowed
 

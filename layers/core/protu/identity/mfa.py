@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import base64
 import hmac
+import io
 import secrets
 import time
 
 from protu import errors
 from protu.identity import tokens
 from protu.identity.models import User
-from protu.store.base import condition_failed
+from protu.store.dynamo import condition_failed
 from protu.store.tx import Transaction
 from pynamodb.exceptions import UpdateError
 
@@ -27,6 +28,7 @@ _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes (i, l, o, 0, 1)
 
 
 def _encrypt(user: User, secret: str) -> str:
+    # cold start: loaded on first use
     from protu import crypto
 
     blob = crypto.encrypt_fields(user.tenant_id, "user", user.id, {"totp_secret": secret})
@@ -34,6 +36,7 @@ def _encrypt(user: User, secret: str) -> str:
 
 
 def _decrypt(user: User, stored: str) -> str:
+    # cold start: loaded on first use
     from protu import crypto
 
     return crypto.decrypt_fields(user.tenant_id, "user", user.id, base64.b64decode(stored), ["totp_secret"])[
@@ -42,8 +45,8 @@ def _decrypt(user: User, stored: str) -> str:
 
 
 def _qr_data_uri(uri: str) -> str:
-    import io
 
+    # cold start: loaded on first use
     import segno
 
     buffer = io.BytesIO()
@@ -62,6 +65,7 @@ def _recovery_hash(code: str) -> str:
 
 def start_enrolment(user: User) -> dict[str, str]:
     """A new secret, kept pending until a code from it is confirmed; answers what the authenticator app needs."""
+    # cold start: loaded on first use
     import pyotp
 
     if user.mfa_enabled:
@@ -75,6 +79,7 @@ def start_enrolment(user: User) -> dict[str, str]:
 
 
 def _matching_step(secret: str, code: str, now: float) -> int | None:
+    # cold start: loaded on first use
     import pyotp
 
     code = (code or "").strip().replace(" ", "")

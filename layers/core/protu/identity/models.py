@@ -60,7 +60,7 @@ class User(_DataTable):
     totp_last_step = NumberAttribute(default=0)
     recovery_hashes = ListAttribute(of=UnicodeAttribute, default=list)
     known_devices = ListAttribute(of=UnicodeAttribute, default=list)  # sessions.device_id of recent sign-ins
-    known_networks = ListAttribute(of=UnicodeAttribute, default=list)  # login_guard.network_id of recent sign-ins
+    known_networks = ListAttribute(of=UnicodeAttribute, default=list)  # addresses.network_id of recent sign-ins
     locked_until = NumberAttribute(null=True)  # an incident's containment; a password reset by email lifts it
     invite_token_hash = UnicodeAttribute(null=True)  # while invited: the hash of the one invitation link that works
     invited_by = UnicodeAttribute(null=True)  # while invited: the user id who (last) sent the invitation
@@ -72,6 +72,12 @@ class User(_DataTable):
     @staticmethod
     def partition(tenant_id: str) -> str:
         return tenant_pk(tenant_id, "USERS")
+
+    @classmethod
+    def members(cls, tenant_id: str) -> list[User]:
+        """The company's users (one consistent query of their partition): active first, then by email."""
+        users = cls.query(cls.partition(tenant_id), consistent_read=True)
+        return sorted(users, key=lambda u: (u.status != "active", u.email))
 
 
 class Session(_DataTable):

@@ -154,6 +154,7 @@ def verify_password(stored_hash: str, password: str) -> bool:
     Every call costs about one argon2 verification, even for a hash that is missing or unparseable: a fast "no"
     would let a caller tell such accounts from others by timing (see ``burn_verify_time``).
     """
+    # cold start: loaded on first use
     from argon2.exceptions import Argon2Error, VerifyMismatchError
 
     if not isinstance(stored_hash, str) or not isinstance(password, str):
@@ -207,6 +208,7 @@ def _encode(password: str) -> bytes:
 
 @functools.cache
 def _hasher() -> PasswordHasher:
+    # cold start: loaded on first use
     from argon2 import PasswordHasher, Type
 
     return PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=PARALLELISM, type=Type.ID)
@@ -221,6 +223,7 @@ def _dummy_hash() -> str:
 @functools.cache
 def _common_passwords() -> frozenset[str]:
     """The 30,000 most common passwords (all lowercase in the list), loaded on first use."""
+    # cold start: loaded on first use
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
     return frozenset(FREQUENCY_LISTS["passwords"])
@@ -228,6 +231,7 @@ def _common_passwords() -> frozenset[str]:
 
 def _weakness(normalised: str, tokens: set[str]) -> str | None:
     """The ``password_weak`` message if zxcvbn expects fewer than ``MIN_GUESSES`` guesses, else None."""
+    # cold start: loaded on first use
     from zxcvbn import zxcvbn
 
     # Sorted: zxcvbn ranks user_inputs by position, and a set's order changes from one process to the next.
@@ -258,6 +262,7 @@ def _estimated_prefix(normalised: str) -> str:
     characters fit (4,160); 64 random digits keep 56, random printable characters about 50, and the worst order of
     all 20 look-alikes keeps 10 (random, that is 10^10 guesses to zxcvbn).
     """
+    # cold start: loaded on first use
     from zxcvbn.matching import L33T_TABLE
 
     look_alikes = {character for characters in L33T_TABLE.values() for character in characters}

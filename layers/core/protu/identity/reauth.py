@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from protu import errors
+from protu import audit, errors
 from protu.identity import sessions
 from protu.identity.accounts import (
     get_user,
@@ -14,23 +14,26 @@ from protu.identity.accounts import (
 )
 from protu.identity.models import Session, User
 from protu.logging import get_logger
+from protu.principal import Principal
+from protu.security import login_guard, ratelimit
 from protu.store.tx import Transaction
 
 log = get_logger(__name__)
 
 
-def require_recent_auth(principal: sessions.Principal) -> None:
+def require_recent_auth(principal: Principal) -> None:
     if not principal.recently_authenticated():
         raise errors.Forbidden("Confirm your password to continue.", code="reauthentication_required")
 
 
 def confirm_identity(
-    principal: sessions.Principal, *, password: str | None, code: str | None, source_ip: str, action: str
+    principal: Principal, *, password: str | None, code: str | None, source_ip: str, action: str
 ) -> User:
     """The signed-in caller's password or second-factor code, before a sensitive step (re-authentication, turning
     two-factor off). A stolen session must not become a password oracle (ASVS 5.0 6.3.1): every wrong answer
     counts towards the account's sign-in failures (so five put it under step-up, as five wrong sign-ins do), and
     ``REAUTH_FAILURES_PER_SESSION`` wrong answers in one session sign it out as suspicious."""
+    # cold start: loaded on first use
     from protu.identity import mfa, passwords
 
     user = get_user(principal.tenant_id, principal.user_id)
@@ -41,17 +44,13 @@ def confirm_identity(
     else:
         raise errors.ValidationFailed("Give your password or a code.", code="password_or_code_required")
     if not ok:
-        from protu import audit
-
         audit.record(user.tenant_id, action, f"user:{user.id}", outcome="failure")
         _wrong_answer(principal, user, source_ip, "mfa.failed_burst" if password is None else "reauth.failed_burst")
         raise errors.Forbidden("That is not correct.", code="invalid_password")
     return user
 
 
-def reauthenticate(
-    principal: sessions.Principal, *, password: str | None, code: str | None, source_ip: str = ""
-) -> None:
+def reauthenticate(principal: Principal, *, password: str | None, code: str | None, source_ip: str = "") -> None:
     user = confirm_identity(principal, password=password, code=code, source_ip=source_ip, action="auth.reauthenticate")
     session = sessions.load(principal.tenant_id, principal.user_id, principal.session_id)
     if session is None:
@@ -64,9 +63,8 @@ def reauthenticate(
 REAUTH_FAILURES_PER_SESSION = 5
 
 
-def _wrong_answer(principal: sessions.Principal, user: User, source_ip: str, reason: str) -> None:
+def _wrong_answer(principal: Principal, user: User, source_ip: str, reason: str) -> None:
     """A wrong password or code inside a session: counted for the account, and a burst signs the session out."""
-    from protu.security import login_guard, ratelimit
 
     login_guard.record_failure(user.email, source_ip)
     decision = ratelimit.hit("reauth-fail", principal.session_id, limit=REAUTH_FAILURES_PER_SESSION, window_seconds=900)

@@ -19,6 +19,7 @@ from protu.identity.magic_link import email_link_allowed, remind_invitations
 from protu.identity.models import User
 from protu.identity.reauth import require_recent_auth
 from protu.logging import get_logger
+from protu.principal import Principal
 from protu.store.tx import Transaction
 
 log = get_logger(__name__)
@@ -41,6 +42,7 @@ def forgot_password(email: str, ip: str = "") -> None:
 
 def reset_password(token: str, password: str) -> None:
     """Set a new password and end every session of the account. Two-factor still applies at the next sign-in."""
+    # cold start: loaded on first use
     from protu.identity import passwords
 
     item = redeem(token, "reset")
@@ -63,7 +65,8 @@ def reset_password(token: str, password: str) -> None:
         tx.audit("auth.password_reset", f"user:{user.id}", details={"sessions_ended": len(live)})
 
 
-def change_password(principal: sessions.Principal, current: str, new: str, *, end_other_sessions: bool) -> int:
+def change_password(principal: Principal, current: str, new: str, *, end_other_sessions: bool) -> int:
+    # cold start: loaded on first use
     from protu.identity import passwords
 
     require_recent_auth(principal)

@@ -12,11 +12,11 @@ a different one signs the session out.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 import secrets
 import time
-from dataclasses import dataclass
 
 from protu import errors
 from protu.identity import tokens
@@ -26,23 +26,8 @@ from pynamodb.exceptions import DoesNotExist
 ABSOLUTE_SECONDS = 12 * 3600
 DEFAULT_IDLE_SECONDS = 30 * 60
 TOUCH_EVERY_SECONDS = 60
-REAUTH_SECONDS = 10 * 60
 USED_REFRESH_KEPT = 20
 REFRESH_COOKIE = "protu_refresh"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: resolved from the access token and the live session record."""
-
-    tenant_id: str
-    user_id: str
-    session_id: str
-    role: str
-    auth_time: int
-
-    def recently_authenticated(self, now: float | None = None) -> bool:
-        return (now or time.time()) - self.auth_time <= REAUTH_SECONDS
 
 
 _BROWSERS = (
@@ -67,7 +52,6 @@ _SYSTEMS = (
 def device_id(user_agent: str, ip: str) -> str:
     """A short hash of the fingerprint: what a user's record keeps of the devices they signed in from (enough to
     notice a new one, no address or browser string stored)."""
-    import hashlib
 
     return hashlib.sha256(fingerprint(user_agent, ip).encode()).hexdigest()[:16]
 
@@ -141,6 +125,7 @@ def idle_seconds(session: Session) -> int:
     that is shorter (an owner shortening it ends idle sessions at their next request; a longer one applies from the
     next sign-in, so an idle session is never revived). The company's value is read through
     ``company_settings.policy``: consistent, kept at most 30 s per process."""
+    # cold start: loaded on first use
     from protu.identity import company_settings
 
     own = int(session.idle_timeout_seconds or DEFAULT_IDLE_SECONDS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from protu import errors, metrics
+from protu import audit, errors, metrics
 from protu.identity import sessions, tokens
 from protu.identity.accounts import (
     MAGIC_SECONDS,
@@ -32,6 +32,8 @@ from protu.identity.accounts import (
 from protu.identity.models import Company, EmailAccount, EmailPending, OneTimeToken, PendingSignup, Session, User
 from protu.identity.signup import pending_signup_password, send_verification
 from protu.logging import get_logger
+from protu.security import login_guard, ratelimit, signals
+from protu.security.addresses import network_id
 from protu.store.tx import Transaction
 from pynamodb.exceptions import DoesNotExist
 
@@ -45,12 +47,11 @@ def _start_session(
 ) -> SignedIn:
     session, refresh = sessions.new_session(user, company, ip=ip, user_agent=user_agent)
     tx.save(session, condition=Session.pk.does_not_exist())
-    from protu.security import login_guard
 
     device = sessions.device_id(user_agent, ip)
     known = list(user.known_devices or [])
     remembered = ([device] + [d for d in known if d != device])[:KNOWN_DEVICES]
-    network = login_guard.network_id(ip)
+    network = network_id(ip)
     networks = ([network] + [n for n in (user.known_networks or []) if n != network])[:KNOWN_DEVICES]
     if touch_user:  # a caller that saves the user itself sets these (one write per item)
         actions = [
@@ -85,7 +86,6 @@ def second_step_or_session(
     to delete in the same transaction. ``step_up``: the account is under step-up, so a password alone does not
     sign in (an email link is sent instead, unless the second factor follows). ``mailbox_proved``: the first factor
     was an email link, which lifts a lock, a step-up and the cap on second-factor guesses at once."""
-    from protu.security import login_guard
 
     locked = bool(user.locked_until and int(user.locked_until) > time.time())
     if mailbox_proved:
@@ -144,22 +144,18 @@ MFA_ACCOUNT_WINDOW = 3600
 
 
 def _mfa_capped(user: User) -> bool:
-    from protu.security import ratelimit
-
     return ratelimit.count("mfa-account", user.id, window_seconds=MFA_ACCOUNT_WINDOW) >= MFA_ACCOUNT_LIMIT
 
 
 def _mfa_cap_reset(user: User) -> None:
-    from protu.security import ratelimit
-
     ratelimit.reset("mfa-account", user.id, window_seconds=MFA_ACCOUNT_WINDOW)
 
 
 def login(email: str, password: str, *, ip: str, user_agent: str) -> SignedIn | MfaRequired | StepUpRequired:
     """Sign in with a password. A wrong one costs the same reads, the same password verification and the same
     writes for every address; what depends on the account (its audit event, the holder's mail) is a mail job."""
+    # cold start: loaded on first use
     from protu.identity import mailjobs, passwords
-    from protu.security import login_guard, signals
 
     verdict = login_guard.check(email, ip)
     user, company, pending = _sign_in_records(email)
@@ -224,8 +220,6 @@ def _get(model: Any, key: tuple[str, str]) -> Any:
 def after_failed_sign_in(email: str, ip: str, *, step_up_now: bool, failures: int) -> None:
     """The mail job of a failed sign-in (``mailjobs``): for an address with an account, the event in its company's
     audit log, and when this failure put the account under step-up, its signal, event and the holder's mail."""
-    from protu import audit
-    from protu.security import signals
 
     found = find_account(email)
     if found is None:
@@ -246,8 +240,8 @@ def after_failed_sign_in(email: str, ip: str, *, step_up_now: bool, failures: in
 
 
 def complete_mfa(mfa_token: str, code: str, *, ip: str, user_agent: str) -> SignedIn:
+    # cold start: loaded on first use
     from protu.identity import mfa
-    from protu.security import login_guard, ratelimit, signals
 
     item = redeem(mfa_token, "mfa")
     user = get_user(item.tenant_id, item.user_id)
@@ -255,7 +249,6 @@ def complete_mfa(mfa_token: str, code: str, *, ip: str, user_agent: str) -> Sign
     if not mfa.verify_second_factor(user, code):
         metrics.count("SignInFailures")
         attempts = item.attempts + 1
-        from protu import audit
 
         audit.record(user.tenant_id, "auth.mfa", f"user:{user.id}", actor=user.id, outcome="failure")
         capped = not ratelimit.hit(

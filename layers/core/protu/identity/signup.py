@@ -10,7 +10,6 @@ import time
 from protu import errors
 from protu.identity.accounts import (
     VERIFY_SECONDS,
-    check_name,
     consume,
     email_owner,
     get_user,
@@ -26,6 +25,9 @@ from protu.identity.accounts import (
 )
 from protu.identity.models import EmailPending, OneTimeToken, PendingSignup, User
 from protu.logging import get_logger
+from protu.schemas import check_name
+from protu.security import ratelimit
+from protu.settings import settings
 from protu.store.tx import Transaction
 from pynamodb.exceptions import DoesNotExist
 
@@ -38,6 +40,7 @@ def signup(company_name: str, name: str, email: str, password: str) -> None:
     pre-account hijacking). A sign-up for an address whose sign-up is still unverified starts over: new details,
     and the earlier links stop working. An address that already has an account gets the same outward answer; its
     holder is told by email instead."""
+    # cold start: loaded on first use
     from protu.identity import mailjobs, passwords
 
     email = normalise_email(email)
@@ -82,6 +85,7 @@ def pending_signup_password(pending: PendingSignup | None, password: str) -> boo
     """For a sign-in to an address without an account: whether it has a sign-up waiting for verification with
     this password; if so its verification mail is sent again. Costs one password verification either way (an
     unknown address pays it as a decoy), so the answer and its time do not tell the cases apart."""
+    # cold start: loaded on first use
     from protu.identity import mailjobs, passwords
 
     if pending is None:
@@ -108,14 +112,11 @@ VERIFY_RESENDS_PER_HOUR = 3
 def _may_resend_verification(email: str) -> bool:
     """Signing in to an unverified sign-up re-sends its link; whoever knows that password (a squatter too) must not
     turn it into a way to flood the address."""
-    from protu.security import ratelimit
 
     return ratelimit.hit("verify-resend", email, limit=VERIFY_RESENDS_PER_HOUR, window_seconds=3600).allowed
 
 
 def _origin() -> str:
-    from protu.settings import settings
-
     return settings().app_origin
 
 
@@ -161,6 +162,7 @@ def _create_from_signup(item: OneTimeToken) -> None:
         raise errors.Conflict(
             "This address already has a Protu account. Sign in instead, or reset your password.", code="email_in_use"
         ) from None
+    # cold start: loaded on first use
     from protu.identity import invitations
 
     invitations.decline_all(pending.email, reason="own_company")  # one address, one company: the inviters are told

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from protu import aws, errors
+from protu import aws, caches, errors
 from protu.settings import settings
 
 ACCESS_TOKEN_SECONDS = 600
@@ -53,6 +53,7 @@ def _signing_keys() -> tuple[str, dict[str, str]]:
         return _keys[1], _keys[2]
 
 
+@caches.register
 def forget_signing_keys() -> None:
     """Read the signing keys again on next use (after a rotation in this process)."""
     global _keys
@@ -68,6 +69,7 @@ class AccessClaims:
 
 
 def issue_access_token(tenant_id: str, user_id: str, session_id: str, now: float | None = None) -> str:
+    # cold start: loaded on first use
     import jwt
 
     kid, keys = _signing_keys()
@@ -87,6 +89,7 @@ def issue_access_token(tenant_id: str, user_id: str, session_id: str, now: float
 
 def read_access_token(token: str) -> AccessClaims:
     """Verify signature, issuer, audience and expiry; 401 ``token_expired`` or ``invalid_token`` otherwise."""
+    # cold start: loaded on first use
     import jwt
 
     try:

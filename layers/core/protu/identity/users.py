@@ -12,13 +12,13 @@ from __future__ import annotations
 from protu import errors
 from protu.identity import accounts, invitations, rbac, sessions
 from protu.identity.models import Company, EmailAccount, Session, User
+from protu.principal import Principal
 from protu.store.tx import Transaction
 from pynamodb.exceptions import DoesNotExist
 
 
 def list_users(tenant_id: str) -> list[User]:
-    users = User.query(User.partition(tenant_id), consistent_read=True)
-    return sorted(users, key=lambda u: (u.status != "active", u.email))
+    return User.members(tenant_id)
 
 
 def _member(tenant_id: str, user_id: str) -> User:
@@ -32,14 +32,14 @@ def _last_owner() -> errors.Conflict:
     return errors.Conflict("A company needs at least one owner.", code="last_owner")
 
 
-def _guard_last_owner(principal: sessions.Principal, user: User) -> None:
+def _guard_last_owner(principal: Principal, user: User) -> None:
     """A clear answer for the common case; the conditional count in the transaction covers the race."""
     if user.role == rbac.OWNER and user.status == "active":
         if accounts.get_company(principal.tenant_id).owner_count <= 1:
             raise _last_owner()
 
 
-def change_role(principal: sessions.Principal, user_id: str, role: str) -> User:
+def change_role(principal: Principal, user_id: str, role: str) -> User:
     if role not in rbac.ROLES:
         raise errors.ValidationFailed("Unknown role.", code="invalid_role", details={"field": "role"})
     user = _member(principal.tenant_id, user_id)
@@ -63,7 +63,7 @@ def change_role(principal: sessions.Principal, user_id: str, role: str) -> User:
     return user
 
 
-def remove(principal: sessions.Principal, user_id: str) -> None:
+def remove(principal: Principal, user_id: str) -> None:
     user = _member(principal.tenant_id, user_id)
     _guard_last_owner(principal, user)
     company_key = Company(*Company.key(principal.tenant_id))
@@ -85,7 +85,7 @@ def remove(principal: sessions.Principal, user_id: str) -> None:
         tx.audit("users.removed", f"user:{user_id}", details={"role": user.role, "sessions_ended": len(live)})
 
 
-def force_sign_out(principal: sessions.Principal, user_id: str) -> int:
+def force_sign_out(principal: Principal, user_id: str) -> int:
     _member(principal.tenant_id, user_id)
     return accounts.end_sessions(
         principal.tenant_id, user_id, actor=principal.user_id, reason="forced_by_owner", action="users.force_sign_out"

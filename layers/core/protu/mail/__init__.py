@@ -15,10 +15,10 @@ origin. Under ``make run`` the same client posts to the local server, which keep
 
 ``suppression`` is the list of addresses not to email (hard bounces, complaints, unsubscribes; ``send`` skips
 them and returns ``""``) and ``records`` the message ids Mailgun's webhook events are matched against; both are
-filled in by ``protu.http.mailgun_webhook``.
+filled in by ``events`` (Mailgun's delivery events, ``POST /webhooks/mailgun``).
 """
 
-from protu.mail.client import MailgunKeys, MailRejected, forget_keys, mailgun_keys, send, webhook_signing_key
+from protu.mail.client import MailgunKeys, MailRejected, mailgun_keys, send, webhook_signing_key
 from protu.mail.templates import TEMPLATES, Mail, render
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "Mail",
     "MailRejected",
     "MailgunKeys",
-    "forget_keys",
     "mailgun_keys",
     "render",
     "send",

@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from protu import aws
+from protu import aws, caches
 from protu.errors import ProtuError, ServiceUnavailable
 from protu.logging import get_logger
 from protu.mail.templates import render
+from protu.schemas import MAILBOX
 from protu.settings import settings
 
 ATTEMPTS = 3
@@ -48,7 +49,7 @@ CONNECT_TIMEOUT, READ_TIMEOUT = 3.0, 10.0
 KEY_CACHE_SECONDS = 300
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
-_ADDRESS = re.compile(r"[^@\s,;:<>()\[\]\\\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
+_ADDRESS = re.compile(MAILBOX)  # the API schema's address rule (protu.schemas.Email): one rule, no drift
 _DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
 
 # Seams for tests: waiting and the clock.
@@ -97,7 +98,8 @@ def mailgun_keys(*, fresh: bool = False) -> MailgunKeys:
     return keys
 
 
-def forget_keys() -> None:
+@caches.register
+def _forget_keys() -> None:
     """Drop the cached keys (after the secret changed on purpose)."""
     with _lock:
         _keys.clear()
@@ -113,6 +115,7 @@ def webhook_signing_key() -> str:
 
 
 def _read_keys(secret_id: str) -> MailgunKeys:
+    # cold start: loaded on first use
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -166,9 +169,11 @@ def _suppressed(to: str, facts: dict[str, Any]) -> bool:
     """Whether ``to`` is on the suppression list (then nothing is sent). When the list cannot be read the mail goes
     out: Mailgun keeps its own bounce, complaint and unsubscribe lists and drops such mail itself, whereas a lost
     security email cannot be recovered."""
+    # cold start: loaded on first use
     from botocore.exceptions import BotoCoreError, ClientError
     from pynamodb.exceptions import PynamoDBException
 
+    # cold start: loaded on first use
     from protu.mail import suppression
 
     try:
@@ -184,6 +189,7 @@ def _suppressed(to: str, facts: dict[str, Any]) -> bool:
 
 def _remember(message_id: str, template: str, to: str, facts: dict[str, Any]) -> None:
     """Record the message id for the webhook to match; a failure is logged and does not fail the send."""
+    # cold start: loaded on first use
     from protu.mail import records, suppression
 
     if not message_id:
@@ -213,6 +219,7 @@ def _messages_url(base: str, domain: str) -> str:
 
 
 def _post(url: str, form: dict[str, str], facts: dict[str, Any]) -> str:
+    # cold start: loaded on first use
     import requests
 
     key = mailgun_keys().api_key

@@ -1,5 +1,5 @@
 """The email suppression list: addresses Protu does not email any more (they bounced for good, complained about
-spam, or unsubscribed). ``mail.send`` honours it; the Mailgun webhook (``protu.http.mailgun_webhook``) fills it.
+spam, or unsubscribed). ``mail.send`` honours it; Mailgun's webhook events (``protu.mail.events``) fill it.
 
 Layout (data table, outside company data: the list is about addresses, found before any company is known)::
 
@@ -8,7 +8,7 @@ Layout (data table, outside company data: the list is about addresses, found bef
     since      epoch seconds
     event_id   the Mailgun event that put the address here
 
-Addresses are normalised as accounts are (``identity.accounts.normalise_email``), so ``Ana@Example.com`` and
+Addresses are normalised as accounts are (``protu.emails.normalise``), so ``Ana@Example.com`` and
 ``ana@example.com`` are one entry. An entry stays until ``lift`` removes it (no TTL): a hard bounce or a complaint
 does not heal by itself.
 
@@ -30,7 +30,8 @@ from typing import Any
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist
 
-from protu.store.base import condition_failed
+from protu import emails
+from protu.store.dynamo import condition_failed
 from protu.store.items import DataItem
 
 PREFIX = "SUPPRESS#"
@@ -56,12 +57,10 @@ class Suppression(DataItem):
 
 
 def normalise(email: str) -> str:
-    """The address as the list keys it (the accounts' own rule, so the list and ``EMAIL#`` agree)."""
-    from protu.identity.accounts import normalise_email
-
+    """The address as the list keys it (``protu.emails``: the accounts' rule too, so the list and ``EMAIL#`` agree)."""
     if not isinstance(email, str):
         raise ValueError("an email address must be a string")
-    return normalise_email(email)
+    return emails.normalise(email)
 
 
 def find(email: str) -> dict[str, Any] | None:

@@ -30,6 +30,7 @@ from typing import Any
 
 from protu import aws
 from protu.logging import get_logger
+from protu.ops import status
 from protu.settings import settings
 
 KEEP_DAYS = 180
@@ -59,7 +60,6 @@ def tables() -> dict[str, str]:
 def run(*, now: float | None = None, deadline: float | None = None, progress: Any = None) -> dict[str, Any]:
     """One backup run; answers its summary (also logged). Its result is recorded for health (``ops.status``): ok
     when the export completed, not when it stopped at its deadline or raised."""
-    from protu.ops import status
 
     try:
         summary = _run(now=now, deadline=deadline, progress=progress)

@@ -25,9 +25,15 @@ import time
 from functools import cache
 from typing import Any
 
-from protu import errors
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from protu import audit, errors
+from protu.billing import stripe_api
 from protu.logging import get_logger
+from protu.principal import Principal
+from protu.store import scope
 from protu.store.base import tenant_pk
+from protu.store.dynamo import condition_failed
 
 log = get_logger(__name__)
 
@@ -39,6 +45,7 @@ REQUESTS = "REQUESTS"  # last: the erasure's own request goes when everything el
 
 
 def _partitions(tenant_id: str, user_ids: set[str]) -> list[str]:
+    # cold start: loaded on first use
     from protu.directory import kinds
     from protu.identity.models import Session
 
@@ -49,8 +56,9 @@ def _partitions(tenant_id: str, user_ids: set[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ the request
-def erase(principal: Any, confirmation: str, source_ip: str = "") -> str:
+def erase(principal: Principal, confirmation: str, source_ip: str = "") -> str:
     """An owner erases their company: checks, Stripe, the request, then ``shred``. Answers the request's id."""
+    # cold start: loaded on first use
     from protu.identity import company_settings, reauth
 
     reauth.require_recent_auth(principal)
@@ -71,6 +79,7 @@ def erase(principal: Any, confirmation: str, source_ip: str = "") -> str:
 def erase_now(tenant_id: str, *, actor: str) -> dict[str, Any]:
     """An operator erases a company at once (``protu-ops erase --tenant``): every step here, no job. Answers what
     ``purge`` deleted."""
+    # cold start: loaded on first use
     from protu.identity import company_settings
 
     company_settings.get(tenant_id)  # 404 for a company that does not exist (or is already erased)
@@ -83,8 +92,8 @@ def erase_now(tenant_id: str, *, actor: str) -> dict[str, Any]:
 def start(tenant_id: str, *, actor: str, source_ip: str = "", request: bool = True) -> str:
     """Audit ``company.erasure_started`` with the erasure request (whose stream INSERT starts ``purge``), or
     without it when the caller purges at once (``request=False``)."""
-    from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
+    # cold start: loaded on first use
     from protu.store.items import DataItem
     from protu.store.tx import Transaction
 
@@ -105,14 +114,15 @@ def start(tenant_id: str, *, actor: str, source_ip: str = "", request: bool = Tr
 
 def _delete_stripe_customer(tenant_id: str) -> None:
     """Stripe deletes the customer and cancels their subscriptions at once; a customer already gone is fine."""
+    # cold start: loaded on first use
     from protu.billing import service as billing
-    from protu.billing import stripe_api
 
     customer = billing.state(tenant_id).customer_id
     if not customer:
         return
 
     def delete(client: Any) -> None:
+        # cold start: loaded on first use
         import stripe
 
         try:
@@ -126,6 +136,7 @@ def _delete_stripe_customer(tenant_id: str) -> None:
 
 def shred(tenant_id: str, *, actor: str) -> dict[str, int]:
     """Destroy the company's key and sign everyone out for good (sessions and sign-in indexes deleted)."""
+    # cold start: loaded on first use
     from protu.crypto import keystore
     from protu.identity.users import list_users
 
@@ -140,16 +151,16 @@ def shred(tenant_id: str, *, actor: str) -> dict[str, int]:
 # ------------------------------------------------------------------------------------------------ the job
 def purge(tenant_id: str, erasure_id: str = "", *, actor: str = "system", dry_run: bool = False) -> dict[str, Any]:
     """Delete every remaining item of the company (the job; also the operator's ``erase --tenant``)."""
+    # cold start: loaded on first use
     from protu.identity.users import list_users
-    from protu.store import scope
 
     started = time.monotonic()
-    with scope.request():
-        scope.bind(tenant_id)
+    with scope.acting_for(tenant_id):
         users = list_users(tenant_id)
         user_ids = {user.id for user in users} | _users_in_audit_log(tenant_id)
         counts: dict[str, int] = {}
         if not dry_run:
+            # cold start: loaded on first use
             from protu.crypto import keystore
 
             keystore.destroy_tenant_key(tenant_id)  # already done by the request; an operator's erasure starts here
@@ -174,6 +185,7 @@ def purge(tenant_id: str, erasure_id: str = "", *, actor: str = "system", dry_ru
 
 def _count_name(suffix: str) -> str:
     """A partition's name in the summary: the directory's kinds by their collection (``candidates``)."""
+    # cold start: loaded on first use
     from protu.directory import kinds
 
     if suffix.endswith("#SESSIONS"):
@@ -183,14 +195,13 @@ def _count_name(suffix: str) -> str:
 
 
 def _audit_erased(tenant_id: str, erasure_id: str, actor: str, counts: dict[str, int]) -> None:
-    from protu import audit
-
     details = {"erasure_id": erasure_id, "items_deleted": sum(counts.values())}
     audit.record(tenant_id, "company.erased", f"company:{tenant_id}", actor=actor, details=details)
 
 
 def _users_in_audit_log(tenant_id: str) -> set[str]:
     """Every user the company ever had (removed ones too): their sessions may outlive them until TTL."""
+    # cold start: loaded on first use
     from protu.audit.log import events
 
     found: set[str] = set()
@@ -206,6 +217,7 @@ def _users_in_audit_log(tenant_id: str) -> set[str]:
 
 
 def _sessions_pk(tenant_id: str, user_id: str) -> str:
+    # cold start: loaded on first use
     from protu.identity.models import Session
 
     return Session.partition(tenant_id, user_id)
@@ -214,6 +226,7 @@ def _sessions_pk(tenant_id: str, user_id: str) -> str:
 @cache
 def _key_model() -> type:
     """Any data-table item, by its key only."""
+    # cold start: loaded on first use
     from protu.store.items import DataItem
 
     class AnyItem(DataItem):
@@ -243,6 +256,7 @@ def _delete_partition(pk: str) -> int:
 def _delete_sign_in_indexes(tenant_id: str, emails: list[str]) -> int:
     """The accounts' sign-in indexes (``EMAIL#``), only those that still name this company, and this company's
     pending invitations in the addresses' invitation indexes (``INVITED#``)."""
+    # cold start: loaded on first use
     from protu.identity.models import EmailAccount, PendingInvitation
 
     deleted = 0
@@ -256,14 +270,13 @@ def _delete_sign_in_indexes(tenant_id: str, emails: list[str]) -> int:
             EmailAccount(*EmailAccount.key(email)).delete(condition=EmailAccount.tenant_id == tenant_id)
             deleted += 1
         except Exception as error:  # noqa: BLE001 - already gone, or the address moved to another company
-            from protu.store.base import condition_failed
-
             if not condition_failed(error):
                 raise
     return deleted
 
 
 def _delete_stripe_index(tenant_id: str) -> int:
+    # cold start: loaded on first use
     from protu.billing.models import BillingState, StripeCustomer
 
     try:
@@ -275,8 +288,6 @@ def _delete_stripe_index(tenant_id: str) -> int:
     try:
         StripeCustomer(*StripeCustomer.key(customer)).delete(condition=StripeCustomer.tenant_id == tenant_id)
     except Exception as error:  # noqa: BLE001 - already gone
-        from protu.store.base import condition_failed
-
         if not condition_failed(error):
             raise
         return 0

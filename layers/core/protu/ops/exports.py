@@ -26,16 +26,20 @@ import json
 import secrets
 import time
 import zipfile
-from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 
-from protu import aws, errors
+from protu import audit, aws, errors
+from protu.audit.log import events
+from protu.directory.store import Records
 from protu.logging import get_logger
+from protu.principal import Principal
 from protu.settings import settings
+from protu.store import scope
 from protu.store.base import tenant_pk
 from protu.store.items import DataItem
+from protu.store.tx import Transaction
 
 KEEP_DAYS = 7  # the archive and its request; the bucket's lifecycle rule for exports/ says the same
 URL_SECONDS = 300
@@ -69,21 +73,9 @@ def _sk(export_id: str) -> str:
     return f"EXPORT#{export_id}"
 
 
-@dataclass(frozen=True)
-class System:
-    """The principal a job acts as for a company: the owner who asked, with an owner's reach."""
-
-    tenant_id: str
-    user_id: str
-    role: str = "owner"
-    session_id: str = ""
-    auth_time: int = 0
-
-
 # ------------------------------------------------------------------------------------------------ requests
 def request(tenant_id: str, user_id: str, now: float | None = None) -> ExportRequest:
     """Record an export request (audited). While one is pending or running, that one is answered instead."""
-    from protu.store.tx import Transaction
 
     now = int(time.time() if now is None else now)
     for found in recent(tenant_id, limit=5):
@@ -127,7 +119,6 @@ def get(tenant_id: str, export_id: str) -> ExportRequest:
 
 def download_url(item: ExportRequest, user_id: str) -> tuple[str, int]:
     """A short-lived URL of a ready archive (audited: the archive holds everything in clear)."""
-    from protu import audit
 
     client = aws.client("s3")
     filename = f"protu-export-{item.tenant_id}-{time.strftime('%Y%m%d', time.gmtime(int(item.requested_at)))}.zip"
@@ -148,11 +139,9 @@ def download_url(item: ExportRequest, user_id: str) -> tuple[str, int]:
 # ------------------------------------------------------------------------------------------------ the job
 def run(tenant_id: str, export_id: str) -> dict[str, Any]:
     """Build one requested archive; answers its summary. A request already done (or gone) is left alone."""
-    from protu.store import scope
 
     started = time.monotonic()
-    with scope.request():
-        scope.bind(tenant_id)
+    with scope.acting_for(tenant_id):
         try:
             item = get(tenant_id, export_id)
         except errors.NotFound:
@@ -196,8 +185,6 @@ def _finish(
     counts: dict | None = None,
     outcome: str = "success",
 ) -> None:
-    from protu.store.tx import Transaction
-
     actions = [ExportRequest.status.set(status), ExportRequest.completed_at.set(int(time.time()))]
     if key:
         actions += [
@@ -236,6 +223,7 @@ def archive(tenant_id: str, requested_by: str, export_id: str = "") -> tuple[byt
 
 
 def _company(tenant_id: str) -> dict[str, Any]:
+    # cold start: loaded on first use
     from protu.billing import service as billing
     from protu.identity import company_settings
 
@@ -250,6 +238,7 @@ def _company(tenant_id: str) -> dict[str, Any]:
 
 
 def _users(tenant_id: str) -> list[dict[str, Any]]:
+    # cold start: loaded on first use
     from protu.identity.users import list_users
 
     fields = ("id", "email", "name", "role", "status", "created_at", "last_sign_in_at", "mfa_enabled")
@@ -257,12 +246,13 @@ def _users(tenant_id: str) -> list[dict[str, Any]]:
 
 
 def _records(tenant_id: str, requested_by: str) -> dict[str, list[Any]]:
+    # cold start: loaded on first use
     import msgspec
 
+    # cold start: loaded on first use
     from protu.directory import kinds, service
-    from protu.directory.store import Records
 
-    principal = System(tenant_id, requested_by)
+    principal = Principal.system(tenant_id, requested_by)
     found: dict[str, list[Any]] = {}
     for kind in kinds.KINDS.values():
         records, cursor = [], None
@@ -276,8 +266,6 @@ def _records(tenant_id: str, requested_by: str) -> dict[str, list[Any]]:
 
 
 def _audit_events(tenant_id: str) -> list[dict[str, Any]]:
-    from protu.audit.log import events
-
     found, cursor = [], None
     while True:
         page, cursor = events(tenant_id, limit=100, cursor=cursor)

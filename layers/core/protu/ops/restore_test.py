@@ -25,7 +25,7 @@ from typing import Any
 
 from protu import aws
 from protu.logging import get_logger
-from protu.ops import backup
+from protu.ops import backup, status
 from protu.settings import settings
 
 SAMPLE = 25
@@ -33,8 +33,6 @@ log = get_logger(__name__)
 
 
 def run(*, rid: str | None = None, sample: int = SAMPLE, progress: Any = None) -> dict[str, Any]:
-    from protu.ops import status
-
     try:
         result = _run(rid=rid, sample=sample, progress=progress)
     except Exception as error:
@@ -104,6 +102,7 @@ def _check_table(rid: str, short: str, companies: dict[str, dict], problems: lis
 
 def _decrypt_sample(rid: str, manifest: dict, sample: int, problems: list[str]) -> dict[str, int]:
     """Open up to ``sample`` sealed records of the data export with the live keys."""
+    # cold start: loaded on first use
     from protu import crypto, errors
     from protu.directory import service
     from protu.directory.kinds import KINDS
@@ -137,6 +136,7 @@ def _decrypt_sample(rid: str, manifest: dict, sample: int, problems: list[str]) 
 
 
 def _finish(result: dict[str, Any], started: float) -> dict[str, Any]:
+    # cold start: loaded on first use
     from protu.security import signals
 
     result["seconds"] = round(time.monotonic() - started, 3)

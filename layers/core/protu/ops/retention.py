@@ -21,9 +21,11 @@ import time
 from collections import Counter
 from typing import Any
 
-from protu import aws
+from protu import aws, errors
+from protu.audit import context
 from protu.logging import get_logger
 from protu.ops.backup import pages
+from protu.principal import Principal
 from protu.settings import settings
 
 GRACE_SECONDS = 3600
@@ -109,16 +111,13 @@ def run(*, now: float | None = None, dry_run: bool = False, deadline: float | No
 
 def _erase_candidate(company: str, candidate_id: str) -> bool:
     """Erase one candidate for their company (its tenant session); False when they could not be (logged)."""
-    from protu import errors
-    from protu.audit import context
+    # cold start: loaded on first use
     from protu.directory import kinds, service
-    from protu.ops.exports import System
     from protu.store import scope
 
-    with scope.request(), context.bound(actor=ACTOR):
-        scope.bind(company)
+    with scope.acting_for(company), context.bound(actor=ACTOR):
         try:
-            service.erase(System(company, ACTOR), kinds.CANDIDATES, candidate_id)
+            service.erase(Principal.system(company, ACTOR), kinds.CANDIDATES, candidate_id)
         except errors.NotFound:
             return False  # erased meanwhile
         except errors.ProtuError as error:

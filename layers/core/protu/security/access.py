@@ -20,10 +20,12 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pynamodb.attributes import NumberAttribute
 
+from protu import caches
+from protu.principal import Principal
+from protu.security import ratelimit, signals
 from protu.store.base import tenant_pk
 from protu.store.items import DataItem
 
@@ -40,13 +42,18 @@ _profiles: dict[str, tuple[float, dict[int, set[str]]]] = {}  # tenant -> (read 
 _lock = threading.Lock()
 
 
+@caches.register
+def _forget_profiles() -> None:
+    _profiles.clear()
+
+
 class AccessHour(DataItem):
     """A company opened sensitive records in this hour (UTC) of this day."""
 
     expires_at = NumberAttribute()
 
 
-def opened(principal: Any, entity: str, count: int) -> list[str]:
+def opened(principal: Principal, entity: str, count: int) -> list[str]:
     """Count ``count`` sensitive records opened by the caller; answers the signals this read raised."""
     raised = []
     now = clock()
@@ -57,9 +64,7 @@ def opened(principal: Any, entity: str, count: int) -> list[str]:
     return raised
 
 
-def _too_many(principal: Any, entity: str, count: int, now: float) -> bool:
-    from protu.security import ratelimit, signals
-
+def _too_many(principal: Principal, entity: str, count: int, now: float) -> bool:
     key = f"{principal.tenant_id}:{principal.user_id}"
     decision = ratelimit.hit("reads", key, limit=READS_LIMIT, window_seconds=WINDOW_SECONDS, weight=count, now=now)
     crossed = decision.count > READS_LIMIT >= decision.count - count
@@ -73,9 +78,8 @@ def _too_many(principal: Any, entity: str, count: int, now: float) -> bool:
     return crossed
 
 
-def _off_hours(principal: Any, entity: str, count: int, now: float) -> bool:
+def _off_hours(principal: Principal, entity: str, count: int, now: float) -> bool:
     """Whether this read happened in one of the company's quiet hours (judged before it is counted)."""
-    from protu.security import ratelimit, signals
 
     moment = datetime.fromtimestamp(now, UTC)
     profile = usual_hours(principal.tenant_id, now)

@@ -13,6 +13,9 @@ import time
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from protu import errors
+from protu.security import ratelimit
+from protu.security.addresses import address_key
+from protu.store.dynamo import condition_failed
 from protu.store.items import DataItem
 
 BLOCK_SECONDS = 24 * 3600
@@ -27,9 +30,7 @@ class AddressBlock(DataItem):
 
     @staticmethod
     def key(address: str) -> tuple[str, str]:
-        from protu.security import login_guard, ratelimit
-
-        return f"RL#block#{ratelimit.key_hash(login_guard.address_key(address))}", "BLOCK"
+        return f"RL#block#{ratelimit.key_hash(address_key(address))}", "BLOCK"
 
 
 def block(address: str, *, reason: str, seconds: int = BLOCK_SECONDS, now: float | None = None) -> int:
@@ -40,8 +41,6 @@ def block(address: str, *, reason: str, seconds: int = BLOCK_SECONDS, now: float
     try:
         item.save(condition=AddressBlock.pk.does_not_exist() | (AddressBlock.until < until))
     except Exception as error:  # noqa: BLE001 - a longer block is already in place
-        from protu.store.base import condition_failed
-
         if not condition_failed(error):
             raise
     return until

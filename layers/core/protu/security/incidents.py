@@ -22,6 +22,7 @@ Layout (data table; written by the incident functions with their own role, never
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -38,7 +39,9 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from protu.logging import get_logger
-from protu.store.base import condition_failed, tenant_pk
+from protu.security import access
+from protu.store import dynamo
+from protu.store.base import tenant_pk
 from protu.store.items import DataItem
 
 log = get_logger(__name__)
@@ -52,6 +55,7 @@ NOTIFY_SECONDS = 72 * 3600  # affected customers are told within 72 hours of det
 MAX_SIGNALS = 50  # signal ids kept on an incident (the count goes on)
 MAX_TIMELINE = 200
 INDEX = "INCIDENTS"
+INCIDENT_ID = re.compile(r"inc-[0-9]{8}-[0-9a-f]{10}")  # "inc-<YYYYMMDD of detection>-<10 hex>" (``_open``)
 
 
 # ------------------------------------------------------------------------------------------------ rules
@@ -74,9 +78,7 @@ class Rule:
 
 
 def _mass_read(details: dict[str, Any]) -> bool:
-    from protu.security.access import READS_LIMIT
-
-    return int(details.get("opened") or 0) >= 4 * READS_LIMIT
+    return int(details.get("opened") or 0) >= 4 * access.READS_LIMIT  # read at the time: configuration
 
 
 RULES: dict[str, Rule] = {
@@ -291,11 +293,6 @@ def _reached(rule: Rule, key: str, signal: dict[str, Any], now: float) -> tuple[
 
 
 def _open(rule: Rule, key: str, signal: dict[str, Any], now: float, subjects: set[str]) -> tuple[Incident, bool]:
-    from pynamodb.transactions import TransactWrite
-
-    from protu.settings import settings
-    from protu.store.tx import _connection, _endpoint  # the connection every transaction uses
-
     detected = int(now)
     incident_id = "inc-" + datetime.fromtimestamp(detected, UTC).strftime("%Y%m%d") + "-" + secrets.token_hex(5)
     incident = Incident(
@@ -318,13 +315,12 @@ def _open(rule: Rule, key: str, signal: dict[str, Any], now: float, subjects: se
         incident.users = set(incident.users or ()) | subjects
         incident.companies = set(incident.companies or ()) | {subject.partition(":")[0] for subject in subjects}
     index = OpenIncident(*OpenIncident.key(key), incident_id=incident_id)
-    current = settings()
     try:
-        with TransactWrite(connection=_connection(current.region, _endpoint())) as tx:
+        with dynamo.write_transaction() as tx:
             tx.save(index, condition=OpenIncident.pk.does_not_exist())
             tx.save(incident, condition=Incident.pk.does_not_exist())
     except Exception as error:  # noqa: BLE001 - another signal opened it at the same moment: join that one
-        if getattr(error, "cause_response_code", None) != "TransactionCanceledException":
+        if dynamo.cancellation(error) is None:
             raise
         found = OpenIncident.get(*OpenIncident.key(key), consistent_read=True)
         return _join(Incident.get(*Incident.key(found.incident_id), consistent_read=True), signal), False
@@ -432,7 +428,7 @@ def close(incident_id: str, *, now: float | None = None) -> Incident:
     try:
         OpenIncident(*OpenIncident.key(incident.dedupe_key)).delete(condition=OpenIncident.incident_id == incident.id)
     except Exception as error:  # noqa: BLE001 - already gone
-        if not condition_failed(error):
+        if not dynamo.condition_failed(error):
             raise
     return incident
 
@@ -442,6 +438,27 @@ def listing(*, limit: int = 50, status: str | None = None) -> list[Incident]:
     found = Incident.gsi1.query(INDEX, scan_index_forward=False, limit=limit * 4 if status else limit)
     items = [item for item in found if status is None or item.status == status]
     return items[:limit]
+
+
+# ------------------------------------------------------------------------------------------------ companies' view
+COMPANY_LIMIT = 200  # the incidents a company's owners are shown at most
+
+
+def company_incidents(tenant_id: str, *, limit: int = COMPANY_LIMIT) -> list[CompanyIncident]:
+    """What the company's owners see of the incidents that concern it (``CompanyIncident``), newest first."""
+    found = CompanyIncident.query(tenant_pk(tenant_id, INDEX), consistent_read=True, limit=limit)
+    return sorted(found, key=lambda item: -int(item.detected_at))
+
+
+def company_incident(tenant_id: str, incident_id: str) -> CompanyIncident | None:
+    """What the company's owners see of one incident, or None when it does not concern the company (or is no
+    incident id at all)."""
+    if not isinstance(incident_id, str) or not INCIDENT_ID.fullmatch(incident_id):
+        return None
+    try:
+        return CompanyIncident.get(*CompanyIncident.key(tenant_id, incident_id), consistent_read=True)
+    except CompanyIncident.DoesNotExist:
+        return None
 
 
 def _entry(at: int, step: str, note: str) -> dict[str, Any]:

@@ -30,15 +30,15 @@ stranger does not have.
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 import time
 from dataclasses import dataclass
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
-from protu import errors, metrics
-from protu.security import ratelimit
+from protu import emails, errors, metrics
+from protu.security import blocks, ratelimit
+from protu.security.addresses import address_key
+from protu.store.dynamo import condition_failed
 from protu.store.items import DataItem
 
 WINDOW_SECONDS = 15 * 60
@@ -52,7 +52,6 @@ STEP_UP_SECONDS = 24 * 3600
 ACCOUNT_SCOPE = "login-account"
 ADDRESS_SCOPE = "login-address"
 PAIR_SCOPE = "login-pair"
-IPV6_PREFIX = 64  # one IPv6 subscriber usually holds a whole /64: counting single addresses would be useless
 
 MESSAGE = "Too many sign-in attempts. Try again later."
 
@@ -105,7 +104,6 @@ def check(email: str, source_ip: str, *, now: float | None = None) -> Verdict:
     """Refuse the attempt (``RateLimited``, code ``too_many_attempts``, ``Retry-After``) when the address is over
     its limit or this account-and-address pair is inside its delay; otherwise say whether a step-up is needed.
     Reads only: an attempt counts when it fails."""
-    from protu.security import blocks
 
     now = time.time() if now is None else now
     blocks.check(source_ip, now=now)  # an incident's containment blocked the address
@@ -179,7 +177,6 @@ def require_step_up(email: str, *, reason: str, seconds: int = STEP_UP_SECONDS, 
     """Put the account under step-up (its next sign-in needs an email link or the second factor). Answers whether
     it was not under step-up already: what follows a new step-up (the holder's mail) happens once, not each time a
     stranger reaches the limit again."""
-    from protu.store.base import condition_failed
 
     now = time.time() if now is None else now
     until = int(now + seconds)
@@ -215,22 +212,6 @@ def _pair(email: str, source_ip: str) -> str:
     return normalise_email(email) + "|" + address_key(source_ip)
 
 
-def network_id(source_ip: str) -> str:
-    """A short hash of the network an address belongs to (/24 for IPv4, /64 for IPv6): what an account keeps of
-    the networks it signed in from, so its holder's requests can be told from a stranger's without storing an
-    address."""
-    text = (source_ip or "").strip()
-    try:
-        address = ipaddress.ip_address(text)
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        prefix = 24 if address.version == 4 else IPV6_PREFIX
-        text = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-    except ValueError:
-        text = text or "<unknown>"
-    return hashlib.sha256(("network:" + text).encode()).hexdigest()[:16]
-
-
 def account_id(email: str) -> str:
     """An opaque name of the account an attempt was for (a hash of the normalised email): enough to count
     distinct accounts in a burst (``protu.security.incidents``) without keeping the address."""
@@ -238,22 +219,7 @@ def account_id(email: str) -> str:
 
 
 def normalise_email(email: str) -> str:
-    """The account key: surrounding whitespace removed, case folded (``" Ana@X.com "`` and ``"ana@x.com"`` are one
-    account)."""
-    key = (email or "").strip().casefold()
+    """The account key (``protu.emails``: surrounding whitespace removed, case folded, so ``" Ana@X.com "`` and
+    ``"ana@x.com"`` are one account)."""
+    key = emails.normalise(email or "")
     return key or "<empty>"  # an empty login is still a counted attempt
-
-
-def address_key(source_ip: str) -> str:
-    """The address key: an IPv4 address as is (IPv4-mapped IPv6 too), an IPv6 address as its /64 network; text
-    that is not an address is counted as it comes."""
-    text = (source_ip or "").strip()
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return text or "<unknown>"
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False))
-    return str(address)

@@ -48,6 +48,9 @@ from pynamodb.exceptions import DoesNotExist
 
 from protu import errors
 from protu.logging import get_logger
+from protu.security import ratelimit, signals
+from protu.security.addresses import address_key
+from protu.store import scope
 from protu.store.items import DataItem
 
 LIMIT = 5
@@ -116,7 +119,6 @@ def submit(
 
     ``ValidationFailed`` (422, ``details.field``) for a blank description or an address mail cannot go to;
     ``RateLimited`` (429 ``too_many_reports``) past the limit; ``RuntimeError`` inside a tenant scope (a bug)."""
-    from protu.store import scope
 
     if scope.current() is not None:
         raise RuntimeError("a security report belongs to no company: submit it outside a tenant scope")
@@ -174,6 +176,7 @@ def _text(value: str | None, field: str, limit: int, *, required: bool = False) 
 
 def _contact(value: str) -> str:
     """The address we acknowledge to: one address the mailer accepts (its own rule, so no drift)."""
+    # cold start: loaded on first use
     from protu.mail.client import _address
 
     address = (value or "").strip()
@@ -186,11 +189,7 @@ def _contact(value: str) -> str:
 
 
 def _count(source_ip: str, now: float | None) -> None:
-    from protu.security import login_guard, ratelimit
-
-    decision = ratelimit.hit(
-        RATE_SCOPE, login_guard.address_key(source_ip), limit=LIMIT, window_seconds=WINDOW_SECONDS, now=now
-    )
+    decision = ratelimit.hit(RATE_SCOPE, address_key(source_ip), limit=LIMIT, window_seconds=WINDOW_SECONDS, now=now)
     if not decision.allowed:
         log.warning("security report refused: rate limit", extra={"count": decision.count})
         raise errors.RateLimited(MESSAGE, code="too_many_reports", headers={"Retry-After": str(decision.retry_after)})
@@ -213,7 +212,6 @@ def _signal(report_id: str, source_ip: str) -> None:
     """The signal names the report only: its details are logged and kept, the report's text is confidential. A
     failure to store it is logged (``raise_signal`` has already written its log line) and does not lose the
     report, which is stored."""
-    from protu.security import signals
 
     try:
         signals.raise_signal(SIGNAL, source_ip=source_ip or None, details={"report": report_id})
@@ -225,6 +223,7 @@ def _acknowledge(item: SecurityReport, now: float | None = None) -> str:
     """Email the acknowledgement now; "sent", or "pending" when it could not go out (never an error). Past the
     mailbox's daily limit nothing is sent, the report is marked "withheld" and the answer is still "sent" (see
     the module doc)."""
+    # cold start: loaded on first use
     from protu import mail
 
     if not _may_acknowledge(item, now):
@@ -262,7 +261,6 @@ def _may_acknowledge(item: SecurityReport, now: float | None) -> bool:
     """Count one acknowledgement against the contact's mailbox; whether it is within ``ACK_LIMIT`` a day. The
     counter failing withholds nothing: the report is kept either way, the per-address limit still holds, and an
     acknowledgement lost to a counter's hiccup would break the page's promise to a real reporter."""
-    from protu.security import ratelimit
 
     try:
         decision = ratelimit.hit(

@@ -27,13 +27,20 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 from protu import aws, errors
+from protu.audit import context
+from protu.audit.log import events
+from protu.identity.models import User
 from protu.logging import get_logger
-from protu.security import incidents
+from protu.security import blocks, incidents, login_guard
+from protu.security.addresses import address_key
 from protu.security.incidents import Incident
 from protu.settings import settings
+from protu.store import scope
+from protu.store.tx import Transaction
 
 log = get_logger(__name__)
 ACTOR = "system:incident-response"
@@ -71,8 +78,6 @@ SOURCE_RULES = frozenset({"credential_stuffing"})  # incidents whose accounts we
 
 
 def contain(incident_id: str, now: float | None = None) -> dict[str, Any]:
-    from protu.security import blocks, login_guard
-
     now = time.time() if now is None else now
     incident = incidents.load(incident_id)
     addresses = sorted(incident.source_ips or ())
@@ -106,15 +111,9 @@ def contain(incident_id: str, now: float | None = None) -> dict[str, Any]:
 def _contain_company(
     company: str, user_ids: list[str], incident: Incident, addresses: list[str], got_in: set[str], now: float
 ) -> dict[str, int]:
-    from protu.audit import context
-    from protu.identity.models import User
-    from protu.security import login_guard
-    from protu.store import scope
-
-    sources = {login_guard.address_key(address) for address in addresses}
+    sources = {address_key(address) for address in addresses}
     done = {"sessions_revoked": 0, "accounts_locked": 0, "accounts_stepped_up": 0}
-    with scope.request(), context.bound(actor=ACTOR):
-        scope.bind(company)
+    with scope.acting_for(company), context.bound(actor=ACTOR):
         for user_id in user_ids:
             try:
                 user = User.get(*User.key(company, user_id), consistent_read=True)
@@ -133,20 +132,19 @@ def _contain_company(
 def _got_in(company: str, user_id: str, got_in: set[str], sources: set[str]) -> bool:
     """Evidence that the attacking addresses got into this account: a password sign-in from them, or a live
     session started from them."""
+    # cold start: loaded on first use
     from protu.identity import sessions
-    from protu.security import login_guard
 
     if f"{company}:{user_id}" in got_in:
         return True
-    return any(login_guard.address_key(s.ip) in sources for s in sessions.live_for(company, user_id))
+    return any(address_key(s.ip) in sources for s in sessions.live_for(company, user_id))
 
 
 def _step_up(company: str, user: Any, incident: Incident, now: float) -> None:
     """An account named in a sign-in burst, with no sign of the attacker inside: its next sign-in needs a step-up,
     its holder is told, its sessions go on."""
+    # cold start: loaded on first use
     from protu.identity import accounts
-    from protu.security import login_guard
-    from protu.store.tx import Transaction
 
     login_guard.require_step_up(user.email, reason="incident", now=now)
     with Transaction(company, actor=ACTOR) as tx:
@@ -157,9 +155,8 @@ def _step_up(company: str, user: Any, incident: Incident, now: float) -> None:
 def _lock(company: str, user: Any, incident: Incident, now: float) -> tuple[int, int]:
     """Evidence that the account itself is compromised: every session ends and the account is locked until its
     holder proves their mailbox."""
+    # cold start: loaded on first use
     from protu.identity import accounts
-    from protu.identity.models import User
-    from protu.store.tx import Transaction
 
     revoked = accounts.end_sessions(
         company, user.id, actor=ACTOR, reason="incident_containment", action="incident.sessions_revoked"
@@ -196,12 +193,8 @@ def assess(incident_id: str, now: float | None = None) -> dict[str, Any]:
 
 
 def _company_scope(company: str, user_ids: set[str], since: int) -> dict[str, Any]:
-    from protu.audit.log import events
-    from protu.store import scope
-
     opened: dict[str, int] = {}
-    with scope.request():
-        scope.bind(company)
+    with scope.acting_for(company):
         cursor = None
         while True:
             page, cursor = events(company, limit=100, cursor=cursor)
@@ -223,6 +216,7 @@ def notify(incident_id: str, now: float | None = None) -> dict[str, Any]:
     """The notice to the owners of every company concerned that was not told yet (a retry or a re-run never
     sends it twice). Raises when mail cannot be sent (the workflow retries, then records the failure; the 72-hour
     watch escalates)."""
+    # cold start: loaded on first use
     from protu import mail
 
     now = time.time() if now is None else now
@@ -258,12 +252,11 @@ def notify(incident_id: str, now: float | None = None) -> dict[str, Any]:
 
 def _owners(company: str) -> tuple[str, list[str]] | None:
     """The company's name and its active owners' emails; None when the company is gone."""
+    # cold start: loaded on first use
     from protu.identity import company_settings
     from protu.identity.users import list_users
-    from protu.store import scope
 
-    with scope.request():
-        scope.bind(company)
+    with scope.acting_for(company):
         try:
             name = company_settings.get(company).name
         except errors.NotFound:
@@ -274,6 +267,7 @@ def _owners(company: str) -> tuple[str, list[str]] | None:
 def _send_resolved(incident: Incident) -> None:
     """The closing update to the owners of the companies that were sent the notice. Best effort: the incident is
     resolved whatever happens to this mail (a failure is logged, and their Incidents page says it)."""
+    # cold start: loaded on first use
     from protu import mail
 
     for company in sorted(incident.notified_companies or ()):
@@ -393,7 +387,6 @@ def close(incident_id: str) -> dict[str, Any]:
 def sync_company_view(company: str, incident_id: str) -> None:
     """What the company's owners see of the incident: its title, severity, status, times, their part of the
     scope and the timeline (other companies' parts left out)."""
-    from protu.store import scope
 
     incident = incidents.load(incident_id)
     document = incident.document()
@@ -412,8 +405,7 @@ def sync_company_view(company: str, incident_id: str) -> None:
     }
     view["timeline"] = _owners_timeline(document["timeline"])
     view["affected"] = (incident.scope or {}).get(company, {})
-    with scope.request():
-        scope.bind(company)
+    with scope.acting_for(company):
         incidents.CompanyIncident(
             *incidents.CompanyIncident.key(company, incident_id),
             id=incident_id,
@@ -451,8 +443,6 @@ def _iso(epoch: int) -> str:
 
 
 def _epoch(value: Any) -> float:
-    from datetime import datetime
-
     if not value:
         return 0.0
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()

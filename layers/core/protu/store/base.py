@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from protu.settings import settings
 from protu.store import scope
 
 _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
@@ -45,8 +46,6 @@ class SettingValue:
         self.field = field
 
     def __get__(self, instance: object, owner: type | None = None) -> str:
-        from protu.settings import settings
-
         return getattr(settings(), self.field)
 
 
@@ -57,9 +56,3 @@ def tenant_pk(tenant_id: str, *parts: str) -> str:
         raise ValueError("invalid tenant id")
     scope.bind(tenant_id)  # a request acts for one company only (protu.store.scope)
     return "#".join(("T", tenant_id, *parts))
-
-
-def condition_failed(error: Exception) -> bool:
-    """Whether a PynamoDB write failed only because its condition did not hold (an expected race), as opposed to
-    DynamoDB being unreachable or refusing the request (which must surface as 503, not as "wrong code")."""
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"

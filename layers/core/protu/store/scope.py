@@ -25,6 +25,20 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import botocore.session
+import pynamodb.connection.base as base
+from botocore.credentials import (
+    CredentialProvider,
+    CredentialResolver,
+    Credentials,
+    RefreshableCredentials,
+    create_credential_resolver,
+)
+
+from protu import aws, caches, errors
+from protu.logging import get_logger
+from protu.settings import settings
+
 _OPEN = "<open>"  # inside a request, no company named yet
 _bound: ContextVar[str | None] = ContextVar("protu_tenant_scope", default=None)
 
@@ -48,6 +62,15 @@ def request() -> Iterator[None]:
         _bound.reset(token)
 
 
+@contextmanager
+def acting_for(tenant_id: str) -> Iterator[None]:
+    """Act for one company outside an HTTP request (jobs, the incident workflow, operators): a request bound to
+    ``tenant_id`` from the start, so the in-code fence and the company's role apply as they do to its requests."""
+    with request():
+        bind(tenant_id)
+        yield
+
+
 def bind(tenant_id: str) -> None:
     """Name the company the current request acts for (``tenant_pk`` calls this for every key it builds)."""
     current = _bound.get()
@@ -56,7 +79,6 @@ def bind(tenant_id: str) -> None:
     if current == _OPEN:
         _bound.set(tenant_id)
         return
-    from protu.logging import get_logger
 
     get_logger(__name__).error("cross-tenant access refused", extra={"bound": current, "named": tenant_id})
     raise CrossTenantAccess("a request bound to one company named another company's data")
@@ -70,14 +92,11 @@ def current() -> str | None:
 
 # ------------------------------------------------------------------------------------------------ credentials
 def _role_arn() -> str:
-    from protu.settings import settings
-
     return settings().tenant_role_arn
 
 
 def _assume(tenant_id: str) -> dict[str, str]:
     """Fresh credentials of the tenant role, tagged with the company (botocore's refresh metadata format)."""
-    from protu import aws, errors
 
     try:
         reply = aws.client("sts").assume_role(
@@ -87,8 +106,6 @@ def _assume(tenant_id: str) -> dict[str, str]:
             Tags=[{"Key": "tenant", "Value": tenant_id}],
         )
     except Exception as error:  # noqa: BLE001 - STS unreachable or refusing: the request cannot be served
-        from protu.logging import get_logger
-
         get_logger(__name__).warning("tenant role unavailable", extra={"error_type": type(error).__name__})
         raise errors.ServiceUnavailable() from None
     found = reply["Credentials"]
@@ -105,7 +122,6 @@ def tenant_credentials(tenant_id: str) -> Any:
     found = _tenant_credentials.get(tenant_id)
     if found is not None:
         return found
-    from botocore.credentials import RefreshableCredentials
 
     made = RefreshableCredentials.create_from_metadata(
         metadata=_assume(tenant_id), refresh_using=lambda: _assume(tenant_id), method="protu-tenant-role"
@@ -116,15 +132,14 @@ def tenant_credentials(tenant_id: str) -> Any:
         return _tenant_credentials.setdefault(tenant_id, made)
 
 
-def forget_credentials() -> None:
+@caches.register
+def _forget_credentials() -> None:
     """Drop cached tenant credentials (after the role or the endpoint changed)."""
     with _lock:
         _tenant_credentials.clear()
 
 
 def _scoped_credentials_class() -> type:
-    from botocore.credentials import Credentials
-
     class ScopedCredentials(Credentials):
         """The function's own credentials, or the bound company's role credentials while a request is bound.
 
@@ -161,8 +176,6 @@ def _scoped_credentials_class() -> type:
 
 def dynamodb_session() -> Any:
     """A botocore session whose credentials follow the request's company (PynamoDB makes one per thread)."""
-    import botocore.session
-    from botocore.credentials import CredentialProvider, CredentialResolver, create_credential_resolver
 
     session = botocore.session.get_session()
     default = create_credential_resolver(session)
@@ -182,6 +195,5 @@ def dynamodb_session() -> Any:
 def install() -> None:
     """Make PynamoDB's connections sign with ``dynamodb_session``'s credentials (PynamoDB creates its botocore
     sessions through ``pynamodb.connection.base.get_session``; it has no setting for a credential provider)."""
-    import pynamodb.connection.base as base
 
     base.get_session = dynamodb_session

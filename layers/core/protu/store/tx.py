@@ -16,19 +16,16 @@ never retried. An exception inside the ``with`` block writes nothing.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
-import uuid
-from functools import cache
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from protu import errors
 from protu.audit import chain, context, models  # modules, not names: protu.audit imports protu.store too
 from protu.settings import settings
+from protu.store import dynamo
 
 MAX_ITEMS = 100  # DynamoDB's limit of items per TransactWriteItems
 HEAD_RACE_SECONDS = 8.0  # how long a writer keeps retrying a contended chain head before answering 503
@@ -41,13 +38,6 @@ class AuditRequired(RuntimeError):
 
 class TransactionTooLarge(ValueError):
     """More than DynamoDB's 100 items (data writes + audit events + the chain head) in one transaction."""
-
-
-@cache
-def _connection(region: str, endpoint: str | None):
-    from pynamodb.connection import Connection
-
-    return Connection(region=region, host=endpoint)
 
 
 class Transaction:
@@ -197,9 +187,7 @@ class Transaction:
         return events
 
     def _write(self, events: list[dict[str, Any]], head: models.AuditHead | None) -> None:
-        s = settings()
-        # A fresh token per attempt makes botocore's own retries of this attempt idempotent on DynamoDB's side.
-        with TransactWrite(connection=_connection(s.region, _endpoint()), client_request_token=uuid.uuid4().hex) as tw:
+        with dynamo.write_transaction() as tw:  # a fresh request token per attempt (see dynamo)
             for model_cls, hash_key, range_key, condition in self._checks:
                 tw.condition_check(model_cls, hash_key, range_key, condition=condition)
             for model, condition in self._deletes:
@@ -222,28 +210,17 @@ class Transaction:
         Cancellation reasons come one per item, in the order PynamoDB sends them: condition checks, deletes, puts
         (data, then the events, then the head), updates.
         """
-        if exc.cause_response_code != "TransactionCanceledException":
+        cancelled = dynamo.cancellation(exc)
+        if cancelled is None:
             return False
         before = len(self._checks) + len(self._deletes) + len(self._puts)
         labels = ["data"] * before + ["event"] * len(self._entries) + ["head"] + ["data"] * len(self._updates)
-        failed = {
-            label
-            for label, reason in zip(labels, exc.cancellation_reasons, strict=False)
-            if reason is not None and reason.code == "ConditionalCheckFailed"
-        }
-        conflicts = any(
-            reason is not None and reason.code == "TransactionConflict" for reason in exc.cancellation_reasons
-        )
+        failed = {labels[i] for i in cancelled.failed_conditions if i < len(labels)}
         if "data" in failed:
             raise errors.Conflict() from exc
-        if "head" in failed or conflicts:
+        if "head" in failed or cancelled.conflicted:
             return True
         if "event" in failed:
             # The head matched but an event's key is taken: the chain was written around this code.
             raise errors.AuditChainBroken("An audit event already exists at the next position.") from exc
         return False
-
-
-def _endpoint() -> str | None:
-    """The endpoint override botocore would use (the local cloud); part of the connection cache key."""
-    return os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
