@@ -5,16 +5,29 @@ sends for an SQS source (``{"Records": [{"messageId", "receiptHandle", "body", "
 "md5OfBody", "eventSource": "aws:sqs", "eventSourceARN", "awsRegion"}]}``). As with ``ReportBatchItemFailures``,
 the messages the handler names in ``batchItemFailures`` (or all of them, when it raises) stay in the queue and come
 back after their visibility timeout; the others are deleted.
+
+One pump at a time per queue in a process: the local server's threads (a request from a page still open) and a
+test's client drain the same queue, and a drain that found the queue empty because another thread holds the
+messages must wait for that thread to finish them, or it returns before their mail is sent.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from protu import aws
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+_draining: dict[str, threading.Lock] = {}
+_draining_lock = threading.Lock()
+
+
+def _one_drain_at_a_time(url: str) -> threading.Lock:
+    with _draining_lock:
+        return _draining.setdefault(url, threading.Lock())
 
 
 class QueuePump:
@@ -33,8 +46,12 @@ class QueuePump:
 
     def pump(self) -> int:
         """Deliver what the queue holds now, a batch at a time; answers how many messages were handled."""
-        sqs = aws.client("sqs")
         url = self.queue_url
+        with _one_drain_at_a_time(url):
+            return self._drain(url)
+
+    def _drain(self, url: str) -> int:
+        sqs = aws.client("sqs")
         handled = 0
         while True:
             answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=self.batch_size, AttributeNames=["All"])

@@ -8,7 +8,6 @@ found a problem and a company request that failed count as failures, as does any
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from protu import metrics
@@ -50,6 +49,8 @@ def mail(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 def _deadline(context: Any, margin_seconds: float = 60.0) -> float | None:
     """A ``time.monotonic()`` by which to stop, leaving ``margin_seconds`` of the invocation's time."""
+    # cold start: loaded on first use
+    import time
 
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     return time.monotonic() + remaining() / 1000 - margin_seconds if remaining else None

@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import unicodedata
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from protu.errors import ValidationFailed
+from protu.identity import passwords
 from protu.identity.passwords import (
     check_policy,
     hash_password,
@@ -258,27 +258,35 @@ def test_random_passwords_and_passphrases_pass(password):
     assert check_policy(password, email="jane.doe@example.com", name="Jane Doe", company="Doe Ltd") is None
 
 
-@pytest.mark.parametrize(
-    "password",
-    [
-        ("4@8({[</369&#!1|0$5+7%2/" * 6)[:128],  # every look-alike: 2+ seconds for zxcvbn on 64 of them
-        "".join(sorted("4@8({[<3691!|70$5+%2")) * 6 + "ab" * 4,
-        "1" * 128,
-        "a" * 128,
-        ("19871225" * 16)[:128],
-        "90817263" * 16,
-        hashlib.sha512(b"protu").hexdigest(),
-    ],
-)
-def test_a_check_takes_well_under_100_ms_whatever_the_input(password):
-    """zxcvbn is estimated on a bounded prefix: its look-alike matching is exponential in the symbols present."""
-    check_policy(STRONG)  # zxcvbn's lists are loaded
-    best = float("inf")
-    for _ in range(3):  # the best of three: a busy machine should not fail this
-        started = time.perf_counter()
-        code_of(password, email="jane.doe@example.com", name="Jane Doe", company="Doe Ltd")
-        best = min(best, time.perf_counter() - started)
-    assert best < 0.1
+WORST_INPUTS = [
+    ("4@8({[</369&#!1|0$5+7%2/" * 6)[:128],  # every look-alike: 2+ seconds for zxcvbn on 64 of them
+    "".join(sorted("4@8({[<3691!|70$5+%2")) * 6 + "ab" * 4,
+    "1" * 128,
+    "a" * 128,
+    ("19871225" * 16)[:128],
+    "90817263" * 16,
+    hashlib.sha512(b"protu").hexdigest(),
+]
+
+
+@pytest.mark.parametrize("password", WORST_INPUTS)
+def test_zxcvbn_looks_up_a_bounded_number_of_substrings_whatever_the_input(password, monkeypatch):
+    """zxcvbn is estimated on a bounded prefix: its look-alike matching is exponential in the symbols present. The
+    work is counted where zxcvbn does it (every word-list pass over every substring: ``dictionary_match``, called
+    as written, reversed and once per look-alike reading); ``make bench`` times the same inputs."""
+    import zxcvbn.matching
+
+    looked_up = []
+    real = zxcvbn.matching.dictionary_match
+
+    def counted(text, *args, **kwargs):
+        looked_up.append(len(text) * (len(text) + 1) // 2)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(zxcvbn.matching, "dictionary_match", counted)
+    code_of(password, email="jane.doe@example.com", name="Jane Doe", company="Doe Ltd")
+    assert looked_up, "zxcvbn estimated nothing"
+    assert sum(looked_up) <= passwords.ESTIMATE_BUDGET
 
 
 # One message per code, taken from known examples: any other rejection must carry exactly the same text

@@ -10,7 +10,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from botocore.config import Config
+
 from protu import caches
+from protu.settings import settings
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
@@ -21,9 +24,6 @@ _session = None
 def _botocore_config():
     global _config
     if _config is None:
-        # cold start: loaded on first use
-        from botocore.config import Config
-
         _config = Config(
             connect_timeout=2,
             read_timeout=5,
@@ -52,9 +52,6 @@ def client(service: str) -> Any:
     with _lock:
         found = _clients.get(service)
         if found is None:
-            # cold start: loaded on first use
-            from protu.settings import settings
-
             found = _shared_session().client(service, region_name=settings().region, config=_botocore_config())
             _clients[service] = found
     return found

@@ -40,6 +40,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from protu.settings import settings
+
 REDACTED = "[redacted]"
 
 # --- keys ------------------------------------------------------------------------------------------------------
@@ -360,9 +362,6 @@ def configure_logging(level: str | None = None) -> logging.Logger:
         logger.addHandler(handler)
         logger.propagate = False
     if level is None:
-        # cold start: loaded on first use
-        from protu.settings import settings
-
         level = settings().log_level
     logger.setLevel(level if isinstance(logging.getLevelName(level), int) else logging.INFO)
     _configured = True

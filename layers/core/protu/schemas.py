@@ -131,6 +131,20 @@ CompanyName = Annotated[
 ]
 """The company's name in its settings (``company_settings.normalise_name``)."""
 
+# ------------------------------------------------------------------------------------------------ passwords
+PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 8, 128  # code points after NFKC (``protu.identity.passwords``)
+Secret = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]  # a password to check: any length is judged
+NewSecret = Annotated[
+    Secret,
+    documented(
+        minLength=PASSWORD_MIN_LENGTH,
+        maxLength=PASSWORD_MAX_LENGTH,
+        description=f"A new password: {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters (counted after "
+        "NFKC normalisation), not a common or easily guessed one, nor built from your name, email or company.",
+    ),
+]
+"""A password being set: ``passwords.check_policy`` judges it (422 ``password_too_short``, ``password_weak``...)."""
+
 # ------------------------------------------------------------------------------------------------ records
 Version = Annotated[int, msgspec.Meta(ge=1)]
 """The version of a record as read: a change names it, and a stale one is a 409."""

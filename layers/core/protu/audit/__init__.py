@@ -10,8 +10,6 @@ Public API::
 Changes to company data append their events through ``protu.store.tx.Transaction``.
 """
 
-import importlib
-
 from protu.audit.context import bound, current
 
 __all__ = ["VerifyResult", "bound", "current", "events", "record", "verify"]
@@ -28,6 +26,9 @@ def __getattr__(name: str):
     """The storage-backed names load on first use (they import PynamoDB): binding the request's audit context,
     which every request does, stays free at cold start."""
     if name in _LAZY:
+        # cold start: loaded on first use
+        import importlib
+
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value

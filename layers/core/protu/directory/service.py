@@ -25,7 +25,6 @@ from protu import audit, errors
 from protu.directory import kinds as k
 from protu.directory.store import Record, Records, clean, ids, new_id
 from protu.principal import Principal
-from protu.security import access
 from protu.store.tx import Transaction
 
 
@@ -320,6 +319,8 @@ def _naming(name: str, where: dict[str, str], person_id: str) -> Any:
 
 def _reads(principal: Principal, kind: k.Kind, records: list[Record]) -> None:
     """A data-access event for opened sensitive records (who read whose, when), and the unusual-access watch."""
+    # cold start: loaded on first use
+    from protu.security import access
 
     subjects = sorted({str(s) for r in records if (s := subject_of(kind, r.id, _data(r)))})
     target = f"{kind.entity}:{records[0].id}" if len(records) == 1 else f"{kind.entity}:{len(records)} records"

@@ -15,29 +15,18 @@ from protu.http.routing import PUBLIC, Call, Refusal, Router
 from protu.identity import (
     accounts,
     company_settings,
-    passwords,
+    invitations,
     rbac,
     reauth,
     sessions,
     tokens,
 )
-from protu.schemas import Email, Name, Strict, documented, mailable, record_id
+from protu.schemas import Email, Name, NewSecret, Secret, Strict, mailable, record_id
 from protu.security import ratelimit
 
 router = Router("auth")
 EXAMPLE_TOKEN = "Vx3ka9Qe0lJ2pYHn7cR5sT1uW8zA4bD6fG2hK9mN0pQ"  # noqa: S105 - the shape of a token, for the API document
 
-Secret = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]  # a password to check: any length is judged
-NewSecret = Annotated[
-    Secret,
-    documented(
-        minLength=passwords.MIN_LENGTH,
-        maxLength=passwords.MAX_LENGTH,
-        description=f"A new password: {passwords.MIN_LENGTH} to {passwords.MAX_LENGTH} characters (counted after "
-        "NFKC normalisation), not a common or easily guessed one, nor built from your name, email or company.",
-    ),
-]
-"""A password being set: ``passwords.check_policy`` judges it (422 ``password_too_short``, ``password_weak``...)."""
 Token = Annotated[str, msgspec.Meta(min_length=20, max_length=128)]
 Code = Annotated[str, msgspec.Meta(min_length=6, max_length=32)]
 
@@ -349,8 +338,6 @@ def accept_invitation(call: Call) -> SignedInOut:
     """Join a company with the token of an invitation: your address becomes your account now. Only the newest link
     of an invitation works (400 ``invalid_token``); an address that has a Protu account already answers 409
     ``email_in_use`` (one address, one company); a name may not be a web address (422 ``name_contains_link``)."""
-    # cold start: loaded on first use
-    from protu.identity import invitations
 
     b = call.body
     result = invitations.accept(b.token, b.name.strip(), b.password, ip=call.source_ip, user_agent=call.user_agent)
@@ -363,8 +350,6 @@ def accept_invitation(call: Call) -> SignedInOut:
 def refuse_invitations(call: Call) -> StatusOut:
     """With the refuse link of an invitation email: decline that invitation (whoever sent it is told) and receive
     no more invitations to this address from anyone for a year (they answer 409 ``invitations_refused``)."""
-    # cold start: loaded on first use
-    from protu.identity import invitations
 
     invitations.refuse(call.body.token)
     return StatusOut("refused")

@@ -12,6 +12,7 @@ from typing import Literal
 import msgspec
 
 from protu.http.routing import Call, Refusal, Router
+from protu.identity import accounts
 from protu.schemas import Strict
 
 router = Router("billing")
@@ -71,7 +72,6 @@ def checkout(call: Call) -> UrlOut:
     """Start a subscription: answers the URL of Stripe Checkout for the chosen plan."""
     # cold start: loaded on first use
     from protu.billing import service
-    from protu.identity import accounts
 
     user = accounts.get_user(call.principal.tenant_id, call.principal.user_id)
     company = accounts.get_company(call.principal.tenant_id)

@@ -7,7 +7,6 @@ declared when this module is imported; ``build`` makes them again from ``kinds.K
 
 from __future__ import annotations
 
-import time
 from functools import cache
 from typing import Any
 
@@ -138,6 +137,9 @@ def _export_route(router: Router, kind: kinds.Kind) -> None:
     )
 
     def export(call: Call) -> Any:
+        # cold start: loaded on first use
+        import time
+
         person, records = service.export_person(call.principal, kind, call.params["id"])
         return answer(int(time.time()), person, *(records[other.name] for other in about))
 

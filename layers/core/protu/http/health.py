@@ -28,7 +28,6 @@ import msgspec
 from protu import aws, caches
 from protu.http.routing import PUBLIC, Call, Router
 from protu.observability import release
-from protu.ops import status
 from protu.settings import settings
 
 router = Router("health")
@@ -70,6 +69,9 @@ def _kms_key() -> Check:
 
 
 def _job(job: str, cloud_created: float | None, now: float) -> Check:
+    # cold start: loaded on first use
+    from protu.ops import status
+
     found = status.read(job)
     limit = JOB_MAX_AGE_HOURS * 3600
     if found is None:

@@ -18,6 +18,7 @@ import msgspec
 
 from protu import audit
 from protu.http.routing import Call, Router
+from protu.identity import accounts, company_settings, rbac
 
 router = Router("auth")
 
@@ -51,8 +52,6 @@ class NoticesOut(msgspec.Struct):
 @router.get("/api/me/notices", permission="self", response=NoticesOut)
 def notices(call: Call) -> NoticesOut:
     """What you should know now: two-factor required, a failed payment, email that cannot reach you."""
-    # cold start: loaded on first use
-    from protu.identity import accounts, company_settings, rbac
 
     principal = call.principal
     user = accounts.get_user(principal.tenant_id, principal.user_id)

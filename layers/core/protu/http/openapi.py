@@ -12,7 +12,6 @@ answer: those every operation of its shape can (``_errors``) and the refusals it
 
 from __future__ import annotations
 
-import os
 import re
 import types
 import typing
@@ -257,4 +256,7 @@ def install_document_route(app: Any) -> None:
 
 
 def _version() -> str:
+    # cold start: loaded on first use
+    import os
+
     return os.environ.get("PROTU_RELEASE", "dev")

@@ -12,7 +12,6 @@ import msgspec
 from protu import errors
 from protu.http.auth import refresh_cookie
 from protu.http.routing import Call, Refusal, Router
-from protu.ops import erasure, exports
 from protu.schemas import Strict
 
 if TYPE_CHECKING:  # imported where used: the API's cold start does not pay for exports and erasure
@@ -65,6 +64,8 @@ def _out(item: exports.ExportRequest) -> ExportOut:
 @router.post("/api/exports", permission="exports", status=202, response=ExportOut)
 def request_export(call: Call) -> ExportOut:
     """Export all of your company's data (opened, JSON in a ZIP); ask its status with GET /api/exports/{id}."""
+    # cold start: loaded on first use
+    from protu.ops import exports
 
     return _out(exports.request(call.principal.tenant_id, call.principal.user_id))
 
@@ -72,6 +73,8 @@ def request_export(call: Call) -> ExportOut:
 @router.get("/api/exports", permission="exports", response=ExportsOut)
 def list_exports(call: Call) -> ExportsOut:
     """Your company's recent exports (kept 7 days), newest first."""
+    # cold start: loaded on first use
+    from protu.ops import exports
 
     return ExportsOut([_out(item) for item in exports.recent(call.principal.tenant_id)])
 
@@ -79,6 +82,8 @@ def list_exports(call: Call) -> ExportsOut:
 @router.get("/api/exports/{id}", permission="exports", response=ExportOut)
 def read_export(call: Call) -> ExportOut:
     """One export's status; once ready, a download URL valid for 5 minutes (each one issued is audited)."""
+    # cold start: loaded on first use
+    from protu.ops import exports
 
     item = exports.get(call.principal.tenant_id, _export_id(call))
     found = _out(item)
@@ -111,6 +116,8 @@ def erase_company(call: Call) -> ErasureOut:
 
     The company's key is destroyed at once (its sealed data is unreadable everywhere, backups included), the
     subscription is cancelled, everyone is signed out, and the rest is deleted in the next moments."""
+    # cold start: loaded on first use
+    from protu.ops import erasure
 
     erasure_id = erasure.erase(call.principal, call.body.confirmation, call.source_ip)
     call.response_headers["Set-Cookie"] = refresh_cookie("", 0)

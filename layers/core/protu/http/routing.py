@@ -18,7 +18,9 @@ from functools import cache
 from typing import Any
 
 import msgspec
+from botocore.exceptions import BotoCoreError, ClientError
 from chalice import Response
+from pynamodb.exceptions import PynamoDBException
 
 from protu import errors
 from protu.audit import context as audit_context
@@ -208,9 +210,6 @@ def _view(app: Any, ep: Endpoint, authorize: Callable[[Call, Endpoint], Any] | N
 
 def unexpected(error: Exception) -> errors.ProtuError:
     """Map an error that escaped the domain: AWS outages to 503, anything else to a logged 500."""
-    # cold start: loaded on first use
-    from botocore.exceptions import BotoCoreError, ClientError
-    from pynamodb.exceptions import PynamoDBException
 
     if isinstance(error, BotoCoreError | ClientError | PynamoDBException):
         log.warning("upstream failure", extra={"error_type": type(error).__name__})

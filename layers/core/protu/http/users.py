@@ -6,7 +6,6 @@ from typing import Literal
 
 import msgspec
 
-from protu.billing import service as billing
 from protu.http.routing import Call, Refusal, Router
 from protu.identity import users
 from protu.schemas import Email, Strict, mailable, record_id
@@ -80,6 +79,8 @@ def invite(call: Call) -> UserOut:
     own company). Invitation emails are limited per day (429 ``invitation_limit_reached`` with ``Retry-After``: by
     plan for the company, and per address); an address whose holder refused invitations answers 409
     ``invitations_refused``."""
+    # cold start: loaded on first use
+    from protu.billing import service as billing
     from protu.identity import invitations  # imported by the route that uses it: cold start
 
     email = mailable(call.body.email)

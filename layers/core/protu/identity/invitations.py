@@ -34,7 +34,6 @@ import time
 
 from protu import audit, errors
 from protu.audit import context
-from protu.billing import service as billing
 from protu.identity import accounts, company_settings, rbac, sessions, tokens
 from protu.identity.models import (
     Company,
@@ -108,6 +107,8 @@ def refused(email: str) -> bool:
 # ------------------------------------------------------------------------------------------------ limits
 def _limit_error(tenant_id: str, email: str) -> errors.RateLimited | None:
     """The 429 to answer when this company may send no more invitation mail today (to anyone, or to this address)."""
+    # cold start: loaded on first use
+    from protu.billing import service as billing
 
     retry = {"Retry-After": str(ratelimit.retry_after(DAY))}
     plan = billing.current_plan(tenant_id)
@@ -288,8 +289,7 @@ def _taken() -> errors.Conflict:
 def accept(token: str, name: str, password: str, *, ip: str, user_agent: str) -> accounts.SignedIn:
     """Join the company with the invitation link: the address becomes an account now (``EMAIL#``), the invitation's
     index item and link go, and the first session starts, all in one transaction with its audit event."""
-    # cold start: loaded on first use
-    from protu.identity import passwords
+    from protu.identity import passwords  # cold start: only accepting an invitation sets a password
 
     check_name(name)
     item = accounts.redeem(token, "invite")

@@ -44,12 +44,12 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 from protu.errors import ValidationFailed
+from protu.schemas import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
-MIN_LENGTH = 8
-MAX_LENGTH = 128
+MIN_LENGTH, MAX_LENGTH = PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH  # declared with the request types
 
 # OWASP Password Storage Cheat Sheet, argon2id option 1: m=19 MiB, t=2, p=1.
 MEMORY_COST_KIB = 19456

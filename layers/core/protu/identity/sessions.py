@@ -19,7 +19,7 @@ import secrets
 import time
 
 from protu import errors
-from protu.identity import tokens
+from protu.identity import company_settings, tokens
 from protu.identity.models import Company, Session, User
 from pynamodb.exceptions import DoesNotExist
 
@@ -125,8 +125,6 @@ def idle_seconds(session: Session) -> int:
     that is shorter (an owner shortening it ends idle sessions at their next request; a longer one applies from the
     next sign-in, so an idle session is never revived). The company's value is read through
     ``company_settings.policy``: consistent, kept at most 30 s per process."""
-    # cold start: loaded on first use
-    from protu.identity import company_settings
 
     own = int(session.idle_timeout_seconds or DEFAULT_IDLE_SECONDS)
     current = company_settings.policy(session.tenant_id)

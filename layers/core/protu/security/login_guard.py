@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
 from protu import emails, errors, metrics
-from protu.security import blocks, ratelimit
+from protu.security import ratelimit
 from protu.security.addresses import address_key
 from protu.store.dynamo import condition_failed
 from protu.store.items import DataItem
@@ -104,6 +104,8 @@ def check(email: str, source_ip: str, *, now: float | None = None) -> Verdict:
     """Refuse the attempt (``RateLimited``, code ``too_many_attempts``, ``Retry-After``) when the address is over
     its limit or this account-and-address pair is inside its delay; otherwise say whether a step-up is needed.
     Reads only: an attempt counts when it fails."""
+    # cold start: loaded on first use
+    from protu.security import blocks
 
     now = time.time() if now is None else now
     blocks.check(source_ip, now=now)  # an incident's containment blocked the address

@@ -35,7 +35,7 @@ from botocore.credentials import (
     create_credential_resolver,
 )
 
-from protu import aws, caches, errors
+from protu import caches
 from protu.logging import get_logger
 from protu.settings import settings
 
@@ -97,6 +97,8 @@ def _role_arn() -> str:
 
 def _assume(tenant_id: str) -> dict[str, str]:
     """Fresh credentials of the tenant role, tagged with the company (botocore's refresh metadata format)."""
+    # cold start: loaded on first use
+    from protu import aws, errors
 
     try:
         reply = aws.client("sts").assume_role(
