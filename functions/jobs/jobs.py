@@ -37,6 +37,14 @@ def mirror_audit(event: dict[str, Any], context: Any = None) -> dict[str, int]:
     return {"mirrored": mirror_records(event.get("Records") or [])}
 
 
+@metrics.job("audit-digests", failed=lambda answer: bool(answer.get("failed")))
+def audit_digests(event: dict[str, Any], context: Any = None) -> dict[str, int]:
+    """Hourly (EventBridge Scheduler): a signed digest of each company's new audit events (``protu.audit.digests``)."""
+    from protu.audit import digests  # cold start: this job's module only
+
+    return digests.write_all()
+
+
 @metrics.job("mail", failed=lambda answer: bool(answer.get("batchItemFailures")))
 def mail(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """SQS (MailQueue) -> identity mail jobs (``protu.identity.mailworker``); the jobs that failed are reported back

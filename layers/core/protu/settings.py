@@ -42,6 +42,7 @@ class Settings:
     incident_state_machine: str
     mail_queue_url: str
     oncall_topic: str
+    audit_signing_key_id: str  # the asymmetric KMS key of the audit digests (protu.audit.digests)
     stripe_prices: dict[str, str]  # plan -> Stripe price id (protu.billing.plans)
 
     @property
@@ -82,6 +83,7 @@ def settings() -> Settings:
         incident_state_machine=_env("INCIDENT_STATE_MACHINE"),
         mail_queue_url=_env("MAIL_QUEUE_URL"),
         oncall_topic=_env("ONCALL_TOPIC_ARN"),
+        audit_signing_key_id=_env("AUDIT_SIGNING_KEY_ID"),
         stripe_prices={
             "team": _env("STRIPE_PRICE_TEAM", "price_team_monthly"),
             "business": _env("STRIPE_PRICE_BUSINESS", "price_business_monthly"),

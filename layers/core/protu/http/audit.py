@@ -14,7 +14,7 @@ import msgspec
 
 from protu import audit, errors
 from protu.audit.chain import stored_time
-from protu.http.routing import Call, Refusal, Router
+from protu.http.routing import PUBLIC, Call, Refusal, Router
 from protu.schemas import END, Strict, documented
 
 router = Router("audit")
@@ -152,3 +152,18 @@ def verify_chain(call: Call) -> VerifyOut:
     """Check your company's audit chain end to end and name the first event that does not verify."""
     result = audit.verify(call.principal.tenant_id)
     return VerifyOut(result.ok, result.checked, result.first_broken, result.reason)
+
+
+class PublicKeyOut(msgspec.Struct):
+    key_id: str
+    algorithm: str
+    public_key_pem: str
+
+
+@router.get("/api/audit-events/public-key", permission=PUBLIC)
+def public_key(call: Call) -> PublicKeyOut:
+    """The public key the audit log's digests are signed with (ECDSA P-256, SHA-256): anyone can verify a digest
+    with it, without an AWS account (docs/ARCHITECTURE.md, "Audit")."""
+    from protu.audit import digests  # cold start: only this route and the digest job
+
+    return PublicKeyOut(**digests.public_key())
