@@ -3,7 +3,8 @@
     protu-ops backup                     the daily backup now (DynamoDB backups + per-company exports)
     protu-ops restore-test [--run DAY]   restore the newest (or that day's) backup into a scratch table and check it
     protu-ops retention [--dry-run]      remove expired sessions, tokens, counters and markers TTL has not removed
-    protu-ops verify-audit --tenant ID   walk a company's audit hash chain and name the first broken event
+    protu-ops verify-audit --tenant ID   check a company's audit hash chain and its signed digests; name the first break
+    protu-ops audit-digests              sign a digest of each company's new audit events now (the hourly job)
     protu-ops export --tenant ID [--out FILE]
                                          a company's data, opened, as the owner's export makes it (a ZIP)
     protu-ops erase --tenant ID [--subject PERSON] [--dry-run] [--yes]
@@ -127,7 +128,7 @@ def _verify_audit(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     result = audit.verify(args.tenant)
     summary = {"ok": result.ok, "checked": result.checked, "first_broken": result.first_broken}
     if result.ok:
-        lines = [f"audit chain of {args.tenant}: {result.checked} events, intact"]
+        lines = [f"audit chain of {args.tenant}: {result.checked} events, intact, its signed digests hold"]
     else:
         lines = [f"audit chain of {args.tenant}: BROKEN at event {result.first_broken} ({result.reason})"]
     return bool(result.ok), {"summary": summary, "lines": lines}
@@ -314,8 +315,17 @@ def _when(epoch: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch)) if epoch else "-"
 
 
+def _audit_digests(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu.audit import digests
+
+    result = digests.write_all()
+    lines = [f"audit digests: {result['digests']} written, {result['failed']} failed"]
+    return result["failed"] == 0, {"summary": result, "lines": lines}
+
+
 COMMANDS = {
     "backup": _backup,
+    "audit-digests": _audit_digests,
     "restore-test": _restore_test,
     "retention": _retention,
     "verify-audit": _verify_audit,
@@ -332,13 +342,16 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="print the summary as JSON")
     commands = top.add_subparsers(dest="command", required=True, metavar="command")
     commands.add_parser("backup", parents=[common], help="run the daily backup now")
+    commands.add_parser("audit-digests", parents=[common], help="sign a digest of each company's new audit events now")
     restore = commands.add_parser(
         "restore-test", parents=[common], help="restore the newest backup into a scratch table and check it"
     )
     restore.add_argument("--run", metavar="YYYY-MM-DD", help="the backup to test (default: the newest)")
     keep = commands.add_parser("retention", parents=[common], help="remove what expired and TTL has not removed")
     keep.add_argument("--dry-run", action="store_true", help="report what would be removed, remove nothing")
-    verify = commands.add_parser("verify-audit", parents=[common], help="verify a company's audit hash chain")
+    verify = commands.add_parser(
+        "verify-audit", parents=[common], help="verify a company's audit hash chain and its signed digests"
+    )
     verify.add_argument("--tenant", required=True, help="the company id")
     export = commands.add_parser("export", parents=[common], help="a company's data, opened, as a ZIP file")
     export.add_argument("--tenant", required=True, help="the company id")

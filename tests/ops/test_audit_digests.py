@@ -122,3 +122,140 @@ def test_only_the_digest_job_may_sign_and_the_key_is_asymmetric():
             for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
         ]
         assert ("kms:Sign" in actions) == (name == "AuditDigestFunction"), name
+
+
+# ------------------------------------------------------------------------------------------------ the attacks
+# Each is done the way someone with write access to the AuditTable or the audit bucket would do it: directly on the
+# local cloud's table and bucket, then the company's owner asks GET /api/audit-events/verify.
+
+
+def chain(tenant: str) -> list[dict]:
+    from protu.audit.chain import EVENT_PREFIX
+    from protu.audit.models import AuditEvent, chain_pk
+
+    found = AuditEvent.query(chain_pk(tenant), AuditEvent.sk.startswith(EVENT_PREFIX), consistent_read=True)
+    return [event.to_document() for event in found]
+
+
+def set_head(tenant: str, seq: int, hash_: str) -> None:
+    from protu.audit.chain import HEAD_SK
+    from protu.audit.models import AuditHead, chain_pk
+
+    AuditHead(chain_pk(tenant), HEAD_SK, tenant=tenant, seq=seq, hash=hash_).save()
+
+
+def delete_event(tenant: str, seq: int) -> None:
+    from protu.audit.chain import event_sk
+    from protu.audit.models import AuditEvent, chain_pk
+
+    AuditEvent.get(chain_pk(tenant), event_sk(seq)).delete()
+
+
+def verified(owner) -> dict:
+    reply = owner.browser.get("/api/audit-events/verify")
+    assert reply.status == 200, reply.body
+    return reply.json()
+
+
+@pytest.fixture
+def signed(api, company):
+    """A company with a few events, all of them under a signed digest, and its chain verifying."""
+    for title in ("Analyst", "Engineer", "Designer"):
+        assert company.browser.post("/api/roles", {"title": title}).status == 201
+    jobs.audit_digests({}, None)
+    assert digests_of(company.tenant)
+    assert verified(company)["ok"] is True
+    return company
+
+
+def test_deleting_an_event_and_rehashing_every_later_one_and_the_head_is_detected(signed):
+    from protu.audit.chain import genesis_hash, seal
+    from protu.audit.models import AuditEvent
+
+    events = chain(signed.tenant)
+    victim = 2
+    kept = [e for e in events if e["seq"] != victim]
+    prev = genesis_hash(signed.tenant)
+    rewritten = []
+    for seq, old in enumerate(kept, start=1):
+        fields = {k: v for k, v in old.items() if k not in ("tenant", "seq", "time", "prev_hash", "hash")}
+        document = seal(signed.tenant, seq, prev, fields, time=old["time"])
+        rewritten.append(document)
+        prev = document["hash"]
+    for document in rewritten:
+        AuditEvent.from_document(document).save()
+    delete_event(signed.tenant, len(events))
+    set_head(signed.tenant, len(rewritten), prev)
+
+    from protu.audit import verification
+
+    assert verification._walk(signed.tenant).ok  # the chain alone is fooled: every link and the head agree
+    found = verified(signed)
+    assert found["ok"] is False
+    assert "signed" in found["reason"], found
+
+
+def test_a_truncated_tail_with_the_head_moved_back_is_detected(signed):
+    events = chain(signed.tenant)
+    for document in events[-2:]:
+        delete_event(signed.tenant, document["seq"])
+    set_head(signed.tenant, events[-3]["seq"], events[-3]["hash"])
+
+    found = verified(signed)
+    assert found["ok"] is False
+    assert "were signed but are missing" in found["reason"], found
+
+
+def test_an_edited_head_is_detected(signed):
+    events = chain(signed.tenant)
+    set_head(signed.tenant, events[-1]["seq"], "0" * 64)
+    found = verified(signed)
+    assert found["ok"] is False and "head" in found["reason"], found
+
+
+def put_digest(key: str, digest: dict) -> None:
+    import boto3
+
+    body = json.dumps(digest, sort_keys=True, separators=(",", ":")).encode()
+    boto3.client("s3", region_name="eu-central-1").put_object(
+        Bucket=settings().audit_bucket, Key=key, Body=body, ChecksumAlgorithm="SHA256"
+    )
+
+
+def test_a_digest_swapped_for_another_companys_is_detected(api, mailgun, signed):
+    other = sign_up(api, mailgun)
+    other_tenant = other.me["company"]["id"]
+    jobs.audit_digests({}, None)
+    key, _ = digests_of(signed.tenant)[-1]
+    _, theirs = digests_of(other_tenant)[-1]
+    put_digest(key, theirs)  # a new version of the object: the bucket keeps the old one, readers see this one
+
+    found = verified(signed)
+    assert found["ok"] is False and "not this company's" in found["reason"], found
+
+
+def test_a_digest_signed_by_another_key_is_detected(signed):
+    import boto3
+    from protu.audit import digests
+
+    kms = boto3.client("kms", region_name="eu-central-1")
+    forger = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    key, digest = digests_of(signed.tenant)[-1]
+    forged = {k: v for k, v in digest.items() if k != "signature"}
+    signature = kms.sign(
+        KeyId=forger, Message=digests.signed_bytes(forged), MessageType="RAW", SigningAlgorithm="ECDSA_SHA_256"
+    )["Signature"]
+    put_digest(key, {**forged, "signature": base64.b64encode(signature).decode()})
+
+    found = verified(signed)
+    assert found["ok"] is False and "not signed by the audit key" in found["reason"], found
+
+
+def test_operators_sign_digests_on_demand_and_verify_chain_and_digests(company, capsys):
+    from infra import ops
+
+    assert ops.main(["audit-digests"]) == 0
+    assert "written, 0 failed" in capsys.readouterr().out
+    assert digests_of(company.tenant)
+    assert ops.main(["verify-audit", "--tenant", company.tenant]) == 0
+    assert "its signed digests hold" in capsys.readouterr().out

@@ -112,6 +112,52 @@ def write_all(now: float | None = None) -> dict[str, int]:
     return {"digests": written, "failed": failed}
 
 
+def all_of(tenant_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every digest of the company, oldest first: (object key, document). A document that is not JSON is answered
+    as an empty one (its signature then fails)."""
+    s3 = aws.client("s3")
+    bucket = settings().audit_bucket
+    keys = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{PREFIX}{tenant_id}/")
+        for item in page.get("Contents") or ()
+    ]
+    found = []
+    for key in sorted(keys):
+        try:
+            document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except ValueError:
+            document = {}
+        found.append((key, document if isinstance(document, dict) else {}))
+    return found
+
+
+class Verifier:
+    """Checks a digest's signature with the published public key, as an auditor would (``cryptography``)."""
+
+    def __init__(self, public_key_pem: str) -> None:
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key  # cold start: verifying only
+
+        self._key = load_pem_public_key(public_key_pem.encode("ascii"))
+
+    def verifies(self, digest: dict[str, Any]) -> bool:
+        # cold start: verifying only
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        try:
+            signature = base64.b64decode(str(digest.get("signature") or ""), validate=True)
+            self._key.verify(signature, signed_bytes(digest), ec.ECDSA(hashes.SHA256()))
+        except (InvalidSignature, ValueError, TypeError):
+            return False
+        return True
+
+
+def verifier() -> Verifier:
+    return Verifier(_public_key()["public_key_pem"])
+
+
 def public_key() -> dict[str, str]:
     """The signing key's public half (PEM, SubjectPublicKeyInfo), its id and the algorithm: all a verifier needs."""
     return dict(_public_key())

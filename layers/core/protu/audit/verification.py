@@ -9,7 +9,16 @@ What each kind of tampering looks like to the walk below (``first_broken`` is th
 - reordered events: a ``seq`` field that does not match its key, or hashes/links that no longer match.
 
 A writer who can rewrite the whole suffix *and* the head with fresh hashes defeats any unkeyed chain; that is what
-the Object-Lock mirror (and later the signed digests) are for.
+the signed digests are for (``protu.audit.digests``): after the walk, every digest of the company is checked
+(``check_digests``), in order, against the public key and against the chain:
+
+- a digest whose signature does not verify (edited, swapped for another company's, or signed by another key);
+- a digest that does not name the one before it, or does not start where it ended (one removed or replaced);
+- a signed event that is missing (a truncated tail, the head moved back) or whose hash is not the signed one (an
+  event deleted or edited and every later one re-hashed, head included).
+
+Events newer than the last digest (at most an hour's) rest on the chain alone until the next digest; comparing
+them with their Object-Lock copies is the next step (issue 17).
 """
 
 from __future__ import annotations
@@ -35,6 +44,54 @@ class VerifyResult:
 
 
 def verify(tenant_id: str) -> VerifyResult:
+    """Walk the tenant's chain, then check its signed digests against it; report the first break."""
+    walked = _walk(tenant_id)
+    if not walked.ok:
+        return walked
+    return check_digests(tenant_id, walked.checked) or walked
+
+
+def check_digests(tenant_id: str, head_seq: int) -> VerifyResult | None:
+    """The first problem with the company's digests (see the module doc), or None when every one holds."""
+    from protu.audit import digests  # cold start: verification only (the public key, the bucket)
+
+    signed = digests.all_of(tenant_id)
+    if not signed:
+        return None
+    key = digests.verifier()
+    previous: dict[str, Any] | None = None
+    for name, digest in signed:
+        if not key.verifies(digest):
+            return _digest_broken(digest, f"the digest {name} is not signed by the audit key")
+        if digest.get("tenant") != tenant_id or name != digests.object_key(tenant_id, int(digest["last_seq"])):
+            return _digest_broken(digest, f"the digest {name} is not this company's")
+        expected_first = int(previous["last_seq"]) + 1 if previous else 1
+        expected_link = digests.digest_hash(previous) if previous else None
+        if digest.get("previous_digest_hash") != expected_link or int(digest["first_seq"]) != expected_first:
+            return _digest_broken(digest, f"the digest {name} does not follow the one before it")
+        last = int(digest["last_seq"])
+        if last > head_seq:
+            missing = f"events {head_seq + 1}..{last} were signed but are missing"
+            return VerifyResult(False, head_seq, head_seq + 1, missing)
+        try:
+            event = AuditEvent.get(chain_pk(tenant_id), event_sk(last), consistent_read=True)
+        except DoesNotExist:
+            return VerifyResult(False, last - 1, last, f"event {last} was signed but is missing")
+        if event.hash != digest["last_hash"]:
+            return VerifyResult(False, 0, last, f"event {last} is not the one its signed digest names")
+        previous = digest
+    return None
+
+
+def _digest_broken(digest: dict[str, Any], reason: str) -> VerifyResult:
+    try:
+        first = max(1, int(digest.get("first_seq") or 1))
+    except (TypeError, ValueError):
+        first = 1
+    return VerifyResult(False, first - 1, first, reason)
+
+
+def _walk(tenant_id: str) -> VerifyResult:
     """Walk the tenant's chain in seq order (consistent, paginated Query) and report the first break."""
     pk = chain_pk(tenant_id)
     try:
