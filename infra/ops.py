@@ -4,7 +4,7 @@
     protu-ops restore-test [--run DAY]   restore the newest (or that day's) backup into a scratch table and check it
     protu-ops retention [--dry-run]      remove expired sessions, tokens, counters and markers TTL has not removed
     protu-ops verify-audit --tenant ID   check a company's audit hash chain and its signed digests; name the first break
-    protu-ops audit-digests              sign a digest of each company's new audit events now (the hourly job)
+    protu-ops audit-digests [--tenant ID]  sign a digest of each company's (or one's) new audit events now
     protu-ops export --tenant ID [--out FILE]
                                          a company's data, opened, as the owner's export makes it (a ZIP)
     protu-ops erase --tenant ID [--subject PERSON] [--dry-run] [--yes]
@@ -318,7 +318,7 @@ def _when(epoch: int | None) -> str:
 def _audit_digests(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     from protu.audit import digests
 
-    result = digests.write_all()
+    result = digests.write_all(tenant_id=args.tenant)
     lines = [f"audit digests: {result['digests']} written, {result['failed']} failed"]
     return result["failed"] == 0, {"summary": result, "lines": lines}
 
@@ -342,7 +342,10 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="print the summary as JSON")
     commands = top.add_subparsers(dest="command", required=True, metavar="command")
     commands.add_parser("backup", parents=[common], help="run the daily backup now")
-    commands.add_parser("audit-digests", parents=[common], help="sign a digest of each company's new audit events now")
+    signing = commands.add_parser(
+        "audit-digests", parents=[common], help="sign a digest of each company's new audit events now"
+    )
+    signing.add_argument("--tenant", help="only this company")
     restore = commands.add_parser(
         "restore-test", parents=[common], help="restore the newest backup into a scratch table and check it"
     )

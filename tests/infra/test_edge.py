@@ -293,6 +293,17 @@ def data_plane_problems(template: dict[str, Any]) -> list[str]:
             problems.append(f"{name}: plain HTTP not refused")
     for name, key in resources(template, "AWS::KMS::Key").items():
         statements = key["Properties"]["KeyPolicy"]["Statement"]
+        if key["Properties"].get("KeyUsage") == "SIGN_VERIFY":
+            # A signing key encrypts nothing: what must be fenced is signing, to one role of this stack.
+            signers = [
+                sub(p)
+                for s in statements
+                if s["Effect"] == "Deny" and s.get("Principal") == "*" and "kms:Sign" in _list(s["Action"])
+                for p in _list(s.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalArn", []))
+            ]
+            if not signers or not all(str(p).startswith(STACK_ROLES.removesuffix("*")) for p in signers):
+                problems.append(f"{name}: kms:Sign not fenced to a role of this stack")
+            continue
         for action in ("kms:Decrypt", "kms:GenerateDataKey"):
             if not fences(statements, action):
                 problems.append(f"{name}: {action} not fenced to this stack")
@@ -569,6 +580,18 @@ def test_the_fence_lets_this_stacks_roles_and_operators_in_and_keeps_everyone_el
     assert {"SigningKeys", "MailgunKeys", "StripeKeys"} <= set(policies)
     for name, policy in policies.items():
         kind = kinds[cloud.template["Resources"][name]["Type"]]
+        if cloud.template["Resources"][name]["Properties"].get("KeyUsage") == "SIGN_VERIFY":
+            # A signing key encrypts nothing; signing is one role's (the audit digests' job: SAM's name for it, and
+            # the local cloud's), not the stack's.
+            arn = cloud.resources[name].attributes["Arn"]
+            signer = f"arn:aws:iam::{ACCOUNT}:role/{cloud.stack}-AuditDigestFunctionRole-1A2B3C4D5E6F"
+            for principal in [*own, operator, *outsiders]:
+                context = {"aws:PrincipalArn": [principal], "aws:PrincipalIsAWSService": ["false"]} | TLS
+                may_sign = principal.startswith(f"arn:aws:iam::{ACCOUNT}:role/{cloud.stack}-AuditDigestFunction")
+                assert _denied(policy, "kms:Sign", arn, context) != may_sign, (name, principal)
+            own_signer = {"aws:PrincipalArn": [signer], "aws:PrincipalIsAWSService": ["false"]} | TLS
+            assert not _denied(policy, "kms:Sign", arn, own_signer), name
+            continue
         resource = cloud.physical_id(name) if kind == "secret" else cloud.resources[name].attributes["Arn"]
         resource += "/x" if kind == "bucket" else ""
         for action in actions[kind]:

@@ -67,7 +67,7 @@ def head_seq(api, owner) -> tuple[int, str]:
 
 def test_the_hourly_job_signs_what_each_company_added_and_anyone_can_verify_it(api, company):
     summary = jobs.audit_digests({}, None)
-    assert summary["failed"] == 0 and summary["digests"] >= 1
+    assert summary["digests"] >= 1  # (other tests of this module leave companies whose chains were tampered with)
 
     found = digests_of(company.tenant)
     assert len(found) == 1
@@ -110,7 +110,7 @@ def test_only_the_digest_job_may_sign_and_the_key_is_asymmetric():
     key = template["Resources"]["AuditSigningKey"]["Properties"]
     assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
     deny = [s for s in key["KeyPolicy"]["Statement"] if s["Effect"] == "Deny" and s["Action"] == "kms:Sign"]
-    assert deny and "AuditDigestFunctionRole" in str(deny[0]["Condition"])
+    assert deny and "${AWS::StackName}-AuditDigestFunction*" in str(deny[0]["Condition"])
     for name, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
@@ -254,8 +254,35 @@ def test_a_digest_signed_by_another_key_is_detected(signed):
 def test_operators_sign_digests_on_demand_and_verify_chain_and_digests(company, capsys):
     from infra import ops
 
-    assert ops.main(["audit-digests"]) == 0
-    assert "written, 0 failed" in capsys.readouterr().out
+    assert ops.main(["audit-digests", "--tenant", company.tenant]) == 0
+    assert "1 written, 0 failed" in capsys.readouterr().out
     assert digests_of(company.tenant)
     assert ops.main(["verify-audit", "--tenant", company.tenant]) == 0
     assert "its signed digests hold" in capsys.readouterr().out
+
+
+def test_the_job_refuses_to_sign_a_chain_rewritten_since_the_last_digest(signed):
+    """Someone who rewrites signed events (re-hashing the rest and the head) gets nothing more signed: the job
+    checks the events since the last digest start from the one it signed, fails for that company (its failure
+    alarm), and signs again only when the chain verifies. (Rewriting only events no digest covers yet is for the
+    comparison with their Object-Lock copies.)"""
+    from protu.audit.chain import genesis_hash, seal
+    from protu.audit.models import AuditEvent
+
+    events = chain(signed.tenant)
+    prev, rewritten = genesis_hash(signed.tenant), []
+    for old in events:
+        fields = {k: v for k, v in old.items() if k not in ("tenant", "seq", "time", "prev_hash", "hash")}
+        if old["seq"] == 2:
+            fields["target"] = "role:someone-else"
+        document = seal(signed.tenant, old["seq"], prev, fields, time=old["time"])
+        rewritten.append(document)
+        prev = document["hash"]
+    for document in rewritten:
+        AuditEvent.from_document(document).save()
+    set_head(signed.tenant, rewritten[-1]["seq"], prev)
+    assert signed.browser.post("/api/roles", {"title": "After"}).status == 201  # new events to sign
+    before = digests_of(signed.tenant)
+
+    assert jobs.audit_digests({}, None)["failed"] >= 1
+    assert digests_of(signed.tenant) == before

@@ -27,7 +27,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from protu import aws, caches, metrics
-from protu.audit.chain import HEAD_SK, canonical_json, event_sk
+from protu.audit.chain import HEAD_SK, canonical_json, event_hash, event_sk, genesis_hash
 from protu.audit.models import AuditEvent, AuditHead, chain_pk
 from protu.logging import get_logger
 from protu.settings import settings
@@ -74,7 +74,7 @@ def write_for(tenant_id: str, now: float | None = None) -> dict[str, Any] | None
     covered = int(previous["last_seq"]) if previous else 0
     if head is None or int(head.seq) <= covered:
         return None
-    last = AuditEvent.get(chain_pk(tenant_id), event_sk(int(head.seq)), consistent_read=True)
+    last = _segment_end(tenant_id, previous, int(head.seq))
     digest: dict[str, Any] = {
         "version": VERSION,
         "tenant": tenant_id,
@@ -98,16 +98,47 @@ def write_for(tenant_id: str, now: float | None = None) -> dict[str, Any] | None
     return digest
 
 
-def write_all(now: float | None = None) -> dict[str, int]:
-    """A digest for every company whose chain grew (the hourly job). One company's failure does not stop the
-    others; it is logged and counted, and the next run covers its events."""
+class ChainBroken(RuntimeError):
+    """The events since the last digest do not verify: nothing is signed (the job fails and the alarm says so)."""
+
+
+def _segment_end(tenant_id: str, previous: dict[str, Any] | None, head_seq: int) -> AuditEvent:
+    """The last event of the new segment, after checking the segment: from the previous digest's last event (still
+    holding the signed hash) to the head, each event's hash and link. A digest never signs a chain that does not
+    verify: a change made to the table since the last digest would otherwise be signed as if it were the log."""
+    start = int(previous["last_seq"]) if previous else 1
+    prev_hash = None if previous else genesis_hash(tenant_id)
+    expected = start
+    found = None
+    events = AuditEvent.query(
+        chain_pk(tenant_id), AuditEvent.sk.between(event_sk(start), event_sk(head_seq)), consistent_read=True
+    )
+    for event in events:
+        if event.seq != expected or event.hash != event_hash(event.to_document()):
+            raise ChainBroken(f"event {expected} does not verify")
+        if previous and expected == start:
+            if event.hash != previous["last_hash"]:
+                raise ChainBroken(f"event {start} is not the one the previous digest signed")
+        elif event.prev_hash != prev_hash:
+            raise ChainBroken(f"event {expected} does not link to event {expected - 1}")
+        prev_hash, found, expected = event.hash, event, expected + 1
+    if found is None or found.seq != head_seq:
+        raise ChainBroken(f"events up to {head_seq} are missing")
+    return found
+
+
+def write_all(now: float | None = None, *, tenant_id: str | None = None) -> dict[str, int]:
+    """A digest for every company whose chain grew (the hourly job), or for one. One company's failure (its chain
+    does not verify, ``ChainBroken``) does not stop the others; it is logged and counted (the job's failure alarm),
+    and nothing is signed for that company until its chain verifies again."""
     written = failed = 0
-    for head in AuditHead.scan(AuditHead.sk == HEAD_SK):
+    tenants = [tenant_id] if tenant_id else (head.tenant for head in AuditHead.scan(AuditHead.sk == HEAD_SK))
+    for tenant in tenants:
         try:
-            if write_for(head.tenant, now=now) is not None:
+            if write_for(tenant, now=now) is not None:
                 written += 1
         except Exception:  # noqa: BLE001 - the next hour's run covers these events too
-            log.exception("audit digest failed", extra={"tenant": head.tenant})
+            log.exception("audit digest failed", extra={"tenant": tenant})
             failed += 1
     return {"digests": written, "failed": failed}
 
