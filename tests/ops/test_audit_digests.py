@@ -286,3 +286,16 @@ def test_the_job_refuses_to_sign_a_chain_rewritten_since_the_last_digest(signed)
 
     assert jobs.audit_digests({}, None)["failed"] >= 1
     assert digests_of(signed.tenant) == before
+
+
+def test_the_job_does_not_chain_to_a_digest_it_did_not_sign(signed):
+    """A digest planted in the bucket as the newest (by someone who can put objects there) is not built upon."""
+    key, digest = digests_of(signed.tenant)[-1]
+    planted = {**digest, "last_seq": digest["last_seq"] + 100}
+    put_digest(f"digests/{signed.tenant}/{planted['last_seq']:012d}.json", planted)
+    assert signed.browser.post("/api/roles", {"title": "After"}).status == 201
+    before = digests_of(signed.tenant)
+
+    assert jobs.audit_digests({}, None)["failed"] >= 1
+    assert digests_of(signed.tenant) == before
+    assert "not signed by the audit key" in verified(signed)["reason"]

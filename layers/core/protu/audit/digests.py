@@ -6,7 +6,7 @@ digits, so the newest sorts last), as CloudTrail's log-file integrity validation
 
     {"version": 1, "tenant": ..., "first_seq": ..., "last_seq": ..., "last_hash": <the hash of event last_seq>,
      "previous_digest_hash": <sha256 of the previous digest's canonical document, or null for the first>,
-     "time": <RFC 3339>, "key_id": <the KMS key's ARN>, "algorithm": "ECDSA_SHA_256",
+     "time": <RFC 3339>, "key_id": <the key id KMS's GetPublicKey answers>, "algorithm": "ECDSA_SHA_256",
      "signature": <base64 of the DER ECDSA signature over the canonical document without "signature">}
 
 The canonical document is ``chain.canonical_json`` (sorted keys, no spaces) in UTF-8; KMS signs it as a RAW message
@@ -71,10 +71,15 @@ def write_for(tenant_id: str, now: float | None = None) -> dict[str, Any] | None
     """A digest of the company's events since its last digest; None when nothing was added since."""
     head = _head(tenant_id)
     previous = latest(tenant_id)
+    if previous is not None and not verifier().verifies(previous):
+        raise ChainBroken("the newest digest in the bucket is not signed by the audit key")
     covered = int(previous["last_seq"]) if previous else 0
-    if head is None or int(head.seq) <= covered:
+    head_seq = int(head.seq) if head is not None else 0
+    if head_seq < covered:
+        raise ChainBroken(f"events {head_seq + 1}..{covered} were signed but are missing")
+    if head_seq == covered:
         return None
-    last = _segment_end(tenant_id, previous, int(head.seq))
+    last = _segment_end(tenant_id, previous, head_seq)
     digest: dict[str, Any] = {
         "version": VERSION,
         "tenant": tenant_id,
@@ -104,8 +109,9 @@ class ChainBroken(RuntimeError):
 
 def _segment_end(tenant_id: str, previous: dict[str, Any] | None, head_seq: int) -> AuditEvent:
     """The last event of the new segment, after checking the segment: from the previous digest's last event (still
-    holding the signed hash) to the head, each event's hash and link. A digest never signs a chain that does not
-    verify: a change made to the table since the last digest would otherwise be signed as if it were the log."""
+    holding the signed hash) to the head, each event's hash and link (``write_for`` has checked the previous digest's
+    signature). A digest never signs a chain that does not verify: a change made to the table since the last digest
+    (or a digest planted in the bucket) would otherwise be signed as if it were the log."""
     start = int(previous["last_seq"]) if previous else 1
     prev_hash = None if previous else genesis_hash(tenant_id)
     expected = start
