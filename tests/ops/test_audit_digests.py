@@ -299,3 +299,28 @@ def test_the_job_does_not_chain_to_a_digest_it_did_not_sign(signed):
     assert jobs.audit_digests({}, None)["failed"] >= 1
     assert digests_of(signed.tenant) == before
     assert "not signed by the audit key" in verified(signed)["reason"]
+
+
+def test_an_event_no_digest_covers_yet_rewritten_in_place_differs_from_its_object_lock_copy(signed):
+    """Between two digests the chain alone cannot tell an event re-sealed in place (its hash and links kept
+    consistent): its Object-Lock copy, written by the mirror when the event was inserted, can."""
+    from protu.audit.chain import seal
+    from protu.audit.models import AuditEvent
+
+    from infra.streams import StreamPump
+
+    mirror = StreamPump(settings().audit_table, jobs.mirror_audit)
+    assert signed.browser.post("/api/roles", {"title": "Recent"}).status == 201
+    mirror.pump()
+    assert verified(signed)["ok"] is True  # the recent events match their copies
+
+    last = chain(signed.tenant)[-1]
+    fields = {k: v for k, v in last.items() if k not in ("tenant", "seq", "time", "prev_hash", "hash")}
+    forged = seal(signed.tenant, last["seq"], last["prev_hash"], {**fields, "target": "role:someone-else"})
+    AuditEvent.from_document(forged).save()
+    set_head(signed.tenant, forged["seq"], forged["hash"])
+    mirror.pump()  # a rewrite in place is a MODIFY: the mirror copies inserts only
+
+    found = verified(signed)
+    assert found["ok"] is False
+    assert found["reason"] == f"event {last['seq']} differs from its Object-Lock copy", found

@@ -23,13 +23,17 @@ them with their Object-Lock copies is the next step (issue 17).
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from pynamodb.exceptions import AttributeDeserializationError, DoesNotExist
 
+from protu import aws
 from protu.audit.chain import EVENT_PREFIX, HEAD_SK, event_hash, event_sk, genesis_hash
+from protu.audit.mirror import object_key
 from protu.audit.models import AuditEvent, AuditHead, chain_pk
+from protu.settings import settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,38 +52,77 @@ def verify(tenant_id: str) -> VerifyResult:
     walked = _walk(tenant_id)
     if not walked.ok:
         return walked
-    return check_digests(tenant_id, walked.checked) or walked
+    problem, signed_up_to = check_digests(tenant_id, walked.checked)
+    return problem or check_copies(tenant_id, signed_up_to, walked.checked) or walked
 
 
-def check_digests(tenant_id: str, head_seq: int) -> VerifyResult | None:
-    """The first problem with the company's digests (see the module doc), or None when every one holds."""
+def check_digests(tenant_id: str, head_seq: int) -> tuple[VerifyResult | None, int]:
+    """The first problem with the company's digests (see the module doc), or None when every one holds; and the
+    last event they sign."""
     from protu.audit import digests  # cold start: verification only (the public key, the bucket)
 
     signed = digests.all_of(tenant_id)
     if not signed:
-        return None
+        return None, 0
     key = digests.verifier()
     previous: dict[str, Any] | None = None
     for name, digest in signed:
         if not key.verifies(digest):
-            return _digest_broken(digest, f"the digest {name} is not signed by the audit key")
+            return _digest_broken(digest, f"the digest {name} is not signed by the audit key"), 0
         if digest.get("tenant") != tenant_id or name != digests.object_key(tenant_id, int(digest["last_seq"])):
-            return _digest_broken(digest, f"the digest {name} is not this company's")
+            return _digest_broken(digest, f"the digest {name} is not this company's"), 0
         expected_first = int(previous["last_seq"]) + 1 if previous else 1
         expected_link = digests.digest_hash(previous) if previous else None
         if digest.get("previous_digest_hash") != expected_link or int(digest["first_seq"]) != expected_first:
-            return _digest_broken(digest, f"the digest {name} does not follow the one before it")
+            return _digest_broken(digest, f"the digest {name} does not follow the one before it"), 0
         last = int(digest["last_seq"])
         if last > head_seq:
             missing = f"events {head_seq + 1}..{last} were signed but are missing"
-            return VerifyResult(False, head_seq, head_seq + 1, missing)
+            return VerifyResult(False, head_seq, head_seq + 1, missing), 0
         try:
             event = AuditEvent.get(chain_pk(tenant_id), event_sk(last), consistent_read=True)
         except DoesNotExist:
-            return VerifyResult(False, last - 1, last, f"event {last} was signed but is missing")
+            return VerifyResult(False, last - 1, last, f"event {last} was signed but is missing"), 0
         if event.hash != digest["last_hash"]:
-            return VerifyResult(False, 0, last, f"event {last} is not the one its signed digest names")
+            return VerifyResult(False, 0, last, f"event {last} is not the one its signed digest names"), 0
         previous = digest
+    return None, int(previous["last_seq"]) if previous else 0
+
+
+def check_copies(tenant_id: str, after: int, head_seq: int) -> VerifyResult | None:
+    """Events no digest signs yet (at most an hour's), each against its Object-Lock copy (``audit.mirror``): the
+    copy written when the event was inserted, which nobody can change or remove. An event rewritten in the table
+    (re-sealed in place, the chain kept consistent) differs from it; an event written to the bucket twice (deleted
+    and inserted again) is named too. An event whose copy is not there yet (the mirror follows the table's stream
+    within seconds) is left to the next verification."""
+    if head_seq <= after:
+        return None
+    s3, bucket = aws.client("s3"), settings().audit_bucket
+    versions: dict[str, list[dict[str, Any]]] = {}
+    pages = s3.get_paginator("list_object_versions").paginate(
+        Bucket=bucket, Prefix=f"audit/{tenant_id}/", KeyMarker=object_key(tenant_id, after)
+    )
+    for page in pages:
+        for version in page.get("Versions") or ():
+            versions.setdefault(version["Key"], []).append(version)
+    pk = chain_pk(tenant_id)
+    for event in AuditEvent.query(
+        pk, AuditEvent.sk.between(event_sk(after + 1), event_sk(head_seq)), consistent_read=True
+    ):
+        copies = versions.get(object_key(tenant_id, event.seq))
+        if not copies:
+            continue
+        if len(copies) > 1:
+            return VerifyResult(
+                False, event.seq - 1, event.seq, f"event {event.seq} reached the Object-Lock bucket twice"
+            )
+        body = s3.get_object(Bucket=bucket, Key=copies[0]["Key"], VersionId=copies[0]["VersionId"])["Body"].read()
+        try:
+            copy = json.loads(body)
+        except ValueError:
+            copy = {}
+        if not isinstance(copy, dict) or copy.get("hash") != event.hash or event_hash(copy) != event.hash:
+            return VerifyResult(False, event.seq - 1, event.seq, f"event {event.seq} differs from its Object-Lock copy")
     return None
 
 
