@@ -28,18 +28,36 @@ log = get_logger(__name__)
 
 
 def request_magic_link(email: str, ip: str = "") -> None:
+    mail_link(
+        email,
+        ip,
+        quota="magic-link",
+        kind="magic",
+        seconds=MAGIC_SECONDS,
+        action="auth.magic_link_sent",
+        template="magic_link",
+        path="/magic",
+    )
+
+
+def mail_link(
+    email: str, ip: str, *, quota: str, kind: str, seconds: int, action: str, template: str, path: str
+) -> None:
+    """An email link to an active account, within ``email_link_allowed``'s quotas, audited in its company; an
+    address without one gets its pending invitations instead (``remind_invitations``). The sign-in link and the
+    password reset are this with their own token, mail and page."""
     found = find_account(email)
     if found is None or found[0].status != "active":
         remind_invitations(email)
         return
     user, _ = found
-    if not email_link_allowed("magic-link", user, ip):
+    if not email_link_allowed(quota, user, ip):
         return
-    token, item = issue_token("magic", user, MAGIC_SECONDS)
+    secret, item = issue_token(kind, user, seconds)
     with Transaction(user.tenant_id, actor="anonymous") as tx:
         tx.save(item, unscoped=True)
-        tx.audit("auth.magic_link_sent", f"user:{user.id}")
-    send("magic_link", user.email, link=link("/magic", token), minutes=MAGIC_SECONDS // 60)
+        tx.audit(action, f"user:{user.id}")
+    send(template, user.email, link=link(path, secret), minutes=seconds // 60)
 
 
 def remind_invitations(email: str) -> None:

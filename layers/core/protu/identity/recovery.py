@@ -7,15 +7,11 @@ from protu.identity import sessions
 from protu.identity.accounts import (
     RESET_SECONDS,
     consume,
-    find_account,
     get_company,
     get_user,
-    issue_token,
-    link,
     redeem,
-    send,
 )
-from protu.identity.magic_link import email_link_allowed, remind_invitations
+from protu.identity.magic_link import mail_link
 from protu.identity.models import User
 from protu.identity.reauth import require_recent_auth
 from protu.logging import get_logger
@@ -26,18 +22,16 @@ log = get_logger(__name__)
 
 
 def forgot_password(email: str, ip: str = "") -> None:
-    found = find_account(email)
-    if found is None or found[0].status != "active":
-        remind_invitations(email)
-        return
-    user, _ = found
-    if not email_link_allowed("reset", user, ip):
-        return
-    token, item = issue_token("reset", user, RESET_SECONDS)
-    with Transaction(user.tenant_id, actor="anonymous") as tx:
-        tx.save(item, unscoped=True)
-        tx.audit("auth.password_reset_requested", f"user:{user.id}")
-    send("password_reset", user.email, link=link("/reset-password", token), minutes=RESET_SECONDS // 60)
+    mail_link(
+        email,
+        ip,
+        quota="reset",
+        kind="reset",
+        seconds=RESET_SECONDS,
+        action="auth.password_reset_requested",
+        template="password_reset",
+        path="/reset-password",
+    )
 
 
 def reset_password(token: str, password: str) -> None:
