@@ -54,13 +54,14 @@ export function sessionEnded(error) {
 
 // ------------------------------------------------------------------------------------------------- tables
 
-// A table that scrolls sideways on narrow screens (focusable, so keyboard users can scroll it too).
+// A table that scrolls sideways on narrow screens (focusable, so keyboard users can scroll it too). Its caption's
+// id is <testid>-caption: a page whose section is already named by `labelledBy` names the scroll region by that.
 export function recordTable({ caption, columns, testid, labelledBy }) {
   const body = h("tbody", { "data-testid": `${testid}-rows` });
   const table = h(
     "table",
     { class: "records-table", "data-testid": testid, "aria-busy": "true" },
-    h("caption", { class: "sr-only" }, caption),
+    h("caption", { class: "sr-only", id: `${testid}-caption` }, caption),
     h("thead", {}, h("tr", {}, columns.map((text) => h("th", { scope: "col" }, text)))),
     body,
   );

@@ -424,6 +424,19 @@ export function selectText(node) {
   selection.addRange(range);
 }
 
+// A "Copy" button for `text`; when the clipboard is refused, `node` (an element or a text field) is selected for
+// Ctrl+C instead. What happened is said in `msg` ("<what> copied.").
+export function copyButton({ text, node, msg, what, label = "Copy", testid }) {
+  const button = h("button", { type: "button", class: "button button--secondary button--small", "data-testid": testid }, label);
+  button.addEventListener("click", async () => {
+    if (await copyText(text)) return msg.notice(`${what} copied.`);
+    if (typeof node.select === "function") node.select();
+    else selectText(node);
+    msg.notice(`Press Ctrl+C (or ⌘C) to copy the selected ${what.toLowerCase()}.`);
+  });
+  return button;
+}
+
 // Save `text` as a file (`type`: its media type). A blob: link with `download` saves without navigating; the CSP
 // does not govern it.
 export function downloadText(filename, text, type = "text/plain;charset=utf-8") {

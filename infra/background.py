@@ -1,5 +1,6 @@
-"""What the cloud runs on its own, run locally on a thread: DynamoDB stream consumers (the audit mirror; a
-company's export and erasure requests; security signals into incident workflows) and the mail queue's retries.
+"""What the cloud runs on its own, run locally on a thread: DynamoDB stream consumers (the audit mirror; audit
+streams to SIEMs and their retries; a company's export and erasure requests; security signals into incident
+workflows) and the mail queue's retries.
 
 In the cloud these are event source mappings in ``template.yaml``; here one loop reads each stream and calls the
 same handler with the same event shape.
@@ -8,11 +9,13 @@ same handler with the same event shape.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from protu.logging import get_logger
 
 log = get_logger(__name__)
+RETRY_SECONDS = 30.0  # audit-stream retries whose backoff has passed (the cloud's schedule: every 5 minutes)
 
 
 class Background:
@@ -27,12 +30,16 @@ class Background:
 
         self._pumps = [
             StreamPump(cloud.physical_id("AuditTable"), jobs.mirror_audit),
+            # LATEST, as the template's mapping: each company's new events to its audit-stream endpoints.
+            StreamPump(cloud.physical_id("AuditTable"), jobs.audit_stream, starting_position="LATEST"),
             # LATEST, as the template's mapping: requests are acted on from when the cloud runs.
             StreamPump(cloud.physical_id("DataTable"), jobs.company_requests, starting_position="LATEST"),
             StreamPump(cloud.physical_id("DataTable"), incidents.detect, starting_position="LATEST"),
             mail_pump(),  # the server runs each request's mail jobs at once; this retries what failed
         ]
         self._interval = interval
+        self._retry = jobs.audit_stream_retry  # the template's 5-minute schedule, run every RETRY_SECONDS here
+        self._retried_at = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="local-background", daemon=True)
 
@@ -45,7 +52,11 @@ class Background:
         self._thread.join(timeout=5)
 
     def run_once(self) -> int:
-        return sum(pump.pump() for pump in self._pumps)
+        done = sum(pump.pump() for pump in self._pumps)
+        if time.monotonic() - self._retried_at >= RETRY_SECONDS:
+            self._retried_at = time.monotonic()
+            self._retry({}, None)
+        return done
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

@@ -6,7 +6,8 @@ behind a stand-in API Gateway, the SPA, and an outbox for email, on one address.
     /_local/*     -> local only: the outbox (GET /_local/outbox) and a Mailgun-compatible messages endpoint that
                      fills it; what on-call was paged (GET /_local/oncall); a Stripe stand-in (/_local/stripe/v1/...,
                      and Checkout and billing-portal pages that send Stripe's signed events to /webhooks/stripe);
-                     never part of the deployed template
+                     a SIEM receiver for audit streams (POST /_local/siem/<name> records what it gets, GET /_local/siem
+                     lists it, DELETE /_local/siem clears it); never part of the deployed template
     anything else -> the SPA (frontend/), index.html for client-side routes
 
 Run it with ``make run`` (or ``python -m infra.server``); ``PORT`` picks the port (default 8000).
@@ -62,6 +63,37 @@ class Outbox:
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._messages)
+
+
+class SiemReceiver:
+    """What audit streams delivered to the local server (``POST /_local/siem/<name>``), oldest first: each request's
+    name, headers and body exactly as received, so the signature can be checked as a SIEM would. Answers 200."""
+
+    MAX_KEPT = 1000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._received: list[dict[str, Any]] = []
+
+    def add(self, name: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        request = {
+            "name": name,
+            "headers": headers,
+            "body": body.decode("utf-8", "replace"),
+            "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        with self._lock:
+            self._received.append(request)
+            del self._received[: -self.MAX_KEPT]
+        return request
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._received)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._received.clear()
 
 
 class OnCallPager:
@@ -126,6 +158,7 @@ class LocalServer:
     def __init__(self, port: int = 0, *, functions: dict[str, Callable] | None = None) -> None:
         self.outbox = Outbox()
         self.oncall = OnCallPager()
+        self.siem = SiemReceiver()
         self._functions = functions or load_functions()
         self._locks = {prefix: threading.Lock() for prefix in self._functions}
         from infra.queues import mail_pump
@@ -255,6 +288,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"id": message["id"], "message": "Queued. Thank you."})
         elif path.startswith("/_local/stripe/"):
             self._stripe(path.removeprefix("/_local/stripe"), body)
+        elif path == "/_local/siem" and self.command in ("GET", "DELETE"):
+            if self.command == "DELETE":
+                self.server_app.siem.clear()
+                self._send(204, {}, b"")
+            else:
+                self._json(200, self.server_app.siem.list())
+        elif path.startswith("/_local/siem/") and len(path) > len("/_local/siem/") and self.command == "POST":
+            name = path.removeprefix("/_local/siem/")
+            received = self.server_app.siem.add(name, {k.lower(): v for k, v in self.headers.items()}, body)
+            print(f"siem  <- {name}: {received['headers'].get('webhook-id', '')}  (see /_local/siem)", flush=True)
+            self._json(200, {"received": True})
         else:
             self._json(404, {"error": {"code": "not_found", "message": "Not found."}})
 
@@ -380,6 +424,8 @@ def start_local_cloud(app_origin: str) -> Any:
     }
     cloud = LocalCloud(parameters=parameters).provision()
     os.environ.update(cloud.environment())
+    # Local only (never in the template): audit streams may deliver to this server's SIEM receiver over plain HTTP.
+    os.environ["AUDIT_STREAMS_LOCAL_ORIGIN"] = app_origin
     from protu.settings import reload
 
     reload()
@@ -413,6 +459,7 @@ def main() -> int:
     print(f"  API health:   {url}/api/health", flush=True)
     print(f"  Email outbox: {url}/_local/outbox", flush=True)
     print(f"  On-call pages: {url}/_local/oncall", flush=True)
+    print(f"  SIEM receiver: {url}/_local/siem  (point an audit stream at {url}/_local/siem/demo)", flush=True)
     for line in demo:
         print(f"  {line}", flush=True)
     print("Stop with Ctrl-C.", flush=True)

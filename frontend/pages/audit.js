@@ -1,11 +1,16 @@
-// The owner's audit log (GET /api/audit-events, newest first, paged with "Load more") with filters by action,
-// actor, target and a date range, kept in the address (/audit?action=auth.login&from=2024-05-01), and a check of
-// the whole hash chain (GET /api/audit-events/verify). Only owners may read it: admins are told so without asking
-// the API (which would answer 403).
+// The owner's audit log (GET /api/audit-events, newest first, paged with "Load more"): people and records by their
+// names now (the page's `names`; the events keep ids, shown under each name), with filters by action (a choice of
+// the kinds of events the log holds, GET /api/audit-events/actions), actor, target and a date range, kept in the
+// address (/audit?action=auth.login&from=2024-05-01); a check of the whole hash chain (GET
+// /api/audit-events/verify); exports for an auditor (../audit/export.js) and streams to a SIEM
+// (../audit/streams.js). Only owners may read it: admins are told so without asking the API (which would answer 403).
 
 import { api } from "../api.js";
+import { exportSection } from "../audit/export.js";
+import { actionOptions, cell, dayEnd, dayStart, detailsNode, namedValue } from "../audit/format.js";
+import { streamsSection } from "../audit/streams.js";
 import { h } from "../dom.js";
-import { none, pager, recordTable } from "../records.js";
+import { pager, recordTable, sessionEnded } from "../records.js";
 import { session } from "../session.js";
 import { busy, field, link, messages, pageFrame, showError, timeNode } from "../ui.js";
 
@@ -14,16 +19,7 @@ export const title = "Audit log";
 const PAGE_SIZE = 50;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const TEXT_FILTERS = ["action", "actor", "target"];
-
-// A local calendar day as the API's instant: its first moment, or (end) its last.
-function dayStart(day) {
-  const date = new Date(`${day}T00:00:00`);
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
-}
-function dayEnd(day) {
-  const date = new Date(`${day}T23:59:59.999`);
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
-}
+const COLUMNS = ["Time and source IP", "Actor", "Action", "Target", "Outcome", "Details"];
 
 export function render({ query, signal }) {
   if (session.user?.role !== "owner") {
@@ -33,68 +29,147 @@ export function render({ query, signal }) {
       h("p", {}, link("/account", "Go to your account")),
     );
   }
+  const page = pageFrame(
+    {
+      title: "Audit log",
+      lead: "Who did what in your company's account. Each event is chained to the one before it, so changes to the log can be detected.",
+      testid: "audit-page",
+    },
+    sectionLinks(),
+    eventsSection({ query, signal }),
+    verifySection({ signal }),
+    exportSection({ signal }),
+    streamsSection({ signal }),
+  );
+  page.classList.add("audit");
+  return page;
+}
 
-  const msg = messages("audit");
+function sectionLinks() {
+  const links = [
+    ["#audit-list-title", "Events"],
+    ["#audit-verify-title", "Check the log"],
+    ["#audit-export-title", "Export for an auditor"],
+    ["#audit-streams-title", "Streams to your SIEM"],
+  ];
+  return h(
+    "nav",
+    { class: "section-links", "aria-label": "Sections of the audit log page" },
+    h("ul", {}, links.map(([href, text]) => h("li", {}, h("a", { href }, text)))),
+  );
+}
 
-  // ---------------------------------------------------------------------------------------------- verify
-  const verifyMsg = messages("audit-verify");
+// ------------------------------------------------------------------------------------------------ verify
+function verifySection({ signal }) {
+  const msg = messages("audit-verify");
   const verify = h("button", { type: "button", class: "button button--secondary", "data-testid": "audit-verify" }, "Verify the chain");
   verify.addEventListener("click", () =>
     busy(verify, async () => {
-      verifyMsg.clear();
+      msg.clear();
       try {
         const result = await api.get("/api/audit-events/verify", { signal });
         if (result.ok) {
           const events = result.checked === 1 ? "1 event" : `${result.checked} events`;
-          verifyMsg.notice(`The chain is intact: ${events} checked.`);
+          msg.notice(`The chain is intact: ${events} checked.`);
         } else {
-          verifyMsg.error(
+          msg.error(
             `The chain is broken at event ${result.first_broken ?? "?"}`,
             result.reason ? `: ${result.reason}` : ".",
             ` (${result.checked} events checked).`,
           );
         }
       } catch (error) {
-        if (error?.name === "AbortError") return;
-        showError(verifyMsg, error);
+        if (!sessionEnded(error)) showError(msg, error);
       }
     }),
   );
+  return h(
+    "section",
+    { class: "card audit-section", "aria-labelledby": "audit-verify-title", "data-testid": "audit-verify-section" },
+    h("h2", { id: "audit-verify-title", tabindex: "-1" }, "Check the log"),
+    h("p", {}, "Recompute every event's hash and check that none was changed, removed or reordered."),
+    h("div", { class: "actions" }, verify),
+    ...msg.nodes,
+  );
+}
 
-  // --------------------------------------------------------------------------------------------- filters
-  const filterFields = {
-    action: field({ id: "audit-filter-action", label: "Action", autocomplete: "off", maxlength: "200", testid: "audit-filter-action" }),
-    actor: field({ id: "audit-filter-actor", label: "Actor", autocomplete: "off", maxlength: "200", testid: "audit-filter-actor" }),
-    target: field({ id: "audit-filter-target", label: "Target", autocomplete: "off", maxlength: "200", testid: "audit-filter-target" }),
+// --------------------------------------------------------------------------------------------- filters
+// The filter form, its fields filled from the address. The action is a choice of what the log holds, filled in
+// when GET /api/audit-events/actions answers (the address's action is a choice from the start).
+function filterForm({ query, signal, msg }) {
+  const fields = {
+    action: field({ id: "audit-filter-action", label: "Action", tag: "select", testid: "audit-filter-action" }),
+    actor: field({ id: "audit-filter-actor", label: "Actor (id)", autocomplete: "off", maxlength: "200", testid: "audit-filter-actor" }),
+    target: field({ id: "audit-filter-target", label: "Target (kind:id)", autocomplete: "off", maxlength: "200", testid: "audit-filter-target" }),
     from: field({ id: "audit-filter-from", label: "From", type: "date", testid: "audit-filter-from" }),
     to: field({ id: "audit-filter-to", label: "To", type: "date", testid: "audit-filter-to" }),
   };
-  for (const name of TEXT_FILTERS) filterFields[name].input.value = (query.get(name) ?? "").trim().slice(0, 200);
-  for (const name of ["from", "to"]) {
-    const value = query.get(name) ?? "";
-    filterFields[name].input.value = DAY.test(value) ? value : "";
-  }
+  const wanted = (name) => (query.get(name) ?? "").trim().slice(0, 200);
+  fields.action.input.replaceChildren(...actionOptions([], wanted("action")));
+  for (const name of ["actor", "target"]) fields[name].input.value = wanted(name);
+  for (const name of ["from", "to"]) fields[name].input.value = DAY.test(wanted(name)) ? wanted(name) : "";
+  api.get("/api/audit-events/actions", { signal }).then(
+    ({ items }) => {
+      const select = fields.action.input;
+      const chosen = select.value;
+      select.replaceChildren(...actionOptions(items, chosen));
+      select.value = chosen;
+    },
+    (error) => {
+      if (!sessionEnded(error)) showError(msg, error);
+    },
+  );
   const clear = h(
     "button",
     { type: "button", class: "button button--secondary button--small", "data-testid": "audit-filter-clear", hidden: true },
     "Show all events",
   );
-  const filters = h(
+  const form = h(
     "form",
     { class: "filters", role: "search", "aria-label": "Filter audit events", "data-testid": "audit-filters" },
-    ...Object.values(filterFields).map((f) => f.node),
+    ...Object.values(fields).map((f) => f.node),
     h("div", { class: "filters__clear" }, h("button", { type: "submit", class: "button button--small", "data-testid": "audit-filter-apply" }, "Apply filters")),
     h("div", { class: "filters__clear" }, clear),
   );
+  return { form, fields, clear };
+}
 
-  function values() {
-    return Object.fromEntries(Object.entries(filterFields).map(([name, f]) => [name, f.input.value.trim()]));
-  }
-  function filtered() {
-    return Object.values(values()).some(Boolean);
-  }
+// ------------------------------------------------------------------------------------------------ list
+function eventsSection({ query, signal }) {
+  const msg = messages("audit");
+  const { form, fields, clear } = filterForm({ query, signal, msg });
+  const values = () => Object.fromEntries(Object.entries(fields).map(([name, f]) => [name, f.input.value.trim()]));
+  const filtered = () => Object.values(values()).some(Boolean);
+  const names = Object.create(null); // every name the pages shown so far answered
 
-  function applyFilters({ initial = false } = {}) {
+  const listTitle = h("h2", { id: "audit-list-title", tabindex: "-1" }, "Events");
+  const { table, body, node: tableNode } = recordTable({
+    caption: "Audit events of your company, newest first",
+    columns: COLUMNS,
+    testid: "audit-table",
+    labelledBy: "audit-table-caption", // the section is "Events" already
+  });
+  table.classList.add("audit-table");
+  const list = pager({
+    table,
+    body,
+    msg,
+    heading: listTitle,
+    colspan: COLUMNS.length,
+    label: "Load more events",
+    nouns: ["event", "events"],
+    testid: "audit",
+    emptyText: () => (filtered() ? "No events match these filters." : "No events yet."),
+    emptyTestid: "audit-empty",
+    fetchPage: async (cursor) => {
+      const page = await api.get(`/api/audit-events?${eventsQuery(values(), cursor)}`, { signal });
+      Object.assign(names, page.names ?? {});
+      return page;
+    },
+    row: (event) => eventRow(event, names),
+  });
+
+  function apply({ initial = false } = {}) {
     const params = new URLSearchParams();
     for (const [name, value] of Object.entries(values())) if (value) params.set(name, value);
     const search = params.toString();
@@ -104,87 +179,65 @@ export function render({ query, signal }) {
     if (!initial) msg.clear();
     return list.load({ reset: true });
   }
-  filters.addEventListener("submit", (event) => {
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
-    applyFilters();
+    apply();
   });
   clear.addEventListener("click", () => {
-    for (const f of Object.values(filterFields)) f.input.value = "";
-    applyFilters();
-    filterFields.action.input.focus();
+    for (const f of Object.values(fields)) f.input.value = "";
+    apply();
+    fields.action.input.focus();
   });
+  apply({ initial: true });
 
-  // ------------------------------------------------------------------------------------------------ list
-  const listTitle = h("h2", { id: "audit-list-title", tabindex: "-1" }, "Events");
-  const { table, body, node: tableNode } = recordTable({
-    caption: "Audit events of your company, newest first",
-    columns: ["Time", "Actor", "Action", "Target", "Outcome", "Source IP"],
-    testid: "audit-table",
-    labelledBy: "audit-list-title",
-  });
-  const list = pager({
-    table,
-    body,
-    msg,
-    heading: listTitle,
-    colspan: 6,
-    label: "Load more events",
-    nouns: ["event", "events"],
-    testid: "audit",
-    emptyText: () => (filtered() ? "No events match these filters." : "No events yet."),
-    emptyTestid: "audit-empty",
-    fetchPage: (cursor) => {
-      const v = values();
-      const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
-      for (const name of TEXT_FILTERS) if (v[name]) params.set(name, v[name]);
-      const since = v.from ? dayStart(v.from) : null;
-      const until = v.to ? dayEnd(v.to) : null;
-      if (since) params.set("since", since);
-      if (until) params.set("until", until);
-      if (cursor) params.set("cursor", cursor);
-      return api.get(`/api/audit-events?${params}`, { signal });
-    },
-    row: eventRow,
-  });
-
-  applyFilters({ initial: true });
-
-  return pageFrame(
-    {
-      title: "Audit log",
-      lead: "Who did what in your company's account. Each event is chained to the one before it, so changes to the log can be detected.",
-      testid: "audit-page",
-    },
+  return h(
+    "section",
+    { class: "card audit-section", "aria-labelledby": "audit-list-title", "data-testid": "audit-list" },
+    listTitle,
     ...msg.nodes,
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "audit-verify-title", "data-testid": "audit-verify-section" },
-      h("h2", { id: "audit-verify-title" }, "Check the log"),
-      h("p", {}, "Recompute every event's hash and check that none was changed, removed or reordered."),
-      h("div", { class: "actions" }, verify),
-      ...verifyMsg.nodes,
-    ),
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "audit-list-title", "data-testid": "audit-list" },
-      listTitle,
-      filters,
-      tableNode,
-      list.more,
-    ),
+    form,
+    tableNode,
+    list.more,
   );
 }
 
-function eventRow(event) {
+// The API's query for the filters' values (days as instants) and a page's cursor.
+function eventsQuery(v, cursor) {
+  const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  for (const name of TEXT_FILTERS) if (v[name]) params.set(name, v[name]);
+  const since = v.from ? dayStart(v.from) : null;
+  const until = v.to ? dayEnd(v.to) : null;
+  if (since) params.set("since", since);
+  if (until) params.set("until", until);
+  if (cursor) params.set("cursor", cursor);
+  return params;
+}
+
+function eventRow(event, names) {
   const outcomeTone = event.outcome === "success" || event.outcome === "ok" ? "badge--ok" : event.outcome === "failure" || event.outcome === "denied" ? "badge--bad" : null;
+  const target = event.target ?? "";
+  const targetId = target.includes(":") ? target.slice(target.indexOf(":") + 1) : target;
   return h(
     "tr",
-    { class: "records-table__row", "data-testid": "audit-row", "data-seq": String(event.seq), "data-action": event.action },
-    h("td", {}, timeNode(event.time, { relative: false, testid: "audit-row-time" })),
-    h("td", { class: "records-table__email", "data-testid": "audit-row-actor" }, event.actor || none()),
-    h("th", { scope: "row", "data-testid": "audit-row-action" }, h("code", {}, event.action)),
-    h("td", { class: "records-table__email", "data-testid": "audit-row-target" }, event.target || none()),
-    h("td", {}, h("span", { class: ["badge", outcomeTone], "data-testid": "audit-row-outcome" }, event.outcome)),
-    h("td", { "data-testid": "audit-row-ip" }, event.source_ip || none()),
+    {
+      class: "records-table__row",
+      "data-testid": "audit-row",
+      "data-seq": String(event.seq),
+      "data-action": event.action,
+      "data-actor": event.actor,
+      "data-target": target,
+    },
+    cell(
+      "td",
+      "Time",
+      {},
+      timeNode(event.time, { relative: false, testid: "audit-row-time" }),
+      h("span", { class: "audit-id", "data-testid": "audit-row-ip" }, event.source_ip || "no address"),
+    ),
+    cell("td", "Actor", { "data-testid": "audit-row-actor" }, namedValue(event.actor, event.actor, names, "audit-row-actor-name")),
+    cell("th", "Action", { scope: "row", "data-testid": "audit-row-action" }, h("code", { class: "audit-action" }, event.action)),
+    cell("td", "Target", { "data-testid": "audit-row-target" }, namedValue(target, targetId, names, "audit-row-target-name")),
+    cell("td", "Outcome", {}, h("span", { class: ["badge", outcomeTone], "data-testid": "audit-row-outcome" }, event.outcome)),
+    cell("td", "Details", { class: "audit-table__details" }, detailsNode(event, names)),
   );
 }

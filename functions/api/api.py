@@ -1,6 +1,7 @@
 """The SPA's API: one Chalice app, every area's router installed on it (handler ``api.app``)."""
 
 from protu.http import audit as audit_routes
+from protu.http import audit_streams as audit_stream_routes
 from protu.http import auth, billing, directory, health, incidents, notices, privacy, settings, users
 from protu.http import security_reports as security_report_routes
 from protu.http.app import ProtuApp
@@ -19,6 +20,7 @@ install(
     users.router,
     directory.router,
     audit_routes.router,
+    audit_stream_routes.router,
     billing.router,
     settings.router,
     privacy.router,

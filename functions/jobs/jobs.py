@@ -30,19 +30,34 @@ def _any_failed(answer: dict[str, Any]) -> bool:
 
 @metrics.job("mirror-audit")
 def mirror_audit(event: dict[str, Any], context: Any = None) -> dict[str, int]:
-    """DynamoDB Streams (audit table) -> Object-Lock bucket. Raising makes Lambda redeliver the batch."""
+    """DynamoDB Streams (audit table) -> Object-Lock bucket; then the reads among the new events count towards the
+    unusual-access watch (``protu.security.access.watch``). Raising makes Lambda redeliver the batch: only the
+    mirror raises (its writes are idempotent); a failed watch is logged and leaves the copies alone."""
     # cold start: loaded on first use
     from protu.audit.mirror import mirror_records
+    from protu.logging import get_logger
+    from protu.security import access
 
-    return {"mirrored": mirror_records(event.get("Records") or [])}
+    records = event.get("Records") or []
+    mirrored = mirror_records(records)
+    try:
+        watched = access.watch(records)
+    except Exception:  # noqa: BLE001 - the copies are written; a watch that failed is logged for on-call
+        get_logger("jobs").exception("the read watch failed on a batch")
+        watched = -1
+    return {"mirrored": mirrored, "reads_watched": watched}
 
 
 @metrics.job("audit-digests", failed=lambda answer: bool(answer.get("failed")))
 def audit_digests(event: dict[str, Any], context: Any = None) -> dict[str, int]:
-    """Hourly (EventBridge Scheduler): a signed digest of each company's new audit events (``protu.audit.digests``)."""
+    """Hourly (EventBridge Scheduler): a signed digest of each company's new audit events (``protu.audit.digests``);
+    invoked with ``{"tenant": <company>}`` by an audit export, that company's digest now."""
     from protu.audit import digests  # cold start: this job's module only
 
-    return digests.write_all()
+    tenant = (event or {}).get("tenant")  # an audit export asks for its company's digest now
+    if tenant is not None and not (isinstance(tenant, str) and 0 < len(tenant) <= 64 and tenant.isprintable()):
+        raise ValueError("tenant must be a company id")
+    return digests.write_all(tenant_id=tenant)
 
 
 @metrics.job("mail", failed=lambda answer: bool(answer.get("batchItemFailures")))
@@ -95,9 +110,9 @@ def retention(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 @metrics.job("company-requests", failed=_any_failed)
 def company_requests(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """DynamoDB Streams (data table, INSERTs of ``T#<company>#REQUESTS`` items): a company's data export
-    (``protu.ops.exports``) or the deletion that finishes a company's erasure (``protu.ops.erasure``). Other
-    records are ignored (the event source mapping filters them out in the cloud already). Raising makes Lambda
-    redeliver the batch; each request is idempotent."""
+    (``protu.ops.exports``), an audit export (``protu.ops.audit_exports``) or the deletion that finishes a company's
+    erasure (``protu.ops.erasure``). Other records are ignored (the event source mapping filters them out in the cloud
+    already). Raising makes Lambda redeliver the batch; each request is idempotent."""
     # cold start: loaded on first use
     from protu.ops import exports
 
@@ -105,9 +120,40 @@ def company_requests(event: dict[str, Any], context: Any = None) -> dict[str, An
     for kind, tenant_id, request_id in exports.requests_in(event.get("Records") or []):
         if kind == "export":
             done.append(exports.run(tenant_id, request_id))
+        elif kind == "auditexport":
+            # cold start: loaded on first use
+            from protu.ops import audit_exports
+
+            done.append(audit_exports.run(tenant_id, request_id))
         else:
             # cold start: loaded on first use
             from protu.ops import erasure
 
             done.append(erasure.purge(tenant_id, request_id))
     return {"requests": len(done), "results": done}
+
+
+def _errors(answer: dict[str, Any]) -> bool:
+    return bool(answer.get("errors"))
+
+
+@metrics.job("audit-stream", failed=_errors)
+def audit_stream(event: dict[str, Any], context: Any = None) -> dict[str, int]:
+    """DynamoDB Streams (audit table, INSERTs of events) -> each company's active audit-stream endpoints
+    (``protu.ops.audit_streams.delivery``). An endpoint that is down never makes this raise (the audit write is
+    committed; the endpoint retries on its own backoff); our own storage failing does, so Lambda redelivers the
+    batch (runs are idempotent)."""
+    # cold start: this job's module only
+    from protu.ops.audit_streams import delivery
+
+    return delivery.on_new_events(event.get("Records") or [], deadline=_deadline(context, 30.0))
+
+
+@metrics.job("audit-stream-retry", failed=_errors)
+def audit_stream_retry(event: dict[str, Any], context: Any = None) -> dict[str, int]:
+    """EventBridge Scheduler, every 5 minutes: audit-stream endpoints whose retry is due, and the runs left over
+    (``protu.ops.audit_streams.delivery``)."""
+    # cold start: this job's module only
+    from protu.ops.audit_streams import delivery
+
+    return delivery.retry_due(deadline=_deadline(context, 30.0))

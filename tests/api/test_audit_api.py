@@ -1,5 +1,9 @@
 """The owner's audit log through the API: ``GET /api/audit-events`` and ``GET /api/audit-events/verify``.
 
+Reading the log is on the record too (``audit.read``, one event a page or verification): the tests compare the
+events of the ``history`` fixture and leave those reads out (``everything``), unless they read pages from a fixed
+cursor.
+
 Owners read their own company's chain, newest first, filtered and paged with an opaque cursor that has no repeats
 or gaps; admins are refused; another company's owner only ever sees their own chain; verify walks the chain and
 names the first event edited behind the API's back.
@@ -54,16 +58,21 @@ def listing(account, **query):
     return reply.json()
 
 
-def everything(account, **query) -> list[dict]:
-    """Every page, following next_cursor; newest first."""
-    items, cursor = [], None
+def everything(account, *, raw: bool = False, **query) -> list[dict]:
+    """Every page, following next_cursor; newest first; without the log's own reads unless ``raw``."""
+    items, cursor = [], query.pop("cursor", None)
     for _ in range(1000):
         page = listing(account, **query, **({"cursor": cursor} if cursor else {}))
         items += page["items"]
         cursor = page["next_cursor"]
         if cursor is None:
-            return items
+            return items if raw else [item for item in items if item["action"] != "audit.read"]
     raise AssertionError("the cursor never ends")
+
+
+def head(account) -> int:
+    """The chain's newest seq now (the read that tells it is appended after it)."""
+    return listing(account, limit=1)["items"][0]["seq"]
 
 
 def seqs(items) -> list[int]:
@@ -74,7 +83,8 @@ def test_an_owner_sees_their_companys_events_newest_first(owner, admin, history)
     first = listing(owner)
     assert len(first["items"]) == 50 and first["next_cursor"]
     newest = seqs(first["items"])
-    assert newest == sorted(newest, reverse=True) and newest[0] == history[-1]["seq"]
+    assert newest == sorted(newest, reverse=True)
+    assert [e for e in first["items"] if e["action"] != "audit.read"][0]["seq"] == history[-1]["seq"]
 
     me, admin_id = owner.me["id"], admin.me["id"]
     oldest = history[:3]
@@ -109,7 +119,7 @@ def test_listed_events_are_the_hashed_chain(owner, history):
 @pytest.mark.parametrize("limit", [50, 100, 7])
 def test_pages_follow_each_other_without_repeats_or_gaps(owner, history, limit):
     pages = []
-    cursor = None
+    cursor = str(len(history) + 1)  # from the fixture's head: the log's reads since are not in it
     while True:
         page = listing(owner, limit=limit, **({"cursor": cursor} if cursor else {}))
         pages.append(page["items"])
@@ -122,7 +132,9 @@ def test_pages_follow_each_other_without_repeats_or_gaps(owner, history, limit):
 
 
 def test_the_last_page_has_no_cursor(owner, history):
-    assert listing(owner, limit=100, cursor="3") == {"items": list(reversed(history[:2])), "next_cursor": None}
+    last = listing(owner, limit=100, cursor="3")
+    assert (last["items"], last["next_cursor"]) == (list(reversed(history[:2])), None)
+    assert last["names"] == {owner.me["id"]: owner.me["name"]}  # who they are now; the events keep the id
     assert listing(owner, limit=2, cursor="3")["next_cursor"] is None  # exactly full: no empty extra page
     assert listing(owner, cursor="1") == {"items": [], "next_cursor": None}
 
@@ -149,9 +161,9 @@ def test_a_sparse_filter_reads_a_bounded_stretch_per_page_and_still_finds_everyt
     monkeypatch.setattr(log, "MAX_SCANNED", 25)  # how much of the chain one request may read is configuration
     query = {"action": "users.invited"}  # one match, near the start of the chain
     expected = [e for e in reversed(history) if e["action"] == "users.invited"]
-    first = listing(owner, **query, limit=10)
+    first = listing(owner, **query, limit=10, cursor=str(len(history) + 1))
     assert first["items"] == [] and first["next_cursor"] == str(len(history) - 24)  # 25 events read, none matched
-    assert everything(owner, **query, limit=10) == expected
+    assert everything(owner, **query, limit=10, cursor=str(len(history) + 1)) == expected
     assert everything(owner, action="test.beta", limit=100) == [
         e for e in reversed(history) if e["action"] == "test.beta"
     ]
@@ -196,9 +208,40 @@ def test_time_bounds_outside_the_chain(owner, history):
 
 
 def test_verify_checks_every_event(owner, history):
+    newest = head(owner)
     reply = owner.browser.get("/api/audit-events/verify")
     assert reply.status == 200
-    assert reply.json() == {"ok": True, "checked": len(history), "first_broken": None, "reason": None}
+    assert reply.json() == {"ok": True, "checked": newest + 1, "first_broken": None, "reason": None}
+    read = listing(owner, limit=1)["items"][0]  # the verification is on the record
+    assert (read["action"], read["target"], read["actor"]) == ("audit.read", "audit:log", owner.me["id"])
+    assert read["details"] == {"verify": {"ok": True, "checked": newest + 1}}
+
+
+def test_pages_name_people_and_records_and_the_actions_are_offered_as_a_choice(api, module_mailgun, admin):
+    owner = sign_up(api, module_mailgun)  # a company of its own: the module's history stays as it is
+    candidate = owner.browser.post("/api/candidates", {"name": "Nia Named"}).json()
+    page = listing(owner, limit=3)
+    created = next(e for e in page["items"] if e["action"] == "candidate.created")
+    assert created["target"] == f"candidate:{candidate['id']}"  # the stored event keeps the id
+    assert page["names"] == {candidate["id"]: "Nia Named", owner.me["id"]: owner.me["name"]}
+
+    actions = owner.browser.get("/api/audit-events/actions").json()["items"]
+    assert actions == sorted(actions)
+    assert {"auth.signup", "auth.login", "candidate.created", "audit.read"} <= set(actions)
+    assert "users.invited" not in actions  # this company's actions only
+    assert admin.browser.get("/api/audit-events/actions").status == 403
+
+
+def test_reading_the_log_is_on_the_record_one_event_a_page(owner, history):
+    listing(owner, action="test.alpha", limit=7, cursor=str(len(history) + 1))
+    read = listing(owner, limit=1)["items"][0]
+    assert (read["action"], read["target"], read["actor"]) == ("audit.read", "audit:log", owner.me["id"])
+    alpha = [e["seq"] for e in reversed(history) if e["action"] == "test.alpha"][:7]
+    assert read["details"] == {
+        "count": 7,
+        "seqs": [min(alpha), max(alpha)],
+        "filters": {"action": "test.alpha"},
+    }
 
 
 def test_admins_may_not_read_or_verify_the_audit_log(admin, history):
@@ -212,18 +255,20 @@ def test_anonymous_callers_get_401(api):
 
 
 def test_another_companys_owner_sees_only_their_own_chain(owner, stranger, history):
-    theirs = everything(stranger, limit=100)
+    theirs = everything(stranger, raw=True, limit=100)
     me = stranger.me["id"]
     assert seqs(theirs) == list(range(len(theirs), 0, -1)) and len(theirs) < len(history)
     assert [e["action"] for e in reversed(theirs)][:3] == ["auth.signup", "auth.email_verified", "auth.login"]
-    assert all(e["actor"] == me and e["target"] == f"user:{me}" for e in theirs)
+    assert all(e["actor"] == me for e in theirs)
+    assert all(e["target"] == f"user:{me}" for e in theirs if e["action"] != "audit.read")
     assert not {e["hash"] for e in theirs} & {e["hash"] for e in history}
     # a cursor from the owner's pages is only a position: in the stranger's hands it reads the stranger's chain
-    assert everything(stranger, cursor=str(len(history))) == theirs
+    assert everything(stranger, raw=True, cursor=str(len(history)))[-len(theirs) :] == theirs
     for query in ({"actor": owner.me["id"]}, {"action": "test.alpha"}, {"target": f"user:{owner.me['id']}"}):
         assert listing(stranger, **query) == {"items": [], "next_cursor": None}
+    newest = head(stranger)
     verified = stranger.browser.get("/api/audit-events/verify").json()
-    assert verified == {"ok": True, "checked": len(theirs), "first_broken": None, "reason": None}
+    assert verified == {"ok": True, "checked": newest + 1, "first_broken": None, "reason": None}
 
 
 def test_verify_names_an_event_edited_in_the_table(api, module_mailgun):
@@ -232,12 +277,8 @@ def test_verify_names_an_event_edited_in_the_table(api, module_mailgun):
     for i in range(3):
         audit.record(company, "test.filler", f"thing:{i}", actor="robot")
     before = everything(victim)
-    assert victim.browser.get("/api/audit-events/verify").json() == {
-        "ok": True,
-        "checked": len(before),
-        "first_broken": None,
-        "reason": None,
-    }
+    verified = victim.browser.get("/api/audit-events/verify").json()
+    assert verified["ok"] is True and verified["checked"] > len(before)  # the reads of the log are events too
 
     edited = before[-2]["seq"]  # the second event: auth.email_verified
     boto3.client("dynamodb", region_name="eu-central-1").update_item(

@@ -163,7 +163,13 @@ def test_only_the_functions_that_send_mail_read_the_mailgun_keys(template):
             assert any(
                 "kms:Decrypt" in s["Action"] and s["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]} for s in statements
             ), name
-    assert readers == {"ApiFunction", "WebhooksFunction", "IncidentNotifyFunction", "MailFunction"}
+    assert readers == {
+        "ApiFunction",
+        "WebhooksFunction",
+        "IncidentNotifyFunction",
+        "MailFunction",
+        "AuditStreamRetryFunction",  # an audit stream failed for a day: the owners are told
+    }
 
 
 def test_the_webhooks_function_decrypts_only_through_secrets_manager(template):
@@ -301,8 +307,17 @@ def test_the_company_requests_job_acts_for_a_company_only_through_the_tenant_rol
     pattern = __import__("json").loads(events["FilterCriteria"]["Filters"][0]["Pattern"])
     assert pattern == {
         "eventName": ["INSERT"],
-        "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "EXPORT#"}, {"prefix": "ERASURE#"}]}}},
+        "dynamodb": {
+            "Keys": {"sk": {"S": [{"prefix": "EXPORT#"}, {"prefix": "ERASURE#"}, {"prefix": "AUDITEXPORT#"}]}}
+        },
     }
+    # an audit export asks the digest function for a digest, and reads the digests: it signs nothing itself
+    audit_bucket = cloud.resources["AuditBucket"].attributes["Arn"]
+    digest_function = cloud.resources["AuditDigestFunction"].attributes["Arn"]
+    assert allowed(job, "lambda:InvokeFunction", digest_function)
+    assert allowed(job, "s3:GetObject", f"{audit_bucket}/digests/c-1/000000000001.json")
+    assert not allowed(job, "s3:GetObject", f"{audit_bucket}/audit/c-1/000000000001.json")
+    assert not allowed(job, "kms:Sign", cloud.resources["AuditSigningKey"].attributes["Arn"])
     api = _policies(cloud, "ApiFunction")  # the API signs the download URL: archives only, never the backups
     assert allowed(api, "s3:GetObject", f"{bucket}/exports/c-1/exp-1.zip")
     assert not allowed(api, "s3:GetObject", f"{bucket}/backups/2026-01-01/manifest.json")

@@ -46,6 +46,26 @@ def verifies(public_key_pem: str, digest: dict) -> bool:
     return True
 
 
+@pytest.fixture(scope="module")
+def mirror(own_cloud):
+    """The audit table's stream into the mirror, as its event source mapping feeds it: the digest job signs only
+    events whose Object-Lock copies the mirror has written."""
+    from infra.streams import StreamPump
+
+    return StreamPump(settings().audit_table, jobs.mirror_audit)
+
+
+@pytest.fixture
+def hourly(mirror):
+    """The hourly digest job, run after the mirror caught up (as it does within seconds in the cloud)."""
+
+    def run() -> dict:
+        mirror.pump()
+        return jobs.audit_digests({}, None)
+
+    return run
+
+
 @pytest.fixture
 def company(api, mailgun):
     """A new company's owner, with the company's id as ``tenant``."""
@@ -65,8 +85,8 @@ def head_seq(api, owner) -> tuple[int, str]:
     return page["seq"], page["hash"]
 
 
-def test_the_hourly_job_signs_what_each_company_added_and_anyone_can_verify_it(api, company):
-    summary = jobs.audit_digests({}, None)
+def test_the_hourly_job_signs_what_each_company_added_and_anyone_can_verify_it(api, company, hourly):
+    summary = hourly()
     assert summary["digests"] >= 1  # (other tests of this module leave companies whose chains were tampered with)
 
     found = digests_of(company.tenant)
@@ -86,15 +106,15 @@ def test_the_hourly_job_signs_what_each_company_added_and_anyone_can_verify_it(a
     assert not verifies(published["public_key_pem"], tampered)
 
 
-def test_a_run_with_nothing_new_writes_nothing_and_the_next_digest_names_the_previous_one(api, company):
-    jobs.audit_digests({}, None)
+def test_a_run_with_nothing_new_writes_nothing_and_the_next_digest_names_the_previous_one(api, company, hourly):
+    hourly()
     first = digests_of(company.tenant)
-    jobs.audit_digests({}, None)
+    hourly()
     assert digests_of(company.tenant) == first
 
     role = company.browser.post("/api/roles", {"title": "Auditor"})  # a change: an event
     assert role.status == 201, role.body
-    jobs.audit_digests({}, None)
+    hourly()
     found = digests_of(company.tenant)
     assert len(found) == 2
     earlier, later = found[0][1], found[1][1]
@@ -158,11 +178,11 @@ def verified(owner) -> dict:
 
 
 @pytest.fixture
-def signed(api, company):
+def signed(api, company, hourly):
     """A company with a few events, all of them under a signed digest, and its chain verifying."""
     for title in ("Analyst", "Engineer", "Designer"):
         assert company.browser.post("/api/roles", {"title": title}).status == 201
-    jobs.audit_digests({}, None)
+    hourly()
     assert digests_of(company.tenant)
     assert verified(company)["ok"] is True
     return company
@@ -222,10 +242,10 @@ def put_digest(key: str, digest: dict) -> None:
     )
 
 
-def test_a_digest_swapped_for_another_companys_is_detected(api, mailgun, signed):
+def test_a_digest_swapped_for_another_companys_is_detected(api, mailgun, signed, hourly):
     other = sign_up(api, mailgun)
     other_tenant = other.me["company"]["id"]
-    jobs.audit_digests({}, None)
+    hourly()
     key, _ = digests_of(signed.tenant)[-1]
     _, theirs = digests_of(other_tenant)[-1]
     put_digest(key, theirs)  # a new version of the object: the bucket keeps the old one, readers see this one
@@ -251,9 +271,10 @@ def test_a_digest_signed_by_another_key_is_detected(signed):
     assert found["ok"] is False and "not signed by the audit key" in found["reason"], found
 
 
-def test_operators_sign_digests_on_demand_and_verify_chain_and_digests(company, capsys):
+def test_operators_sign_digests_on_demand_and_verify_chain_and_digests(company, capsys, mirror):
     from infra import ops
 
+    mirror.pump()
     assert ops.main(["audit-digests", "--tenant", company.tenant]) == 0
     assert "1 written, 0 failed" in capsys.readouterr().out
     assert digests_of(company.tenant)
@@ -261,7 +282,7 @@ def test_operators_sign_digests_on_demand_and_verify_chain_and_digests(company, 
     assert "its signed digests hold" in capsys.readouterr().out
 
 
-def test_the_job_refuses_to_sign_a_chain_rewritten_since_the_last_digest(signed):
+def test_the_job_refuses_to_sign_a_chain_rewritten_since_the_last_digest(signed, hourly):
     """Someone who rewrites signed events (re-hashing the rest and the head) gets nothing more signed: the job
     checks the events since the last digest start from the one it signed, fails for that company (its failure
     alarm), and signs again only when the chain verifies. (Rewriting only events no digest covers yet is for the
@@ -284,11 +305,11 @@ def test_the_job_refuses_to_sign_a_chain_rewritten_since_the_last_digest(signed)
     assert signed.browser.post("/api/roles", {"title": "After"}).status == 201  # new events to sign
     before = digests_of(signed.tenant)
 
-    assert jobs.audit_digests({}, None)["failed"] >= 1
+    assert hourly()["failed"] >= 1
     assert digests_of(signed.tenant) == before
 
 
-def test_the_job_does_not_chain_to_a_digest_it_did_not_sign(signed):
+def test_the_job_does_not_chain_to_a_digest_it_did_not_sign(signed, hourly):
     """A digest planted in the bucket as the newest (by someone who can put objects there) is not built upon."""
     key, digest = digests_of(signed.tenant)[-1]
     planted = {**digest, "last_seq": digest["last_seq"] + 100}
@@ -296,20 +317,17 @@ def test_the_job_does_not_chain_to_a_digest_it_did_not_sign(signed):
     assert signed.browser.post("/api/roles", {"title": "After"}).status == 201
     before = digests_of(signed.tenant)
 
-    assert jobs.audit_digests({}, None)["failed"] >= 1
+    assert hourly()["failed"] >= 1
     assert digests_of(signed.tenant) == before
     assert "not signed by the audit key" in verified(signed)["reason"]
 
 
-def test_an_event_no_digest_covers_yet_rewritten_in_place_differs_from_its_object_lock_copy(signed):
+def test_an_event_no_digest_covers_yet_rewritten_in_place_differs_from_its_object_lock_copy(signed, mirror):
     """Between two digests the chain alone cannot tell an event re-sealed in place (its hash and links kept
     consistent): its Object-Lock copy, written by the mirror when the event was inserted, can."""
     from protu.audit.chain import seal
     from protu.audit.models import AuditEvent
 
-    from infra.streams import StreamPump
-
-    mirror = StreamPump(settings().audit_table, jobs.mirror_audit)
     assert signed.browser.post("/api/roles", {"title": "Recent"}).status == 201
     mirror.pump()
     assert verified(signed)["ok"] is True  # the recent events match their copies
@@ -324,3 +342,25 @@ def test_an_event_no_digest_covers_yet_rewritten_in_place_differs_from_its_objec
     found = verified(signed)
     assert found["ok"] is False
     assert found["reason"] == f"event {last['seq']} differs from its Object-Lock copy", found
+
+
+def test_the_job_signs_only_what_the_mirror_copied_and_never_a_re_sealed_event(signed, mirror, hourly):
+    """The job compares each new event with its Object-Lock copy before signing it: events the mirror has not
+    copied yet wait for the next run, and an event re-sealed in place since it was copied is never signed."""
+    from protu.audit.chain import seal
+    from protu.audit.models import AuditEvent
+
+    before = digests_of(signed.tenant)
+    assert signed.browser.post("/api/roles", {"title": "Not copied yet"}).status == 201
+    jobs.audit_digests({}, None)  # before the mirror has copied the new events
+    assert digests_of(signed.tenant) == before  # nothing of this company was signed: not copied yet
+
+    mirror.pump()
+    last = chain(signed.tenant)[-1]
+    fields = {k: v for k, v in last.items() if k not in ("tenant", "seq", "time", "prev_hash", "hash")}
+    forged = seal(signed.tenant, last["seq"], last["prev_hash"], {**fields, "target": "role:someone-else"})
+    AuditEvent.from_document(forged).save()
+    set_head(signed.tenant, forged["seq"], forged["hash"])
+
+    assert hourly()["failed"] >= 1  # the re-sealed event differs from its copy: this company gets no digest
+    assert len(digests_of(signed.tenant)) == len(before)

@@ -49,6 +49,8 @@ def people(api, module_mailgun, module_stripe_api):  # Stripe for the module: an
         assert created.status == 201, created.body
         ids[kind.name] = created.json()["id"]
     ids["exports"] = owner.browser.post("/api/exports").json()["id"]
+    ids["audit-streams"] = owner.browser.post("/api/audit-streams", {"url": "https://siem.example.com/in"}).json()["id"]
+    ids["audit-events"] = owner.browser.post("/api/audit-events/exports", {}).json()["id"]
     ids["incidents"] = incident_about(owner.me["company"]["id"], admin.me["id"])
     return {"owner": owner, "admin": admin, "other": other, "revoked": revoked, "ids": ids}
 

@@ -472,4 +472,4 @@ def test_mirror_ignores_heads_non_inserts_and_malformed_items(cloud):
         {"eventName": "INSERT", "dynamodb": {"NewImage": forged, "Keys": {}}},  # logged and skipped, not fatal
         {"eventName": "REMOVE", "dynamodb": {"Keys": {"pk": image["pk"], "sk": {"S": "E#000000000001"}}}},
     ]
-    assert jobs.mirror_audit({"Records": records}, None) == {"mirrored": 0}
+    assert jobs.mirror_audit({"Records": records}, None) == {"mirrored": 0, "reads_watched": 0}

@@ -313,6 +313,9 @@ SAMPLES = {
     "security_report_received": {"reference": "rep-0a1b2c3d4e5f"},
     "invitation_account_exists": {"company": "Acme", "inviter": "Bo", "refuse_link": "/refuse-invitation#token=r"},
     "invitation_declined": {"email": "ana@example.com", "company": "Acme", "refused": True},
+    "audit_stream_added": {"company": "Acme", "host": "siem.example.com", "by": "ana@example.com"},
+    "audit_stream_removed": {"company": "Acme", "host": "siem.example.com", "by": "ana@example.com"},
+    "audit_stream_failed": {"company": "Acme", "host": "siem.example.com", "since": datetime(2025, 3, 1, tzinfo=UTC)},
 }
 HOSTILE = "<script>alert(\"x\")</script> & 'y' <img src=x onerror=alert(1)>"
 

@@ -43,7 +43,11 @@ class Settings:
     mail_queue_url: str
     oncall_topic: str
     audit_signing_key_id: str  # the asymmetric KMS key of the audit digests (protu.audit.digests)
+    audit_digest_function: str  # the only function that signs digests (protu.ops.audit_exports asks it for one)
     stripe_prices: dict[str, str]  # plan -> Stripe price id (protu.billing.plans)
+    # Local only, never in template.yaml: the local server's origin (http://127.0.0.1:<port>), to which audit streams
+    # may deliver (its /_local/siem/ receiver) when the stage is local. Empty everywhere else.
+    audit_streams_local_origin: str = ""
 
     @property
     def is_local(self) -> bool:
@@ -84,10 +88,12 @@ def settings() -> Settings:
         mail_queue_url=_env("MAIL_QUEUE_URL"),
         oncall_topic=_env("ONCALL_TOPIC_ARN"),
         audit_signing_key_id=_env("AUDIT_SIGNING_KEY_ID"),
+        audit_digest_function=_env("AUDIT_DIGEST_FUNCTION"),
         stripe_prices={
             "team": _env("STRIPE_PRICE_TEAM", "price_team_monthly"),
             "business": _env("STRIPE_PRICE_BUSINESS", "price_business_monthly"),
         },
+        audit_streams_local_origin=_env("AUDIT_STREAMS_LOCAL_ORIGIN").rstrip("/"),
     )
 
 

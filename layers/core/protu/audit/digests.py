@@ -27,6 +27,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from protu import aws, caches, metrics
+from protu.audit import mirror
 from protu.audit.chain import HEAD_SK, canonical_json, event_hash, event_sk, genesis_hash
 from protu.audit.models import AuditEvent, AuditHead, chain_pk
 from protu.logging import get_logger
@@ -80,6 +81,8 @@ def write_for(tenant_id: str, now: float | None = None) -> dict[str, Any] | None
     if head_seq == covered:
         return None
     last = _segment_end(tenant_id, previous, head_seq)
+    if last is None:
+        return None  # the new events' copies are not in the bucket yet: the next run signs them
     digest: dict[str, Any] = {
         "version": VERSION,
         "tenant": tenant_id,
@@ -107,11 +110,13 @@ class ChainBroken(RuntimeError):
     """The events since the last digest do not verify: nothing is signed (the job fails and the alarm says so)."""
 
 
-def _segment_end(tenant_id: str, previous: dict[str, Any] | None, head_seq: int) -> AuditEvent:
+def _segment_end(tenant_id: str, previous: dict[str, Any] | None, head_seq: int) -> AuditEvent | None:
     """The last event of the new segment, after checking the segment: from the previous digest's last event (still
     holding the signed hash) to the head, each event's hash and link (``write_for`` has checked the previous digest's
-    signature). A digest never signs a chain that does not verify: a change made to the table since the last digest
-    (or a digest planted in the bucket) would otherwise be signed as if it were the log."""
+    signature); then each new event against its Object-Lock copy, the segment ending before the first event whose
+    copy the mirror has not written yet (None when that is the first). A digest never signs a chain that does not
+    verify: a change made to the table since the last digest (or a digest planted in the bucket) would otherwise be
+    signed as if it were the log, and so would an event re-sealed in place, chain and head kept consistent."""
     start = int(previous["last_seq"]) if previous else 1
     prev_hash = None if previous else genesis_hash(tenant_id)
     expected = start
@@ -130,7 +135,24 @@ def _segment_end(tenant_id: str, previous: dict[str, Any] | None, head_seq: int)
         prev_hash, found, expected = event.hash, event, expected + 1
     if found is None or found.seq != head_seq:
         raise ChainBroken(f"events up to {head_seq} are missing")
-    return found
+    return _mirrored_end(tenant_id, int(previous["last_seq"]) if previous else 0, head_seq)
+
+
+def _mirrored_end(tenant_id: str, covered: int, head_seq: int) -> AuditEvent | None:
+    """The last of the events after ``covered`` whose Object-Lock copies hold them, without a gap."""
+    copies = mirror.copies(tenant_id, covered)
+    last = None
+    events = AuditEvent.query(
+        chain_pk(tenant_id), AuditEvent.sk.between(event_sk(covered + 1), event_sk(head_seq)), consistent_read=True
+    )
+    for event in events:
+        outcome = mirror.compare(event.hash, copies.get(event.seq))
+        if outcome == mirror.MISSING:
+            break
+        if outcome is not None:
+            raise ChainBroken(f"event {event.seq} does not match its Object-Lock copy ({outcome})")
+        last = event
+    return last
 
 
 def write_all(now: float | None = None, *, tenant_id: str | None = None) -> dict[str, int]:

@@ -40,6 +40,28 @@ def record(
     return tx.commit()[0]
 
 
+SUBJECTS_PER_EVENT = 100  # ids an event's 4 KiB of details hold with room to spare
+
+
+def record_read(
+    tenant_id: str,
+    action: str,
+    target: str,
+    subjects: list[str],
+    *,
+    actor: str,
+    details: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """A read of personal data on the record: one event naming the ``subjects`` read (a list page: all of its
+    people), spread over several events only past ``SUBJECTS_PER_EVENT``, committed as one write. The unusual-access
+    watch counts it from the audit stream (``protu.security.access.watch``)."""
+    tx = Transaction(tenant_id, actor=actor)
+    chunks = [subjects[i : i + SUBJECTS_PER_EVENT] for i in range(0, len(subjects), SUBJECTS_PER_EVENT)] or [[]]
+    for chunk in chunks:
+        tx.audit(action, target, details={**(details or {}), **({"subjects": chunk} if chunk else {})})
+    return tx.commit()
+
+
 def events(
     tenant_id: str,
     *,
@@ -89,6 +111,15 @@ def events(
     if len(found) > limit:
         return page, str(page[-1]["seq"])
     return page, (str(bottom) if bottom > 1 else None)
+
+
+def log_actions(tenant_id: str) -> list[str]:
+    """Every action the tenant's chain holds (kept on the head by each append), sorted."""
+    try:
+        head = AuditHead.get(chain_pk(tenant_id), HEAD_SK, consistent_read=True)
+    except AuditHead.DoesNotExist:
+        return []
+    return sorted(head.actions or ())
 
 
 def _head_seq(tenant_id: str) -> int:

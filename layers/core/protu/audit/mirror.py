@@ -13,13 +13,14 @@ keeps both) and a warning is logged: the mirror never drops an event and never b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from protu import aws
-from protu.audit.chain import EVENT_PREFIX, canonical_json
+from protu.audit.chain import EVENT_PREFIX, canonical_json, event_hash
 from protu.audit.models import AuditEvent, chain_pk
 from protu.logging import get_logger
 from protu.settings import settings
@@ -80,3 +81,49 @@ def write_object(document: dict[str, Any]) -> bool:
     log.warning("audit mirror found a different event at %s; keeping both versions", put["Key"])
     s3.put_object(**put)
     return True
+
+
+# ------------------------------------------------------------------------------------------------ comparing
+MISSING, TWICE, DIFFERS = "missing", "twice", "differs"
+
+
+def copies(tenant_id: str, after: int) -> dict[int, list[dict[str, Any]]]:
+    """The Object-Lock copies of the company's events after seq ``after``, by seq: each key's versions (one, unless
+    an event was written to the bucket again). One listing, paginated, whatever the number of events."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    # KeyMarker starts the listing after that key. Only a key that exists is given: moto (5.2.6) also drops the first
+    # key after a marker that names none; and versions of the marker's own key are left out below either way.
+    marker = {"KeyMarker": object_key(tenant_id, after)} if after > 0 else {}
+    pages = (
+        aws.client("s3")
+        .get_paginator("list_object_versions")
+        .paginate(Bucket=settings().audit_bucket, Prefix=f"audit/{tenant_id}/", **marker)
+    )
+    for page in pages:
+        for version in page.get("Versions") or ():
+            name = version["Key"].rsplit("/", 1)[-1].removesuffix(".json")
+            if name.isdigit() and int(name) > after:
+                found.setdefault(int(name), []).append(version)
+    return found
+
+
+def compare(event_hash_: str, versions: list[dict[str, Any]] | None) -> str | None:
+    """How an event (its stored hash) stands against its copies: None when its one copy holds it; ``MISSING`` (the
+    mirror has not written it yet), ``TWICE`` or ``DIFFERS`` (a rewritten event) otherwise."""
+    if not versions:
+        return MISSING
+    if len(versions) > 1:
+        return TWICE
+    version = versions[0]
+    body = (
+        aws.client("s3")
+        .get_object(Bucket=settings().audit_bucket, Key=version["Key"], VersionId=version["VersionId"])["Body"]
+        .read()
+    )
+    try:
+        copy = json.loads(body)
+    except ValueError:
+        copy = {}
+    if not isinstance(copy, dict) or copy.get("hash") != event_hash_ or event_hash(copy) != event_hash_:
+        return DIFFERS
+    return None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.models import Model
 
 from protu.audit.chain import FIELDS, HEAD_SK, event_sk
@@ -69,3 +69,4 @@ class AuditHead(Model):
     tenant = UnicodeAttribute()
     seq = NumberAttribute()
     hash = UnicodeAttribute()
+    actions = UnicodeSetAttribute(null=True)  # every action the chain holds: the audit page's choice of types

@@ -17,23 +17,20 @@ the signed digests are for (``protu.audit.digests``): after the walk, every dige
 - a signed event that is missing (a truncated tail, the head moved back) or whose hash is not the signed one (an
   event deleted or edited and every later one re-hashed, head included).
 
-Events newer than the last digest (at most an hour's) rest on the chain alone until the next digest; comparing
-them with their Object-Lock copies is the next step (issue 17).
+Events newer than the last digest (at most an hour's) are compared with their Object-Lock copies
+(``check_copies``); the digest job compares them too before it signs them.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from pynamodb.exceptions import AttributeDeserializationError, DoesNotExist
 
-from protu import aws
+from protu.audit import mirror
 from protu.audit.chain import EVENT_PREFIX, HEAD_SK, event_hash, event_sk, genesis_hash
-from protu.audit.mirror import object_key
 from protu.audit.models import AuditEvent, AuditHead, chain_pk
-from protu.settings import settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,31 +94,17 @@ def check_copies(tenant_id: str, after: int, head_seq: int) -> VerifyResult | No
     within seconds) is left to the next verification."""
     if head_seq <= after:
         return None
-    s3, bucket = aws.client("s3"), settings().audit_bucket
-    versions: dict[str, list[dict[str, Any]]] = {}
-    pages = s3.get_paginator("list_object_versions").paginate(
-        Bucket=bucket, Prefix=f"audit/{tenant_id}/", KeyMarker=object_key(tenant_id, after)
-    )
-    for page in pages:
-        for version in page.get("Versions") or ():
-            versions.setdefault(version["Key"], []).append(version)
+    found = mirror.copies(tenant_id, after)
     pk = chain_pk(tenant_id)
     for event in AuditEvent.query(
         pk, AuditEvent.sk.between(event_sk(after + 1), event_sk(head_seq)), consistent_read=True
     ):
-        copies = versions.get(object_key(tenant_id, event.seq))
-        if not copies:
-            continue
-        if len(copies) > 1:
+        outcome = mirror.compare(event.hash, found.get(event.seq))
+        if outcome == mirror.TWICE:
             return VerifyResult(
                 False, event.seq - 1, event.seq, f"event {event.seq} reached the Object-Lock bucket twice"
             )
-        body = s3.get_object(Bucket=bucket, Key=copies[0]["Key"], VersionId=copies[0]["VersionId"])["Body"].read()
-        try:
-            copy = json.loads(body)
-        except ValueError:
-            copy = {}
-        if not isinstance(copy, dict) or copy.get("hash") != event.hash or event_hash(copy) != event.hash:
+        if outcome == mirror.DIFFERS:
             return VerifyResult(False, event.seq - 1, event.seq, f"event {event.seq} differs from its Object-Lock copy")
     return None
 

@@ -271,7 +271,7 @@ class Kind:
     poly_refs: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
     # a kind that lives under another: (parent kind, field holding the parent id); routes nest under the parent
     parent: tuple[str, str] | None = None
-    audit_reads: bool = False  # reading opens sensitive data about a person: each read is an audit event
+    audit_reads: bool = False  # reading opens personal data: each read (a page: one event) is an audit event
     # the plan's monthly counter each creation counts against, in the creation's transaction ("candidates": see
     # protu.billing.service.MONTHLY); at the plan's limit a creation is refused (402)
     quota: str | None = None
@@ -343,6 +343,7 @@ CANDIDATES = Kind(
     filters=("stage", "job_role_id"),
     quota="candidates",
     subject="id",
+    audit_reads=True,
     example={"name": "Maria Lopez", "email": "maria@example.com", "stage": "screening", "source": "referral"},
 )
 
@@ -360,6 +361,7 @@ EMPLOYEES = Kind(
     filters=("job_role_id", "status"),
     contains={"team_id": "team_ids"},
     subject="id",
+    audit_reads=True,
     example={"name": "Sam Lee", "email": "sam@example.com", "start_date": "2024-03-01", "status": "active"},
 )
 

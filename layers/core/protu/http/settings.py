@@ -67,8 +67,8 @@ def _out(company) -> SettingsOut:
 
 @router.get("/api/settings", permission="settings")
 def read(call: Call) -> SettingsOut:
-    """Your company's settings."""
-    return _out(company_settings.get(call.principal.tenant_id))
+    """Your company's settings (each read is audited)."""
+    return _out(company_settings.read(call.principal))
 
 
 @router.patch(

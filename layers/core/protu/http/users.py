@@ -53,8 +53,8 @@ def _user_id(call: Call) -> str:
 
 @router.get("/api/users", permission="users")
 def list_users(call: Call) -> list[UserOut]:
-    """Everyone in your company, invited people included."""
-    return [_out(u) for u in users.list_users(call.principal.tenant_id)]
+    """Everyone in your company, invited people included (each read is audited)."""
+    return [_out(u) for u in users.read_users(call.principal)]
 
 
 @router.post(
@@ -99,6 +99,23 @@ def change_role(call: Call) -> UserOut:
 def remove(call: Call) -> None:
     """Remove a user from the company and end their sessions (the last owner cannot be removed)."""
     users.remove(call.principal, _user_id(call))
+
+
+class UserSessionOut(msgspec.Struct):
+    id: str
+    created_at: int
+    last_seen_at: int
+    ip: str
+    user_agent: str
+
+
+@router.get("/api/users/{user_id}/sessions", permission="users")
+def user_sessions(call: Call) -> list[UserSessionOut]:
+    """A user's active sessions, newest first: where and on what they are signed in (each read is audited)."""
+    return [
+        UserSessionOut(s.id, int(s.created_at), int(s.last_seen_at), s.ip, s.user_agent)
+        for s in users.sessions_of(call.principal, _user_id(call))
+    ]
 
 
 @router.post("/api/users/{user_id}/sign-out", permission="users", status=204)

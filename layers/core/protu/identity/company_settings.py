@@ -19,9 +19,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from protu import caches, errors
+from protu import audit, caches, errors
 from protu.audit import chain
 from protu.identity.models import Company, User
+from protu.principal import Principal
 from protu.schemas import check_name
 from protu.store.tx import Transaction
 from pynamodb.exceptions import DoesNotExist
@@ -57,6 +58,15 @@ def get(tenant_id: str) -> Company:
         return Company.get(*Company.key(tenant_id), consistent_read=True)
     except DoesNotExist:
         raise errors.NotFound("No such company.") from None
+
+
+def read(principal: Principal) -> Company:
+    """The company's settings, as an owner reads them: on the record (``settings.read``)."""
+    company = get(principal.tenant_id)
+    audit.record_read(
+        principal.tenant_id, "settings.read", f"company:{principal.tenant_id}", [], actor=principal.user_id
+    )
+    return company
 
 
 def values(company: Company) -> dict[str, Any]:

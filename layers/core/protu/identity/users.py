@@ -9,7 +9,7 @@ sessions, so it takes effect on their next request; a removal ends them.
 
 from __future__ import annotations
 
-from protu import errors
+from protu import audit, errors
 from protu.identity import accounts, invitations, rbac, sessions
 from protu.identity.models import Company, EmailAccount, Session, User
 from protu.principal import Principal
@@ -19,6 +19,31 @@ from pynamodb.exceptions import DoesNotExist
 
 def list_users(tenant_id: str) -> list[User]:
     return User.members(tenant_id)
+
+
+def read_users(principal: Principal) -> list[User]:
+    """The company's users, as a person reads them: on the record (``users.read`` naming everyone listed)."""
+    found = list_users(principal.tenant_id)
+    audit.record_read(
+        principal.tenant_id, "users.read", f"users:{len(found)} users", [u.id for u in found], actor=principal.user_id
+    )
+    return found
+
+
+def sessions_of(principal: Principal, user_id: str) -> list[Session]:
+    """Another user's live sessions, newest first (where and how they are signed in): on the record
+    (``sessions.read`` naming the user)."""
+    _member(principal.tenant_id, user_id)
+    live = sorted(sessions.live_for(principal.tenant_id, user_id), key=lambda s: s.created_at, reverse=True)
+    audit.record_read(
+        principal.tenant_id,
+        "sessions.read",
+        f"user:{user_id}",
+        [user_id],
+        actor=principal.user_id,
+        details={"sessions": len(live)},
+    )
+    return live
 
 
 def _member(tenant_id: str, user_id: str) -> User:

@@ -436,6 +436,49 @@ def invitation_declined(
     )
 
 
+def audit_stream_added(*, company: object, host: object, by: object) -> Mail:
+    """To every owner when an audit stream is added: the whole audit log now also goes to that host. The host is
+    shown so that no mail client makes a link of it."""
+    return _mail(
+        f"An audit stream was added to {_one_line(company, _MAX_SUBJECT_VALUE)} on {PRODUCT}",
+        _P(
+            f"{_one_line(by)} added an audit stream to {_one_line(company)}: from now on every event of your "
+            f"company's audit log is also sent to {_unlinked(host)}."
+        ),
+        _P("If nobody in your company meant to do this, remove it on the audit log page and change your passwords."),
+        _Button("Open the audit log", _link("/audit")),
+    )
+
+
+def audit_stream_removed(*, company: object, host: object, by: object) -> Mail:
+    """To every owner when an audit stream is removed: its host receives nothing more."""
+    return _mail(
+        f"An audit stream was removed from {_one_line(company, _MAX_SUBJECT_VALUE)} on {PRODUCT}",
+        _P(
+            f"{_one_line(by)} removed the audit stream of {_one_line(company)} to {_unlinked(host)}: it receives no "
+            "more events of your audit log."
+        ),
+        _P("If nobody in your company meant to do this, add it again on the audit log page."),
+        _Button("Open the audit log", _link("/audit")),
+    )
+
+
+def audit_stream_failed(*, company: object, host: object, since: object) -> Mail:
+    """To every owner once an audit stream has failed for a day: deliveries stopped; resuming sends what waits."""
+    return _mail(
+        f"The audit stream of {_one_line(company, _MAX_SUBJECT_VALUE)} on {PRODUCT} stopped",
+        _P(
+            f"We could not deliver {_one_line(company)}'s audit events to {_unlinked(host)} since {_when(since)}, "
+            "so we stopped trying."
+        ),
+        _P(
+            "Nothing is lost: when the receiving side works again, resume the stream on the audit log page and it "
+            "continues with the first event it did not accept."
+        ),
+        _Button("Open the audit log", _link("/audit")),
+    )
+
+
 TEMPLATES: dict[str, Callable[..., Mail]] = {
     fn.__name__: fn
     for fn in (
@@ -457,6 +500,9 @@ TEMPLATES: dict[str, Callable[..., Mail]] = {
         security_report_received,
         invitation_account_exists,
         invitation_declined,
+        audit_stream_added,
+        audit_stream_removed,
+        audit_stream_failed,
     )
 }
 

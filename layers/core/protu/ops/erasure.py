@@ -40,7 +40,7 @@ log = get_logger(__name__)
 # Every data-table partition of a company, by the suffix after T#<company>: the directory's kinds are added below,
 # and each user's sessions (USER#<id>#SESSIONS). A test erases a company that used every feature and scans the
 # table for anything left, so a new partition that is not listed here fails it.
-FIXED_PARTITIONS = ("COMPANY", "USERS", "BILLING", "SIGNALS", "ACCESS_HOURS", "INCIDENTS")
+FIXED_PARTITIONS = ("COMPANY", "USERS", "BILLING", "SIGNALS", "ACCESS_HOURS", "INCIDENTS", "AUDITSTREAMS")
 REQUESTS = "REQUESTS"  # last: the erasure's own request goes when everything else is gone
 
 

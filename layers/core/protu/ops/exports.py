@@ -119,21 +119,38 @@ def get(tenant_id: str, export_id: str) -> ExportRequest:
 
 def download_url(item: ExportRequest, user_id: str) -> tuple[str, int]:
     """A short-lived URL of a ready archive (audited: the archive holds everything in clear)."""
+    name = f"protu-export-{item.tenant_id}-{time.strftime('%Y%m%d', time.gmtime(int(item.requested_at)))}.zip"
+    return signed_link(item, user_id, name, "application/zip", "company.export_downloaded", f"export:{item.id}")
 
-    client = aws.client("s3")
-    filename = f"protu-export-{item.tenant_id}-{time.strftime('%Y%m%d', time.gmtime(int(item.requested_at)))}.zip"
-    url = client.generate_presigned_url(
+
+def signed_link(item: ExportRequest, user_id: str, filename: str, content_type: str, action: str, target: str):
+    """``(url, expires_at)``: a download URL of a ready export's object valid ``URL_SECONDS``, issued on the record
+    (``action`` on ``target``)."""
+    url = aws.client("s3").generate_presigned_url(
         "get_object",
         Params={
             "Bucket": settings().backup_bucket,
             "Key": item.object_key,
             "ResponseContentDisposition": f'attachment; filename="{filename}"',
-            "ResponseContentType": "application/zip",
+            "ResponseContentType": content_type,
         },
         ExpiresIn=URL_SECONDS,
     )
-    audit.record(item.tenant_id, "company.export_downloaded", f"export:{item.id}", actor=user_id)
+    audit.record(item.tenant_id, action, target, actor=user_id)
     return url, int(time.time()) + URL_SECONDS
+
+
+def store(key: str, body: bytes, content_type: str) -> None:
+    """An export's object in the backup bucket, encrypted with the data key (``exports/`` expires after
+    ``KEEP_DAYS``)."""
+    aws.client("s3").put_object(
+        Bucket=settings().backup_bucket,
+        Key=key,
+        Body=body,
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=settings().kms_key_id,
+        ContentType=content_type,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the job
@@ -152,14 +169,7 @@ def run(tenant_id: str, export_id: str) -> dict[str, Any]:
         try:
             body, counts = archive(tenant_id, item.requested_by, export_id)
             key = f"{PREFIX}/{tenant_id}/{export_id}.zip"
-            aws.client("s3").put_object(
-                Bucket=settings().backup_bucket,
-                Key=key,
-                Body=body,
-                ServerSideEncryption="aws:kms",
-                SSEKMSKeyId=settings().kms_key_id,
-                ContentType="application/zip",
-            )
+            store(key, body, "application/zip")
         except Exception as error:
             log.exception("export failed", extra={"export_id": export_id, "error_type": type(error).__name__})
             _finish(item, FAILED, outcome="failure")
@@ -277,7 +287,8 @@ def _audit_events(tenant_id: str) -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------------------------------------ stream
 def requests_in(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """(kind, company, id) of each request an event's stream records insert (``EXPORT#``/``ERASURE#``)."""
+    """(kind, company, id) of each request an event's stream records insert: ``export``, ``erasure`` or
+    ``auditexport`` (``EXPORT#``, ``ERASURE#``, ``AUDITEXPORT#``)."""
     found = []
     for record in records:
         if record.get("eventName") != "INSERT":
@@ -287,6 +298,6 @@ def requests_in(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
         if not (pk.startswith("T#") and pk.endswith(f"#{REQUESTS}")):
             continue
         kind, _, request_id = sk.partition("#")
-        if kind in ("EXPORT", "ERASURE") and request_id:
+        if kind in ("EXPORT", "ERASURE", "AUDITEXPORT") and request_id:
             found.append((kind.lower(), pk.split("#", 2)[1], request_id))
     return found

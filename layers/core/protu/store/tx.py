@@ -197,8 +197,11 @@ class Transaction:
             for event in events:
                 tw.save(models.AuditEvent.from_document(event), models.AuditEvent.pk.does_not_exist())
             last = events[-1]
+            actions = set((head.actions or ()) if head else ()) | {event["action"] for event in events}
             tw.save(
-                models.AuditHead(self._pk, chain.HEAD_SK, tenant=self.tenant_id, seq=last["seq"], hash=last["hash"]),
+                models.AuditHead(
+                    self._pk, chain.HEAD_SK, tenant=self.tenant_id, seq=last["seq"], hash=last["hash"], actions=actions
+                ),
                 (models.AuditHead.seq == head.seq) if head else models.AuditHead.pk.does_not_exist(),
             )
             for model, actions, condition in self._updates:
