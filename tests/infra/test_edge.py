@@ -553,7 +553,10 @@ def test_the_fence_lets_this_stacks_roles_and_operators_in_and_keeps_everyone_el
     from infra.cloud import ACCOUNT
 
     iam = boto3.client("iam", region_name="eu-central-1")
-    own = [r["Arn"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(f"{cloud.stack}-")]
+    roles = [
+        role for page in iam.get_paginator("list_roles").paginate() for role in page["Roles"]
+    ]  # every stack's: more than a page
+    own = [r["Arn"] for r in roles if r["RoleName"].startswith(f"{cloud.stack}-")]
     assert len(own) >= 10  # every function's role, TenantDataRole, the state machine's, the replication role
     # CloudFormation's names for the same roles: <stack>-<LogicalId>-<suffix>, SAM's <stack>-<Function>Role-<suffix>
     own += [f"arn:aws:iam::{ACCOUNT}:role/{cloud.stack}-ApiFunctionRole-1A2B3C4D5E6F"]
