@@ -323,8 +323,16 @@ def _audit_digests(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     return result["failed"] == 0, {"summary": result, "lines": lines}
 
 
+def _reindex(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu.directory import reindex
+
+    result = reindex.run(args.tenant)
+    return True, {"summary": result, "lines": [f"reindex: {result['records']} records, {result['fixed']} fixed"]}
+
+
 COMMANDS = {
     "backup": _backup,
+    "reindex": _reindex,
     "audit-digests": _audit_digests,
     "restore-test": _restore_test,
     "retention": _retention,
@@ -346,6 +354,10 @@ def parser() -> argparse.ArgumentParser:
         "audit-digests", parents=[common], help="sign a digest of each company's new audit events now"
     )
     signing.add_argument("--tenant", help="only this company")
+    index = commands.add_parser(
+        "reindex", parents=[common], help="bring company records' list filter index entries in line (after a deploy)"
+    )
+    index.add_argument("--tenant", help="only this company")
     restore = commands.add_parser(
         "restore-test", parents=[common], help="restore the newest backup into a scratch table and check it"
     )

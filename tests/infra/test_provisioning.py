@@ -54,7 +54,12 @@ def test_data_table_expires_items_and_streams_changes(cloud, aws):
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
     table = ddb.describe_table(TableName=name)["Table"]
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["gsi1"]
+    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == [
+        "gsi1",
+        "filter1",
+        "filter2",
+        "filter3",
+    ]
 
 
 def test_key_store_is_a_separate_table(cloud):

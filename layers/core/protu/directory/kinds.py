@@ -18,6 +18,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from protu import errors
+from protu.directory.store import INDEX_SLOTS
 from protu.identity.rbac import PERMISSIONS
 from protu.schemas import NOT_BLANK, Email, Strict, Version
 
@@ -302,6 +303,17 @@ class Kind:
         """The field naming the person a record is about; None for a person's own record or one about nobody."""
         return None if self.subject in (None, "id") else self.subject
 
+    @property
+    def indexed(self) -> tuple[str, ...]:
+        """The fields its lists are served by indexes for (``directory.store``): its filters, its parent's field and
+        its subject's; record ids first (the most selective: with several filters, the first is the index)."""
+        names = [*self.filters, *([self.parent[1]] if self.parent else [])]
+        if self.subject_field and self.subject != "id":
+            names.append(self.subject_field)
+        names = list(dict.fromkeys(names))
+        is_id = {*self.refs, *self.poly_refs, *([self.parent[1]] if self.parent else [])}
+        return tuple(sorted(names, key=lambda name: name not in is_id))
+
     def subjects(self) -> list[tuple[str, str, dict[str, str]]]:
         """The kinds of person a record may be about and how it names one: (the person kind's name, the field
         holding their id, other fields and the values they hold then). A response names a candidate or an employee
@@ -489,6 +501,8 @@ def _targets(kind: Kind) -> set[str]:
 def _problem(kind: Kind, known: dict[str, Kind], permissions: frozenset[str]) -> str | None:
     if kind.permission not in permissions:
         return f"its permission {kind.permission!r} is not in protu.identity.rbac.PERMISSIONS"
+    if len(kind.indexed) > INDEX_SLOTS:
+        return f"it indexes {len(kind.indexed)} fields ({', '.join(kind.indexed)}): the data table has {INDEX_SLOTS}"
     missing = sorted(_targets(kind) - set(known))
     if missing:
         return f"it names kinds that are not declared: {', '.join(missing)}"

@@ -29,7 +29,7 @@ from protu.store.tx import Transaction
 
 
 def _records(principal: Principal, kind: k.Kind) -> Records:
-    return Records(principal.tenant_id, kind.prefix)
+    return Records(principal.tenant_id, kind.prefix, kind.indexed)
 
 
 def subject_of(kind: k.Kind, record_id: str, values: dict[str, Any]) -> str | None:
@@ -264,18 +264,19 @@ def listing(
     principal: Principal, kind: k.Kind, query: Any, parent_id: str | None = None
 ) -> tuple[list[Any], str | None]:
     parent = _parent(principal, kind, parent_id)
-    terms = [Record.data[name] == getattr(query, name) for name in kind.filters if getattr(query, name) is not None]
-    terms += [
-        Record.data[field].contains(getattr(query, name))
-        for name, field in kind.contains.items()
-        if getattr(query, name) is not None
-    ]
+    where = {name: getattr(query, name) for name in kind.filters}
     if parent is not None:
-        terms.append(Record.data[kind.parent[1]] == parent.id)
-    condition = None
-    for term in terms:
-        condition = term if condition is None else condition & term
-    found, cursor = _records(principal, kind).page(limit=query.limit, cursor=query.cursor, condition=condition)
+        where[kind.parent[1]] = parent.id
+    records = _records(principal, kind)
+    member_of = next(((name, field) for name, field in kind.contains.items() if getattr(query, name)), None)
+    if member_of is not None:  # the other side of a link lists them: read those, not the partition
+        name, field = member_of
+        other_kind, other_field = kind.links[field]
+        other = Records(principal.tenant_id, k.KINDS[other_kind].prefix).find(getattr(query, name))
+        members = [str(i) for i in (_data(other).get(other_field) or [])] if other is not None else []
+        found, cursor = records.members(members, limit=query.limit, cursor=query.cursor, where=where)
+    else:
+        found, cursor = records.page(limit=query.limit, cursor=query.cursor, where=where)
     answers = [out(principal, kind, record) for record in found]
     if kind.audit_reads and found:
         _reads(principal, kind, found)
@@ -288,8 +289,9 @@ def about_subject(principal: Principal, kind: k.Kind, subject: k.Kind, subject_i
     any other read of them."""
     Records(principal.tenant_id, subject.prefix).get(subject_id, missing=_missing(subject))
     name, where = next((name, where) for target, name, where in kind.subjects() if target == subject.name)
-    condition = _naming(name, where, subject_id)
-    found, cursor = _records(principal, kind).page(limit=query.limit, cursor=query.cursor, condition=condition)
+    found, cursor = _records(principal, kind).page(
+        limit=query.limit, cursor=query.cursor, where={name: subject_id, **where}
+    )
     answers = [out(principal, kind, record) for record in found]
     if kind.audit_reads and found:
         _reads(principal, kind, found)
@@ -306,15 +308,6 @@ def _about(kind: k.Kind, values: dict[str, Any]) -> dict[str, Any]:
             about[type_field] = values.get(type_field)
         about[name] = values[name]
     return about
-
-
-def _naming(name: str, where: dict[str, str], person_id: str) -> Any:
-    """The filter on records whose field ``name`` holds ``person_id`` and whose fields ``where`` hold its values
-    (``Kind.subjects``: a response about a candidate, not an employee with the same id)."""
-    condition = Record.data[name] == person_id
-    for other, value in where.items():
-        condition = condition & (Record.data[other] == value)
-    return condition
 
 
 READS_PER_EVENT = 50  # ids an audit event's 4 KiB of details hold with room to spare
@@ -352,6 +345,7 @@ def update(principal: Principal, kind: k.Kind, record_id: str, patch: Any, paren
     now = _now()
     actions = [
         Record.data.set(plain),
+        *records.index_actions(plain),
         Record.version.set(int(record.version) + 1),
         Record.updated_at.set(now),
         Record.updated_by.set(principal.user_id),
@@ -497,10 +491,9 @@ def _records_about(principal: Principal, kind: k.Kind, record_id: str) -> list[t
     """Every record about this person: of each kind whose subject may be a person of ``kind`` (``kinds.about``)."""
     found = []
     for other, name, where in k.about(kind):
-        condition = _naming(name, where, record_id)
         cursor = None
         while True:
-            page, cursor = _records(principal, other).page(limit=100, cursor=cursor, condition=condition)
+            page, cursor = _records(principal, other).page(limit=100, cursor=cursor, where={name: record_id, **where})
             found += [(other, record) for record in page]
             if cursor is None:
                 break

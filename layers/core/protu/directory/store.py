@@ -7,6 +7,13 @@ records point at it (a record in use cannot be deleted).
 
 ``Records(tenant_id, kind)`` is the only way in, and the tenant comes from the caller's session: no function here
 takes a key from a request. Every write is a ``Transaction`` with its audit event (``protu.store.tx``).
+
+**Lists read what they return.** A kind's indexed fields (``Kind.indexed``: its filters, its parent's and its
+subject's fields) each have a slot ``f<n>pk`` = ``<partition>#<field>=<value>``, kept with the record (sparse: no
+value, no entry) and served by the table's index ``filter<n>`` (hash ``f<n>pk``, range ``sk``). A filtered page is one
+query of that index for ``limit + 1`` items, whatever the company's size; a filter on membership (``team_id``: a
+team's ``member_ids``) reads the team and then the ``limit + 1`` members after the cursor. With several filters the
+first indexed one (record ids before states) is the index and the others filter its pages.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 
 from pynamodb.attributes import BinaryAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from protu import errors
 from protu.store.base import tenant_pk
@@ -28,6 +36,36 @@ from protu.store.items import DataItem
 
 ID = re.compile(r"^[a-z]{2,8}-[0-9a-f]{20}$")
 _CURSOR = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+
+
+INDEX_SLOTS = 3  # the indexes filter1..filter3 of template.yaml's DataTable
+
+
+class _Filter1(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "filter1"
+        projection = AllProjection()
+
+    f1pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class _Filter2(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "filter2"
+        projection = AllProjection()
+
+    f2pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class _Filter3(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "filter3"
+        projection = AllProjection()
+
+    f3pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
 
 
 class Record(DataItem):
@@ -41,6 +79,12 @@ class Record(DataItem):
     updated_by = UnicodeAttribute()
     data = MapAttribute(default=dict)
     sealed = BinaryAttribute(null=True, legacy_encoding=False)
+    f1pk = UnicodeAttribute(null=True)
+    f2pk = UnicodeAttribute(null=True)
+    f3pk = UnicodeAttribute(null=True)
+    filter1 = _Filter1()
+    filter2 = _Filter2()
+    filter3 = _Filter3()
 
 
 def partition(tenant_id: str, prefix: str) -> str:
@@ -74,12 +118,16 @@ def decode_cursor(cursor: str) -> str:
 
 
 class Records:
-    """The records of one kind in one company."""
+    """The records of one kind in one company; ``indexed``: its fields served by the filter indexes, in slot order
+    (``Kind.indexed``)."""
 
-    def __init__(self, tenant_id: str, prefix: str) -> None:
+    def __init__(self, tenant_id: str, prefix: str, indexed: tuple[str, ...] = ()) -> None:
+        if len(indexed) > INDEX_SLOTS:
+            raise ValueError(f"at most {INDEX_SLOTS} indexed fields")
         self.tenant_id = tenant_id
         self.prefix = prefix
         self.pk = partition(tenant_id, prefix)
+        self.indexed = indexed
 
     def key(self, record_id: str) -> tuple[str, str]:
         return self.pk, record_id
@@ -99,29 +147,96 @@ class Records:
         except DoesNotExist:
             return None
 
-    def page(self, *, limit: int, cursor: str | None, condition: Any = None) -> tuple[list[Record], str | None]:
-        """Up to ``limit`` records matching ``condition`` (a filter on ``data``), newest first, and the next cursor.
+    # ---------------------------------------------------------------------------------------------- indexes
+    def index_key(self, name: str, value: Any) -> str | None:
+        """The filter index's key of ``name`` holding ``value`` (None: no entry)."""
+        if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+            return None
+        return f"{self.pk}#{name}={value}"
 
-        DynamoDB filters after reading, so this keeps reading until the page is full or the partition ends."""
-        start = {"pk": {"S": self.pk}, "sk": {"S": decode_cursor(cursor)}} if cursor else None
+    def index_values(self, data: dict[str, Any]) -> dict[str, str | None]:
+        """``f<n>pk`` of each slot for a record holding ``data``."""
+        return {f"f{slot}pk": self.index_key(name, data.get(name)) for slot, name in enumerate(self.indexed, 1)}
+
+    def index_actions(self, data: dict[str, Any]) -> list[Any]:
+        """The update actions that keep a record's index entries equal to ``data``."""
+        actions = []
+        for name, value in self.index_values(data).items():
+            attribute = getattr(Record, name)
+            actions.append(attribute.set(value) if value is not None else attribute.remove())
+        return actions
+
+    # ---------------------------------------------------------------------------------------------- pages
+    def page(
+        self, *, limit: int, cursor: str | None, where: dict[str, Any] | None = None
+    ) -> tuple[list[Record], str | None]:
+        """Up to ``limit`` records whose plain fields hold ``where``'s values, newest first, and the next cursor.
+
+        With an indexed field in ``where``, one query of its index (the first in slot order) for ``limit + 1``
+        items; the other fields filter that query. Without one, the partition, filtered after reading."""
+        where = {name: value for name, value in (where or {}).items() if value is not None}
+        after = decode_cursor(cursor) if cursor else None
+        slot = next((n for n, name in enumerate(self.indexed, 1) if name in where), None)
+        if slot is None:
+            return self._read(Record.query, self.pk, limit, after, where, {})
+        name = self.indexed[slot - 1]
+        key = self.index_key(name, where.pop(name))
+        if key is None:
+            return [], None
+        index = getattr(Record, f"filter{slot}")
+        return self._read(index.query, key, limit, after, where, {f"f{slot}pk": key})
+
+    def _read(
+        self, query: Any, hash_key: str, limit: int, after: str | None, where: dict[str, Any], index_key: dict
+    ) -> tuple[list[Record], str | None]:
+        condition = None
+        for name, value in where.items():
+            term = Record.data[name] == value
+            condition = term if condition is None else condition & term
+        start = None
+        if after is not None:
+            start = {"pk": {"S": self.pk}, "sk": {"S": after}, **{k: {"S": v} for k, v in index_key.items()}}
+        size = limit + 1  # one more than asked: is there a next page? (a filter on other fields may read on)
         found: list[Record] = []
+        extra = {} if index_key else {"consistent_read": True}  # an index is read eventually consistent
         while True:
-            result = Record.query(
-                self.pk,
+            result = query(
+                hash_key,
                 filter_condition=condition,
-                consistent_read=True,
-                limit=max(limit, 25),
+                limit=size,
                 last_evaluated_key=start,
-                page_size=max(limit, 25),
+                page_size=size,
                 scan_index_forward=False,
+                **extra,
             )
             for record in result:
-                found.append(record)
                 if len(found) == limit:
-                    return found, encode_cursor(record.sk)
+                    return found, encode_cursor(found[-1].sk)
+                found.append(record)
             start = result.last_evaluated_key
             if not start:
                 return found, None
+
+    def members(
+        self, member_ids: list[str], *, limit: int, cursor: str | None, where: dict[str, Any] | None = None
+    ) -> tuple[list[Record], str | None]:
+        """A page of the records named by a list (a team's ``member_ids``), newest first: ``limit + 1`` of them read
+        after the cursor, by key."""
+        where = {name: value for name, value in (where or {}).items() if value is not None}
+        after = decode_cursor(cursor) if cursor else None
+        ids_left = sorted({i for i in member_ids if ID.match(i) and (after is None or i < after)}, reverse=True)
+        found: list[Record] = []
+        while ids_left:
+            chunk, ids_left = ids_left[: limit + 1], ids_left[limit + 1 :]
+            read = {r.sk: r for r in Record.batch_get([(self.pk, i) for i in chunk], consistent_read=True)}
+            for record_id in chunk:
+                record = read.get(record_id)
+                if record is None or any(_plain(record).get(k) != v for k, v in where.items()):
+                    continue
+                if len(found) == limit:
+                    return found, encode_cursor(found[-1].sk)
+                found.append(record)
+        return found, None
 
     def new(self, record_id: str, actor: str, data: dict[str, Any], sealed: bytes | None = None) -> Record:
         now = int(time.time())
@@ -138,7 +253,13 @@ class Records:
             updated_by=actor,
             data=data,
             sealed=sealed,
+            **{name: value for name, value in self.index_values(data).items() if value is not None},
         )
+
+
+def _plain(record: Record) -> dict[str, Any]:
+    data = record.data
+    return data.as_dict() if hasattr(data, "as_dict") else dict(data or {})
 
 
 def clean(values: dict[str, Any]) -> dict[str, Any]:

@@ -91,7 +91,13 @@ def _routes(router: Router, kind: kinds.Kind) -> None:
             service.delete(call.principal, kind, call.params[key], parent(call))
 
     common = {"permission": kind.permission}
-    filters = f" (filters: {', '.join(kind.filters)})" if kind.filters else ""
+    ordered = [name for name in kind.indexed if name in kind.filters] + list(kind.contains)
+    filters = (
+        f" (filters: {', '.join(ordered)}; each is served by an index, not by reading every record: combined, the"
+        " first of these given is the index and the others filter its pages)"
+        if ordered
+        else ""
+    )
     router.get(
         collection, query=kind.query, response=page, summary=f"List {kind.name}{filters}.", errors=(CURSOR,), **common
     )(list_records)
