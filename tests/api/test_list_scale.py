@@ -157,3 +157,58 @@ def test_a_filter_value_of_another_company_finds_nothing(api, module_mailgun, co
     stranger = sign_up(api, module_mailgun)
     assert stranger.browser.get(f"/api/candidates?job_role_id={company.role}").json()["items"] == []
     assert stranger.browser.get(f"/api/employees?team_id={company.team}").json()["items"] == []
+
+
+# ------------------------------------------------------------------------------------------------ search
+def test_search_by_a_name_prefix_reads_a_page_not_the_company(company):
+    items, reads = every_page(company, "/api/candidates?q=CANDID", limit=10)
+    assert len(items) == CANDIDATES and len({c["id"] for c in items}) == CANDIDATES  # each once, none missed
+    assert max(reads) <= 2 * 11, reads  # the page's search entries and the records they name, never all 120
+    sevens = company.browser.get("/api/candidates?q=candidate+7&limit=50").json()["items"]  # every word begins one
+    assert {c["name"] for c in sevens} == {f"Candidate {n}" for n in (7, *range(70, 80))}
+    hired = company.browser.get("/api/candidates?q=candidate&stage=hired").json()["items"]
+    assert [c["id"] for c in hired] == [company.candidates[7]["id"]]
+
+
+def test_search_is_case_and_accent_insensitive_by_name_or_email_and_follows_changes(api, module_mailgun, company):
+    b = company.browser
+    jose = b.post(
+        "/api/candidates", {"name": "José Ñúñez", "email": "Jose.Nunez@Example.com", "notes": "codeword zebra"}
+    ).json()
+    for q in ("nun", "NÚÑ", "jose+nu", "jose.nunez@ex"):
+        assert [c["id"] for c in b.get(f"/api/candidates?q={q}").json()["items"]] == [jose["id"]], q
+    assert b.get("/api/candidates?q=zebra").json()["items"] == []  # sealed notes are never words
+    assert b.get("/api/candidates?q=example").json()["items"] == []  # an email is found by its beginning
+
+    renamed = b.patch(f"/api/candidates/{jose['id']}", {"version": jose["version"], "name": "Joana Silva"})
+    assert renamed.status == 200, renamed.body
+    assert b.get("/api/candidates?q=nunez").json()["items"] == []  # the old name's words are gone...
+    assert [c["id"] for c in b.get("/api/candidates?q=jose.nunez").json()["items"]] == [jose["id"]]  # ...not the email
+    assert [c["id"] for c in b.get("/api/candidates?q=silva").json()["items"]] == [jose["id"]]
+
+    stranger = sign_up(api, module_mailgun)
+    assert stranger.browser.get("/api/candidates?q=silva").json()["items"] == []
+
+    assert b.delete(f"/api/candidates/{jose['id']}?erase=true").status == 204
+    assert b.get("/api/candidates?q=silva").json()["items"] == []
+    assert search_words_stored(company.tenant, jose["id"]) == []  # their name and email are gone as words too
+
+
+def test_employees_are_found_by_name_within_a_team(company):
+    member = company.employees[5]  # in the team
+    found = company.browser.get(f"/api/employees?q=employee+5&team_id={company.team}").json()["items"]
+    assert [e["id"] for e in found] == [member["id"]]
+    outside = company.browser.get(f"/api/employees?q=employee+20&team_id={company.team}").json()["items"]
+    assert outside == []
+
+
+def search_words_stored(tenant: str, record_id: str) -> list[str]:
+    import boto3
+    from protu.settings import settings
+
+    items = boto3.client("dynamodb", region_name=settings().region).query(
+        TableName=settings().data_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"T#{tenant}#CAND#SEARCH"}},
+    )["Items"]
+    return [item["sk"]["S"] for item in items if item["sk"]["S"].endswith(f"#{record_id}")]

@@ -97,9 +97,20 @@ class CandidateOut(msgspec.Struct):
     updated_at: int
 
 
+Query = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=100,
+        description="Words each beginning a word of the name or the email (case- and accent-insensitive).",
+    ),
+]
+
+
 class CandidateQuery(PageQuery):
     stage: Stage | None = None
     job_role_id: Id | None = None
+    q: Query | None = None
 
 
 # ------------------------------------------------------------------------------------------------ employees
@@ -144,6 +155,7 @@ class EmployeeQuery(PageQuery):
     team_id: Id | None = None
     job_role_id: Id | None = None
     status: Status | None = None
+    q: Query | None = None
 
 
 # ------------------------------------------------------------------------------------------------ teams
@@ -273,6 +285,8 @@ class Kind:
     # a kind that lives under another: (parent kind, field holding the parent id); routes nest under the parent
     parent: tuple[str, str] | None = None
     audit_reads: bool = False  # reading opens personal data: each read (a page: one event) is an audit event
+    # plain fields a list's ``q`` finds records by (the prefix of any of their words; never a sealed field)
+    search: tuple[str, ...] = ()
     # the plan's monthly counter each creation counts against, in the creation's transaction ("candidates": see
     # protu.billing.service.MONTHLY); at the plan's limit a creation is refused (402)
     quota: str | None = None
@@ -356,6 +370,7 @@ CANDIDATES = Kind(
     quota="candidates",
     subject="id",
     audit_reads=True,
+    search=("name", "email"),
     example={"name": "Maria Lopez", "email": "maria@example.com", "stage": "screening", "source": "referral"},
 )
 
@@ -374,6 +389,7 @@ EMPLOYEES = Kind(
     contains={"team_id": "team_ids"},
     subject="id",
     audit_reads=True,
+    search=("name", "email"),
     example={"name": "Sam Lee", "email": "sam@example.com", "start_date": "2024-03-01", "status": "active"},
 )
 
@@ -501,6 +517,10 @@ def _targets(kind: Kind) -> set[str]:
 def _problem(kind: Kind, known: dict[str, Kind], permissions: frozenset[str]) -> str | None:
     if kind.permission not in permissions:
         return f"its permission {kind.permission!r} is not in protu.identity.rbac.PERMISSIONS"
+    if set(kind.search) & set(kind.sensitive):
+        return "a sealed field cannot be searched (its words would be stored in clear)"
+    if kind.search and "q" not in kind.query.__struct_fields__:
+        return "it searches but its query takes no q"
     if len(kind.indexed) > INDEX_SLOTS:
         return f"it indexes {len(kind.indexed)} fields ({', '.join(kind.indexed)}): the data table has {INDEX_SLOTS}"
     missing = sorted(_targets(kind) - set(known))

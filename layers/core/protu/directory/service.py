@@ -23,13 +23,17 @@ import msgspec.inspect
 
 from protu import audit, errors
 from protu.directory import kinds as k
-from protu.directory.store import Record, Records, clean, ids, new_id
+from protu.directory.store import Record, Records, Search, clean, ids, new_id
 from protu.principal import Principal
 from protu.store.tx import Transaction
 
 
 def _records(principal: Principal, kind: k.Kind) -> Records:
     return Records(principal.tenant_id, kind.prefix, kind.indexed)
+
+
+def _search(principal: Principal, kind: k.Kind) -> Search:
+    return Search(_records(principal, kind), kind.search)
 
 
 def subject_of(kind: k.Kind, record_id: str, values: dict[str, Any]) -> str | None:
@@ -245,6 +249,8 @@ def create(principal: Principal, kind: k.Kind, body: Any, parent_id: str | None 
             if kind.quota:
                 billing.count_monthly(tx, principal.tenant_id, kind.quota)
             tx.save(record, condition=Record.pk.does_not_exist())
+            for entry in _search(principal, kind).entries(record_id, plain):
+                tx.save(entry)
             tx.audit(f"{kind.entity}.created", f"{kind.entity}:{record_id}", details=_about(kind, values))
     except errors.Conflict:
         over = billing.monthly_limit_reached(principal.tenant_id, kind.quota) if kind.quota else None
@@ -269,7 +275,12 @@ def listing(
         where[kind.parent[1]] = parent.id
     records = _records(principal, kind)
     member_of = next(((name, field) for name, field in kind.contains.items() if getattr(query, name)), None)
-    if member_of is not None:  # the other side of a link lists them: read those, not the partition
+    if kind.search and getattr(query, "q", None):  # by a word's prefix; filters apply to what it finds
+        member = (member_of[1], getattr(query, member_of[0])) if member_of else None
+        found, cursor = _search(principal, kind).page(
+            query.q, limit=query.limit, cursor=query.cursor, where=where, member=member
+        )
+    elif member_of is not None:  # the other side of a link lists them: read those, not the partition
         name, field = member_of
         other_kind, other_field = kind.links[field]
         other = Records(principal.tenant_id, k.KINDS[other_kind].prefix).find(getattr(query, name))
@@ -356,10 +367,15 @@ def update(principal: Principal, kind: k.Kind, record_id: str, patch: Any, paren
         actions.append(Record.sealed.set(sealed))
     touches = _Touches(principal)
     touches.changes(kind, record.id, current, values)
+    gone, added = _search(principal, kind).changes(record.id, current, values)
     try:
         with Transaction(principal.tenant_id) as tx:
             touches.write(tx)
             tx.update(record, actions, condition=Record.version == record.version)
+            for entry in gone:
+                tx.delete(entry)
+            for entry in added:
+                tx.save(entry)
             tx.audit(
                 f"{kind.entity}.updated",
                 f"{kind.entity}:{record.id}",
@@ -388,6 +404,8 @@ def delete(principal: Principal, kind: k.Kind, record_id: str, parent_id: str | 
             touches.write(tx)
             in_use = Record.refs.does_not_exist() | (Record.refs == 0)
             tx.delete(record, condition=in_use & (Record.version == record.version))
+            for entry in _search(principal, kind).entries(record.id, data):
+                tx.delete(entry)
             tx.audit(f"{kind.entity}.deleted", f"{kind.entity}:{record.id}", details=_about(kind, data))
     except errors.Conflict:
         fresh = records.find(record.id)
@@ -448,6 +466,8 @@ def erase(principal: Principal, kind: k.Kind, record_id: str) -> int:
         tx.delete(
             fresh, condition=(Record.version == fresh.version) & (Record.refs.does_not_exist() | (Record.refs == 0))
         )
+        for entry in _search(principal, kind).entries(fresh.id, _data(fresh)):
+            tx.delete(entry)  # their name and email as search words go with them
         tx.audit(f"{kind.entity}.erased", f"{kind.entity}:{record_id}", details={"records_about_them": len(about)})
     return len(about)
 

@@ -23,6 +23,7 @@ import binascii
 import re
 import secrets
 import time
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,6 +40,7 @@ _CURSOR = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
 
 INDEX_SLOTS = 3  # the indexes filter1..filter3 of template.yaml's DataTable
+INDEX_VERSION = 1  # what a record's index entries and search words follow (``directory.reindex`` brings older ones)
 
 
 class _Filter1(GlobalSecondaryIndex):
@@ -82,6 +84,7 @@ class Record(DataItem):
     f1pk = UnicodeAttribute(null=True)
     f2pk = UnicodeAttribute(null=True)
     f3pk = UnicodeAttribute(null=True)
+    index_version = NumberAttribute(null=True)
     filter1 = _Filter1()
     filter2 = _Filter2()
     filter3 = _Filter3()
@@ -160,7 +163,7 @@ class Records:
 
     def index_actions(self, data: dict[str, Any]) -> list[Any]:
         """The update actions that keep a record's index entries equal to ``data``."""
-        actions = []
+        actions = [Record.index_version.set(INDEX_VERSION)]
         for name, value in self.index_values(data).items():
             attribute = getattr(Record, name)
             actions.append(attribute.set(value) if value is not None else attribute.remove())
@@ -253,8 +256,122 @@ class Records:
             updated_by=actor,
             data=data,
             sealed=sealed,
+            index_version=INDEX_VERSION,
             **{name: value for name, value in self.index_values(data).items() if value is not None},
         )
+
+
+# ------------------------------------------------------------------------------------------------ search
+class SearchEntry(DataItem):
+    """One word of a record's searchable plain fields (``Kind.search``: a name, an email; sealed fields never):
+    ``pk = <partition>#SEARCH``, ``sk = <word>#<record id>``, written and removed with the record."""
+
+    record_id = UnicodeAttribute()
+
+
+MAX_WORDS = 12
+_WORD = re.compile(r"[a-z0-9@._+-]{1,64}")
+_SEARCH_CURSOR = re.compile(r"^[a-z0-9@._+-]{1,64}#[a-z]{2,8}-[0-9a-f]{20}$")
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form: ``"José Ñúñez"`` -> ``"jose nunez"``; anything but letters, digits and
+    ``@._+-`` is a space."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return re.sub(r"[^a-z0-9@._+-]+", " ", plain).strip()
+
+
+def search_words(data: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
+    """The words a record is found by: each word of its searchable fields, an email whole, sorted."""
+    found: set[str] = set()
+    for name in fields:
+        value = data.get(name)
+        if isinstance(value, str):
+            found.update(word[:64] for word in fold(value).split() if _WORD.fullmatch(word[:64]))
+    return sorted(found)[:MAX_WORDS]
+
+
+class Search:
+    """Finding a kind's records by the prefix of a word of their searchable fields, ``limit + 1`` entries read per
+    round and the records they name by key: never the whole company."""
+
+    def __init__(self, records: Records, fields: tuple[str, ...]) -> None:
+        self.records, self.fields = records, fields
+        self.pk = f"{records.pk}#SEARCH"
+
+    def entries(self, record_id: str, data: dict[str, Any]) -> list[SearchEntry]:
+        return [SearchEntry(self.pk, f"{w}#{record_id}", record_id=record_id) for w in search_words(data, self.fields)]
+
+    def changes(self, record_id: str, before: dict[str, Any], after: dict[str, Any]):
+        """(entries to delete, entries to write) when a record's fields go from ``before`` to ``after``."""
+        old = {entry.sk: entry for entry in self.entries(record_id, before)}
+        new = {entry.sk: entry for entry in self.entries(record_id, after)}
+        return [old[sk] for sk in old.keys() - new.keys()], [new[sk] for sk in new.keys() - old.keys()]
+
+    def page(
+        self, q: str, *, limit: int, cursor: str | None, where: dict[str, Any], member: tuple[str, str] | None = None
+    ) -> tuple[list[Record], str | None]:
+        """Records with a word starting with each word of ``q``, holding ``where`` (and ``member``'s value in its
+        list field), ordered by the word that found them; each record once (found by its first matching word)."""
+        terms = fold(q).split()
+        if not terms:
+            return [], None
+        lead = max(terms, key=len)[:64]
+        start = {"pk": {"S": self.pk}, "sk": {"S": self._after(cursor)}} if cursor else None
+        found: list[Record] = []
+        last = None
+        while True:
+            result = SearchEntry.query(
+                self.pk,
+                SearchEntry.sk.startswith(lead),
+                limit=limit + 1,
+                page_size=limit + 1,
+                last_evaluated_key=start,
+                consistent_read=True,
+            )
+            entries = list(result)
+            wanted = list(dict.fromkeys(entry.record_id for entry in entries if ID.match(entry.record_id)))
+            read = {r.sk: r for r in Record.batch_get([(self.records.pk, i) for i in wanted], consistent_read=True)}
+            for entry in entries:
+                if len(found) == limit:
+                    return found, encode_cursor(last)
+                last = entry.sk
+                record = read.get(entry.record_id)
+                if record is not None and self._first_match(entry.sk, record, terms, lead, where, member):
+                    found.append(record)
+            start = result.last_evaluated_key
+            if not start:
+                return found, None
+
+    def _first_match(
+        self, sk: str, record: Record, terms: list[str], lead: str, where: dict[str, Any], member: Any
+    ) -> bool:
+        data = _plain(record)
+        if any(data.get(name) != value for name, value in where.items() if value is not None):
+            return False
+        if member is not None and member[1] not in (data.get(member[0]) or []):
+            return False
+        words = search_words(data, self.fields)
+        if not all(any(word.startswith(term) for word in words) for term in terms):
+            return False
+        return sk.split("#", 1)[0] == next(word for word in words if word.startswith(lead))
+
+    @staticmethod
+    def _after(cursor: str) -> str:
+        try:
+            if not _CURSOR.match(cursor):
+                raise ValueError
+            sk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+            if not _SEARCH_CURSOR.match(sk):
+                raise ValueError
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise errors.ValidationFailed(
+                "This cursor is not valid; start from the first page.",
+                code="invalid_cursor",
+                details={"field": "cursor"},
+            ) from None
+        return sk
 
 
 def _plain(record: Record) -> dict[str, Any]:

@@ -50,6 +50,7 @@ def _partitions(tenant_id: str, user_ids: set[str]) -> list[str]:
     from protu.identity.models import Session
 
     names = [*FIXED_PARTITIONS, *(kind.prefix for kind in kinds.KINDS.values())]
+    names += [f"{kind.prefix}#SEARCH" for kind in kinds.KINDS.values() if kind.search]  # names and emails as words
     found = [tenant_pk(tenant_id, name) for name in names]
     found += [Session.partition(tenant_id, user_id) for user_id in sorted(user_ids)]
     return [*found, tenant_pk(tenant_id, REQUESTS)]
