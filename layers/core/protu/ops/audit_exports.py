@@ -37,7 +37,7 @@ from protu.store.tx import Transaction
 
 KIND = "AUDITEXPORT"
 SIGN_ATTEMPTS = 4  # digests asked for before exporting what is signed so far
-SIGN_PAUSE_SECONDS = 5.0  # times the attempt: the mirror copies new events within seconds
+SIGN_PAUSE_SECONDS = 2.0  # times the attempt (2, 4, 6 s): the mirror copies new events within seconds
 ID_PREFIX = "aex-"
 log = get_logger(__name__)
 

@@ -136,9 +136,10 @@ def tenant_credentials(tenant_id: str) -> Any:
 
 @caches.register
 def _forget_credentials() -> None:
-    """Drop cached tenant credentials (after the role or the endpoint changed)."""
+    """Drop cached tenant credentials and the threads' DynamoDB sessions (after the role or the endpoint changed)."""
     with _lock:
         _tenant_credentials.clear()
+        _generation[0] += 1
 
 
 def _scoped_credentials_class() -> type:
@@ -176,10 +177,23 @@ def _scoped_credentials_class() -> type:
     return ScopedCredentials
 
 
-def dynamodb_session() -> Any:
-    """A botocore session whose credentials follow the request's company (PynamoDB makes one per thread)."""
+_sessions = threading.local()
+_generation = [0]  # bumped by ``caches.reset``: each thread's session is made again after it
 
+
+def dynamodb_session() -> Any:
+    """A botocore session whose credentials follow the request's company: one per thread, shared by every
+    PynamoDB connection (PynamoDB asks for one per model and thread), with the process's one data loader
+    (``aws.data_loader``). A cold request touching five models would otherwise build five sessions and parse the
+    same service files five times."""
+    # cold start: loaded on first use
+    from protu import aws
+
+    found = getattr(_sessions, "session", None)
+    if found is not None and getattr(_sessions, "generation", None) == _generation[0]:
+        return found
     session = botocore.session.get_session()
+    session.register_component("data_loader", aws.data_loader())
     default = create_credential_resolver(session)
     scoped = _scoped_credentials_class()
 
@@ -191,6 +205,7 @@ def dynamodb_session() -> Any:
             return None if base is None else scoped(base)
 
     session.register_component("credential_provider", CredentialResolver([Provider()]))
+    _sessions.session, _sessions.generation = session, _generation[0]
     return session
 
 
