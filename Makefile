@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pip prints a warning per package for this machine's optional local indexes; keep the output readable.
 QUIET_PIP := grep -v -e "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help install chromium run test isolation bench lint fmt clean
+.PHONY: help install chromium run test isolation bench lint fmt clean build
 
 help:
 	@echo "make run    - start the local Protu (cloud, API, webhooks, SPA) on http://127.0.0.1:$(PORT)"
@@ -20,6 +20,7 @@ help:
 	@echo "make isolation - every test passes alone: the tests without the cloud, and modules alone (tests/isolation.py)"
 	@echo "make bench  - performance figures as ratios against baselines measured in the same run"
 	@echo "make lint   - ruff and cfn-lint (template.yaml, and edge.yaml for us-east-1)"
+	@echo "make build  - sam build, then a core layer made for cold start (bytecode, no tools): .aws-sam/build"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +36,22 @@ chromium:
 	  echo "Installing Debian's chromium for the browser tests ..."; \
 	  $(SUDO) apt-get update -qq >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+# The functions' runtime (template.yaml: python3.12), found on PATH or through pyenv; sam builds with it.
+PY312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v "$$p"; break; }; done)
+SAM_VENV := .venv-sam
+
+# sam build (no Docker: pip takes the wheels of the template's architecture, arm64), then infra/build.py: unused
+# packages out, bytecode in: .aws-sam/build. ARCH=x86_64 builds the same for that architecture into
+# .aws-sam/build-x86_64 (what tests/build imports on an x86_64 machine: arm64 wheels do not load there).
+ARCH ?= arm64
+BUILD_DIR := .aws-sam/build$(if $(filter arm64,$(ARCH)),,-$(ARCH))
+build: install
+	@test -n "$(PY312)" || { echo "make build needs Python 3.12, the functions' runtime: install it (pyenv install 3.12) or set PY312=/path/to/python3.12"; exit 1; }
+	@test -x $(SAM_VENV)/bin/sam || { echo "Installing aws-sam-cli into $(SAM_VENV) ..."; $(PY312) -m venv $(SAM_VENV) && $(SAM_VENV)/bin/python -m pip install -q --disable-pip-version-check aws-sam-cli 2>&1 | $(QUIET_PIP); }
+	@mkdir -p .aws-sam && sed -E 's/\barm64\b/$(ARCH)/' template.yaml > .aws-sam/template-$(ARCH).yaml
+	@PATH="$$(dirname $(PY312)):$$PATH" $(SAM_VENV)/bin/sam build --template-file .aws-sam/template-$(ARCH).yaml --base-dir . --build-dir $(BUILD_DIR) --cache-dir .aws-sam/cache-$(ARCH) --cached --parallel >/dev/null
+	@$(BIN)/python -m infra.build --python $(PY312) --build-dir $(BUILD_DIR)
 
 run: install
 	@PORT=$(PORT) $(BIN)/python -m infra.server

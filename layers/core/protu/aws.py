@@ -62,8 +62,25 @@ def _shared_session():
     return _session
 
 
+# The services the functions call: the built layer keeps only these botocore models (``infra/build.py``).
+SERVICES = (
+    "dynamodb",
+    "dynamodbstreams",
+    "kms",
+    "lambda",
+    "s3",
+    "secretsmanager",
+    "sns",
+    "sqs",
+    "stepfunctions",
+    "sts",
+)
+
+
 def client(service: str) -> Any:
-    """A cached boto3 client for ``service`` in the configured region."""
+    """A cached botocore client for ``service`` (one of ``SERVICES``) in the configured region."""
+    if service not in SERVICES:
+        raise ValueError(f"{service!r} is not in protu.aws.SERVICES: add it there (the built layer keeps only those)")
     found = _clients.get(service)
     if found is not None:
         return found
