@@ -138,3 +138,26 @@ def test_every_import_inside_a_function_says_it_is_there_for_cold_start():
             ):
                 unmarked.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
     assert not unmarked, f"imports inside functions without a '# {MARK}' reason:\n" + "\n".join(unmarked)
+
+
+def test_the_functions_call_only_the_aws_services_the_built_layer_keeps():
+    """``infra/build.py`` keeps botocore's models of ``protu.aws.SERVICES`` alone: a client of any other service in
+    the functions' code would fail in Lambda, so it fails here first."""
+    sys.path.insert(0, str(ROOT / "layers" / "core"))
+    from protu.aws import SERVICES
+
+    used = set()
+    for base in SOURCES:
+        for path in base.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "client"
+                    and node.args
+                    and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)
+                ):
+                    used.add((node.args[0].value, path.relative_to(ROOT).as_posix()))
+    assert {service for service, _ in used} >= {"dynamodb", "s3", "kms"}  # the finder finds them
+    assert sorted(f"{service} in {where}" for service, where in used if service not in SERVICES) == []
