@@ -46,26 +46,6 @@ def verifies(public_key_pem: str, digest: dict) -> bool:
     return True
 
 
-@pytest.fixture(scope="module")
-def mirror(own_cloud):
-    """The audit table's stream into the mirror, as its event source mapping feeds it: the digest job signs only
-    events whose Object-Lock copies the mirror has written."""
-    from infra.streams import StreamPump
-
-    return StreamPump(settings().audit_table, jobs.mirror_audit)
-
-
-@pytest.fixture
-def hourly(mirror):
-    """The hourly digest job, run after the mirror caught up (as it does within seconds in the cloud)."""
-
-    def run() -> dict:
-        mirror.pump()
-        return jobs.audit_digests({}, None)
-
-    return run
-
-
 @pytest.fixture
 def company(api, mailgun):
     """A new company's owner, with the company's id as ``tenant``."""

@@ -26,21 +26,6 @@ def job(own_cloud):
     return StreamPump(settings().data_table, jobs.company_requests, starting_position="LATEST")
 
 
-@pytest.fixture(scope="module")
-def mirror(own_cloud):
-    """The audit table's stream into the mirror: digests sign only events it has copied."""
-    return StreamPump(settings().audit_table, jobs.mirror_audit)
-
-
-@pytest.fixture
-def hourly(mirror):
-    def run() -> dict:
-        mirror.pump()
-        return jobs.audit_digests({}, None)
-
-    return run
-
-
 @pytest.fixture
 def owner(api, mailgun):
     found = sign_up(api, mailgun)

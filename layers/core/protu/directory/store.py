@@ -43,31 +43,11 @@ INDEX_SLOTS = 3  # the indexes filter1..filter3 of template.yaml's DataTable
 INDEX_VERSION = 1  # what a record's index entries and search words follow (``directory.reindex`` brings older ones)
 
 
-class _Filter1(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "filter1"
-        projection = AllProjection()
-
-    f1pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-
-
-class _Filter2(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "filter2"
-        projection = AllProjection()
-
-    f2pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-
-
-class _Filter3(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "filter3"
-        projection = AllProjection()
-
-    f3pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
+def _filter_index(slot: int) -> GlobalSecondaryIndex:
+    """The index ``filter<slot>`` (hash ``f<slot>pk``, range ``sk``), as ``template.yaml`` declares it."""
+    meta = type("Meta", (), {"index_name": f"filter{slot}", "projection": AllProjection()})
+    attributes = {f"f{slot}pk": UnicodeAttribute(hash_key=True), "sk": UnicodeAttribute(range_key=True)}
+    return type(f"Filter{slot}Index", (GlobalSecondaryIndex,), {"Meta": meta, **attributes})()
 
 
 class Record(DataItem):
@@ -85,9 +65,9 @@ class Record(DataItem):
     f2pk = UnicodeAttribute(null=True)
     f3pk = UnicodeAttribute(null=True)
     index_version = NumberAttribute(null=True)
-    filter1 = _Filter1()
-    filter2 = _Filter2()
-    filter3 = _Filter3()
+    filter1 = _filter_index(1)
+    filter2 = _filter_index(2)
+    filter3 = _filter_index(3)
 
 
 def partition(tenant_id: str, prefix: str) -> str:

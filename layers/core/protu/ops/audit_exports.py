@@ -11,7 +11,6 @@ newest events (only that function may sign), so the export is signed up to the m
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from typing import Any
 
@@ -23,12 +22,9 @@ from protu.logging import get_logger
 from protu.ops import exports
 from protu.ops.exports import (
     FAILED,
-    KEEP_DAYS,
-    PENDING,
     PREFIX,
     READY,
     RUNNING,
-    STUCK_SECONDS,
     ExportRequest,
 )
 from protu.settings import settings
@@ -52,50 +48,21 @@ class AuditExportRequest(ExportRequest):
     signed_through = NumberAttribute(null=True)  # the last seq a digest in the file signs
 
 
-def _sk(export_id: str) -> str:
-    return f"{KIND}#{export_id}"
+AUDIT_EXPORTS = exports.Requests(AuditExportRequest, KIND, ID_PREFIX, "audit_export")
 
 
 def request(tenant_id: str, user_id: str, *, since: str | None, until: str, now: float | None = None):
     """Record a request (audited); while one is pending or running, that one is answered instead."""
-    now = int(time.time() if now is None else now)
-    for found in recent(tenant_id, limit=5):
-        if found.status in (PENDING, RUNNING) and now - int(found.requested_at) < STUCK_SECONDS:
-            return found
-    export_id = ID_PREFIX + secrets.token_hex(10)
-    item = AuditExportRequest(
-        AuditExportRequest.partition(tenant_id),
-        _sk(export_id),
-        id=export_id,
-        tenant_id=tenant_id,
-        status=PENDING,
-        requested_by=user_id,
-        requested_at=now,
-        expires_at=now + KEEP_DAYS * 86400,
-        since=since,
-        until=until,
-    )
-    with Transaction(tenant_id, actor=user_id) as tx:
-        tx.save(item, condition=AuditExportRequest.pk.does_not_exist())
-        tx.audit("audit.export_requested", f"audit_export:{export_id}", details={"since": since, "until": until})
-    return item
+    return AUDIT_EXPORTS.new(tenant_id, user_id, now, "audit.export_requested", {"since": since, "until": until})
 
 
 def recent(tenant_id: str, limit: int = 20) -> list[AuditExportRequest]:
     """The company's audit exports still kept, newest first."""
-    found = AuditExportRequest.query(
-        AuditExportRequest.partition(tenant_id), AuditExportRequest.sk.startswith(f"{KIND}#"), consistent_read=True
-    )
-    return sorted(found, key=lambda item: -int(item.requested_at))[:limit]
+    return AUDIT_EXPORTS.recent(tenant_id, limit)
 
 
 def get(tenant_id: str, export_id: str) -> AuditExportRequest:
-    if not export_id.startswith(ID_PREFIX) or len(export_id) > 40:
-        raise errors.NotFound("No such export.")
-    try:
-        return AuditExportRequest.get(AuditExportRequest.partition(tenant_id), _sk(export_id), consistent_read=True)
-    except AuditExportRequest.DoesNotExist:
-        raise errors.NotFound("No such export.") from None
+    return AUDIT_EXPORTS.get(tenant_id, export_id)
 
 
 def download_url(item: AuditExportRequest, user_id: str) -> tuple[str, int]:

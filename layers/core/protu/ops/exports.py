@@ -26,6 +26,7 @@ import json
 import secrets
 import time
 import zipfile
+from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
@@ -69,52 +70,72 @@ class ExportRequest(DataItem):
         return tenant_pk(tenant_id, REQUESTS)
 
 
-def _sk(export_id: str) -> str:
-    return f"EXPORT#{export_id}"
-
-
 # ------------------------------------------------------------------------------------------------ requests
+@dataclass(frozen=True)
+class Requests:
+    """One kind of export request (this module's, ``ops.audit_exports``'): its model (``ExportRequest`` or a
+    subclass), the sort key's kind (``<KIND>#<id>``), its ids' prefix and the audit target's name."""
+
+    model: type
+    kind: str
+    id_prefix: str
+    target: str
+
+    def new(self, tenant_id: str, user_id: str, now: float | None, action: str, fields: dict[str, Any]) -> Any:
+        """A new request, audited as ``action`` naming ``fields`` (its own attributes); while one of the company's
+        is pending or running, that one instead."""
+        now = int(time.time() if now is None else now)
+        for found in self.recent(tenant_id, 5):
+            if found.status in (PENDING, RUNNING) and now - int(found.requested_at) < STUCK_SECONDS:
+                return found
+        export_id = self.id_prefix + secrets.token_hex(10)
+        item = self.model(
+            self.model.partition(tenant_id),
+            f"{self.kind}#{export_id}",
+            id=export_id,
+            tenant_id=tenant_id,
+            status=PENDING,
+            requested_by=user_id,
+            requested_at=now,
+            expires_at=now + KEEP_DAYS * 86400,
+            **fields,
+        )
+        with Transaction(tenant_id, actor=user_id) as tx:
+            tx.save(item, condition=self.model.pk.does_not_exist())
+            tx.audit(action, f"{self.target}:{export_id}", details=fields)
+        return item
+
+    def recent(self, tenant_id: str, limit: int = 20) -> list[Any]:
+        """The company's requests of this kind still kept, newest first."""
+        model = self.model
+        found = model.query(model.partition(tenant_id), model.sk.startswith(f"{self.kind}#"), consistent_read=True)
+        return sorted(found, key=lambda item: -int(item.requested_at))[:limit]
+
+    def get(self, tenant_id: str, export_id: str) -> Any:
+        """One of the company's requests; 404 alike for another company's id and for none."""
+        if not export_id.startswith(self.id_prefix) or len(export_id) > 40:
+            raise errors.NotFound("No such export.")
+        try:
+            return self.model.get(self.model.partition(tenant_id), f"{self.kind}#{export_id}", consistent_read=True)
+        except self.model.DoesNotExist:
+            raise errors.NotFound("No such export.") from None
+
+
+COMPANY_EXPORTS = Requests(ExportRequest, "EXPORT", "exp-", "export")
+
+
 def request(tenant_id: str, user_id: str, now: float | None = None) -> ExportRequest:
     """Record an export request (audited). While one is pending or running, that one is answered instead."""
-
-    now = int(time.time() if now is None else now)
-    for found in recent(tenant_id, limit=5):
-        if found.status in (PENDING, RUNNING) and now - int(found.requested_at) < STUCK_SECONDS:
-            return found
-    export_id = "exp-" + secrets.token_hex(10)
-    item = ExportRequest(
-        ExportRequest.partition(tenant_id),
-        _sk(export_id),
-        id=export_id,
-        tenant_id=tenant_id,
-        status=PENDING,
-        requested_by=user_id,
-        requested_at=now,
-        expires_at=now + KEEP_DAYS * 86400,
-    )
-    with Transaction(tenant_id, actor=user_id) as tx:
-        tx.save(item, condition=ExportRequest.pk.does_not_exist())
-        tx.audit("company.export_requested", f"export:{export_id}")
-    return item
+    return COMPANY_EXPORTS.new(tenant_id, user_id, now, "company.export_requested", {})
 
 
 def recent(tenant_id: str, limit: int = 20) -> list[ExportRequest]:
     """The company's export requests still kept, newest first."""
-    found = ExportRequest.query(
-        ExportRequest.partition(tenant_id),
-        ExportRequest.sk.startswith("EXPORT#"),
-        consistent_read=True,
-    )
-    return sorted(found, key=lambda item: -int(item.requested_at))[:limit]
+    return COMPANY_EXPORTS.recent(tenant_id, limit)
 
 
 def get(tenant_id: str, export_id: str) -> ExportRequest:
-    if not export_id.startswith("exp-") or len(export_id) > 40:
-        raise errors.NotFound("No such export.")
-    try:
-        return ExportRequest.get(ExportRequest.partition(tenant_id), _sk(export_id), consistent_read=True)
-    except ExportRequest.DoesNotExist:
-        raise errors.NotFound("No such export.") from None
+    return COMPANY_EXPORTS.get(tenant_id, export_id)
 
 
 def download_url(item: ExportRequest, user_id: str) -> tuple[str, int]:
