@@ -84,7 +84,9 @@ def test_an_owner_sees_their_companys_events_newest_first(owner, admin, history)
     assert len(first["items"]) == 50 and first["next_cursor"]
     newest = seqs(first["items"])
     assert newest == sorted(newest, reverse=True)
-    assert [e for e in first["items"] if e["action"] != "audit.read"][0]["seq"] == history[-1]["seq"]
+    assert first["items"][0]["action"] == "audit.read"  # this very read, on the record before it answers
+    # Other tests of the module read the log too: more than a page of reads may sit on top of the history.
+    assert everything(owner)[0]["seq"] == history[-1]["seq"]
 
     me, admin_id = owner.me["id"], admin.me["id"]
     oldest = history[:3]
