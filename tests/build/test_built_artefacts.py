@@ -96,7 +96,8 @@ def test_every_handler_imports_from_the_built_artefacts_with_its_bytecode(functi
 
 
 def test_the_layer_holds_no_tools_and_only_the_service_models_the_functions_use():
-    for tool in ("pip", "setuptools", "inquirer", "blessed", "click", "yaml", "chalice/cli", "stripe/params"):
+    tools = ("pip", "setuptools", "inquirer", "blessed", "click", "yaml", "chalice/cli", "stripe/params", "packaging")
+    for tool in tools:
         assert not (LAYER / tool).exists(), tool
     import sys
 
@@ -105,6 +106,90 @@ def test_the_layer_holds_no_tools_and_only_the_service_models_the_functions_use(
 
     models = {entry.name for entry in (LAYER / "botocore" / "data").iterdir() if entry.is_dir()}
     assert models == set(SERVICES)
+
+
+def test_every_service_the_functions_call_resolves_its_endpoint_from_the_trimmed_data(opt):
+    code = """
+import json
+from protu import aws
+print(json.dumps({name: aws.client(name).meta.endpoint_url for name in aws.SERVICES}))
+"""
+    env = {"PYTHONPATH": str(opt / "python"), "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "")}
+    env |= {"AWS_DEFAULT_REGION": "eu-central-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    done = subprocess.run([python312(), "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    prefix = {"stepfunctions": "states", "dynamodbstreams": "streams.dynamodb"}
+    assert found == {name: f"https://{prefix.get(name, name)}.eu-central-1.amazonaws.com" for name in found}
+    assert len(found) == len(
+        json.loads((LAYER / "botocore" / "data" / "endpoints.json").read_text())["partitions"][0]["services"]
+    )
+
+
+def test_libraries_ship_as_bytecode_alone_and_our_code_with_its_sources():
+    sources = [str(f.relative_to(LAYER)) for f in LAYER.rglob("*.py") if f.relative_to(LAYER).parts[0] != "protu"]
+    assert sources == []
+    assert (LAYER / "botocore" / "client.pyc").is_file() and (LAYER / "typing_extensions.pyc").is_file()
+    ours = list((LAYER / "protu").rglob("*.py"))
+    assert ours and all(list(f.parent.glob(f"__pycache__/{f.stem}.cpython-312.pyc")) for f in ours)
+
+
+def test_sentry_starts_in_the_built_layer_with_the_integrations_it_names(opt):
+    code = (
+        "import sentry_sdk; from protu.observability import init_sentry; assert init_sentry('api');"
+        "print(sorted(sentry_sdk.get_client().integrations))"
+    )
+    env = {"PYTHONPATH": str(opt / "python"), "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "")}
+    env |= {"SENTRY_DSN": "https://public@127.0.0.1/1", "AWS_DEFAULT_REGION": "eu-central-1"}
+    done = subprocess.run([python312(), "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "'chalice'" in done.stdout and "'boto3'" in done.stdout and "'logging'" in done.stdout
+    assert not (LAYER / "sentry_sdk" / "integrations" / "django").exists()
+
+
+LIBRARIES_AT_WORK = """
+import json, os, time
+from protu.identity import passwords
+from protu.errors import ValidationFailed
+stored = passwords.hash_password("lantern harbour quietly 42")
+assert passwords.verify_password(stored, "lantern harbour quietly 42")
+try:
+    passwords.check_policy("password123")
+    raise SystemExit("a common password passed the policy")
+except ValidationFailed:
+    pass
+import jwt, pyotp, segno, msgspec, requests, stripe
+token = jwt.encode({"sub": "u"}, "k" * 32, algorithm="HS256")
+assert jwt.decode(token, "k" * 32, algorithms=["HS256"]) == {"sub": "u"}
+totp = pyotp.TOTP(pyotp.random_base32())
+assert totp.verify(totp.now())
+assert segno.make(totp.provisioning_uri(name="a@example.com", issuer_name="Protu")).svg_data_uri()
+assert msgspec.json.decode(b'{"a": 1}') == {"a": 1}
+body, secret, now = '{"id": "evt_1"}', "whsec_test", int(time.time())
+signature = stripe.WebhookSignature._compute_signature(f"{now}.{body}", secret)
+stripe.WebhookSignature.verify_header(body, f"t={now},v1={signature}", secret, tolerance=300)
+from aws_encryption_sdk import CommitmentPolicy, EncryptionSDKClient
+from aws_encryption_sdk.identifiers import EncryptionKeyType, WrappingAlgorithm
+from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
+from aws_encryption_sdk.key_providers.raw import RawMasterKey
+key = RawMasterKey(provider_id="p", key_id=b"k", wrapping_key=WrappingKey(
+    wrapping_algorithm=WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING, wrapping_key=os.urandom(32),
+    wrapping_key_type=EncryptionKeyType.SYMMETRIC))
+client = EncryptionSDKClient(commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+sealed, _ = client.encrypt(source=b"answer", key_provider=key)
+assert client.decrypt(source=sealed, key_provider=key)[0] == b"answer"
+assert requests.certs.where().endswith("cacert.pem") and os.path.isfile(requests.certs.where())
+print("ok")
+"""
+
+
+def test_the_libraries_work_from_their_bytecode(opt):
+    """Beyond importing: hashing and the password policy (argon2, zxcvbn's and our lists), JWT, TOTP and its QR
+    code, msgspec, a Stripe signature, envelope encryption and the CA bundle, all from the built layer."""
+    env = {"PYTHONPATH": str(opt / "python"), "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "")}
+    env |= {"AWS_DEFAULT_REGION": "eu-central-1"}
+    done = subprocess.run([python312(), "-c", LIBRARIES_AT_WORK], env=env, capture_output=True, text=True, check=False)
+    assert done.stdout.strip().endswith("ok"), done.stderr[-3000:]
 
 
 def test_stripe_works_without_its_type_definitions(opt):

@@ -593,6 +593,11 @@ def sentry_envelopes(monkeypatch):
     assert sentry_sdk.get_client().transport is transport
     assert not sentry_sdk.get_client().should_send_default_pii()
     assert sentry_sdk.get_client().options["include_local_variables"] is False
+    # The SDK's defaults and the two named integrations, whatever else the environment has installed.
+    assert set(sentry_sdk.get_client().integrations) == {
+        *("argv", "atexit", "dedupe", "excepthook", "logging", "modules", "stdlib", "threading"),
+        *("chalice", "boto3"),
+    }
     try:
         with sentry_sdk.isolation_scope():
             yield transport.envelopes

@@ -15,6 +15,10 @@ What Sentry is told, and why:
   scrubbed ``formatted`` message stays), then pass the whole event through ``protu.logging.redact`` — extra,
   contexts, tags, breadcrumbs, exception values, stack frames, messages: every key judged by its name, every
   string scrubbed of recognisable secrets. ``before_breadcrumb`` does the same to each breadcrumb as it is made.
+* ``integrations``: the SDK's defaults (logging, threading, the standard library...) and, by name, the two the
+  functions' libraries call for (``INTEGRATIONS``: Chalice and botocore); ``auto_enabling_integrations=False``, so
+  the SDK does not try to import ~40 integrations for libraries Lambda never runs, and the built layer ships only
+  the integrations these need (``infra/build.py`` keeps what ``init_sentry`` loads).
 """
 
 from __future__ import annotations
@@ -87,6 +91,8 @@ def init_sentry(service: str | None = None, *, transport: Any = None) -> bool:
         return False
     # cold start: loaded on first use
     import sentry_sdk
+    from sentry_sdk.integrations.boto3 import Boto3Integration
+    from sentry_sdk.integrations.chalice import ChaliceIntegration
 
     options: dict[str, Any] = {
         "dsn": config.sentry_dsn,
@@ -99,6 +105,8 @@ def init_sentry(service: str | None = None, *, transport: Any = None) -> bool:
         "before_send_transaction": before_send,
         "before_send_log": before_send,
         "before_breadcrumb": before_breadcrumb,
+        "integrations": [ChaliceIntegration(), Boto3Integration()],
+        "auto_enabling_integrations": False,
     }
     if transport is not None:
         options["transport"] = transport
