@@ -3,16 +3,25 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The functions' runtime (template.yaml: python3.12), found on PATH or through pyenv: the virtual environment of
+# `make run` and `make test` uses it, and sam builds with it (tests/infra/test_runtime.py holds them equal).
+PY312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v "$$p"; break; }; done)
+NEED_PY312 := echo "Protu needs Python 3.12, the functions' runtime: install it (pyenv install 3.12, or your system's python3.12 package) or set PY312=/path/to/python3.12"
+# uv installs from uv.lock (every package pinned, with hashes); it lives in its own environment, pinned here.
+UV_VERSION := 0.13.9
+TOOLS := .venv-tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pip prints a warning per package for this machine's optional local indexes; keep the output readable.
 QUIET_PIP := grep -v -e "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help install chromium run test isolation bench lint fmt clean build
+.PHONY: help install lock layer-requirements chromium run test isolation bench lint fmt clean build
 
 help:
 	@echo "make run    - start the local Protu (cloud, API, webhooks, SPA) on http://127.0.0.1:$(PORT)"
@@ -21,14 +30,27 @@ help:
 	@echo "make bench  - performance figures as ratios against baselines measured in the same run"
 	@echo "make lint   - ruff and cfn-lint (template.yaml, and edge.yaml for us-east-1)"
 	@echo "make build  - sam build, then a core layer made for cold start (bytecode, no tools): .aws-sam/build"
+	@echo "make lock   - update every pinned dependency (uv.lock) and the core layer's requirements.txt"
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "Installing Python dependencies into $(VENV) ..."
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | $(QUIET_PIP)
+$(UV):
+	@test -n "$(PY312)" || { $(NEED_PY312); exit 1; }
+	@echo "Installing uv $(UV_VERSION) into $(TOOLS) ..."
+	@$(PY312) -m venv $(TOOLS) && $(TOOLS)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION) 2>&1 | $(QUIET_PIP)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	@echo "Installing Python dependencies from uv.lock into $(VENV) (Python 3.12) ..."
+	@$(UV) sync --locked --quiet --python $(PY312)
 	@touch $@
 
 install: $(STAMP)
+
+# Update every pin (uv.lock) to the newest releases pyproject.toml allows, and the core layer's requirements with it.
+lock: | $(UV)
+	@$(UV) lock --upgrade --python $(PY312)
+	@$(MAKE) --no-print-directory layer-requirements
+
+layer-requirements: | $(UV)
+	@$(UV) export --frozen --quiet --no-dev --no-emit-project --format requirements.txt --output-file layers/core/requirements.txt
 
 # Browser tests drive Debian's Chromium (no browser download is possible here).
 chromium:
@@ -37,8 +59,6 @@ chromium:
 	  $(SUDO) apt-get update -qq >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
-# The functions' runtime (template.yaml: python3.12), found on PATH or through pyenv; sam builds with it.
-PY312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v "$$p"; break; }; done)
 SAM_VENV := .venv-sam
 
 # sam build (no Docker: pip takes the wheels of the template's architecture, arm64), then infra/build.py: unused
@@ -47,7 +67,6 @@ SAM_VENV := .venv-sam
 ARCH ?= arm64
 BUILD_DIR := .aws-sam/build$(if $(filter arm64,$(ARCH)),,-$(ARCH))
 build: install
-	@test -n "$(PY312)" || { echo "make build needs Python 3.12, the functions' runtime: install it (pyenv install 3.12) or set PY312=/path/to/python3.12"; exit 1; }
 	@test -x $(SAM_VENV)/bin/sam || { echo "Installing aws-sam-cli into $(SAM_VENV) ..."; $(PY312) -m venv $(SAM_VENV) && $(SAM_VENV)/bin/python -m pip install -q --disable-pip-version-check aws-sam-cli 2>&1 | $(QUIET_PIP); }
 	@mkdir -p .aws-sam && sed -E 's/\barm64\b/$(ARCH)/' template.yaml > .aws-sam/template-$(ARCH).yaml
 	@PATH="$$(dirname $(PY312)):$$PATH" $(SAM_VENV)/bin/sam build --template-file .aws-sam/template-$(ARCH).yaml --base-dir . --build-dir $(BUILD_DIR) --cache-dir .aws-sam/cache-$(ARCH) --cached --parallel >/dev/null
@@ -77,4 +96,4 @@ fmt: install
 	@$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache

@@ -390,12 +390,12 @@ UPGRADING_MOTO = (
 
 
 def pinned_moto() -> str:
-    """The version ``pyproject.toml`` pins moto to (``moto[server]==X.Y.Z`` in the dev extras)."""
+    """The version ``pyproject.toml`` pins moto to (``moto[server]==X.Y.Z`` in the dev dependency group)."""
     import tomllib
     from pathlib import Path
 
     document = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
-    pins = [d for d in document["project"]["optional-dependencies"]["dev"] if d.startswith("moto")]
+    pins = [d for d in document["dependency-groups"]["dev"] if d.startswith("moto")]
     assert len(pins) == 1 and "==" in pins[0], f"moto must be pinned exactly in pyproject.toml's dev extras: {pins}"
     return pins[0].split("==")[1].strip()
 

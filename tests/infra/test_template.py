@@ -108,16 +108,6 @@ def test_the_core_layer_ships_the_protu_package(template):
     assert importlib.util.find_spec("protu") is not None
 
 
-def test_the_layer_installs_exactly_the_runtime_dependencies_of_pyproject(template):
-    import tomllib
-
-    layer = template["Resources"]["CoreLayer"]["Properties"]
-    lines = (ROOT / layer["ContentUri"] / "requirements.txt").read_text().splitlines()
-    layer_requirements = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert layer_requirements == [d.split("#")[0].strip() for d in declared]
-
-
 def test_mail_settings_come_from_parameters_and_the_mailgun_secret(template):
     import re
 

@@ -24,15 +24,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TypeVar
-
-F = TypeVar("F", bound=Callable[..., object])
 
 _lock = threading.Lock()
 _resets: dict[str, Callable[[], object]] = {}
 
 
-def register(cache: F) -> F:
+def register[F: Callable[..., object]](cache: F) -> F:
     """Register a cache: a ``functools.cache``-decorated function (its ``cache_clear`` empties it) or a function
     that empties one. Returns it unchanged, so it works as a decorator."""
     clear = getattr(cache, "cache_clear", cache)
