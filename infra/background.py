@@ -22,21 +22,15 @@ class Background:
     def __init__(self, cloud: Any, interval: float = 1.0) -> None:
         from infra.queues import mail_pump
         from infra.server import load_functions
-        from infra.streams import StreamPump
+        from infra.streams import pumps
 
         load_functions()
-        import incidents
         import jobs
 
-        self._pumps = [
-            StreamPump(cloud.physical_id("AuditTable"), jobs.mirror_audit),
-            # LATEST, as the template's mapping: each company's new events to its audit-stream endpoints.
-            StreamPump(cloud.physical_id("AuditTable"), jobs.audit_stream, starting_position="LATEST"),
-            # LATEST, as the template's mapping: requests are acted on from when the cloud runs.
-            StreamPump(cloud.physical_id("DataTable"), jobs.company_requests, starting_position="LATEST"),
-            StreamPump(cloud.physical_id("DataTable"), incidents.detect, starting_position="LATEST"),
-            mail_pump(),  # the server runs each request's mail jobs at once; this retries what failed
-        ]
+        # Every DynamoDB event source of the template, read as its mapping reads it (start, retries, bisection,
+        # record age, on-failure queue); the mail queue: the server runs each request's mail jobs at once, this
+        # retries what failed.
+        self._pumps = [*pumps(cloud), mail_pump()]
         self._interval = interval
         self._retry = jobs.audit_stream_retry  # the template's 5-minute schedule, run every RETRY_SECONDS here
         self._retried_at = 0.0

@@ -16,6 +16,8 @@
     protu-ops incidents advance (ID | --task-token T) --notes TEXT
                                          finish the operator's step the incident waits on (remediate, review)
     protu-ops incidents unblock --address IP lift a containment's block of a source address early
+    protu-ops redrive [NAME]             replay the stream batches a function gave up on (after fixing the cause);
+                                         without NAME, each failure queue and how many batches it holds
 
 Each command acts on the cloud the environment points at (the functions' variables: ``DATA_TABLE``...). While
 ``make run`` is up, commands act on its local cloud: the local server leaves its environment in
@@ -330,6 +332,25 @@ def _reindex(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     return True, {"summary": result, "lines": [f"reindex: {result['records']} records, {result['fixed']} fixed"]}
 
 
+def _redrive(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from infra import redrive
+
+    names = redrive.queues()
+    if not args.name:
+        found = redrive.depths()
+        lines = [f"{name}: {count} failed batch(es)" for name, count in sorted(found.items())]
+        return True, {"summary": found, "lines": lines or ["no failure queues configured (FAILURE_QUEUES)"]}
+    if args.name not in names:
+        known = ", ".join(sorted(names)) or "none configured"
+        return False, {"summary": {}, "lines": [f"no failure queue {args.name!r} (known: {known})"]}
+    result = redrive.redrive(args.name)
+    lines = [
+        f"{args.name}: {result['replayed']} replayed, {result['failed']} failed again (left in the queue), "
+        f"{result['expired']} no longer in the stream (left), {result['unreadable']} unreadable (dropped)"
+    ]
+    return result["failed"] == 0 and result["expired"] == 0, {"summary": result, "lines": lines}
+
+
 COMMANDS = {
     "backup": _backup,
     "reindex": _reindex,
@@ -340,6 +361,7 @@ COMMANDS = {
     "export": _export,
     "erase": _erase,
     "incidents": _incidents,
+    "redrive": _redrive,
 }
 OPERATOR = "system:operator"
 
@@ -383,6 +405,10 @@ def parser() -> argparse.ArgumentParser:
     watch.add_argument("--task-token", help="advance: the task token of the step (instead of the incident id)")
     watch.add_argument("--notes", help="advance: what was done (recorded on the incident)")
     watch.add_argument("--address", help="unblock: the source address a containment blocked")
+    again = commands.add_parser(
+        "redrive", parents=[common], help="replay the stream batches a function gave up on, once the cause is fixed"
+    )
+    again.add_argument("name", nargs="?", help="the failure queue (audit-mirror, company-requests...); none: list")
     return top
 
 

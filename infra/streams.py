@@ -6,7 +6,12 @@ in a loop and tests call it directly. The handler receives exactly what Lambda s
     {"Records": [{"eventID", "eventName", "eventVersion", "eventSource": "aws:dynamodb", "awsRegion",
                   "dynamodb": {..., "ApproximateCreationDateTime": <epoch seconds>}, "eventSourceARN"}]}
 
-Like Lambda, a batch whose handler raises is not acknowledged: the next ``pump()`` delivers it again.
+Like Lambda, a batch whose handler raises is not acknowledged: the next ``pump()`` delivers it again. With the
+template's error handling (``pumps(cloud)`` reads it from each function's DynamoDB event: ``MaximumRetryAttempts``,
+``BisectBatchOnFunctionError``, ``MaximumRecordAgeInSeconds`` and the ``OnFailure`` queue), a failed batch is split
+in two and each half retried, at once, until it succeeds or its retries are spent; then, as Lambda does, the pump
+sends the batch's description (function, stream, shard, first and last sequence numbers, never the records) to
+the queue and goes on past it. ``protu-ops redrive`` (``infra.redrive``) replays such batches.
 
 The pump remembers *sequence numbers*, not shard iterators, and asks for a fresh iterator on every pump. Iterators
 expire after 15 minutes in AWS (and with moto's own rollback, which restores a deep copy of the table, an iterator
@@ -16,11 +21,15 @@ would keep pointing at a stale shard; ``infra.cloud`` replaces that rollback, bu
 from __future__ import annotations
 
 import base64
+import json
+import time
+import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from protu import aws
+from protu.logging import get_logger
 from protu.settings import settings
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -43,18 +52,30 @@ class StreamPump:
         starting_position: str = "TRIM_HORIZON",
         batch_size: int = 100,
         context: Any = None,
+        max_retries: int = -1,
+        bisect: bool = False,
+        max_record_age: int = -1,
+        on_failure: str | None = None,
+        function_arn: str = "",
     ) -> None:
         if starting_position not in ("TRIM_HORIZON", "LATEST"):
             raise ValueError("starting_position is TRIM_HORIZON or LATEST")
+        if (max_retries >= 0 or max_record_age >= 0) and not (on_failure and function_arn):
+            raise ValueError("a pump that gives up on batches sends them to an on-failure queue, for a function")
         self.table_name = table_name
         self.handler = handler
         self.batch_size = batch_size
         self.context = context
+        self.max_retries = max_retries  # -1: retry until the handler succeeds (each pump() tries once more)
+        self.bisect = bisect
+        self.max_record_age = max_record_age  # seconds; -1: any age
+        self.on_failure = on_failure  # the OnFailure queue's URL
+        self.function_arn = function_arn
         self._skip_existing = starting_position == "LATEST"
         self._stream_arn: str | None = None
         # shard id -> GetShardIterator arguments to resume from; None once a closed shard is fully read
         self._positions: dict[str, dict[str, str] | None] = {}
-        self._streams = _streams_client()
+        self._streams = streams_client()
         self._discover()  # pin the starting position now, not at the first pump
 
     def pump(self) -> int:
@@ -73,7 +94,7 @@ class StreamPump:
             records = page.get("Records") or []
             if records:
                 if deliver:
-                    self.handler(self._event(records), self.context)  # raises: the position stays put
+                    self._deliver(shard_id, records)  # raises (no retry limit): the position stays put
                 count += len(records)
                 self._positions[shard_id] = {
                     "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
@@ -106,25 +127,144 @@ class StreamPump:
                 break
             start = {"ExclusiveStartShardId": description["LastEvaluatedShardId"]}
 
-    def _event(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        region = self._stream_arn.split(":")[3]
-        return {
-            "Records": [
-                {
-                    "eventID": record["eventID"],
-                    "eventName": record["eventName"],
-                    "eventVersion": record.get("eventVersion", "1.1"),
-                    "eventSource": "aws:dynamodb",
-                    "awsRegion": region,
-                    "dynamodb": _as_lambda_json(record["dynamodb"]),
-                    "eventSourceARN": self._stream_arn,
-                }
-                for record in records
-            ]
+    def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        if self.max_record_age >= 0:
+            oldest = time.time() - self.max_record_age
+            expired = [r for r in records if _created(r) < oldest]
+            if expired:
+                self._give_up(shard_id, expired, "RecordAgeExceeded", 0)
+                records = [r for r in records if _created(r) >= oldest]
+        if records:
+            self._invoke(shard_id, records)
+
+    def _invoke(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                self.handler(lambda_event(self._stream_arn, records), self.context)
+                return
+            except Exception:
+                if self.max_retries < 0:
+                    raise
+                get_logger(__name__).warning(
+                    "stream batch failed", extra={"function": self.function_arn, "records": len(records)}
+                )
+            if self.bisect and len(records) > 1:  # as Lambda: splitting spends no retry
+                half = len(records) // 2
+                self._invoke(shard_id, records[:half])
+                self._invoke(shard_id, records[half:])
+                return
+            if attempts > self.max_retries:
+                self._give_up(shard_id, records, "RetryAttemptsExhausted", attempts)
+                return
+
+    def _give_up(self, shard_id: str, records: list[dict[str, Any]], condition: str, attempts: int) -> None:
+        """Send the batch's description to the on-failure queue, as Lambda's event source mapping does."""
+        arrivals = [_created(r) for r in records]
+        document = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.function_arn,
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(min(arrivals)),
+                "approximateArrivalOfLastRecord": _iso(max(arrivals)),
+                "batchSize": len(records),
+                "streamArn": self._stream_arn,
+            },
         }
+        aws.client("sqs").send_message(QueueUrl=self.on_failure, MessageBody=json.dumps(document))
+        get_logger(__name__).error(
+            "stream batch sent to its on-failure queue",
+            extra={"function": self.function_arn, "records": len(records), "condition": condition},
+        )
 
 
-def _streams_client() -> Any:
+def lambda_event(stream_arn: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The event Lambda hands a function for stream records as DynamoDB Streams' GetRecords returns them."""
+    region = stream_arn.split(":")[3]
+    return {
+        "Records": [
+            {
+                "eventID": record["eventID"],
+                "eventName": record["eventName"],
+                "eventVersion": record.get("eventVersion", "1.1"),
+                "eventSource": "aws:dynamodb",
+                "awsRegion": region,
+                "dynamodb": _as_lambda_json(record["dynamodb"]),
+                "eventSourceARN": stream_arn,
+            }
+            for record in records
+        ]
+    }
+
+
+def _created(record: dict[str, Any]) -> float:
+    found = record["dynamodb"].get("ApproximateCreationDateTime")
+    return found.timestamp() if isinstance(found, datetime) else float(found or time.time())
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pumps(cloud: Any) -> list[StreamPump]:
+    """A pump for every DynamoDB event of every function of the template, as its event source mapping reads the
+    stream: start, batch size, retries, bisection, record age and on-failure queue; the function's handler, imported
+    from its code folder, and its alias's ARN (SAM maps events to the alias)."""
+    found = []
+    for logical_id, spec in cloud.template["Resources"].items():
+        if spec["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in (spec["Properties"].get("Events") or {}).values():
+            if event["Type"] != "DynamoDB":
+                continue
+            source = event["Properties"]
+            table = _logical(source["Stream"])
+            failure = ((source.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            function = cloud.ensure(logical_id)
+            found.append(
+                StreamPump(
+                    cloud.physical_id(table),
+                    _registered(function.physical_id),
+                    starting_position=source["StartingPosition"],
+                    batch_size=int(source.get("BatchSize", 100)),
+                    max_retries=int(source.get("MaximumRetryAttempts", -1)),
+                    bisect=bool(source.get("BisectBatchOnFunctionError", False)),
+                    max_record_age=int(source.get("MaximumRecordAgeInSeconds", -1)),
+                    on_failure=cloud.physical_id(_logical(failure)) if failure else None,
+                    function_arn=function.attributes.get("Alias") or function.attributes["Arn"],
+                )
+            )
+    return found
+
+
+def _registered(function_name: str) -> Handler:
+    """The function's handler as the local cloud registered it, looked up at each call (a test may override it)."""
+    from infra import stepfunctions
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        return stepfunctions.handler_for(function_name)(event, context)
+
+    return handler
+
+
+def _logical(reference: Any) -> str:
+    """The logical id in ``!GetAtt Resource.Attribute`` (either of its two forms once loaded)."""
+    target = reference["Fn::GetAtt"]
+    return target[0] if isinstance(target, list) else target.split(".")[0]
+
+
+def streams_client() -> Any:
     """A Streams client on the regional endpoint. botocore now derives an account-based host from the stream ARN
     (``<account>.streams-ddb.<region>...``), which moto 5.2.5 did not answer (5.2.6 does); the regional host works
     everywhere (and an explicit ``AWS_ENDPOINT_URL`` still wins)."""

@@ -19,7 +19,7 @@ init_sentry("incidents")
 @metrics.handler("incidents")
 def detect(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """New security signals -> incidents (``protu.security.incidents.RULES``); a new incident starts its
-    workflow. Raising makes Lambda redeliver the batch (a signal joins its incident at most once more)."""
+    workflow. Raising makes Lambda redeliver the batch (a signal joins its incident once: it is known by its id)."""
     # cold start: loaded on first use
     from protu.security import incidents, response
 

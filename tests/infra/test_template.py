@@ -359,3 +359,69 @@ def test_the_api_role_may_ask_everything_health_checks_and_read_no_backup(cloud)
     machine = cloud.resources["IncidentStateMachine"].physical_id
     assert allowed(api, "states:DescribeStateMachine", machine)
     assert not allowed(api, "states:StartExecution", machine)
+
+
+def _logical(reference) -> str:
+    target = reference["Fn::GetAtt"]
+    return target[0] if isinstance(target, list) else target.split(".")[0]
+
+
+def _paged(template, queue: str) -> bool:
+    """An alarm on the queue's visible messages pages on-call as soon as one is there."""
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        dimensions = props.get("Dimensions", [])
+        if (
+            props.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+            and any(_logical(d["Value"]) == queue for d in dimensions if isinstance(d["Value"], dict))
+            and props["Threshold"] == 0
+            and props["ComparisonOperator"] == "GreaterThanThreshold"
+            and {"Ref": "OnCallTopic"} in props["AlarmActions"]
+        ):
+            return True
+    return False
+
+
+def _kept_and_encrypted(template, queue: str) -> bool:
+    props = template["Resources"][queue]["Properties"]
+    return props.get("MessageRetentionPeriod") == 1209600 and props.get("KmsMasterKeyId") == {"Ref": "DataKey"}
+
+
+def test_every_stream_event_source_keeps_what_it_gives_up_on(template):
+    """Retries and record age bounded, bisection on, and an OnFailure queue that is kept 14 days, encrypted, paged
+    on and named for protu-ops redrive: a stream source without one is refused here."""
+    failure_queues = template["Globals"]["Function"]["Environment"]["Variables"]["FAILURE_QUEUES"]["Fn::Sub"]
+    sources = 0
+    for name, function in resources(template, "AWS::Serverless::Function").items():
+        for event_name, event in (function["Properties"].get("Events") or {}).items():
+            if event["Type"] not in ("DynamoDB", "Kinesis"):
+                continue
+            sources += 1
+            where = f"{name}.{event_name}"
+            props = event["Properties"]
+            assert props.get("BisectBatchOnFunctionError") is True, where
+            assert 0 <= props.get("MaximumRetryAttempts", -1) <= 10, where
+            # Bounded, and well inside the stream's 24 hours: the redrive reads the records from the stream.
+            assert 60 <= props.get("MaximumRecordAgeInSeconds", -1) <= 6 * 3600, where
+            failure = props.get("DestinationConfig", {}).get("OnFailure", {})
+            assert failure.get("Type") == "SQS", f"{where} has no on-failure queue"
+            queue = _logical(failure["Destination"])
+            assert template["Resources"][queue]["Type"] == "AWS::SQS::Queue", where
+            assert _kept_and_encrypted(template, queue), queue
+            assert _paged(template, queue), f"no alarm pages on-call for {queue}"
+            assert f'"${{{queue}}}"' in failure_queues, f"FAILURE_QUEUES does not name {queue}"
+    assert sources == 4
+
+
+def test_every_queue_event_source_has_a_dead_letter_queue_that_pages(template):
+    sources = 0
+    for name, function in resources(template, "AWS::Serverless::Function").items():
+        for event in (function["Properties"].get("Events") or {}).values():
+            if event["Type"] != "SQS":
+                continue
+            sources += 1
+            queue = template["Resources"][_logical(event["Properties"]["Queue"])]["Properties"]
+            dead = _logical(queue["RedrivePolicy"]["deadLetterTargetArn"])
+            assert 1 <= queue["RedrivePolicy"]["maxReceiveCount"] <= 10, name
+            assert _kept_and_encrypted(template, dead) and _paged(template, dead), dead
+    assert sources >= 1

@@ -95,6 +95,19 @@ def test_a_resolved_incident_no_longer_collects_signals(cloud):
     assert new and later.id != incident.id
 
 
+def test_a_signal_delivered_again_joins_its_incident_once(cloud):
+    """A stream batch retried or redriven (protu-ops redrive) hands the detector the same signals again."""
+    company = tenant()
+    first = signals.raise_signal("login.locked", tenant_id=company, user_id="u-1", source_ip=address())
+    second = signals.raise_signal("login.locked", tenant_id=company, user_id="u-1", source_ip=address())
+    incident, _ = incidents.detect(first)
+    for signal in (second, first, second, first):
+        joined, new = incidents.detect(signal)
+        assert not new and joined.id == incident.id
+    stored = incidents.load(incident.id)
+    assert stored.signal_count == 2 and stored.signal_ids == [first["id"], second["id"]]
+
+
 def test_a_suspicious_sign_out_joins_the_incident_of_what_caused_it(cloud):
     company = tenant()
     reuse, new = incidents.detect(signals.raise_signal("refresh.reused", tenant_id=company, user_id="u-1"))

@@ -8,6 +8,7 @@ provisioning).
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -45,6 +46,8 @@ class Settings:
     audit_signing_key_id: str  # the asymmetric KMS key of the audit digests (protu.audit.digests)
     audit_digest_function: str  # the only function that signs digests (protu.ops.audit_exports asks it for one)
     stripe_prices: dict[str, str]  # plan -> Stripe price id (protu.billing.plans)
+    # stream source -> the SQS queue its failed batches go to (template.yaml; protu-ops redrive, infra/redrive.py)
+    failure_queues: dict[str, str]
     # Local only, never in template.yaml: the local server's origin (http://127.0.0.1:<port>), to which audit streams
     # may deliver (its /_local/siem/ receiver) when the stage is local. Empty everywhere else.
     audit_streams_local_origin: str = ""
@@ -56,6 +59,14 @@ class Settings:
 
 def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
+
+
+def _names(name: str) -> dict[str, str]:
+    """A JSON object of names to strings (``{}`` when unset); anything else is a deploy error, said at once."""
+    found = json.loads(_env(name) or "{}")
+    if not isinstance(found, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in found.items()):
+        raise ValueError(f"{name} is a JSON object of names to strings")
+    return found
 
 
 @caches.register
@@ -93,6 +104,7 @@ def settings() -> Settings:
             "team": _env("STRIPE_PRICE_TEAM", "price_team_monthly"),
             "business": _env("STRIPE_PRICE_BUSINESS", "price_business_monthly"),
         },
+        failure_queues=_names("FAILURE_QUEUES"),
         audit_streams_local_origin=_env("AUDIT_STREAMS_LOCAL_ORIGIN").rstrip("/"),
     )
 

@@ -36,6 +36,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
+from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from protu.logging import get_logger
@@ -345,10 +346,16 @@ def _add_signal_fields(incident: Incident, signal: dict[str, Any]) -> None:
 
 
 def _join(incident: Incident, signal: dict[str, Any]) -> Incident:
-    """A duplicate signal joins the open incident: counted, its company, user and address added."""
+    """A duplicate signal joins the open incident: counted, its company, user and address added. Once: a signal
+    delivered again (a stream batch retried or redriven) is recognised by its id among the incident's ``signal_ids``
+    and changes nothing (past ``MAX_SIGNALS`` ids, the count may then grow by a redelivery)."""
+    if signal.get("id") and signal["id"] in (incident.signal_ids or []):
+        return incident
     actions = [Incident.signal_count.add(1)]
+    condition = None
     if signal.get("id") and len(incident.signal_ids or []) < MAX_SIGNALS:
         actions.append(Incident.signal_ids.set(Incident.signal_ids.append([signal["id"]])))
+        condition = ~Incident.signal_ids.contains(signal["id"])
     actions.append(Incident.signal_kinds.add({signal.get("kind", "")}))
     if signal.get("tenant"):
         actions.append(Incident.companies.add({signal["tenant"]}))
@@ -356,7 +363,12 @@ def _join(incident: Incident, signal: dict[str, Any]) -> Incident:
             actions.append(Incident.users.add({f"{signal['tenant']}:{signal['user']}"}))
     if signal.get("source_ip"):
         actions.append(Incident.source_ips.add({signal["source_ip"]}))
-    incident.update(actions=actions)
+    try:
+        incident.update(actions=actions, condition=condition)
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        incident.refresh(consistent_read=True)  # the same signal joined meanwhile (a concurrent redelivery)
     return incident
 
 

@@ -1,0 +1,137 @@
+"""Nothing a stream function gives up on is lost (issue 19): the local cloud reads each DynamoDB event source as its
+mapping in template.yaml does (retries, bisection, on-failure queue; ``infra.streams.pumps``), a batch that keeps
+failing is described in the source's failure queue (never its records), and ``protu-ops redrive`` replays it from
+the stream once the cause is fixed, applied exactly once however often it is redriven."""
+
+from __future__ import annotations
+
+import json
+from uuid import uuid4
+
+import pytest
+from protu import audit, aws
+from protu.audit.mirror import object_key
+from protu.settings import reload, settings
+
+from infra import ops
+from infra.streams import pumps
+
+
+def pump_of(cloud, function: str):
+    alias = cloud.ensure(function).attributes["Alias"]
+    return next(p for p in pumps(cloud) if p.function_arn == alias)
+
+
+def queue(name: str) -> str:
+    return settings().failure_queues[name]
+
+
+def waiting(name: str) -> list[dict]:
+    """The queue's messages, left in it (received with no visibility timeout)."""
+    sqs, found, seen = aws.client("sqs"), [], set()
+    for _ in range(10):
+        for message in sqs.receive_message(QueueUrl=queue(name), MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        ):
+            if message["MessageId"] not in seen:
+                seen.add(message["MessageId"])
+                found.append(json.loads(message["Body"]))
+    return found
+
+
+def versions(cloud, tenant: str, seq: int) -> int:
+    key = object_key(tenant, seq)
+    listed = aws.client("s3").list_object_versions(Bucket=cloud.physical_id("AuditBucket"), Prefix=key)
+    return len([v for v in listed.get("Versions", []) if v["Key"] == key])
+
+
+@pytest.fixture
+def misconfigured_bucket(monkeypatch):
+    """The cause: a deploy pointed the mirror at an audit bucket that does not exist. Yields the fix."""
+    real = settings().audit_bucket
+    monkeypatch.setenv("AUDIT_BUCKET", f"protu-missing-{uuid4().hex[:8]}")
+    reload()
+
+    def fix() -> None:
+        monkeypatch.setenv("AUDIT_BUCKET", real)
+        reload()
+
+    yield fix
+    fix()
+
+
+def test_a_mirror_batch_that_fails_past_its_retries_is_kept_and_redriven_once_the_cause_is_fixed(
+    own_cloud, misconfigured_bucket, capsys
+):
+    pump = pump_of(own_cloud, "AuditMirrorFunction")
+    assert (pump.max_retries, pump.bisect) == (10, True)  # what the template says, read by the local cloud
+    pump.pump()  # whatever the stack wrote before
+    tenant = "t-" + uuid4().hex[:12]
+    events = [
+        audit.record(tenant, "test.redrive", f"thing:{i}", actor="robot-1", details={"secret_note": f"n{i}"})
+        for i in range(3)
+    ]
+
+    pump.pump()  # each event fails 1 + 10 times, alone after bisection; the heads beside them are mirrored (no-ops)
+    failed = waiting("audit-mirror")
+    assert len(failed) == 3 and all(versions(own_cloud, tenant, e["seq"]) == 0 for e in events)
+    stream = own_cloud.ensure("AuditTable").attributes.get("StreamArn") or failed[0]["DDBStreamBatchInfo"]["streamArn"]
+    for message in failed:
+        batch = message["DDBStreamBatchInfo"]
+        assert message["requestContext"]["functionArn"] == pump.function_arn
+        assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
+        assert message["requestContext"]["approximateInvokeCount"] == 11
+        assert batch["batchSize"] == 1 and batch["streamArn"] == stream
+        assert batch["startSequenceNumber"] == batch["endSequenceNumber"]
+    described = json.dumps(failed)
+    assert tenant not in described and "secret_note" not in described and events[0]["hash"] not in described
+
+    # A redrive before the fix fails again and keeps every batch.
+    assert ops.main(["redrive", "audit-mirror"]) == 1
+    assert "0 replayed, 3 failed again" in capsys.readouterr().out
+    assert len(waiting("audit-mirror")) == 3
+
+    misconfigured_bucket()
+    assert ops.main(["redrive", "audit-mirror"]) == 0
+    assert "3 replayed, 0 failed again" in capsys.readouterr().out
+    assert [versions(own_cloud, tenant, e["seq"]) for e in events] == [1, 1, 1]
+    assert waiting("audit-mirror") == []
+
+    # Redriving again, or the stream delivering the same records again, writes nothing twice.
+    assert ops.main(["redrive", "audit-mirror"]) == 0
+    assert "0 replayed" in capsys.readouterr().out
+    assert [versions(own_cloud, tenant, e["seq"]) for e in events] == [1, 1, 1]
+    assert ops.main(["redrive"]) == 0
+    assert "audit-mirror: 0 failed batch(es)" in capsys.readouterr().out
+
+
+def test_a_message_that_describes_no_batch_is_dropped_and_named(own_cloud, capsys):
+    sqs = aws.client("sqs")
+    sqs.send_message(QueueUrl=queue("incident-detect"), MessageBody='{"DDBStreamBatchInfo": {"shardId": "../x"}}')
+    sqs.send_message(QueueUrl=queue("incident-detect"), MessageBody="not json")
+    assert ops.main(["redrive", "incident-detect"]) == 0
+    assert "2 unreadable (dropped)" in capsys.readouterr().out
+    assert waiting("incident-detect") == []
+    assert ops.main(["redrive", "no-such-queue"]) == 1
+    assert "no failure queue 'no-such-queue'" in capsys.readouterr().out
+
+
+def test_a_batch_no_longer_in_the_stream_is_left_and_said(own_cloud, capsys):
+    """A description whose records the stream no longer holds (trimmed after 24 hours: here, sequence numbers past
+    its end) stays in the queue for a person to judge, and the command fails."""
+    pump = pump_of(own_cloud, "CompanyRequestsFunction")
+    pump.pump()
+    shard = next(iter(pump._positions))
+    body = {
+        "requestContext": {"functionArn": pump.function_arn, "condition": "RecordAgeExceeded"},
+        "DDBStreamBatchInfo": {
+            "shardId": shard,
+            "startSequenceNumber": "9" * 30,
+            "endSequenceNumber": "9" * 30,
+            "streamArn": pump._stream_arn,
+        },
+    }
+    aws.client("sqs").send_message(QueueUrl=queue("company-requests"), MessageBody=json.dumps(body))
+    assert ops.main(["redrive", "company-requests"]) == 1
+    assert "1 no longer in the stream (left)" in capsys.readouterr().out
+    assert len(waiting("company-requests")) == 1
