@@ -50,6 +50,11 @@ NOT_CREATED = {
     "AWS::CloudFront::ResponseHeadersPolicy",
     "AWS::WAFv2::WebACL",
     "AWS::WAFv2::WebACLAssociation",
+    # Request and data-access logs (API Gateway's account role, the web ACL's log, the data-event trail): nothing
+    # local writes or reads them; tests/infra/test_request_logs.py proves their settings from the template.
+    "AWS::ApiGateway::Account",
+    "AWS::WAFv2::LoggingConfiguration",
+    "AWS::CloudTrail::Trail",
 }
 # The role SAM generates for a function or state machine without ``Role`` is the resource ``<LogicalId>Role``.
 SAM_ROLE_OWNERS = {"AWS::Serverless::Function", "AWS::Serverless::StateMachine"}

@@ -89,13 +89,13 @@ def test_every_bucket_refuses_plain_http_and_old_tls(template):
 
 
 def test_log_groups_are_encrypted_for_every_function(template):
-    groups = resources(template, "AWS::Logs::LogGroup").values()
-    encrypted = {
-        g["Properties"]["LogGroupName"]["Fn::Sub"].rsplit("${", 1)[1].rstrip("}")
-        for g in groups
-        if g["Properties"].get("KmsKeyId")
-    }
-    assert set(resources(template, "AWS::Serverless::Function")) <= encrypted
+    groups = resources(template, "AWS::Logs::LogGroup")
+    for name, group in groups.items():  # every log group: encrypted with the stack's key, and kept a stated time
+        assert group["Properties"].get("KmsKeyId") == {"Fn::GetAtt": ["DataKey", "Arn"]}, name
+        assert group["Properties"].get("RetentionInDays") in (90, 365), name
+    named = [g["Properties"].get("LogGroupName", {}) for g in groups.values()]
+    functions = {n["Fn::Sub"].removeprefix("/aws/lambda/${").rstrip("}") for n in named if "/aws/lambda/" in str(n)}
+    assert set(resources(template, "AWS::Serverless::Function")) <= functions
 
 
 def test_the_template_holds_no_local_only_route():
