@@ -21,7 +21,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pip prints a warning per package for this machine's optional local indexes; keep the output readable.
 QUIET_PIP := grep -v -e "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help install lock layer-requirements chromium run test isolation bench lint fmt clean build
+.PHONY: help install lock layer-requirements chromium run test isolation audit bench lint fmt clean build
 
 help:
 	@echo "make run    - start the local Protu (cloud, API, webhooks, SPA) on http://127.0.0.1:$(PORT)"
@@ -31,6 +31,7 @@ help:
 	@echo "make lint   - ruff and cfn-lint (template.yaml, and edge.yaml for us-east-1)"
 	@echo "make build  - sam build, then a core layer made for cold start (bytecode, no tools): .aws-sam/build"
 	@echo "make lock   - update every pinned dependency (uv.lock) and the core layer's requirements.txt"
+	@echo "make audit  - known vulnerabilities in what uv.lock pins (STRICT=1: fail when they could not be checked)"
 
 $(UV):
 	@test -n "$(PY312)" || { $(NEED_PY312); exit 1; }
@@ -83,6 +84,11 @@ test: install chromium
 # CI runs it before `make test`: about a minute and a half (ARGS=--all runs every module alone: about 15 minutes).
 isolation: install
 	@$(BIN)/python -m tests.isolation $(ARGS)
+
+# Known vulnerabilities in every package uv.lock pins (pip-audit); "NOT CHECKED" when no service answered, which
+# fails under STRICT=1 (infra/audit.py).
+audit: install
+	@$(BIN)/python -m infra.audit $(if $(filter 1,$(STRICT)),--strict)
 
 bench: install
 	@$(BIN)/python -m tests.bench

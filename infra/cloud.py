@@ -55,6 +55,9 @@ NOT_CREATED = {
     "AWS::ApiGateway::Account",
     "AWS::WAFv2::LoggingConfiguration",
     "AWS::CloudTrail::Trail",
+    # Amazon Inspector's findings (VulnerabilityFindingsRule): no Inspector runs locally; tests/infra/
+    # test_vulnerability_findings.py matches sample findings against the rule's pattern with moto's matcher.
+    "AWS::Events::Rule",
 }
 # The role SAM generates for a function or state machine without ``Role`` is the resource ``<LogicalId>Role``.
 SAM_ROLE_OWNERS = {"AWS::Serverless::Function", "AWS::Serverless::StateMachine"}
