@@ -28,7 +28,7 @@ help:
 	@echo "make test   - run the whole test suite, in a random order (ARGS=--random-order-seed=N repeats one)"
 	@echo "make isolation - every test passes alone: the tests without the cloud, and modules alone (tests/isolation.py)"
 	@echo "make bench  - performance figures as ratios against baselines measured in the same run"
-	@echo "make lint   - ruff and cfn-lint (template.yaml, and edge.yaml for us-east-1)"
+	@echo "make lint   - ruff, cfn-lint and checkov (template.yaml as SAM transforms it, and edge.yaml for us-east-1)"
 	@echo "make build  - sam build, then a core layer made for cold start (bytecode, no tools): .aws-sam/build"
 	@echo "make lock   - update every pinned dependency (uv.lock) and the core layer's requirements.txt"
 	@echo "make audit  - known vulnerabilities in what uv.lock pins (STRICT=1: fail when they could not be checked)"
@@ -61,6 +61,8 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 SAM_VENV := .venv-sam
+# The SAM CLI, pinned, in an environment of its own (its dependencies are not the functions').
+SAM_VERSION := 1.170.0
 
 # sam build (no Docker: pip takes the wheels of the template's architecture, arm64), then infra/build.py: unused
 # packages out, bytecode in: .aws-sam/build. ARCH=x86_64 builds the same for that architecture into
@@ -68,7 +70,7 @@ SAM_VENV := .venv-sam
 ARCH ?= arm64
 BUILD_DIR := .aws-sam/build$(if $(filter arm64,$(ARCH)),,-$(ARCH))
 build: install
-	@test -x $(SAM_VENV)/bin/sam || { echo "Installing aws-sam-cli into $(SAM_VENV) ..."; $(PY312) -m venv $(SAM_VENV) && $(SAM_VENV)/bin/python -m pip install -q --disable-pip-version-check aws-sam-cli 2>&1 | $(QUIET_PIP); }
+	@$(SAM_VENV)/bin/sam --version 2>/dev/null | grep -q " $(SAM_VERSION)$$" || { echo "Installing aws-sam-cli $(SAM_VERSION) into $(SAM_VENV) ..."; $(PY312) -m venv $(SAM_VENV) && $(SAM_VENV)/bin/python -m pip install -q --disable-pip-version-check aws-sam-cli==$(SAM_VERSION) 2>&1 | $(QUIET_PIP); }
 	@mkdir -p .aws-sam && sed -E 's/\barm64\b/$(ARCH)/' template.yaml > .aws-sam/template-$(ARCH).yaml
 	@PATH="$$(dirname $(PY312)):$$PATH" $(SAM_VENV)/bin/sam build --template-file .aws-sam/template-$(ARCH).yaml --base-dir . --build-dir $(BUILD_DIR) --cache-dir .aws-sam/cache-$(ARCH) --cached --parallel >/dev/null
 	@$(BIN)/python -m infra.build --python $(PY312) --build-dir $(BUILD_DIR)
@@ -97,6 +99,7 @@ lint: install
 	@$(BIN)/ruff check .
 	@$(BIN)/cfn-lint template.yaml && echo "cfn-lint: template.yaml clean"
 	@$(BIN)/cfn-lint edge.yaml --regions us-east-1 && echo "cfn-lint: edge.yaml clean (us-east-1)"
+	@$(BIN)/python -m infra.checkov
 
 fmt: install
 	@$(BIN)/ruff format .

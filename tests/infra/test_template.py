@@ -425,3 +425,21 @@ def test_every_queue_event_source_has_a_dead_letter_queue_that_pages(template):
             assert 1 <= queue["RedrivePolicy"]["maxReceiveCount"] <= 10, name
             assert _kept_and_encrypted(template, dead) and _paged(template, dead), dead
     assert sources >= 1
+
+
+def test_every_checkov_skip_says_why_in_one_line(template):
+    """make lint's checkov (infra/checkov.py): a finding that stays is skipped next to its resource, or for every
+    function in the template's Metadata, each with its reason; nothing is skipped without one."""
+    import re
+
+    skips = [
+        (name, s)
+        for name, r in template["Resources"].items()
+        for s in r.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    skips += [("functions", s) for s in template["Metadata"]["checkov"]["functions"]]
+    assert skips
+    for where, skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), where
+        assert 20 <= len(skip["comment"]) <= 200 and "\n" not in skip["comment"], (where, skip["id"])
+    assert len({(where, skip["id"]) for where, skip in skips}) == len(skips)
