@@ -346,9 +346,11 @@ def _redrive(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     result = redrive.redrive(args.name)
     lines = [
         f"{args.name}: {result['replayed']} replayed, {result['failed']} failed again (left in the queue), "
-        f"{result['expired']} no longer in the stream (left), {result['unreadable']} unreadable (dropped)"
+        f"{result['expired']} no longer in the stream (left), {result['refused']} for another function or stream "
+        f"(refused, left), {result['unreadable']} unreadable (dropped)"
     ]
-    return result["failed"] == 0 and result["expired"] == 0, {"summary": result, "lines": lines}
+    ok = result["failed"] == result["expired"] == result["refused"] == 0
+    return ok, {"summary": result, "lines": lines}
 
 
 COMMANDS = {

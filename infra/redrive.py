@@ -10,17 +10,25 @@ once the function succeeded. The functions are idempotent (the mirror writes eac
 one state to the next, signals open one incident), so a batch redriven twice is applied once.
 
 The queues are named in ``FAILURE_QUEUES`` (the functions' environment: ``{"audit-mirror": <queue URL>, ...}``).
+
+A message only says which function to invoke with which stream's records, and whoever can write to the queue could
+say anything: a redrive invokes a function only if it is the queue's own (the handler template.yaml gives the
+function whose event source sends there, configured with this stack's tables) and only with records of that event
+source's table. Anything else is refused and left in the queue for a person to look at.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from protu import aws
 from protu.settings import settings
+
+from infra import template as tpl
 
 SEQUENCE = re.compile(r"\d{1,40}")
 FUNCTION_ARN = re.compile(r"arn:aws[\w-]*:lambda:[\w-]+:\d{12}:function:[\w-]{1,64}(:[\w$-]+)?")
@@ -84,12 +92,39 @@ def depths() -> dict[str, int]:
     return found
 
 
+@dataclass(frozen=True)
+class Source:
+    """What template.yaml says of a failure queue's event source: the handler of the function it belongs to, and
+    the environment variable naming the table whose stream feeds it."""
+
+    handler: str
+    table_variable: str
+
+    @property
+    def table(self) -> str:
+        return os.environ.get(self.table_variable, "")
+
+
+def source(name: str) -> Source:
+    template = tpl.load()
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    found = re.search(rf'"{re.escape(name)}": "\$\{{(\w+)\}}"', variables["FAILURE_QUEUES"]["Fn::Sub"])
+    tables = {value["Ref"]: key for key, value in variables.items() if isinstance(value, dict) and "Ref" in value}
+    for spec in template["Resources"].values():
+        for event in (spec.get("Properties", {}).get("Events") or {}).values():
+            props = event.get("Properties", {})
+            failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", {})
+            if found and event["Type"] == "DynamoDB" and failure.get("Fn::GetAtt", [""])[0] == found[1]:
+                return Source(spec["Properties"]["Handler"], tables[props["Stream"]["Fn::GetAtt"][0]])
+    raise KeyError(name)
+
+
 def redrive(name: str) -> dict[str, int]:
-    """Replay every batch the named queue holds now; answers what was replayed, left (failed again, or no longer
-    in the stream) and dropped (unreadable messages)."""
-    url = queues()[name]
+    """Replay every batch the named queue holds now; answers what was replayed, left (failed again, no longer in
+    the stream, or refused) and dropped (unreadable messages)."""
+    url, expected = queues()[name], source(name)
     sqs = aws.client("sqs")
-    result = {"replayed": 0, "failed": 0, "expired": 0, "unreadable": 0}
+    result = {"replayed": 0, "failed": 0, "expired": 0, "refused": 0, "unreadable": 0}
     left: dict[str, str] = {}  # message id -> its latest receipt handle, for what stays in the queue
     while True:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", [])
@@ -98,7 +133,7 @@ def redrive(name: str) -> dict[str, int]:
         if not fresh:
             break
         for message in fresh:
-            outcome = _replay(message["Body"])
+            outcome = _replay(message["Body"], expected)
             result[outcome] += 1
             if outcome in ("replayed", "unreadable"):
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
@@ -109,7 +144,7 @@ def redrive(name: str) -> dict[str, int]:
     return result
 
 
-def _replay(body: str) -> str:
+def _replay(body: str, expected: Source) -> str:
     from protu.logging import get_logger
 
     log = get_logger(__name__)
@@ -118,6 +153,9 @@ def _replay(body: str) -> str:
     except Unreadable:
         log.error("redrive dropped a message that describes no stream batch")
         return "unreadable"
+    if not _belongs(batch, expected):
+        log.error("redrive refused a batch for another function or stream", extra={"function": batch.function_arn})
+        return "refused"
     records = read(batch)
     if not records:
         log.warning("redrive: the batch is no longer in the stream", extra={"shard": batch.shard_id})
@@ -133,6 +171,24 @@ def _replay(body: str) -> str:
         log.warning("redrive: the function failed again", extra={"function": batch.function_arn})
         return "failed"
     return "replayed"
+
+
+def _belongs(batch: FailedBatch, expected: Source) -> bool:
+    """The batch comes from the stream of the queue's own table, and names the queue's own function: in the
+    stream's account and region, with the template's handler, configured with this stack's table."""
+    from botocore.exceptions import ClientError
+
+    if not expected.table:
+        return False
+    try:
+        stream = aws.client("dynamodb").describe_table(TableName=expected.table)["Table"].get("LatestStreamArn")
+        if batch.stream_arn != stream or batch.function_arn.split(":")[3:5] != stream.split(":")[3:5]:
+            return False  # another table's stream, or a function of another region or account
+        config = aws.client("lambda").get_function_configuration(FunctionName=batch.function_arn)
+    except ClientError:
+        return False
+    variables = (config.get("Environment") or {}).get("Variables") or {}
+    return config.get("Handler") == expected.handler and variables.get(expected.table_variable) == expected.table
 
 
 def read(batch: FailedBatch) -> list[dict[str, Any]]:

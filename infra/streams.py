@@ -144,11 +144,12 @@ class StreamPump:
             try:
                 self.handler(lambda_event(self._stream_arn, records), self.context)
                 return
-            except Exception:
+            except Exception as error:
                 if self.max_retries < 0:
                     raise
                 get_logger(__name__).warning(
-                    "stream batch failed", extra={"function": self.function_arn, "records": len(records)}
+                    "stream batch failed",
+                    extra={"function": self.function_arn, "records": len(records), "error_type": type(error).__name__},
                 )
             if self.bisect and len(records) > 1:  # as Lambda: splitting spends no retry
                 half = len(records) // 2

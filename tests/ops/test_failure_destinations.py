@@ -135,3 +135,37 @@ def test_a_batch_no_longer_in_the_stream_is_left_and_said(own_cloud, capsys):
     assert ops.main(["redrive", "company-requests"]) == 1
     assert "1 no longer in the stream (left)" in capsys.readouterr().out
     assert len(waiting("company-requests")) == 1
+
+
+def test_a_message_aimed_at_another_function_or_stream_is_refused_and_nothing_runs(own_cloud, capsys):
+    """Whoever can write to a failure queue cannot make an operator's redrive invoke another function with the
+    records (here: the containment step, and the audit mirror of the same stack fed the data table's records)."""
+    from infra import stepfunctions
+
+    requests = pump_of(own_cloud, "CompanyRequestsFunction")
+    requests.pump()
+    shard, stream = next(iter(requests._positions)), requests._stream_arn
+    audit_records = pump_of(own_cloud, "AuditMirrorFunction")
+    audit_records.pump()
+    contain = own_cloud.ensure("IncidentContainFunction")
+
+    def described(function_arn: str, stream_arn: str, shard_id: str) -> str:
+        batch = {"shardId": shard_id, "startSequenceNumber": "1" * 21, "endSequenceNumber": "1" * 21}
+        return json.dumps(
+            {"requestContext": {"functionArn": function_arn}, "DDBStreamBatchInfo": batch | {"streamArn": stream_arn}}
+        )
+
+    sqs = aws.client("sqs")
+    for body in (
+        described(contain.attributes["Arn"], stream, shard),  # another function of the stack
+        described(
+            requests.function_arn, audit_records._stream_arn, next(iter(audit_records._positions))
+        ),  # other table
+        described(requests.function_arn.replace("123456789012", "210987654321"), stream, shard),  # another account
+    ):
+        sqs.send_message(QueueUrl=queue("company-requests"), MessageBody=body)
+    calls = []
+    with stepfunctions.override(contain.physical_id, lambda event, context: calls.append(event)):
+        assert ops.main(["redrive", "company-requests"]) == 1
+    assert "3 for another function or stream (refused, left)" in capsys.readouterr().out
+    assert calls == [] and len(waiting("company-requests")) >= 3
