@@ -16,8 +16,8 @@
     protu-ops incidents advance (ID | --task-token T) --notes TEXT
                                          finish the operator's step the incident waits on (remediate, review)
     protu-ops incidents unblock --address IP lift a containment's block of a source address early
-    protu-ops redrive [NAME]             replay the stream batches a function gave up on (after fixing the cause);
-                                         without NAME, each failure queue and how many batches it holds
+    protu-ops redrive [NAME]             replay the stream batches a function gave up on, or a scheduled job's failed
+                                         run (after fixing the cause); without NAME, each failure queue and its count
 
 Each command acts on the cloud the environment points at (the functions' variables: ``DATA_TABLE``...). While
 ``make run`` is up, commands act on its local cloud: the local server leaves its environment in
@@ -338,7 +338,7 @@ def _redrive(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     names = redrive.queues()
     if not args.name:
         found = redrive.depths()
-        lines = [f"{name}: {count} failed batch(es)" for name, count in sorted(found.items())]
+        lines = [f"{name}: {count} waiting" for name, count in sorted(found.items())]
         return True, {"summary": found, "lines": lines or ["no failure queues configured (FAILURE_QUEUES)"]}
     if args.name not in names:
         known = ", ".join(sorted(names)) or "none configured"
@@ -408,9 +408,9 @@ def parser() -> argparse.ArgumentParser:
     watch.add_argument("--notes", help="advance: what was done (recorded on the incident)")
     watch.add_argument("--address", help="unblock: the source address a containment blocked")
     again = commands.add_parser(
-        "redrive", parents=[common], help="replay the stream batches a function gave up on, once the cause is fixed"
+        "redrive", parents=[common], help="replay what a stream function or a scheduled job gave up on (cause fixed)"
     )
-    again.add_argument("name", nargs="?", help="the failure queue (audit-mirror, company-requests...); none: list")
+    again.add_argument("name", nargs="?", help="the failure queue (audit-mirror, jobs...); none: list them")
     return top
 
 

@@ -1,4 +1,4 @@
-"""``protu-ops redrive``: replay the stream batches a function gave up on, from the queue that kept them.
+"""``protu-ops redrive``: replay what a function gave up on, from the queue that kept it.
 
 When a stream function fails past its retries (or a record grows older than its ``MaximumRecordAgeInSeconds``),
 Lambda drops the records from the function's way and sends their *description* to the event source's ``OnFailure``
@@ -8,6 +8,9 @@ the stream again (DynamoDB Streams keeps them 24 hours: the queue's alarm pages 
 to the same function as Lambda would (``lambda:Invoke`` of the function the message names) and deletes the message
 once the function succeeded. The functions are idempotent (the mirror writes each object once, requests move from
 one state to the next, signals open one incident), so a batch redriven twice is applied once.
+
+The scheduled jobs are invoked asynchronously; an invocation that failed past Lambda's retries goes to
+``JobFailures`` (their ``EventInvokeConfig``) with its event, which a redrive sends to the function again.
 
 The queues are named in ``FAILURE_QUEUES`` (the functions' environment: ``{"audit-mirror": <queue URL>, ...}``).
 
@@ -78,6 +81,27 @@ class FailedBatch:
         return found
 
 
+@dataclass(frozen=True)
+class FailedInvocation:
+    """An asynchronous invocation Lambda gave up on: the function and the event it was given."""
+
+    function_arn: str
+    payload: dict[str, Any]
+
+    @classmethod
+    def parse(cls, body: str) -> FailedInvocation:
+        try:
+            record = json.loads(body)
+            found = cls(function_arn=record["requestContext"]["functionArn"], payload=record["requestPayload"])
+        except (ValueError, TypeError, KeyError):
+            raise Unreadable("not a failed invocation") from None
+        if not (isinstance(found.function_arn, str) and FUNCTION_ARN.fullmatch(found.function_arn)):
+            raise Unreadable("not a failed invocation")
+        if not isinstance(found.payload, dict):
+            raise Unreadable("not a failed invocation")
+        return found
+
+
 def queues() -> dict[str, str]:
     """The failure queues by name (``FAILURE_QUEUES``)."""
     return settings().failure_queues
@@ -94,11 +118,13 @@ def depths() -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Source:
-    """What template.yaml says of a failure queue's event source: the handler of the function it belongs to, and
-    the environment variable naming the table whose stream feeds it."""
+    """What template.yaml says of a failure queue: the handlers of the functions that send there, the environment
+    variable naming the table that tells this stack (for a stream source, the table whose stream feeds it), and
+    whether it keeps stream batches or asynchronous invocations."""
 
-    handler: str
+    handlers: frozenset[str]
     table_variable: str
+    stream: bool
 
     @property
     def table(self) -> str:
@@ -109,14 +135,26 @@ def source(name: str) -> Source:
     template = tpl.load()
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     found = re.search(rf'"{re.escape(name)}": "\$\{{(\w+)\}}"', variables["FAILURE_QUEUES"]["Fn::Sub"])
+    if not found:
+        raise KeyError(name)
     tables = {value["Ref"]: key for key, value in variables.items() if isinstance(value, dict) and "Ref" in value}
+
+    def sends_here(config: dict[str, Any]) -> bool:
+        destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", {})
+        return destination.get("Fn::GetAtt", [""])[0] == found[1]
+
+    asynchronous = set()
     for spec in template["Resources"].values():
-        for event in (spec.get("Properties", {}).get("Events") or {}).values():
-            props = event.get("Properties", {})
-            failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", {})
-            if found and event["Type"] == "DynamoDB" and failure.get("Fn::GetAtt", [""])[0] == found[1]:
-                return Source(spec["Properties"]["Handler"], tables[props["Stream"]["Fn::GetAtt"][0]])
-    raise KeyError(name)
+        props = spec.get("Properties", {})
+        for event in (props.get("Events") or {}).values():
+            if event["Type"] == "DynamoDB" and sends_here(event["Properties"]):
+                table = tables[event["Properties"]["Stream"]["Fn::GetAtt"][0]]
+                return Source(frozenset([props["Handler"]]), table, stream=True)
+        if sends_here(props.get("EventInvokeConfig", {})):
+            asynchronous.add(props["Handler"])
+    if not asynchronous:
+        raise KeyError(name)
+    return Source(frozenset(asynchronous), "DATA_TABLE", stream=False)
 
 
 def redrive(name: str) -> dict[str, int]:
@@ -149,46 +187,50 @@ def _replay(body: str, expected: Source) -> str:
 
     log = get_logger(__name__)
     try:
-        batch = FailedBatch.parse(body)
+        failed = FailedBatch.parse(body) if expected.stream else FailedInvocation.parse(body)
     except Unreadable:
-        log.error("redrive dropped a message that describes no stream batch")
+        log.error("redrive dropped a message that describes nothing it can replay")
         return "unreadable"
-    if not _belongs(batch, expected):
-        log.error("redrive refused a batch for another function or stream", extra={"function": batch.function_arn})
+    if not _belongs(failed, expected):
+        log.error("redrive refused a message for another function or stream", extra={"function": failed.function_arn})
         return "refused"
-    records = read(batch)
-    if not records:
-        log.warning("redrive: the batch is no longer in the stream", extra={"shard": batch.shard_id})
-        return "expired"
-    from infra.streams import lambda_event
+    if isinstance(failed, FailedBatch):
+        records = read(failed)
+        if not records:
+            log.warning("redrive: the batch is no longer in the stream", extra={"shard": failed.shard_id})
+            return "expired"
+        from infra.streams import lambda_event
 
+        payload = lambda_event(failed.stream_arn, records)
+    else:
+        payload = failed.payload
     answer = aws.client("lambda").invoke(
-        FunctionName=batch.function_arn,
-        InvocationType="RequestResponse",
-        Payload=json.dumps(lambda_event(batch.stream_arn, records)).encode("utf-8"),
+        FunctionName=failed.function_arn, InvocationType="RequestResponse", Payload=json.dumps(payload).encode()
     )
     if answer.get("FunctionError"):
-        log.warning("redrive: the function failed again", extra={"function": batch.function_arn})
+        log.warning("redrive: the function failed again", extra={"function": failed.function_arn})
         return "failed"
     return "replayed"
 
 
-def _belongs(batch: FailedBatch, expected: Source) -> bool:
-    """The batch comes from the stream of the queue's own table, and names the queue's own function: in the
-    stream's account and region, with the template's handler, configured with this stack's table."""
+def _belongs(failed: FailedBatch | FailedInvocation, expected: Source) -> bool:
+    """The message names the queue's own function: in this stack's account and region, with a handler the template
+    gives a function that sends there, configured with this stack's table; a batch, from that table's stream."""
     from botocore.exceptions import ClientError
 
     if not expected.table:
         return False
     try:
-        stream = aws.client("dynamodb").describe_table(TableName=expected.table)["Table"].get("LatestStreamArn")
-        if batch.stream_arn != stream or batch.function_arn.split(":")[3:5] != stream.split(":")[3:5]:
-            return False  # another table's stream, or a function of another region or account
-        config = aws.client("lambda").get_function_configuration(FunctionName=batch.function_arn)
+        table = aws.client("dynamodb").describe_table(TableName=expected.table)["Table"]
+        if failed.function_arn.split(":")[3:5] != table["TableArn"].split(":")[3:5]:
+            return False  # a function of another region or account
+        if isinstance(failed, FailedBatch) and failed.stream_arn != table.get("LatestStreamArn"):
+            return False  # another table's stream
+        config = aws.client("lambda").get_function_configuration(FunctionName=failed.function_arn)
     except ClientError:
         return False
     variables = (config.get("Environment") or {}).get("Variables") or {}
-    return config.get("Handler") == expected.handler and variables.get(expected.table_variable) == expected.table
+    return config.get("Handler") in expected.handlers and variables.get(expected.table_variable) == expected.table
 
 
 def read(batch: FailedBatch) -> list[dict[str, Any]]:

@@ -413,6 +413,28 @@ def test_every_stream_event_source_keeps_what_it_gives_up_on(template):
     assert sources == 4
 
 
+def test_every_asynchronously_invoked_function_keeps_what_fails_past_its_retries(template):
+    """Scheduled functions are invoked asynchronously: an EventInvokeConfig sends what fails past Lambda's retries
+    to a queue that is kept 14 days, encrypted, paged on and named for protu-ops redrive."""
+    failure_queues = template["Globals"]["Function"]["Environment"]["Variables"]["FAILURE_QUEUES"]["Fn::Sub"]
+    asynchronous = {"Schedule", "ScheduleV2", "SNS", "S3", "EventBridgeRule", "CloudWatchEvent"}
+    functions = 0
+    for name, function in resources(template, "AWS::Serverless::Function").items():
+        events = (function["Properties"].get("Events") or {}).values()
+        if not any(event["Type"] in asynchronous for event in events):
+            continue
+        functions += 1
+        config = function["Properties"].get("EventInvokeConfig", {})
+        assert 0 <= config.get("MaximumRetryAttempts", -1) <= 2, name
+        assert 60 <= config.get("MaximumEventAgeInSeconds", -1) <= 6 * 3600, name
+        failure = config.get("DestinationConfig", {}).get("OnFailure", {})
+        assert failure.get("Type") == "SQS", f"{name} has no on-failure queue"
+        queue = _logical(failure["Destination"])
+        assert _kept_and_encrypted(template, queue) and _paged(template, queue), queue
+        assert f'"${{{queue}}}"' in failure_queues, f"FAILURE_QUEUES does not name {queue}"
+    assert functions == 5
+
+
 def test_every_queue_event_source_has_a_dead_letter_queue_that_pages(template):
     sources = 0
     for name, function in resources(template, "AWS::Serverless::Function").items():

@@ -102,7 +102,7 @@ def test_a_mirror_batch_that_fails_past_its_retries_is_kept_and_redriven_once_th
     assert "0 replayed" in capsys.readouterr().out
     assert [versions(own_cloud, tenant, e["seq"]) for e in events] == [1, 1, 1]
     assert ops.main(["redrive"]) == 0
-    assert "audit-mirror: 0 failed batch(es)" in capsys.readouterr().out
+    assert "audit-mirror: 0 waiting" in capsys.readouterr().out
 
 
 def test_a_message_that_describes_no_batch_is_dropped_and_named(own_cloud, capsys):
@@ -169,3 +169,48 @@ def test_a_message_aimed_at_another_function_or_stream_is_refused_and_nothing_ru
         assert ops.main(["redrive", "company-requests"]) == 1
     assert "3 for another function or stream (refused, left)" in capsys.readouterr().out
     assert calls == [] and len(waiting("company-requests")) >= 3
+
+
+def job_failure(function_arn: str, payload) -> str:
+    """What Lambda sends to an EventInvokeConfig's OnFailure queue once an asynchronous invocation has failed past
+    its retries (the local cloud runs no asynchronous retries, so the test writes it as Lambda would)."""
+    return json.dumps(
+        {
+            "version": "1.0",
+            "timestamp": "2026-12-05T03:00:02.000Z",
+            "requestContext": {
+                "requestId": str(uuid4()),
+                "functionArn": function_arn,
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 3,
+            },
+            "requestPayload": payload,
+            "responseContext": {"statusCode": 200, "executedVersion": "1", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": "...", "errorType": "ServiceUnavailable"},
+        }
+    )
+
+
+def test_a_scheduled_job_that_failed_past_its_retries_is_run_again_with_its_event(own_cloud, capsys):
+    from infra import stepfunctions
+
+    digests = own_cloud.ensure("AuditDigestFunction")
+    ran = []
+    real = stepfunctions.handler_for(digests.physical_id)
+
+    def recorded(event, context):
+        ran.append(event)
+        return real(event, context)
+
+    sqs = aws.client("sqs")
+    sqs.send_message(QueueUrl=queue("jobs"), MessageBody=job_failure(digests.attributes["Alias"], {"tenant": "t-none"}))
+    sqs.send_message(QueueUrl=queue("jobs"), MessageBody=job_failure(digests.attributes["Alias"], {"tenant": 5}))
+    api = own_cloud.ensure("ApiFunction").attributes["Arn"]  # not a job: refused
+    sqs.send_message(QueueUrl=queue("jobs"), MessageBody=job_failure(api, {"httpMethod": "DELETE"}))
+    with stepfunctions.override(digests.physical_id, recorded):
+        assert ops.main(["redrive", "jobs"]) == 1
+    out = capsys.readouterr().out
+    assert "jobs: 1 replayed, 1 failed again (left in the queue)" in out
+    assert "1 for another function or stream (refused, left)" in out
+    assert ran == [{"tenant": "t-none"}, {"tenant": 5}]
+    assert len(waiting("jobs")) == 2
