@@ -384,7 +384,8 @@ def _paged(template, queue: str) -> bool:
 
 def _kept_and_encrypted(template, queue: str) -> bool:
     props = template["Resources"][queue]["Properties"]
-    return props.get("MessageRetentionPeriod") == 1209600 and props.get("KmsMasterKeyId") == {"Ref": "DataKey"}
+    encrypted = props.get("KmsMasterKeyId") == {"Ref": "DataKey"} or props.get("SqsManagedSseEnabled") is True
+    return props.get("MessageRetentionPeriod") == 1209600 and encrypted
 
 
 def test_every_stream_event_source_keeps_what_it_gives_up_on(template):
