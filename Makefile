@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # The functions' runtime (template.yaml: python3.12), found on PATH or through pyenv: the virtual environment of
 # `make run` and `make test` uses it, and sam builds with it (tests/infra/test_runtime.py holds them equal).
 PY312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v "$$p"; break; }; done)
-NEED_PY312 := echo "Protu needs Python 3.12, the functions' runtime: install it (pyenv install 3.12, or your system's python3.12 package) or set PY312=/path/to/python3.12"
+REQUIRE_PY312 := test -n "$(PY312)" || { echo "Protu needs Python 3.12, the functions' runtime: install it (pyenv install 3.12, or your system's python3.12 package) or set PY312=/path/to/python3.12"; exit 1; }
 # uv installs from uv.lock (every package pinned, with hashes); it lives in its own environment, pinned here.
 UV_VERSION := 0.13.9
 TOOLS := .venv-tools
@@ -34,11 +34,12 @@ help:
 	@echo "make audit  - known vulnerabilities in what uv.lock pins (STRICT=1: fail when they could not be checked)"
 
 $(UV):
-	@test -n "$(PY312)" || { $(NEED_PY312); exit 1; }
+	@$(REQUIRE_PY312)
 	@echo "Installing uv $(UV_VERSION) into $(TOOLS) ..."
 	@$(PY312) -m venv $(TOOLS) && $(TOOLS)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION) 2>&1 | $(QUIET_PIP)
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
+	@$(REQUIRE_PY312)
 	@echo "Installing Python dependencies from uv.lock into $(VENV) (Python 3.12) ..."
 	@$(UV) sync --locked --quiet --python $(PY312)
 	@touch $@
@@ -47,6 +48,7 @@ install: $(STAMP)
 
 # Update every pin (uv.lock) to the newest releases pyproject.toml allows, and the core layer's requirements with it.
 lock: | $(UV)
+	@$(REQUIRE_PY312)
 	@$(UV) lock --upgrade --python $(PY312)
 	@$(MAKE) --no-print-directory layer-requirements
 
@@ -70,6 +72,7 @@ SAM_VERSION := 1.170.0
 ARCH ?= arm64
 BUILD_DIR := .aws-sam/build$(if $(filter arm64,$(ARCH)),,-$(ARCH))
 build: install
+	@$(REQUIRE_PY312)
 	@$(SAM_VENV)/bin/sam --version 2>/dev/null | grep -q " $(SAM_VERSION)$$" || { echo "Installing aws-sam-cli $(SAM_VERSION) into $(SAM_VENV) ..."; $(PY312) -m venv $(SAM_VENV) && $(SAM_VENV)/bin/python -m pip install -q --disable-pip-version-check aws-sam-cli==$(SAM_VERSION) 2>&1 | $(QUIET_PIP); }
 	@mkdir -p .aws-sam && sed -E 's/\barm64\b/$(ARCH)/' template.yaml > .aws-sam/template-$(ARCH).yaml
 	@PATH="$$(dirname $(PY312)):$$PATH" $(SAM_VENV)/bin/sam build --template-file .aws-sam/template-$(ARCH).yaml --base-dir . --build-dir $(BUILD_DIR) --cache-dir .aws-sam/cache-$(ARCH) --cached --parallel >/dev/null

@@ -35,7 +35,8 @@ def one_pinned_package(tmp_path) -> Path:
 
 @pytest.mark.parametrize("strict", [False, True])
 def test_without_a_reachable_service_it_says_not_checked_never_clean(tmp_path, strict):
-    env = {**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "NO_PROXY": ""}
+    env = {**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+    env |= {"NO_PROXY": "", "no_proxy": "", "HTTP_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
     env.pop("STRICT", None)
     command = [sys.executable, "-m", "infra.audit", "--requirements", str(one_pinned_package(tmp_path))]
     done = subprocess.run(
