@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -51,10 +52,15 @@ def run_pip_audit(requirements: Path, service: str) -> dict[str, Any] | None:
     return report if isinstance(report, dict) and isinstance(report.get("dependencies"), list) else None
 
 
+def canonical(name: str) -> str:
+    """A package name as PEP 503 compares them (``PyYAML``, ``pyyaml``; ``argon2_cffi``, ``argon2-cffi``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def pinned(requirements: Path) -> set[str]:
     """The packages a requirements file pins (``name==version`` at the start of a line)."""
     lines = requirements.read_text().splitlines()
-    return {line.split("==")[0].strip().lower() for line in lines if "==" in line and line[:1].isalnum()}
+    return {canonical(line.split("==")[0].strip()) for line in lines if "==" in line and line[:1].isalnum()}
 
 
 def judge(
@@ -66,7 +72,9 @@ def judge(
     names: set[str] = set(expected)
     for report in reports.values():
         for dependency in (report or {}).get("dependencies", []):
-            name = str(dependency.get("name", "")).lower()
+            if not isinstance(dependency, dict):
+                continue
+            name = canonical(str(dependency.get("name", "")))
             names.add(name)
             if "skip_reason" not in dependency and isinstance(dependency.get("vulns"), list):
                 answered.setdefault(name, {"version": dependency.get("version"), "vulns": dependency["vulns"]})
