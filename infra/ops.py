@@ -16,6 +16,11 @@
     protu-ops incidents advance (ID | --task-token T) --notes TEXT
                                          finish the operator's step the incident waits on (remediate, review)
     protu-ops incidents unblock --address IP lift a containment's block of a source address early
+    protu-ops reports list [--status S]      security reports from outside, newest first
+    protu-ops reports show ID                one report: its text, contact, status and history
+    protu-ops reports move ID --to STATUS [--note TEXT]
+                                         move it on (triaging, confirmed, fixed, not_a_vulnerability); the reporter
+                                         is emailed; at fixed, a reporter who gave a name gets the credit link
     protu-ops redrive [NAME]             replay the stream batches a function gave up on, or a scheduled job's failed
                                          run (after fixing the cause); without NAME, each failure queue and its count
 
@@ -332,6 +337,42 @@ def _reindex(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     return True, {"summary": result, "lines": [f"reindex: {result['records']} records, {result['fixed']} fixed"]}
 
 
+def _reports(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu.security import reports
+
+    if args.action == "list":
+        found = reports.listing(args.status)
+        lines = [f"{e.id}  {_when(int(e.received_at))}  {e.status}" for e in found] or ["no reports"]
+        return True, {"summary": [{"id": e.id, "status": e.status} for e in found], "lines": lines}
+    item = reports.get(args.id or "") if args.id else None
+    if item is None:
+        return False, {"summary": {}, "lines": [f"no report {args.id or '(give its id)'}"]}
+    if args.action == "show":
+        lines = [
+            f"{item.id}: {item.status}, received {_when(int(item.received_at))}, contact {item.contact}",
+            f"  credit: {item.name or '(none asked)'}" + (f" ({item.credit})" if item.credit else ""),
+            *[
+                f"  {_when(int(h['at']))}  {h['status']}" + (f": {h['note']}" if h.get("note") else "")
+                for h in (item.history or [])
+            ],
+            "",
+            item.description,
+        ]
+        return True, {"summary": {"id": item.id, "status": item.status, "credit": item.credit}, "lines": lines}
+    if not args.to:
+        return False, {"summary": {}, "lines": ["reports move needs --to STATUS"]}
+    moved = reports.move(item.id, args.to, note=args.notes)
+    line = f"{item.id}: {moved.status}; the reporter's email {moved.email}"
+    if moved.email != "sent":
+        line += " - write to them by hand"
+    if moved.credit_offered:
+        line += "; the credit link went with it"
+    return True, {
+        "summary": {"status": moved.status, "email": moved.email, "credit_offered": moved.credit_offered},
+        "lines": [line],
+    }
+
+
 def _redrive(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     from infra import redrive
 
@@ -364,6 +405,7 @@ COMMANDS = {
     "erase": _erase,
     "incidents": _incidents,
     "redrive": _redrive,
+    "reports": _reports,
 }
 OPERATOR = "system:operator"
 
@@ -407,6 +449,12 @@ def parser() -> argparse.ArgumentParser:
     watch.add_argument("--task-token", help="advance: the task token of the step (instead of the incident id)")
     watch.add_argument("--notes", help="advance: what was done (recorded on the incident)")
     watch.add_argument("--address", help="unblock: the source address a containment blocked")
+    told = commands.add_parser("reports", parents=[common], help="list, show and move security reports from outside")
+    told.add_argument("action", choices=["list", "show", "move"])
+    told.add_argument("id", nargs="?", help="the report (show, move)")
+    told.add_argument("--status", choices=["received", "triaging", "confirmed", "fixed", "not_a_vulnerability"])
+    told.add_argument("--to", choices=["triaging", "confirmed", "fixed", "not_a_vulnerability"], help="move: to this")
+    told.add_argument("--note", dest="notes", help="move: a note for the reporter (in the email, and kept)")
     again = commands.add_parser(
         "redrive", parents=[common], help="replay what a stream function or a scheduled job gave up on (cause fixed)"
     )

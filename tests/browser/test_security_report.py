@@ -22,11 +22,11 @@ def fresh_limit():
     ratelimit.reset(reports.RATE_SCOPE, "127.0.0.1", window_seconds=reports.WINDOW_SECONDS)
 
 
-def outbox_to(local_server: str, to: str) -> dict:
+def outbox_to(local_server: str, to: str, *, subject: str = "") -> dict:
     deadline = time.monotonic() + 5
     while True:
         for message in requests.get(f"{local_server}/_local/outbox", timeout=5).json():
-            if message["to"] == to:
+            if message["to"] == to and subject in message["subject"]:
                 return message
         if time.monotonic() > deadline:
             raise AssertionError(f"no email to {to}")
@@ -80,4 +80,34 @@ def test_an_address_we_cannot_mail_is_shown_next_to_its_field(page, console_erro
     expect(contact).to_have_attribute("aria-invalid", "true")
     expect(contact).to_be_focused()
     expect(page.get_by_test_id("security-report-reference")).to_have_count(0)
+    assert console_errors == []
+
+
+def test_a_credited_reporter_confirms_by_the_fixed_emails_link_and_is_listed_as_text(
+    page, console_errors, local_server
+):
+    from infra import ops
+
+    marker = uuid.uuid4().hex[:8]
+    name, contact = f"Ana <b>Bold</b> {marker}", f"credit-{marker}@example.org"
+    body = {"description": f"Open redirect on /signin ({marker}).", "contact": contact, "name": name}
+    reply = requests.post(f"{local_server}/api/security/reports", json=body, timeout=10)
+    assert reply.status_code == 202, reply.text
+    report_id = reply.json()["id"]
+    for step in ("triaging", "confirmed", "fixed"):
+        assert ops.main(["reports", "move", report_id, "--to", step]) == 0
+
+    page.goto("/security/thanks")
+    expect(page.get_by_test_id("thanks-list")).to_have_attribute("aria-busy", "false")
+    expect(page.get_by_text(name)).to_have_count(0)  # not before the reporter confirms
+
+    fixed = outbox_to(local_server, contact, subject="is fixed")
+    path = re.search(r"https?://[^/\s]+(/security/thanks/confirm#token=[\w-]+)", fixed["text"]).group(1)
+    page.goto(path)
+    expect(page.get_by_test_id("credit-confirmed")).to_contain_text(name)
+    assert "#token" not in page.url  # the token leaves the address bar once read
+    page.get_by_test_id("credit-thanks").click()
+    listed = page.get_by_test_id("thanks-name").filter(has_text=marker)
+    expect(listed).to_have_text(re.compile(re.escape(name) + r" — fixed \d{4}-\d{2}$"))
+    expect(listed.locator("b")).to_have_count(0)  # the name is text, never markup
     assert console_errors == []

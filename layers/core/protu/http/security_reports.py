@@ -1,4 +1,6 @@
-"""Vulnerability reports from anybody: ``POST /api/security/reports`` (public, rate limited per source address).
+"""Vulnerability reports from anybody: ``POST /api/security/reports`` (public, rate limited per source address);
+the public acknowledgements page's list (``GET /api/security/thanks``) and a credited reporter's confirmation of
+their name (``POST /api/security/thanks/confirm``, with the token of the link the "fixed" email carried).
 
 The fields are what the public security page asks a reporter for; ``protu.security.reports`` stores the report,
 raises ``security.report_received`` and emails the acknowledgement with the reference this route answers.
@@ -71,3 +73,41 @@ def submit_report(call: Call) -> ReportReceivedOut:
         user_agent=call.user_agent,
     )
     return ReportReceivedOut(received.id, "received", received.acknowledgement)  # type: ignore[arg-type]
+
+
+Token = Annotated[str, msgspec.Meta(min_length=20, max_length=128, description="The token of the email's link.")]
+
+
+class CreditConfirmIn(Strict):
+    token: Token
+
+
+class CreditConfirmedOut(msgspec.Struct):
+    name: str
+
+
+class CreditOut(msgspec.Struct):
+    name: str
+    fixed: Annotated[str, msgspec.Meta(description="The month the reported vulnerability was fixed (YYYY-MM).")]
+
+
+class ThanksOut(msgspec.Struct):
+    items: list[CreditOut]
+
+
+@router.get("/api/security/thanks", permission=PUBLIC, response=ThanksOut)
+def list_thanks(call: Call) -> ThanksOut:
+    """The people who reported a vulnerability that is now fixed and asked to be credited, newest fix first."""
+    return ThanksOut([CreditOut(**found) for found in reports.thanks()])
+
+
+@router.post(
+    "/api/security/thanks/confirm",
+    permission=PUBLIC,
+    body=CreditConfirmIn,
+    example={"token": "4f0Qm2bLrS7yKcX1vZ8pN3aT6eW9hJ5uD0gB2iC7kE1"},
+    errors=(Refusal(400, "invalid_token", "The link is unknown, used or expired."),),
+)
+def confirm_credit(call: Call) -> CreditConfirmedOut:
+    """A reporter confirms the credit the "fixed" email offered them: their name is listed from now on."""
+    return CreditConfirmedOut(reports.confirm_credit(call.body.token))

@@ -381,6 +381,48 @@ def security_report_received(*, reference: object) -> Mail:
     )
 
 
+# What a reporter is told when their report moves, in plain words (protu.security.reports.move).
+_REPORT_STATUS = {
+    "triaging": (
+        "We are looking into your security report",
+        "A person is now working out whether and how it can be exploited.",
+    ),
+    "confirmed": (
+        "We confirmed your security report",
+        "We could reproduce it: it is a vulnerability, and we are fixing it.",
+    ),
+    "fixed": (
+        "The vulnerability you reported is fixed",
+        "The fix is live. Thank you: you made " + PRODUCT + " safer for everyone who uses it.",
+    ),
+    "not_a_vulnerability": (
+        "Our conclusion on your security report",
+        "We looked at it carefully and concluded it is not a vulnerability in " + PRODUCT + ".",
+    ),
+}
+
+
+def security_report_status(*, reference: object, status: object, note: object = "", credit_link: object = "") -> Mail:
+    """A report moved on (triaging, confirmed, fixed, not a vulnerability); at "fixed", for a reporter who gave a
+    name to be credited with, the link that confirms it (nothing is published before they use it)."""
+    if status not in _REPORT_STATUS:
+        raise ValueError("unknown report status")
+    heading, what = _REPORT_STATUS[str(status)]
+    blocks: list[_Block] = [_P(what), _Facts((("Reference", _one_line(reference, 40)),))]
+    if note:
+        blocks.append(_P("From the security team: " + _one_line(note, 2000)))
+    if credit_link:
+        blocks += [
+            _P(
+                "You asked to be credited. Confirm the name you gave and we will list it on our acknowledgements "
+                "page; if you do not, nothing is published."
+            ),
+            _Button("Confirm my credit", _link(credit_link)),
+        ]
+    blocks.append(_P(f"Questions: {SUPPORT}, quoting the reference."))
+    return _mail(f"{heading} ({_one_line(reference, 40)})", *blocks)
+
+
 _LINK_DOT = re.compile(r"(?<=\w)[.\u3002\uff0e\uff61](?=\w)")  # a dot (or a look-alike) inside a word
 _SCHEME = re.compile(r"[:\uff1a\ufe13\ufe55](?=[/\\\uff0f]{2})")  # the colon of "://" (or a look-alike)
 
@@ -498,6 +540,7 @@ TEMPLATES: dict[str, Callable[..., Mail]] = {
         security_incident,
         security_incident_resolved,
         security_report_received,
+        security_report_status,
         invitation_account_exists,
         invitation_declined,
         audit_stream_added,

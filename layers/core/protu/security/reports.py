@@ -35,6 +35,19 @@ Rules:
   reporter has the reference on screen.
 * No audit event: there is no company whose chain it would belong to. The stored report and the signal are the
   record.
+
+Keeping the reporter informed (the page promises progress and credit):
+
+* A report's ``status`` moves ``received`` -> ``triaging`` -> ``confirmed`` -> ``fixed``, or to
+  ``not_a_vulnerability`` (``MOVES``; reopened to ``triaging`` if that was wrong), by an operator (``protu-ops
+  reports move``), each move kept in ``history`` with its time and note. Each move emails the reporter in plain
+  words with the reference (``security_report_status``), whatever the acknowledgement limit: an operator decided it.
+* At ``fixed``, a reporter who gave a ``name`` gets a link (single-use, 30 days, stored as its SHA-256 only) that
+  confirms the credit; only then is the name listed on the public acknowledgements page (``thanks()``, newest
+  first, name and month only). Somebody who used another person's address cannot get a name published: the link
+  goes to the address, and nothing is listed without it.
+* ``REPORT#INDEX`` lists reports for operators (``listing()``) without a scan: one entry per report, its status
+  kept in step by ``move``.
 """
 
 from __future__ import annotations
@@ -43,8 +56,8 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from protu import errors
 from protu.logging import get_logger
@@ -70,6 +83,19 @@ MAX_NAME = 200
 
 MESSAGE = "Too many reports from your network. Try again later, or email security@protu.io."
 
+STATUSES = ("received", "triaging", "confirmed", "fixed", "not_a_vulnerability")
+MOVES = {
+    "received": ("triaging", "confirmed", "not_a_vulnerability"),
+    "triaging": ("confirmed", "not_a_vulnerability"),
+    "confirmed": ("fixed",),
+    "not_a_vulnerability": ("triaging",),
+    "fixed": (),
+}
+STATUS_TEMPLATE = "security_report_status"
+MAX_NOTE = 2000
+CREDIT_SECONDS = 30 * 86400
+THANKS_LIMIT = 500
+
 log = get_logger(__name__)
 
 
@@ -90,10 +116,47 @@ class SecurityReport(DataItem):
     acknowledgement = UnicodeAttribute(default="pending")
     acknowledged_at = NumberAttribute(null=True)
     record_type = UnicodeAttribute(default=RECORD_TYPE)
+    history = ListAttribute(of=MapAttribute, null=True)  # [{status, at, note?}], oldest first
+    fixed_at = NumberAttribute(null=True)
+    credit = UnicodeAttribute(null=True)  # "offered" (the link went out) | "confirmed" (listed)
 
     @staticmethod
     def key(report_id: str) -> tuple[str, str]:
         return f"REPORT#{report_id}", "REPORT"
+
+
+class ReportEntry(DataItem):
+    """A report in the operators' list: ``REPORT#INDEX`` / ``<received_at>#<id>``."""
+
+    id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    received_at = NumberAttribute()
+
+    @staticmethod
+    def key(received_at: int, report_id: str) -> tuple[str, str]:
+        return "REPORT#INDEX", f"{int(received_at):012d}#{report_id}"
+
+
+class CreditLink(DataItem):
+    """The credit confirmation link of a fixed report, by the SHA-256 of its token: ``REPORT#CREDIT#<hash>``."""
+
+    report_id = UnicodeAttribute()
+    expires_at = NumberAttribute()  # TTL
+
+    @staticmethod
+    def key(token_hash: str) -> tuple[str, str]:
+        return f"REPORT#CREDIT#{token_hash}", "CREDIT"
+
+
+class Credit(DataItem):
+    """A name on the public acknowledgements page: ``REPORT#THANKS`` / ``<fixed_at>#<report id>``."""
+
+    name = UnicodeAttribute()
+    fixed_at = NumberAttribute()
+
+    @staticmethod
+    def key(fixed_at: int, report_id: str) -> tuple[str, str]:
+        return "REPORT#THANKS", f"{int(fixed_at):012d}#{report_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +207,7 @@ def submit(
         user_agent=(user_agent or "")[:512] or None,
     )
     item.save(condition=SecurityReport.pk.does_not_exist())
+    ReportEntry(*ReportEntry.key(moment, report_id), id=report_id, status="received", received_at=moment).save()
     log.info("security report received", extra={"report": report_id})
     _signal(report_id, source_ip)
     return Received(report_id, _acknowledge(item, now))
@@ -155,6 +219,121 @@ def get(report_id: str) -> SecurityReport | None:
         return SecurityReport.get(*SecurityReport.key(report_id), consistent_read=True)
     except DoesNotExist:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """What a move did: the report's new status, and whether the reporter's email went out ("sent"/"not sent")."""
+
+    status: str
+    email: str
+    credit_offered: bool
+
+
+def move(report_id: str, status: str, *, note: str | None = None, now: float | None = None) -> Moved:
+    """Move a report to ``status`` (an operator's decision) and tell the reporter. ``NotFound`` for an unknown
+    report; ``Conflict`` ``report_status`` for a move ``MOVES`` does not allow (or a concurrent one)."""
+    if status not in STATUSES:
+        raise errors.ValidationFailed(f"status is one of {', '.join(STATUSES)}", code="report_status")
+    note = _text(note, "note", MAX_NOTE)
+    item = get(report_id)
+    if item is None:
+        raise errors.NotFound("No such report.", code="report_not_found")
+    if status not in MOVES.get(item.status, ()):
+        raise errors.Conflict(f"A {item.status} report cannot become {status}.", code="report_status")
+    moment = int(time.time() if now is None else now)
+    entry = {"status": status, "at": moment, **({"note": note} if note else {})}
+    actions = [
+        SecurityReport.status.set(status),
+        SecurityReport.history.set(SecurityReport.history.append([entry]))
+        if item.history is not None
+        else SecurityReport.history.set([entry]),
+    ]
+    if status == "fixed":
+        actions.append(SecurityReport.fixed_at.set(moment))
+    try:
+        item.update(actions=actions, condition=SecurityReport.status == item.status)
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise errors.Conflict("The report moved meanwhile; look again.", code="report_status") from None
+        raise
+    ReportEntry(
+        *ReportEntry.key(item.received_at, item.id), id=item.id, status=status, received_at=item.received_at
+    ).save()
+    log.info("security report moved", extra={"report": item.id, "status": status})
+    credit_link = ""
+    if status == "fixed" and item.name:
+        credit_link = _offer_credit(item, moment)
+    email = _tell(item, status, note or "", credit_link)
+    return Moved(status, email, bool(credit_link))
+
+
+def _offer_credit(item: SecurityReport, moment: int) -> str:
+    """A single-use link that confirms the reporter's credit (the token's hash stored, the token in the fragment)."""
+    # cold start: loaded on first use
+    from protu.identity.tokens import new_token
+
+    token, token_hash = new_token()
+    CreditLink(*CreditLink.key(token_hash), report_id=item.id, expires_at=moment + CREDIT_SECONDS).save()
+    item.update(actions=[SecurityReport.credit.set("offered")])
+    return f"/security/thanks/confirm#token={token}"
+
+
+def _tell(item: SecurityReport, status: str, note: str, credit_link: str) -> str:
+    """Email the reporter about the move; "sent" or "not sent" (the move stands either way: the CLI says so)."""
+    # cold start: loaded on first use
+    from protu import mail
+
+    try:
+        sent = mail.send(
+            STATUS_TEMPLATE, item.contact, reference=item.id, status=status, note=note, credit_link=credit_link
+        )
+    except Exception as error:  # noqa: BLE001 - the move is recorded; the operator is told to write by hand
+        log.warning("security report update not sent", extra={"report": item.id, "error_type": type(error).__name__})
+        return "not sent"
+    return "sent" if sent else "not sent"
+
+
+def confirm_credit(token: str, now: float | None = None) -> str:
+    """Publish the credit of the report whose link this is (once); answers the name listed. ``BadRequest``
+    ``invalid_token`` for an unknown, used or expired link."""
+    # cold start: loaded on first use
+    from protu.identity.tokens import token_hash
+
+    moment = int(time.time() if now is None else now)
+    invalid = errors.BadRequest("This link is not valid any more.", code="invalid_token")
+    try:
+        link = CreditLink.get(*CreditLink.key(token_hash(token)), consistent_read=True)
+    except DoesNotExist:
+        raise invalid from None
+    item = get(link.report_id)
+    if link.expires_at < moment or item is None or item.status != "fixed" or not item.name:
+        raise invalid
+    try:
+        link.delete(condition=CreditLink.pk.exists())  # single use: a second click finds nothing
+    except Exception:  # noqa: BLE001 - used meanwhile
+        raise invalid from None
+    try:
+        Credit(*Credit.key(item.fixed_at or moment, item.id), name=item.name, fixed_at=item.fixed_at or moment).save(
+            condition=Credit.pk.does_not_exist()
+        )
+    except PutError:
+        pass  # listed already
+    item.update(actions=[SecurityReport.credit.set("confirmed")])
+    log.info("security report credit confirmed", extra={"report": item.id})
+    return item.name
+
+
+def thanks() -> list[dict[str, str]]:
+    """The acknowledgements page: each confirmed credit, newest fix first (the name, and the month it was fixed)."""
+    found = Credit.query("REPORT#THANKS", scan_index_forward=False, limit=THANKS_LIMIT)
+    return [{"name": c.name, "fixed": time.strftime("%Y-%m", time.gmtime(c.fixed_at))} for c in found]
+
+
+def listing(status: str | None = None) -> list[ReportEntry]:
+    """Reports for operators, newest first (all, or those in ``status``)."""
+    entries = ReportEntry.query("REPORT#INDEX", scan_index_forward=False)
+    return [entry for entry in entries if status is None or entry.status == status]
 
 
 def new_id() -> str:
