@@ -134,7 +134,8 @@ def test_a_batch_no_longer_in_the_stream_is_left_and_said(own_cloud, capsys):
     aws.client("sqs").send_message(QueueUrl=queue("company-requests"), MessageBody=json.dumps(body))
     assert ops.main(["redrive", "company-requests"]) == 1
     assert "1 no longer in the stream (left)" in capsys.readouterr().out
-    assert len(waiting("company-requests")) == 1
+    still = [m for m in waiting("company-requests") if m["DDBStreamBatchInfo"].get("startSequenceNumber") == "9" * 30]
+    assert len(still) == 1  # (other tests of the module may have left messages of their own there)
 
 
 def test_a_message_aimed_at_another_function_or_stream_is_refused_and_nothing_runs(own_cloud, capsys):
