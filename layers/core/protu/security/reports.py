@@ -57,7 +57,7 @@ import time
 from dataclasses import dataclass
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from protu import errors
 from protu.logging import get_logger
@@ -311,8 +311,10 @@ def confirm_credit(token: str, now: float | None = None) -> str:
         raise invalid
     try:
         link.delete(condition=CreditLink.pk.exists())  # single use: a second click finds nothing
-    except Exception:  # noqa: BLE001 - used meanwhile
-        raise invalid from None
+    except DeleteError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise invalid from None  # used meanwhile
+        raise
     try:
         Credit(*Credit.key(item.fixed_at or moment, item.id), name=item.name, fixed_at=item.fixed_at or moment).save(
             condition=Credit.pk.does_not_exist()
