@@ -160,7 +160,7 @@ def source(name: str) -> Source:
 def redrive(name: str) -> dict[str, int]:
     """Replay every batch the named queue holds now; answers what was replayed, left (failed again, no longer in
     the stream, or refused) and dropped (unreadable messages)."""
-    url, expected = queues()[name], source(name)
+    url, owner = queues()[name], _Owner(source(name))
     sqs = aws.client("sqs")
     result = {"replayed": 0, "failed": 0, "expired": 0, "refused": 0, "unreadable": 0}
     left: dict[str, str] = {}  # message id -> its latest receipt handle, for what stays in the queue
@@ -171,7 +171,7 @@ def redrive(name: str) -> dict[str, int]:
         if not fresh:
             break
         for message in fresh:
-            outcome = _replay(message["Body"], expected)
+            outcome = _replay(message["Body"], owner)
             result[outcome] += 1
             if outcome in ("replayed", "unreadable"):
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
@@ -182,16 +182,16 @@ def redrive(name: str) -> dict[str, int]:
     return result
 
 
-def _replay(body: str, expected: Source) -> str:
+def _replay(body: str, owner: _Owner) -> str:
     from protu.logging import get_logger
 
     log = get_logger(__name__)
     try:
-        failed = FailedBatch.parse(body) if expected.stream else FailedInvocation.parse(body)
+        failed = FailedBatch.parse(body) if owner.expected.stream else FailedInvocation.parse(body)
     except Unreadable:
         log.error("redrive dropped a message that describes nothing it can replay")
         return "unreadable"
-    if not _belongs(failed, expected):
+    if not owner(failed):
         log.error("redrive refused a message for another function or stream", extra={"function": failed.function_arn})
         return "refused"
     if isinstance(failed, FailedBatch):
@@ -213,24 +213,49 @@ def _replay(body: str, expected: Source) -> str:
     return "replayed"
 
 
-def _belongs(failed: FailedBatch | FailedInvocation, expected: Source) -> bool:
-    """The message names the queue's own function: in this stack's account and region, with a handler the template
-    gives a function that sends there, configured with this stack's table; a batch, from that table's stream."""
-    from botocore.exceptions import ClientError
+class _Owner:
+    """Whether a message names the queue's own function (and, for a batch, its table's stream), asked of AWS once
+    per redrive: the table's description once, each function's configuration once, however many messages."""
 
-    if not expected.table:
-        return False
-    try:
-        table = aws.client("dynamodb").describe_table(TableName=expected.table)["Table"]
+    def __init__(self, expected: Source) -> None:
+        self.expected = expected
+        self._table: dict[str, Any] | None = None
+        self._functions: dict[str, bool] = {}
+
+    def table(self) -> dict[str, Any]:
+        if self._table is None:
+            self._table = aws.client("dynamodb").describe_table(TableName=self.expected.table)["Table"]
+        return self._table
+
+    def __call__(self, failed: FailedBatch | FailedInvocation) -> bool:
+        """In this stack's account and region, with a handler the template gives a function that sends there,
+        configured with this stack's table; a batch, from that table's stream."""
+        from botocore.exceptions import ClientError
+
+        if not self.expected.table:
+            return False
+        try:
+            table = self.table()
+        except ClientError:
+            return False
         if failed.function_arn.split(":")[3:5] != table["TableArn"].split(":")[3:5]:
             return False  # a function of another region or account
         if isinstance(failed, FailedBatch) and failed.stream_arn != table.get("LatestStreamArn"):
             return False  # another table's stream
-        config = aws.client("lambda").get_function_configuration(FunctionName=failed.function_arn)
-    except ClientError:
-        return False
-    variables = (config.get("Environment") or {}).get("Variables") or {}
-    return config.get("Handler") in expected.handlers and variables.get(expected.table_variable) == expected.table
+        if failed.function_arn not in self._functions:
+            self._functions[failed.function_arn] = self._configured(failed.function_arn)
+        return self._functions[failed.function_arn]
+
+    def _configured(self, function_arn: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            config = aws.client("lambda").get_function_configuration(FunctionName=function_arn)
+        except ClientError:
+            return False
+        variables = (config.get("Environment") or {}).get("Variables") or {}
+        expected = self.expected
+        return config.get("Handler") in expected.handlers and variables.get(expected.table_variable) == expected.table
 
 
 def read(batch: FailedBatch) -> list[dict[str, Any]]:
