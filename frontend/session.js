@@ -5,6 +5,7 @@
 //   session.start(answer)   after an answer with access_token: keep the token in memory and the user
 //   session.signOut()       POST /api/auth/logout, forget everything, tell the other tabs
 //   session.subscribe(fn)   fn(user) on every change (the header uses it); returns an unsubscribe function
+//   session.ending(fn)      runs fn, a call that ends the session when it succeeds (erasing the company)
 //
 // The refresh cookie is HttpOnly, so the SPA cannot tell whether there is one. To avoid a pointless (and
 // console-noisy) 401 on every visit of someone who never signed in, a harmless marker in localStorage
@@ -67,14 +68,16 @@ authEvents.addEventListener("refreshed", (event) => {
   if (event.detail?.user) setUser(event.detail.user);
 });
 
-// True while this tab signs out: a request answered 401 meanwhile is the sign-out itself, not a session the server
-// ended (the sign-in page says "You are signed out", not why a session ended).
+// True while this tab signs out, or while a call that ends the session on the server (erasing the company) is in
+// flight: a request answered 401 meanwhile is that end, not a session the server ended for another reason (the
+// page that made the call says what happened, not the sign-in page's "session ended").
 let signingOut = false;
+let ending = 0;
 
 authEvents.addEventListener("ended", (event) => {
   const wasSignedIn = user !== null;
   forget();
-  if (wasSignedIn && !signingOut) for (const listener of endedListeners) listener(event.detail);
+  if (wasSignedIn && !signingOut && !ending) for (const listener of endedListeners) listener(event.detail);
 });
 
 channel?.addEventListener("message", (event) => {
@@ -135,6 +138,16 @@ export const session = {
       signingOut = false;
     }
     channel?.postMessage("signed-out");
+  },
+
+  // fn() is a call that ends this session on the server when it succeeds: 401s met meanwhile are expected.
+  async ending(fn) {
+    ending += 1;
+    try {
+      return await fn();
+    } finally {
+      ending -= 1;
+    }
   },
 
   subscribe(listener) {

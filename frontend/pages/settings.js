@@ -585,7 +585,8 @@ function erasureView({ signal, navigate, quiet }) {
     msg.clear();
     confirmation.clear();
     try {
-      await withReauth(() => api.post("/api/company/erase", { confirmation: confirmation.input.value.trim() }, { signal }), {
+      const confirmed = confirmation.input.value.trim();
+      await withReauth(() => session.ending(() => api.post("/api/company/erase", { confirmation: confirmed }, { signal })), {
         reason: "Erasing the company needs a recent sign-in. Confirm it is you to continue.",
         allowCode: Boolean(session.user?.mfa_enabled),
       });
