@@ -5,7 +5,7 @@
 //   session.start(answer)   after an answer with access_token: keep the token in memory and the user
 //   session.signOut()       POST /api/auth/logout, forget everything, tell the other tabs
 //   session.subscribe(fn)   fn(user) on every change (the header uses it); returns an unsubscribe function
-//   session.ending(fn)      runs fn, a call that ends the session when it succeeds (erasing the company)
+//   session.ending(fn)      runs fn, a call that ends the session when it succeeds (erasing the company, removing yourself)
 //
 // The refresh cookie is HttpOnly, so the SPA cannot tell whether there is one. To avoid a pointless (and
 // console-noisy) 401 on every visit of someone who never signed in, a harmless marker in localStorage

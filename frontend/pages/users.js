@@ -352,7 +352,8 @@ function ownerView({ signal, navigate }) {
         await busy(remove, async () => {
           msg.clear();
           try {
-            await api.delete(path`/api/users/${user.id}`, { signal });
+            const removal = () => api.delete(path`/api/users/${user.id}`, { signal });
+            await (me ? session.ending(removal) : removal());
           } catch (error) {
             showError(msg, error);
             if (error instanceof ApiError && error.status === 404) await load();
