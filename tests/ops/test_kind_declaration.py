@@ -97,7 +97,10 @@ INTERVIEWS = kinds.Kind(
 
 
 @pytest.fixture(scope="module")
-def interviews():
+def interviews(api):
+    # ``api``: the API function is imported (its routes made from the built-in kinds) before interviews are
+    # declared. Were it first imported in this module's scope, its routes would know interviews for the rest of
+    # the worker's tests (a random order found it: another module's candidate export then failed).
     kinds.register(INTERVIEWS)
     try:
         yield INTERVIEWS
