@@ -28,7 +28,7 @@ help:
 	@echo "make test   - run the whole test suite, in a random order (ARGS=--random-order-seed=N repeats one)"
 	@echo "make isolation - every test passes alone: the tests without the cloud, and modules alone (tests/isolation.py)"
 	@echo "make bench  - performance figures as ratios against baselines measured in the same run"
-	@echo "make lint   - ruff, cfn-lint and checkov (template.yaml as SAM transforms it, and edge.yaml for us-east-1)"
+	@echo "make lint   - ruff, cfn-lint and checkov (template.yaml as SAM transforms it, edge.yaml for us-east-1, dr.yaml)"
 	@echo "make build  - sam build, then a core layer made for cold start (bytecode, no tools): .aws-sam/build"
 	@echo "make lock   - update every pinned dependency (uv.lock) and the core layer's requirements.txt"
 	@echo "make audit  - known vulnerabilities in what uv.lock pins (STRICT=1: fail when they could not be checked)"
@@ -102,6 +102,7 @@ lint: install
 	@$(BIN)/ruff check .
 	@$(BIN)/cfn-lint template.yaml && echo "cfn-lint: template.yaml clean"
 	@$(BIN)/cfn-lint edge.yaml --regions us-east-1 && echo "cfn-lint: edge.yaml clean (us-east-1)"
+	@$(BIN)/cfn-lint dr.yaml --regions eu-west-1 && echo "cfn-lint: dr.yaml clean (the DR region)"
 	@$(BIN)/python -m infra.checkov
 
 fmt: install

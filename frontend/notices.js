@@ -1,5 +1,5 @@
 // The notices above every page (GET /api/me/notices): two-factor required, a failed payment, email that cannot
-// reach the person (with the security alerts we could not email them). Asked again whenever the signed-in person
+// reach the person (with the security alerts we could not email them), planned maintenance until it ends. Asked again whenever the signed-in person
 // changes and on every page shown for which `when()` holds (app.js: the signed-in pages), so a notice goes away as
 // soon as its cause does. Nothing shows signed out.
 

@@ -1,6 +1,6 @@
 """What the cloud runs on its own, run locally on a thread: DynamoDB stream consumers (the audit mirror; audit
 streams to SIEMs and their retries; a company's export and erasure requests; security signals into incident
-workflows) and the mail queue's retries.
+workflows), the mail queue's retries, and the copies to the DR region (``infra.replication``).
 
 In the cloud these are event source mappings in ``template.yaml``; here one loop reads each stream and calls the
 same handler with the same event shape.
@@ -31,6 +31,10 @@ class Background:
         # record age, on-failure queue); the mail queue: the server runs each request's mail jobs at once, this
         # retries what failed.
         self._pumps = [*pumps(cloud), mail_pump()]
+        if cloud.dr_region:  # what S3 replication and the key table's global replica copy to the DR region
+            from infra.replication import Replication
+
+            self._pumps.append(Replication(cloud))
         self._interval = interval
         self._retry = jobs.audit_stream_retry  # the template's 5-minute schedule, run every RETRY_SECONDS here
         self._retried_at = 0.0

@@ -11,8 +11,8 @@ folders stand for the S3 objects ``sam package`` would upload). Skips are writte
 * for every function at once, in the template's own ``Metadata: checkov: functions:`` (choices made for all of them,
   such as no VPC), since SAM's Globals take no metadata.
 
-edge.yaml is plain CloudFormation and is checked as it is. checkov runs in an environment of its own (``uv tool
-run``, version pinned here): its dependencies pin older AWS SDKs than the functions use.
+edge.yaml and dr.yaml are plain CloudFormation and are checked as they are. checkov runs in an environment of its
+own (``uv tool run``, version pinned here): its dependencies pin older AWS SDKs than the functions use.
 """
 
 from __future__ import annotations
@@ -78,8 +78,9 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     main_stack = OUT / "template.json"
     main_stack.write_text(json.dumps(transformed(tpl.load()), indent=1, default=str))
-    failed = [name for name, path in (("template.yaml", main_stack), ("edge.yaml", ROOT / "edge.yaml")) if check(path)]
-    print(f"checkov: {', '.join(failed)} with findings" if failed else "checkov: template.yaml and edge.yaml clean")
+    stacks = (("template.yaml", main_stack), ("edge.yaml", ROOT / "edge.yaml"), ("dr.yaml", ROOT / "dr.yaml"))
+    failed = [name for name, path in stacks if check(path)]
+    print(f"checkov: {', '.join(failed)} with findings" if failed else "checkov: every stack clean")
     return 1 if failed else 0
 
 

@@ -30,8 +30,10 @@ REGION = "eu-central-1"
 LOCAL_PARAMETERS = {
     "Stage": "local",
     "AppOrigin": "http://127.0.0.1:8000",
-    # Replication to a second region is declared, not run, locally (moto has one region here).
-    "BackupReplicaBucket": "protu-local-backup-replica",
+    # The DR region: LocalCloud provisions there what the DR stack and the replication provide (the replica bucket,
+    # the data key's replica, the key table's and signing keys' replicas), infra/replication.py copies what AWS
+    # copies on its own. The replica bucket is named after the stack (bucket names are one per account).
+    "DrRegion": "eu-west-1",
     "BackupReplicaKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000",
     # The edge stack (edge.yaml, us-east-1) is not provisioned locally: a well-formed ARN that nothing serves.
     "EdgeWebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/protu-local-edge/"
@@ -85,7 +87,10 @@ class LocalCloud:
 
         self.stack = stack
         self.template = template or tpl.load()
+        parameters = {"BackupReplicaBucket": f"{stack}-backup-replica".lower(), **(parameters or {})}
         self.resources: dict[str, Resource] = {}
+        # Global tables' replicas outside this region: (table, replica spec), created once the keys there exist.
+        self.replicas: list[tuple[str, dict[str, Any]]] = []
         self._session = boto3.session.Session(region_name=REGION)
         self._clients: dict[str, Any] = {}
         self.resolver = tpl.Resolver(
@@ -106,11 +111,79 @@ class LocalCloud:
     # ------------------------------------------------------------------ public
     def provision(self) -> LocalCloud:
         make_moto_atomic()
+        make_moto_multi_region_keys_decrypt()
         iam.install()
         stepfunctions.install()
         for logical_id in self.template["Resources"]:
             self.ensure(logical_id)
+        self._provision_dr()
         return self
+
+    # ------------------------------------------------------------------ the DR region
+    @property
+    def dr_region(self) -> str:
+        """The DR region the template is given (empty for a template without one, or none given)."""
+        if "DrRegion" not in self.template.get("Parameters", {}):
+            return ""
+        return str(self.resolver.resolve({"Ref": "DrRegion"}))
+
+    @property
+    def dr_backup_bucket(self) -> str:
+        return str(self.resolver.resolve({"Ref": "BackupReplicaBucket"}))
+
+    @property
+    def dr_key_arn(self) -> str:
+        """The data key's replica in the DR region (a multi-Region key keeps its id)."""
+        return self.resources["DataKey"].attributes["Arn"].replace(f":{REGION}:", f":{self.dr_region}:")
+
+    def _provision_dr(self) -> None:
+        """What the DR region holds before any disaster, as ``dr.yaml`` and the global tables make it: the data
+        key's replica, the replica bucket (versioned, encrypted with it) and each global table's replica there
+        (``infra.replication`` keeps them and the bucket in step)."""
+        region = self.dr_region
+        if not region:
+            return
+        import boto3
+
+        there = boto3.session.Session(region_name=region)
+        self.client("kms").replicate_key(KeyId=self.physical_id("DataKey"), ReplicaRegion=region)
+        s3 = there.client("s3")
+        bucket = self.dr_backup_bucket
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        default = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": self.dr_key_arn}
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": default}]},
+        )
+        for table, replica in self.replicas:
+            self._create_replica(table, replica)
+
+    def _create_replica(self, table: str, replica: dict[str, Any]) -> None:
+        """A global table's replica in another region: the same keys and indexes, the replica's key and policy."""
+        import boto3
+
+        home = self.client("dynamodb").describe_table(TableName=table)["Table"]
+        there = boto3.session.Session(region_name=replica["Region"]).client("dynamodb")
+        indexes = [
+            {"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]}
+            for i in home.get("GlobalSecondaryIndexes", [])
+        ]
+        sse = {"Enabled": True, "SSEType": "KMS"}
+        if (replica.get("SSESpecification") or {}).get("KMSMasterKeyId"):
+            sse["KMSMasterKeyId"] = replica["SSESpecification"]["KMSMasterKeyId"]
+        created = there.create_table(
+            TableName=table,
+            KeySchema=home["KeySchema"],
+            AttributeDefinitions=home["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+            SSESpecification=sse,
+            DeletionProtectionEnabled=bool(replica.get("DeletionProtectionEnabled", False)),
+            **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
+        )["TableDescription"]
+        policy = replica.get("ResourcePolicy")
+        if policy:
+            there.put_resource_policy(ResourceArn=created["TableArn"], Policy=json.dumps(policy["PolicyDocument"]))
 
     def ensure(self, logical_id: str) -> Resource:
         found = self.resources.get(logical_id)
@@ -187,6 +260,7 @@ class LocalCloud:
             "KeyUsage": props.get("KeyUsage", "ENCRYPT_DECRYPT"),
             "KeySpec": props.get("KeySpec", "SYMMETRIC_DEFAULT"),
             "Tags": [{"TagKey": "logical-id", "TagValue": logical_id}],
+            "MultiRegion": bool(props.get("MultiRegion", False)),
         }
         if "KeyPolicy" in props:
             args["Policy"] = json.dumps(props["KeyPolicy"])
@@ -215,6 +289,11 @@ class LocalCloud:
             args["KmsKeyId"] = props["KmsKeyId"]
         if props.get("Description"):
             args["Description"] = props["Description"]
+        if props.get("ReplicaRegions"):
+            args["AddReplicaRegions"] = [
+                {"Region": r["Region"], **({"KmsKeyId": r["KmsKeyId"]} if r.get("KmsKeyId") else {})}
+                for r in props["ReplicaRegions"]
+            ]
         arn = self.client("secretsmanager").create_secret(**args)["ARN"]
         return Resource(logical_id, "AWS::SecretsManager::Secret", arn, {"Id": arn})
 
@@ -227,6 +306,37 @@ class LocalCloud:
             BlockPublicPolicy=bool(props.get("BlockPublicPolicy", False)),
         )
         return Resource(logical_id, "AWS::SecretsManager::ResourcePolicy", props["SecretId"])
+
+    def _create_AWS_SecretsManager_RotationSchedule(self, logical_id: str, props: dict) -> Resource:
+        """Rotation configured as declared, without rotating at once (CloudFormation would; locally, tests and
+        ``protu-ops keys rotate-signing`` rotate). moto then invokes the function's ``testSecret`` step on a copy
+        of the current value; while provisioning, the process does not have the functions' environment yet, so
+        that one invocation is answered without running the function."""
+        rules = {k: int(v) if k == "AutomaticallyAfterDays" else v for k, v in props["RotationRules"].items()}
+        function = props["RotationLambdaARN"].split(":function:", 1)[1].split(":", 1)[0]
+        with stepfunctions.override(function, lambda event, context: {"outcome": "not run while provisioning"}):
+            self.client("secretsmanager").rotate_secret(
+                SecretId=props["SecretId"],
+                RotationLambdaARN=props["RotationLambdaARN"],
+                RotationRules=rules,
+                RotateImmediately=False,
+            )
+        return Resource(logical_id, "AWS::SecretsManager::RotationSchedule", props["SecretId"])
+
+    # ------------------------------------------------------------------ Lambda permissions
+    def _create_AWS_Lambda_Permission(self, logical_id: str, props: dict) -> Resource:
+        """Kept as declared (moto records it; nothing local calls a function through it but moto itself)."""
+        function, _, alias = props["FunctionName"].partition(":function:")[2].partition(":")
+        extra = {"SourceAccount": str(props["SourceAccount"])} if props.get("SourceAccount") else {}
+        self.client("lambda").add_permission(
+            FunctionName=function,
+            **({"Qualifier": alias} if alias else {}),
+            StatementId=logical_id,
+            Action=props["Action"],
+            Principal=props["Principal"],
+            **extra,
+        )
+        return Resource(logical_id, "AWS::Lambda::Permission", logical_id)
 
     # ------------------------------------------------------------------ DynamoDB
     def _create_AWS_DynamoDB_Table(self, logical_id: str, props: dict) -> Resource:
@@ -268,6 +378,25 @@ class LocalCloud:
         if table.get("LatestStreamArn"):
             attrs["StreamArn"] = table["LatestStreamArn"]
         return Resource(logical_id, "AWS::DynamoDB::Table", name, attrs)
+
+    def _create_AWS_DynamoDB_GlobalTable(self, logical_id: str, props: dict) -> Resource:
+        """A global table: its replica in this region as a table with that replica's settings (deletion protection,
+        resource policy, point-in-time recovery, key); each other replica is created in its region after the keys
+        there (``_provision_dr``). moto replicates nothing: ``infra.replication`` does, from the table's stream."""
+        replicas = [r for r in props.get("Replicas", []) if isinstance(r, dict) and r]  # an If's NoValue is ""
+        (home,) = [r for r in replicas if r["Region"] == REGION]
+        table = {k: v for k, v in props.items() if k not in ("Replicas", "SSESpecification")}
+        for key in ("DeletionProtectionEnabled", "ResourcePolicy", "PointInTimeRecoverySpecification"):
+            if key in home:
+                table[key] = home[key]
+        sse = props.get("SSESpecification") or {}
+        if sse.get("SSEEnabled"):
+            table["SSESpecification"] = {"SSEEnabled": True, "SSEType": sse.get("SSEType", "KMS")}
+            table["SSESpecification"] |= {"KMSMasterKeyId": (home.get("SSESpecification") or {}).get("KMSMasterKeyId")}
+        created = self._create_AWS_DynamoDB_Table(logical_id, table)
+        created.type = "AWS::DynamoDB::GlobalTable"
+        self.replicas += [(created.physical_id, r) for r in replicas if r["Region"] != REGION]
+        return created
 
     # ------------------------------------------------------------------ S3
     def _create_AWS_S3_Bucket(self, logical_id: str, props: dict) -> Resource:
@@ -622,6 +751,35 @@ def make_moto_atomic() -> None:
     DynamoDBBackend.transact_write_items = serialised(_transact_write_items)
     DynamoHandler.update_item = serialised(DynamoHandler.update_item)
     _moto_patched = True
+
+
+def make_moto_multi_region_keys_decrypt() -> None:
+    """moto (5.2.6) writes the key id into its ciphertexts in a 36-byte field: a multi-Region key's id (``mrk-`` and
+    a UUID, 40 characters) is cut, so nothing it encrypted decrypts, in its region or a replica's. Its ciphertext
+    format (moto's own, not KMS's) gets a 40-byte field here, NUL-padded; nothing else changes."""
+    import struct
+
+    from moto.kms import utils
+
+    if getattr(utils, "_protu_key_id_len", None) == 40:
+        return
+    header = f">40s{utils.IV_LEN}s{utils.TAG_LEN}s"
+    length = struct.calcsize(header)
+
+    def serialise(ciphertext: Any) -> bytes:
+        return struct.pack(header, ciphertext.key_id.encode("utf-8"), ciphertext.iv, ciphertext.tag) + (
+            ciphertext.ciphertext
+        )
+
+    def deserialise(ciphertext_blob: bytes) -> Any:
+        key_id, iv, tag = struct.unpack(header, ciphertext_blob[:length])
+        return utils.Ciphertext(
+            key_id=key_id.rstrip(b"\0").decode("utf-8"), iv=iv, ciphertext=ciphertext_blob[length:], tag=tag
+        )
+
+    utils._serialize_ciphertext_blob = serialise
+    utils._deserialize_ciphertext_blob = deserialise
+    utils._protu_key_id_len = 40
 
 
 # ---------------------------------------------------------------------- moto's TransactWriteItems, made cheap

@@ -2,6 +2,10 @@
 
     protu-ops backup                     the daily backup now (DynamoDB backups + per-company exports)
     protu-ops restore-test [--run DAY]   restore the newest (or that day's) backup into a scratch table and check it
+    protu-ops dr-drill [--run DAY] [--owner EMAIL] [--keep]
+                                         disaster-recovery drill: restore the newest backup in the DR region into
+                                         fresh tables, sign in to a second API there as the owner and read sealed
+                                         data back; prints the recovery time and point (docs/restore.md)
     protu-ops retention [--dry-run]      remove expired sessions, tokens, counters and markers TTL has not removed
     protu-ops verify-audit --tenant ID   check a company's audit hash chain and its signed digests; name the first break
     protu-ops audit-digests [--tenant ID]  sign a digest of each company's (or one's) new audit events now
@@ -13,14 +17,27 @@
     protu-ops incidents list [--status S]    incidents newest first
     protu-ops incidents show ID              one incident: times, targets, scope, timeline, the step waiting
     protu-ops incidents acknowledge ID       an operator takes it up (the response target of non-critical ones)
-    protu-ops incidents advance (ID | --task-token T) --notes TEXT
+    protu-ops incidents advance (ID | --task-token T) --notes TEXT [--for-customers TEXT]
                                          finish the operator's step the incident waits on (remediate, review)
+    protu-ops incidents note ID --for-customers TEXT
+                                         a note for customers: on the Incidents page of every company concerned
+                                         and in the next regular update (--notes stay internal)
     protu-ops incidents unblock --address IP lift a containment's block of a source address early
     protu-ops reports list [--status S]      security reports from outside, newest first
     protu-ops reports show ID                one report: its text, contact, status and history
     protu-ops reports move ID --to STATUS [--note TEXT]
                                          move it on (triaging, confirmed, fixed, not_a_vulnerability); the reporter
                                          is emailed; at fixed, a reporter who gave a name gets the credit link
+    protu-ops keys status --tenant ID        a company's data key: version, last and next rotation
+    protu-ops keys rotate --tenant ID        a new data key version for one company now
+    protu-ops keys rotate-due                the daily rotation now: every company whose key is older than the age
+    protu-ops keys reencrypt --tenant ID     move what a company sealed under older key versions onto the current one
+    protu-ops keys rotate-signing            rotate the access tokens' signing keys now (Secrets Manager's rotation)
+    protu-ops maintenance schedule --start ISO --minutes N --summary TEXT [--emergency]
+                                         plan downtime: every company's owners are emailed now (at least 72 hours
+                                         ahead unless --emergency); run it again to resume the emails it could not send
+    protu-ops maintenance list               maintenance windows not ended yet (current, upcoming, cancelled)
+    protu-ops maintenance cancel ID          cancel one; the owners who were told are emailed
     protu-ops redrive [NAME]             replay the stream batches a function gave up on, or a scheduled job's failed
                                          run (after fixing the cause); without NAME, each failure queue and its count
 
@@ -37,6 +54,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -125,6 +143,42 @@ def _restore_test(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     if "decryption" in result:
         d = result["decryption"]
         lines.append(f"  sealed records opened: {d['opened']}, shredded: {d['shredded']}, failed: {d['failed']}")
+    lines += [f"  problem: {problem}" for problem in result["problems"]]
+    return bool(result["ok"]), {"summary": result, "lines": lines}
+
+
+def _dr_drill(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu.ops import dr_drill
+
+    from infra import drill
+
+    if args.run and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", args.run):
+        raise SystemExit("protu-ops dr-drill: --run is a day, YYYY-MM-DD")
+    owner, password = args.owner or drill.DEMO_OWNER, os.environ.get("PROTU_DRILL_PASSWORD", "")
+    if args.owner is None:
+        password = password or drill.DEMO_PASSWORD
+    elif not password:
+        raise SystemExit("protu-ops dr-drill: set PROTU_DRILL_PASSWORD to the owner's password")
+    progress = Progress("dr drill")
+    try:
+        result = dr_drill.run(rid=args.run, keep=args.keep, check=drill.api_check(owner, password), progress=progress)
+    finally:
+        progress.close()
+    verdict = "passed" if result["ok"] else "FAILED"
+    lines = [f"dr drill {result['drill']} of backup {result.get('run_id')} in {result.get('region')}: {verdict}"]
+    lines += [f"  {short}: {t['items']} items of {t['companies']} companies" for short, t in result["tables"].items()]
+    if "sealed" in result:
+        s = result["sealed"]
+        lines.append(f"  sealed records opened: {s['opened']}, shredded: {s['shredded']}, failed: {s['failed']}")
+    if "check" in result:
+        c = result["check"]
+        lines.append(f"  second API: signed in as the owner, {c.get('sealed_read', 0)} sealed fields read back")
+    if result["ok"]:
+        lines.append(f"  recovery time: {result['recovery_time_seconds']:.1f} s")
+        if "recovery_point_seconds" in result:
+            point = result["recovery_point_seconds"]
+            lines.append(f"  recovery point: {point:.1f} s (age of the newest data restored)")
+    lines += [f"  kept: {table}" for table in result["table_names"]] if args.keep else []
     lines += [f"  problem: {problem}" for problem in result["problems"]]
     return bool(result["ok"]), {"summary": result, "lines": lines}
 
@@ -243,7 +297,19 @@ def _incidents(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
             return False, {"summary": {}, "lines": [f"no incident {args.id or '(give its id)'}"]}
         item = incidents.acknowledge(args.id)
         return True, {"summary": {"acknowledged_at": int(item.acknowledged_at)}, "lines": ["acknowledged"]}
+    if args.action == "note":
+        return _note_for_customers(args)
     return _advance(args)
+
+
+def _note_for_customers(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu.security import response
+
+    if not args.id or args.for_customers is None:
+        return False, {"summary": {}, "lines": ["incidents note needs an incident id and --for-customers TEXT"]}
+    added = response.note_for_customers(args.id, args.for_customers)  # ProtuError: refused, said by main
+    line = f"note for customers added ({added['customer_notes']} in all): the next regular update sends it"
+    return True, {"summary": added, "lines": [line]}
 
 
 def _unblock(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
@@ -284,6 +350,9 @@ def _incident_lines(found: dict[str, Any]) -> list[str]:
     ]
     lines += [f"  {_when(entry['at'])}  {entry['step']}: {entry['note']}" for entry in found["timeline"]]
     lines += [f"  FAILED step {f['step']}: {f['error']}" for f in found["failures"]]
+    lines += [f"  for customers, {_when(n['at'])}: {n['text']}" for n in found["customer_notes"]]
+    if found["updates_sent"]:
+        lines.append(f"  {found['updates_sent']} regular update(s) sent, the last {_when(found['last_update_at'])}")
     if found["waiting_step"]:
         lines.append(f"  waiting for an operator to {found['waiting_step']}: protu-ops incidents advance {found['id']}")
     return lines
@@ -294,6 +363,10 @@ def _advance(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     from protu.security import incidents
 
     token = args.task_token
+    if args.for_customers is not None:  # checked before anything is written
+        if not args.id:
+            return False, {"summary": {}, "lines": ["--for-customers needs the incident id"]}
+        incidents.customer_text(args.for_customers)
     if not token:
         if not args.id:
             return False, {"summary": {}, "lines": ["incidents advance needs an incident id or --task-token"]}
@@ -307,6 +380,10 @@ def _advance(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
         incidents.acknowledge(args.id)  # finishing a step is taking it up, if nobody acknowledged it before
     if not args.notes or not args.notes.strip():
         return False, {"summary": {}, "lines": ["--notes is required: say what was done"]}
+    if args.for_customers is not None:
+        from protu.security import response
+
+        response.note_for_customers(args.id, args.for_customers)
     from botocore.exceptions import ClientError
 
     client = aws.client("stepfunctions")
@@ -334,7 +411,13 @@ def _reindex(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     from protu.directory import reindex
 
     result = reindex.run(args.tenant)
-    return True, {"summary": result, "lines": [f"reindex: {result['records']} records, {result['fixed']} fixed"]}
+    lines = [f"reindex: {result['records']} records, {result['fixed']} fixed"]
+    if args.tenant is None:  # and companies created before the index of every company (identity.companies)
+        from protu.identity import companies
+
+        result["companies_indexed"] = companies.index_missing()
+        lines.append(f"companies added to the index of every company: {result['companies_indexed']}")
+    return True, {"summary": result, "lines": lines}
 
 
 def _reports(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
@@ -373,6 +456,88 @@ def _reports(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     }
 
 
+def _keys(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    try:
+        return _keys_action(args)
+    except ValueError as error:  # an id that is no company's, a rotation the function refused
+        return False, {"summary": {"error": str(error)}, "lines": [f"keys {args.action}: {error}"]}
+
+
+def _keys_action(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    if args.action == "rotate-signing":
+        from protu.identity import signing_keys
+
+        done = signing_keys.rotate_now()
+        ends = ", ".join(f"{old['kid']} until {_when(old['until'])}" for old in done["previous"]) or "none"
+        return True, {"summary": done, "lines": [f"signing keys: {done['kid']} signs now; still verifying: {ends}"]}
+    from protu.ops import key_rotation
+
+    if args.action == "rotate-due":
+        result = key_rotation.run()
+        done = f"key rotation: {result['rotated']} rotated, {result['failed']} failed"
+        lines = [f"{done} (keys older than {result['max_age_days']} days)"]
+        return result["failed"] == 0 and result["complete"], {"summary": result, "lines": lines}
+    if not args.tenant:
+        return False, {"summary": {}, "lines": [f"keys {args.action} needs --tenant ID"]}
+    if args.action == "status":
+        found = key_rotation.status(args.tenant)
+        if found is None:
+            return False, {"summary": {}, "lines": [f"{args.tenant}: no data key yet"]}
+        line = (
+            f"{args.tenant}: version {found['version']} ({found['status']}), rotated {_when(found['rotated_at'])}, "
+            f"next {_when(found['next_rotation_at'])}"
+        )
+        return True, {"summary": found, "lines": [line]}
+    if args.action == "rotate":
+        version = key_rotation.rotate(args.tenant, actor=OPERATOR)
+        return True, {"summary": {"version": version}, "lines": [f"{args.tenant}: data key version {version} now"]}
+    counts = key_rotation.reencrypt(args.tenant, actor=OPERATOR)
+    line = (
+        f"{args.tenant}: under version {counts['version']}: {counts['people_keys_rewrapped']} people's keys wrapped "
+        f"again, {counts['two_factor_secrets_resealed']} two-factor secrets and {counts['audit_streams_resealed']} "
+        "audit streams sealed again"
+    )
+    return True, {"summary": counts, "lines": [line]}
+
+
+def _maintenance(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
+    from protu.ops import maintenance
+
+    if args.action == "list":
+        found = maintenance.listing()
+        lines = [
+            f"{w.id}  {_when(int(w.start))} to {_when(int(w.end))}  {w.status}"
+            + ("  (emergency)" if w.emergency else "")
+            + f"  {w.summary}"
+            for w in found
+        ] or ["no maintenance windows ahead"]
+        summary = [{"id": w.id, "status": w.status, **w.public()} for w in found]
+        return True, {"summary": summary, "lines": lines}
+    if args.action == "schedule":
+        done = maintenance.schedule(args.start, args.minutes, args.summary, emergency=args.emergency)
+        window, news = done.window, maintenance.SCHEDULED
+        head = f"{'scheduled' if done.new else 'already scheduled'} {window.id}"
+    else:
+        if not args.id:
+            return False, {"summary": {}, "lines": ["maintenance cancel needs the window's id (maintenance list)"]}
+        window, news = maintenance.cancel(args.id), maintenance.CANCELLED
+        head = f"cancelled {window.id}"
+    progress = Progress("emails")
+    try:
+        told = maintenance.notify(window, news, progress=progress)
+    finally:
+        progress.close()
+    lines = [
+        f"{head}: {_when(int(window.start))} to {_when(int(window.end))}: {window.summary}",
+        f"  owners emailed: {told.sent} now, {told.before} before, {told.failed} failed",
+    ]
+    if told.failed:
+        lines.append("  run the same command again to email the owners it could not (nobody is emailed twice)")
+    emails = {"sent": told.sent, "before": told.before, "failed": told.failed}
+    summary = {"id": window.id, "status": window.status, **window.public(), "emails": emails}
+    return told.failed == 0, {"summary": summary, "lines": lines}
+
+
 def _redrive(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     from infra import redrive
 
@@ -399,6 +564,7 @@ COMMANDS = {
     "reindex": _reindex,
     "audit-digests": _audit_digests,
     "restore-test": _restore_test,
+    "dr-drill": _dr_drill,
     "retention": _retention,
     "verify-audit": _verify_audit,
     "export": _export,
@@ -406,6 +572,8 @@ COMMANDS = {
     "incidents": _incidents,
     "redrive": _redrive,
     "reports": _reports,
+    "maintenance": _maintenance,
+    "keys": _keys,
 }
 OPERATOR = "system:operator"
 
@@ -428,6 +596,14 @@ def parser() -> argparse.ArgumentParser:
         "restore-test", parents=[common], help="restore the newest backup into a scratch table and check it"
     )
     restore.add_argument("--run", metavar="YYYY-MM-DD", help="the backup to test (default: the newest)")
+    dr = commands.add_parser(
+        "dr-drill", parents=[common], help="restore the newest backup in the DR region and read sealed data back"
+    )
+    dr.add_argument("--run", metavar="YYYY-MM-DD", help="the backup to restore (default: the newest in the DR bucket)")
+    dr.add_argument(
+        "--owner", metavar="EMAIL", help="sign in as this owner (password in PROTU_DRILL_PASSWORD; default: demo owner)"
+    )
+    dr.add_argument("--keep", action="store_true", help="keep the drill's tables (default: deleted afterwards)")
     keep = commands.add_parser("retention", parents=[common], help="remove what expired and TTL has not removed")
     keep.add_argument("--dry-run", action="store_true", help="report what would be removed, remove nothing")
     verify = commands.add_parser(
@@ -443,11 +619,16 @@ def parser() -> argparse.ArgumentParser:
     erase.add_argument("--dry-run", action="store_true", help="count what would be erased, erase nothing")
     erase.add_argument("--yes", action="store_true", help="erase a whole company (it cannot be undone)")
     watch = commands.add_parser("incidents", parents=[common], help="list, show and advance security incidents")
-    watch.add_argument("action", choices=["list", "show", "acknowledge", "advance", "unblock"])
-    watch.add_argument("id", nargs="?", help="the incident (show, acknowledge, advance)")
+    watch.add_argument("action", choices=["list", "show", "acknowledge", "advance", "note", "unblock"])
+    watch.add_argument("id", nargs="?", help="the incident (show, acknowledge, advance, note)")
     watch.add_argument("--status", choices=["open", "contained", "resolved"], help="list only these")
     watch.add_argument("--task-token", help="advance: the task token of the step (instead of the incident id)")
-    watch.add_argument("--notes", help="advance: what was done (recorded on the incident)")
+    watch.add_argument("--notes", help="advance: what was done (recorded on the incident, internal)")
+    watch.add_argument(
+        "--for-customers",
+        metavar="TEXT",
+        help="note, advance: a note for the owners of every company concerned (their page, the next update)",
+    )
     watch.add_argument("--address", help="unblock: the source address a containment blocked")
     told = commands.add_parser("reports", parents=[common], help="list, show and move security reports from outside")
     told.add_argument("action", choices=["list", "show", "move"])
@@ -455,6 +636,16 @@ def parser() -> argparse.ArgumentParser:
     told.add_argument("--status", choices=["received", "triaging", "confirmed", "fixed", "not_a_vulnerability"])
     told.add_argument("--to", choices=["triaging", "confirmed", "fixed", "not_a_vulnerability"], help="move: to this")
     told.add_argument("--note", dest="notes", help="move: a note for the reporter (in the email, and kept)")
+    keys = commands.add_parser("keys", parents=[common], help="data keys and signing keys: status, rotation")
+    keys.add_argument("action", choices=["status", "rotate", "rotate-due", "reencrypt", "rotate-signing"])
+    keys.add_argument("--tenant", help="the company id (status, rotate, reencrypt)")
+    plan = commands.add_parser("maintenance", parents=[common], help="schedule, list and cancel maintenance windows")
+    plan.add_argument("action", choices=["schedule", "list", "cancel"])
+    plan.add_argument("id", nargs="?", help="cancel: the window (maintenance list)")
+    plan.add_argument("--start", default="", help="schedule: when it starts, ISO 8601 with its zone (...T02:00Z)")
+    plan.add_argument("--minutes", default="", help="schedule: how long it lasts, 1 to 1440")
+    plan.add_argument("--summary", default="", help="schedule: what is done and what it affects (for everyone)")
+    plan.add_argument("--emergency", action="store_true", help="schedule: allow a start less than 72 hours away")
     again = commands.add_parser(
         "redrive", parents=[common], help="replay what a stream function or a scheduled job gave up on (cause fixed)"
     )

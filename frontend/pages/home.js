@@ -1,4 +1,5 @@
-// Status page: GET /api/health and show the overall status and each check.
+// Status page: GET /api/health and show the overall status and each check; GET /api/status for the planned
+// maintenance (start, end, summary of each window announced and not ended).
 
 import { ApiError, api } from "../api.js";
 import { h } from "../dom.js";
@@ -27,6 +28,8 @@ export function render({ signal }) {
     }
   }
   load();
+  const planned = h("div", { class: "card", "aria-live": "polite", "data-testid": "maintenance" }, h("p", {}, "Loading…"));
+  loadMaintenance(planned, signal);
 
   return h(
     "section",
@@ -35,6 +38,37 @@ export function render({ signal }) {
     h("p", { class: "lead" }, "Whether Protu and the services it depends on are working."),
     result,
     refresh,
+    h("h2", {}, "Planned maintenance"),
+    planned,
+  );
+}
+
+async function loadMaintenance(region, signal) {
+  try {
+    const { maintenance } = await api.get("/api/status", { signal });
+    region.replaceChildren(
+      maintenance.length
+        ? h("ul", { class: "checks", "aria-label": "Planned maintenance" }, maintenance.map(windowRow))
+        : h("p", { "data-testid": "maintenance-none" }, "No maintenance is planned."),
+    );
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    region.replaceChildren(h("p", { class: "notice notice--error" }, "Planned maintenance could not be shown."));
+  }
+}
+
+// Times in UTC, as the emails give them: "10 December 2026, 02:00 to 03:30 UTC".
+function windowRow(window) {
+  const start = new Date(window.start);
+  const end = new Date(window.end);
+  const day = (d) => d.toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+  const clock = (d) => d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "UTC" });
+  const until = day(end) === day(start) ? clock(end) : `${day(end)}, ${clock(end)}`;
+  return h(
+    "li",
+    { class: "checks__row", "data-testid": "maintenance-window" },
+    h("span", { class: "checks__name" }, `${day(start)}, ${clock(start)} to ${until} UTC`),
+    h("span", {}, window.summary),
   );
 }
 

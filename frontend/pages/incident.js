@@ -1,6 +1,7 @@
 // One security incident that concerned the company (GET /api/incidents/{id}; permission `incidents`: owners only):
 // where it stands, when it was detected, contained, notified and resolved, what of the company it concerned (the
-// users involved, the records they opened, by kind) and the timeline of what was done.
+// users involved, the records they opened, by kind), the security team's notes for customers with the regular
+// updates emailed to the owners, and the timeline of what was done.
 
 import { ApiError, api, path } from "../api.js";
 import { h } from "../dom.js";
@@ -69,6 +70,13 @@ export async function render({ params, signal }) {
     ),
     h(
       "section",
+      { class: "card", "aria-labelledby": "incident-notes-title", "data-testid": "incident-notes-section" },
+      h("h2", { id: "incident-notes-title" }, "From our security team"),
+      notesView(incident.notes ?? []),
+      updatesView(incident.updates_sent, incident.last_update_at),
+    ),
+    h(
+      "section",
       { class: "card", "aria-labelledby": "incident-affected-title", "data-testid": "incident-affected" },
       h("h2", { id: "incident-affected-title" }, "What it concerned"),
       affectedView(incident.affected, resolved),
@@ -129,6 +137,37 @@ function affectedView(affected, resolved) {
 function countOf(count, entity) {
   const [one, many] = ENTITIES[entity] ?? [entity, entity];
   return `${count} ${count === 1 ? one : many}`;
+}
+
+// The notes for customers (the API gives them oldest first), newest first; the operators' own notes never reach
+// this page.
+function notesView(notes) {
+  if (notes.length === 0) return h("p", { "data-testid": "incident-notes-empty" }, "No notes from our security team yet.");
+  const entries = [...notes].reverse();
+  return h(
+    "ol",
+    { class: "timeline", "data-testid": "incident-notes" },
+    entries.map((note) =>
+      h(
+        "li",
+        { class: "timeline__entry", "data-testid": "incident-note" },
+        timeNode(note.at, { relative: false, testid: "incident-note-time" }),
+        h("p", { class: "timeline__note", "data-testid": "incident-note-text" }, note.text),
+      ),
+    ),
+  );
+}
+
+function updatesView(count, last) {
+  const sent = Number(count) || 0;
+  if (sent === 0) return null;
+  return h(
+    "p",
+    { class: "muted", "data-testid": "incident-updates" },
+    `${sent === 1 ? "1 update was" : `${sent} updates were`} emailed to your company's owners, the last on `,
+    timeNode(last, { relative: false, testid: "incident-last-update" }),
+    ".",
+  );
 }
 
 function timelineView(timeline) {

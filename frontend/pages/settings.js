@@ -166,6 +166,7 @@ function ownerView({ signal }) {
     candidate_retention_months: retention,
   };
   const updated = h("p", { class: "muted settings__updated", "data-testid": "settings-updated" });
+  const dataKey = h("p", { class: "muted", "data-testid": "settings-data-key" });
 
   const form = h(
     "form",
@@ -187,6 +188,24 @@ function ownerView({ signal }) {
     retention.input.value = String(current.candidate_retention_months);
     for (const f of Object.values(fields)) f.clear();
     updated.replaceChildren("Last changed ", timeNode(current.updated_at, { testid: "settings-updated-at" }), ".");
+    showKey(current.data_key);
+  }
+
+  // The company's own encryption key (rotated on a schedule; older versions only open what they sealed).
+  function showKey(key) {
+    if (!key) {
+      dataKey.replaceChildren("Your company’s own encryption key is made when you first store people’s details.");
+      return;
+    }
+    dataKey.replaceChildren(
+      "Your company’s data is encrypted with its own key, version ",
+      h("strong", { "data-testid": "settings-data-key-version" }, String(key.version)),
+      ", last rotated ",
+      timeNode(key.rotated_at, { relative: false, testid: "settings-data-key-rotated" }),
+      `. It is replaced every ${key.rotation_days} days; the next time is `,
+      timeNode(key.next_rotation_at, { relative: false, testid: "settings-data-key-next" }),
+      ".",
+    );
   }
 
   // What the form asks to change, or the first problem found at a field (no round trip needed for those).
@@ -349,6 +368,7 @@ function ownerView({ signal }) {
       { class: "card", "aria-labelledby": "settings-form-title", "data-testid": "settings-section" },
       h("h2", { id: "settings-form-title" }, "Company settings"),
       updated,
+      dataKey,
       loading,
       form,
     ),

@@ -2,7 +2,7 @@
 
 from protu.http import audit as audit_routes
 from protu.http import audit_streams as audit_stream_routes
-from protu.http import auth, billing, directory, health, incidents, notices, privacy, settings, users
+from protu.http import auth, billing, directory, health, incidents, notices, privacy, settings, status, users
 from protu.http import security_reports as security_report_routes
 from protu.http.app import ProtuApp
 from protu.http.authn import authorize
@@ -15,6 +15,7 @@ app = ProtuApp("protu-api")
 install(
     app,
     health.router,
+    status.router,
     auth.router,
     notices.router,
     users.router,

@@ -80,10 +80,17 @@ def assess(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 @metrics.handler("incidents")
 def notify(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The owners' mail: the notice, or with ``period`` (the workflow's update loop) the regular update."""
     # cold start: loaded on first use
     from protu.security import response
 
-    return response.notify(_incident(event))
+    incident_id = _incident(event)
+    if "period" not in event:
+        return response.notify(incident_id)
+    period = event["period"]
+    if isinstance(period, bool) or not isinstance(period, int) or period < 1:
+        raise ValueError("the update's period is a whole number from 1")
+    return response.send_update(incident_id, period)
 
 
 @metrics.handler("incidents")

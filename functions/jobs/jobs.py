@@ -98,6 +98,16 @@ def restore_test(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return job.run()
 
 
+@metrics.job("dr-drill", failed=_not_ok)
+def dr_drill(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """EventBridge Scheduler, monthly: restore the newest backup in the DR region from what exists there and open
+    its sealed data (``protu.ops.dr_drill``)."""
+    # cold start: loaded on first use
+    from protu.ops import dr_drill as job
+
+    return job.run()
+
+
 @metrics.job("retention")
 def retention(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """EventBridge Scheduler, daily: remove what expired and TTL has not removed yet (``protu.ops.retention``)."""
@@ -131,6 +141,26 @@ def company_requests(event: dict[str, Any], context: Any = None) -> dict[str, An
 
             done.append(erasure.purge(tenant_id, request_id))
     return {"requests": len(done), "results": done}
+
+
+@metrics.job("key-rotation", failed=lambda answer: bool(answer.get("failed")) or not answer.get("complete"))
+def rotate_keys(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """EventBridge Scheduler, daily: a new data key for each company whose key is older than ``KEY_ROTATION_DAYS``
+    (``protu.ops.key_rotation``)."""
+    # cold start: this job's module only
+    from protu.ops import key_rotation
+
+    return key_rotation.run(deadline=_deadline(context))
+
+
+@metrics.job("signing-key-rotation")
+def rotate_signing_keys(event: dict[str, Any], context: Any = None) -> dict[str, str]:
+    """Secrets Manager's rotation of the access tokens' signing keys, one step per call
+    (``protu.identity.signing_keys``). Raising tells Secrets Manager the step failed; it retries the rotation."""
+    # cold start: this job's module only
+    from protu.identity import signing_keys
+
+    return signing_keys.handle(event)
 
 
 def _errors(answer: dict[str, Any]) -> bool:

@@ -2,7 +2,8 @@
 shown in the header, kept after a reload), is told at the field what is wrong with a domain, is told when someone
 else changed the settings meanwhile, and turns on "require two-factor". An admin without two-factor who signs in
 then is taken to set it up, cannot open the candidates until they do, and afterwards can; an admin opening the
-settings gets an explanation instead of the form."""
+settings gets an explanation instead of the form. The owner sees the company's data key: its version and when it
+was and will be rotated."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
+from infra import ops
 from tests.browser.conftest import Elsewhere, new_company, sign_in
 
 pytestmark = pytest.mark.browser
@@ -31,6 +33,16 @@ def test_owner_changes_settings_and_two_factor_becomes_required(page, second_pag
     expect(page.get_by_test_id("settings-retention")).to_have_value("24")
     expect(page.get_by_test_id("settings-domains")).to_have_value("")
     expect(page.get_by_test_id("settings-require-mfa")).not_to_be_checked()
+    expect(page.get_by_test_id("settings-data-key")).to_contain_text("made when you first store people’s details")
+
+    # The company's own data key: its version and rotation dates, once it exists (an operator's first rotation
+    # makes it) and after a second rotation.
+    for _ in range(2):
+        assert ops.main(["keys", "rotate", "--tenant", people["company_id"]]) == 0
+    page.reload()
+    expect(page.get_by_test_id("settings-data-key-version")).to_have_text("2")
+    expect(page.get_by_test_id("settings-data-key")).to_contain_text("It is replaced every 365 days")
+    expect(page.get_by_test_id("settings-data-key-next")).to_have_attribute("datetime", re.compile(r"^\d{4}-"))
 
     # Nothing changed: nothing to save.
     page.get_by_test_id("settings-save").click()

@@ -58,6 +58,16 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+def tables(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each table and the settings of each of its copies: a table's own properties, or each replica of a global
+    table (a conditional replica, ``Fn::If``, as it is when its condition holds)."""
+    found = {name: [spec["Properties"]] for name, spec in resources(template, "AWS::DynamoDB::Table").items()}
+    for name, spec in resources(template, "AWS::DynamoDB::GlobalTable").items():
+        replicas = [r["Fn::If"][1] if "Fn::If" in r else r for r in spec["Properties"]["Replicas"]]
+        found[name] = replicas
+    return found
+
+
 def the(template: dict[str, Any], kind: str) -> dict[str, Any]:
     [(_, found)] = resources(template, kind).items()
     return found["Properties"]
@@ -275,11 +285,12 @@ def data_plane_problems(template: dict[str, Any]) -> list[str]:
                 return True
         return False
 
-    for name, table in resources(template, "AWS::DynamoDB::Table").items():
-        statements = table["Properties"].get("ResourcePolicy", {}).get("PolicyDocument", {}).get("Statement", [])
-        for action in ITEM_ACTIONS:
-            if not fences(statements, f"dynamodb:{action}"):
-                problems.append(f"{name}: dynamodb:{action} not fenced to this stack")
+    for name, copies in tables(template).items():
+        for table in copies:
+            statements = table.get("ResourcePolicy", {}).get("PolicyDocument", {}).get("Statement", [])
+            for action in ITEM_ACTIONS:
+                if not fences(statements, f"dynamodb:{action}"):
+                    problems.append(f"{name}: dynamodb:{action} not fenced to this stack")
     policies = {p["Properties"]["Bucket"]["Ref"]: p for p in resources(template, "AWS::S3::BucketPolicy").values()}
     for name in resources(template, "AWS::S3::Bucket"):
         statements = policies[name]["Properties"]["PolicyDocument"]["Statement"] if name in policies else []
@@ -526,6 +537,8 @@ def _resource_policies(cloud) -> dict[str, dict[str, Any]]:
         props = spec.get("Properties", {})
         if spec["Type"] == "AWS::DynamoDB::Table":
             found[name] = cloud.resolver.resolve(props["ResourcePolicy"]["PolicyDocument"])
+        elif spec["Type"] == "AWS::DynamoDB::GlobalTable":  # the home replica's (the others': data_plane_problems)
+            found[name] = cloud.resolver.resolve(props["Replicas"][0]["ResourcePolicy"]["PolicyDocument"])
         elif spec["Type"] == "AWS::S3::BucketPolicy":
             found[props["Bucket"]["Ref"]] = cloud.resolver.resolve(props["PolicyDocument"])
         elif spec["Type"] == "AWS::KMS::Key":
@@ -575,6 +588,7 @@ def test_the_fence_lets_this_stacks_roles_and_operators_in_and_keeps_everyone_el
     }
     kinds = {
         "AWS::DynamoDB::Table": "table",
+        "AWS::DynamoDB::GlobalTable": "table",
         "AWS::S3::Bucket": "bucket",
         "AWS::KMS::Key": "key",
         "AWS::SecretsManager::Secret": "secret",
@@ -625,7 +639,7 @@ def test_the_local_tables_and_secrets_carry_their_resource_policies(cloud):
     import boto3
 
     ddb = boto3.client("dynamodb", region_name="eu-central-1")
-    for name in resources(cloud.template, "AWS::DynamoDB::Table"):
+    for name in tables(cloud.template):
         arn = cloud.resources[name].attributes["Arn"]
         policy = json.loads(ddb.get_resource_policy(ResourceArn=arn)["Policy"])
         assert [s["Sid"] for s in policy["Statement"]] == ["DataOnlyForThisStack"], name
@@ -723,7 +737,7 @@ def test_the_web_acl_checker_catches_a_missing_rule(edge):
 
 def test_the_data_plane_checker_catches_an_unfenced_table_bucket_and_secret(template):
     def unfenced(t):
-        t["Resources"]["KeyTable"]["Properties"].pop("ResourcePolicy")
+        t["Resources"]["KeyTable"]["Properties"]["Replicas"][0].pop("ResourcePolicy")
         statements = t["Resources"]["BackupBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
         statements[:] = [s for s in statements if s.get("Sid") != "DataOnlyForThisStack"]
 

@@ -104,6 +104,23 @@ def test_the_72_hour_watch_waits_for_the_deadline_from_the_input():
     }
 
 
+def test_the_regular_updates_loop_on_a_wait_of_the_input_until_the_incident_is_resolved():
+    respond = json.loads(ASL.read_text())["States"]["Respond"]
+    (updates,) = [branch for branch in respond["Branches"] if "SendUpdate" in branch["States"]]
+    states = updates["States"]
+    assert states["UpdatesNeeded"]["Choices"][0]["Variable"] == "$.assessment.needs_notice"  # after a notice only
+    assert states["WaitForUpdate"]["SecondsPath"] == "$.update_interval_seconds"
+    assert states["SendUpdate"]["Resource"] == "${NotifyFunctionArn}"
+    assert states["SendUpdate"]["Parameters"]["period.$"] == "$.updates.period"  # a redelivery names its period
+    assert states["SendUpdate"]["Next"] == "StillOpen" and states["UpdateFailed"]["Next"] == "WaitForUpdate"
+    (still_open,) = states["StillOpen"]["Choices"]
+    assert (still_open["Variable"], still_open["Next"]) == ("$.updates.open", "WaitForUpdate")
+    assert states["StillOpen"]["Default"] == "UpdatesDone" and states["UpdatesDone"]["Type"] == "Succeed"
+    # the interval every execution starts with: 24 hours, declared by the template
+    variables = tpl.load()["Resources"]["IncidentDetectFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["INCIDENT_UPDATE_SECONDS"] == "86400"
+
+
 @pytest.mark.parametrize(
     ("break_it", "expected"),
     [
@@ -114,6 +131,10 @@ def test_the_72_hour_watch_waits_for_the_deadline_from_the_input():
         (
             lambda d: d["States"]["Respond"]["Branches"][0]["States"]["Notify"].pop("Retry"),
             "Respond[0].Notify: a Task without Retry",
+        ),
+        (
+            lambda d: d["States"]["Respond"]["Branches"][2]["States"]["SendUpdate"].pop("Catch"),
+            "Respond[2].SendUpdate: no Catch for States.ALL",
         ),
     ],
 )
@@ -153,6 +174,13 @@ def test_incident_functions_touch_incident_records_directly_and_company_data_onl
                 keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
                 assert keys in (["INCIDENT#*"], ["RL#block#*"]), name  # never a company's partition
             assert "*" not in str(statement["Resource"]), name
+
+
+def test_the_functions_that_mail_owners_may_read_the_mailgun_keys():
+    functions = incident_functions()
+    for name in ("IncidentNotifyFunction", "IncidentStepFunction"):  # the notice and updates; the closing update
+        readers = [s for s in statements(functions[name]) if "secretsmanager:GetSecretValue" in s["Action"]]
+        assert [s["Resource"] for s in readers] == [{"Ref": "MailgunKeys"}], name
 
 
 def test_only_the_workflow_pages_on_call_through_an_encrypted_topic():

@@ -63,7 +63,7 @@ def test_alarms_watch_api_errors_lambda_errors_and_throttles(template):
 
 
 def test_every_table_is_watched_for_read_and_write_throttles(template):
-    tables = {name for name in of_type(template, "AWS::DynamoDB::Table")}
+    tables = {*of_type(template, "AWS::DynamoDB::Table"), *of_type(template, "AWS::DynamoDB::GlobalTable")}
     for metric in ("ReadThrottleEvents", "WriteThrottleEvents"):
         covered = {dims["TableName"]["Ref"] for _, dims in alarms_on(template, "AWS/DynamoDB", metric)}
         assert covered == tables, metric

@@ -157,6 +157,7 @@ def test_only_the_functions_that_send_mail_read_the_mailgun_keys(template):
         "ApiFunction",
         "WebhooksFunction",
         "IncidentNotifyFunction",
+        "IncidentStepFunction",  # an incident's closing update to the owners told
         "MailFunction",
         "AuditStreamRetryFunction",  # an audit stream failed for a day: the owners are told
     }
@@ -433,7 +434,8 @@ def test_every_asynchronously_invoked_function_keeps_what_fails_past_its_retries
         queue = _logical(failure["Destination"])
         assert _kept_and_encrypted(template, queue) and _paged(template, queue), queue
         assert f'"${{{queue}}}"' in failure_queues, f"FAILURE_QUEUES does not name {queue}"
-    assert functions == 5
+    # the backup, the restore test, retention, the audit digests, the audit streams' retries, key rotation, the DR drill
+    assert functions == 7
 
 
 def test_every_queue_event_source_has_a_dead_letter_queue_that_pages(template):

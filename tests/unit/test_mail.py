@@ -310,6 +310,13 @@ SAMPLES = {
         "what": "Failed sign-ins from one address across many accounts",
         "reference": "inc-20261126-0a1b2c3d4e",
     },
+    "security_incident_update": {
+        "company": "Acme GmbH",
+        "what": "Failed sign-ins from one address across many accounts",
+        "status": "contained",
+        "news": ["We remediated the cause.", "Passwords of the accounts concerned were reset."],
+        "reference": "inc-20261126-0a1b2c3d4e",
+    },
     "security_report_received": {"reference": "rep-0a1b2c3d4e5f"},
     "security_report_status": {
         "reference": "rep-0a1b2c3d4e5f",
@@ -322,6 +329,18 @@ SAMPLES = {
     "audit_stream_added": {"company": "Acme", "host": "siem.example.com", "by": "ana@example.com"},
     "audit_stream_removed": {"company": "Acme", "host": "siem.example.com", "by": "ana@example.com"},
     "audit_stream_failed": {"company": "Acme", "host": "siem.example.com", "since": datetime(2025, 3, 1, tzinfo=UTC)},
+    "maintenance_scheduled": {
+        "company": "Acme",
+        "start": datetime(2026, 12, 10, 2, 0, tzinfo=UTC),
+        "end": datetime(2026, 12, 10, 3, 30, tzinfo=UTC),
+        "summary": "Moving the data table to a new key schema",
+    },
+    "maintenance_cancelled": {
+        "company": "Acme",
+        "start": datetime(2026, 12, 10, 2, 0, tzinfo=UTC),
+        "end": datetime(2026, 12, 10, 3, 30, tzinfo=UTC),
+        "summary": "Moving the data table to a new key schema",
+    },
 }
 HOSTILE = "<script>alert(\"x\")</script> & 'y' <img src=x onerror=alert(1)>"
 

@@ -33,6 +33,7 @@ class Settings:
     log_level: str
     max_body_bytes: int
     key_cache_seconds: int
+    key_rotation_days: int  # a company's data key older than this is rotated (protu.ops.key_rotation)
     mailgun_api_base: str
     mailgun_domain: str
     mail_from: str
@@ -41,6 +42,7 @@ class Settings:
     stripe_secret_id: str
     stripe_api_base: str
     incident_state_machine: str
+    incident_update_seconds: int  # an open incident's regular update to the owners told (the workflow's input)
     mail_queue_url: str
     oncall_topic: str
     audit_signing_key_id: str  # the asymmetric KMS key of the audit digests (protu.audit.digests)
@@ -48,6 +50,10 @@ class Settings:
     stripe_prices: dict[str, str]  # plan -> Stripe price id (protu.billing.plans)
     # stream source -> the SQS queue its failed batches go to (template.yaml; protu-ops redrive, infra/redrive.py)
     failure_queues: dict[str, str]
+    # The disaster-recovery region (template.yaml's DrRegion; empty when none) and the backups' copy there
+    # (BackupReplicaBucket): what the DR drill restores from (protu.ops.dr_drill).
+    dr_region: str = ""
+    dr_backup_bucket: str = ""
     # Local only, never in template.yaml: the local server's origin (http://127.0.0.1:<port>), to which audit streams
     # may deliver (its /_local/siem/ receiver) when the stage is local. Empty everywhere else.
     audit_streams_local_origin: str = ""
@@ -88,6 +94,7 @@ def settings() -> Settings:
         log_level=_env("LOG_LEVEL", "INFO").upper(),
         max_body_bytes=int(_env("MAX_BODY_BYTES", "65536")),
         key_cache_seconds=int(_env("KEY_CACHE_SECONDS", "300")),
+        key_rotation_days=int(_env("KEY_ROTATION_DAYS", "365")),
         mailgun_api_base=_env("MAILGUN_API_BASE", "https://api.eu.mailgun.net/v3").rstrip("/"),
         mailgun_domain=_env("MAILGUN_DOMAIN", "mg.protu.io"),
         mail_from=_env("MAIL_FROM", "Protu <no-reply@mg.protu.io>"),
@@ -96,6 +103,7 @@ def settings() -> Settings:
         stripe_secret_id=_env("STRIPE_SECRET_ID", "protu/stripe-keys"),
         stripe_api_base=_env("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/"),
         incident_state_machine=_env("INCIDENT_STATE_MACHINE"),
+        incident_update_seconds=int(_env("INCIDENT_UPDATE_SECONDS", "86400")),
         mail_queue_url=_env("MAIL_QUEUE_URL"),
         oncall_topic=_env("ONCALL_TOPIC_ARN"),
         audit_signing_key_id=_env("AUDIT_SIGNING_KEY_ID"),
@@ -105,6 +113,8 @@ def settings() -> Settings:
             "business": _env("STRIPE_PRICE_BUSINESS", "price_business_monthly"),
         },
         failure_queues=_names("FAILURE_QUEUES"),
+        dr_region=_env("DR_REGION"),
+        dr_backup_bucket=_env("DR_BACKUP_BUCKET"),
         audit_streams_local_origin=_env("AUDIT_STREAMS_LOCAL_ORIGIN").rstrip("/"),
     )
 

@@ -94,3 +94,17 @@ def decrypt_fields(
     if not isinstance(values, dict) or sorted(values) != names:
         raise DecryptionFailed()
     return values
+
+
+def sealed_under_older_version(tenant_id: str, blob: bytes) -> bool:
+    """True when ``blob`` is one of the tenant's messages sealed directly under a tenant key version older than
+    the current one (what a rotation's backfill seals again). Reads the message's header only; a person's key, a
+    message of another tenant or garbage is False."""
+    # cold start: loaded on first use
+    from protu.crypto import keystore, sdk
+
+    found = sdk.wrapping_key_id(blob) or ""
+    if not found.startswith(f"{tenant_id}#v"):
+        return False
+    _, version = keystore.parse_key_id(found)
+    return version < keystore.ensure_tenant_key(tenant_id)

@@ -3,13 +3,20 @@
 Keys live in their own table (``KEY_TABLE``), apart from the data they protect, so destroying a tenant's keys makes
 its data unreadable everywhere, backups of the data table included. Each tenant has one partition::
 
-    pk "T#<tenant>"  sk "KEY#CURRENT"  version, status "active" | "destroyed", created_at, destroyed_at
+    pk "T#<tenant>"  sk "KEY#CURRENT"  version, status "active" | "destroyed", created_at, rotated_at, destroyed_at
     pk "T#<tenant>"  sk "KEY#v0001"    version, status "active" | "retired", created_at, wrapped, kms_key_id
 
 A version item holds only ``wrapped``: the KMS ``CiphertextBlob`` of a 256-bit data key made by ``GenerateDataKey``
 with the encryption context ``{"tenant": <tenant>}``, so a wrapped key cannot be unwrapped as another tenant's.
 The ``KEY#CURRENT`` item names the version new messages use; after ``destroy_tenant_key`` it stays as a tombstone
 so later reads say "erased" (``KeyDestroyed``) rather than "not ours" (``DecryptionFailed``).
+
+Rotation: ``rotate_tenant_key`` makes a new version for new messages; older versions stay and decrypt what they
+sealed. The pointer of an active tenant carries ``rotation = "due"`` and ``rotated_at`` (when its current version
+was made), the keys of the table's sparse index ``rotation``: the scheduled rotation (``protu.ops.key_rotation``)
+finds the tenants whose key is older than the configured age with one query, never a scan. A destroyed tenant
+leaves the index. A person's key is wrapped by the tenant version current when it was made, and wrapped again under
+the newest version when a record of theirs is next written (``subject_key(..., rewrap=True)``) or by the backfill.
 
 Unwrapped keys and current versions are cached in this process for ``settings().key_cache_seconds``: a warm
 process makes no KMS call and no key-store read for a tenant it has seen. The price is that a rotation or a
@@ -30,14 +37,15 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from protu import aws, caches, metrics
@@ -50,6 +58,19 @@ CURRENT_SK = "KEY#CURRENT"
 ACTIVE, RETIRED, DESTROYED = "active", "retired", "destroyed"
 _MAX_VERSION = 9999  # four digits in the sort key keep versions in order
 _CACHE_ENTRIES = 4096  # two entries per warm tenant (current version, key); a Lambda sees few tenants
+ROTATION_DUE = "due"  # the one partition of the index ``rotation``: every active tenant's pointer
+
+
+class RotationIndex(GlobalSecondaryIndex):
+    """``rotation`` (hash ``rotation``, range ``rotated_at``), as ``template.yaml`` declares it: active pointers
+    by the age of their current version."""
+
+    class Meta:
+        index_name = "rotation"
+        projection = KeysOnlyProjection()
+
+    rotation = UnicodeAttribute(hash_key=True)
+    rotated_at = UTCDateTimeAttribute(range_key=True)
 
 
 class KeyRecord(Model):
@@ -67,6 +88,10 @@ class KeyRecord(Model):
     wrapped = BinaryAttribute(null=True, legacy_encoding=False)
     kms_key_id = UnicodeAttribute(null=True)
     destroyed_at = UTCDateTimeAttribute(null=True)
+    rotation = UnicodeAttribute(null=True)  # "due" on an active tenant's pointer (the index ``rotation``)
+    rotated_at = UTCDateTimeAttribute(null=True)  # when the pointer's version was made
+
+    rotation_index = RotationIndex()
 
 
 def version_sk(version: int) -> str:
@@ -115,14 +140,15 @@ def _subject_aad(tenant_id: str, subject: str) -> bytes:
     return f"protu-subject-key|{tenant_id}|{subject}".encode()
 
 
-def subject_key(tenant_id: str, subject: str, *, create: bool = True) -> bytes:
+def subject_key(tenant_id: str, subject: str, *, create: bool = True, rewrap: bool = False) -> bytes:
     """One person's data key (crypto-shredding one person): 256 random bits, stored wrapped by the tenant key
     (AES-256-GCM, the tenant key version and the person bound as associated data) in the tenant's partition, made
     on first use. ``KeyDestroyed`` once the person was erased, ``DecryptionFailed`` when ``create`` is off and there
-    is none. Cached like tenant keys."""
+    is none. Cached like tenant keys. ``rewrap`` (a write of the person's data): a key wrapped by an older tenant
+    version than the current one is wrapped again under the current one."""
     cached = _cache.get(("s", tenant_id, subject))
-    if cached is not None:
-        return cached
+    if cached is not None and not (rewrap and cached[1] < _current_version(tenant_id)):
+        return cached[0]
 
     pk, sk = tenant_pk(tenant_id), _subject_sk(subject)
     try:
@@ -143,7 +169,7 @@ def subject_key(tenant_id: str, subject: str, *, create: bool = True) -> bytes:
             if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
                 raise
             return subject_key(tenant_id, subject, create=False)  # another process made it first: use theirs
-        _remember(("s", tenant_id, subject), plaintext)
+        _remember(("s", tenant_id, subject), (plaintext, version))
         return plaintext
     if item.status == DESTROYED or item.wrapped is None:
         raise KeyDestroyed()
@@ -154,8 +180,47 @@ def subject_key(tenant_id: str, subject: str, *, create: bool = True) -> bytes:
         )
     except InvalidTag:
         raise DecryptionFailed() from None
-    _remember(("s", tenant_id, subject), plaintext)
+    version = int(item.version)
+    if rewrap and version < _current_version(tenant_id):
+        version = _rewrap(tenant_id, subject, plaintext, version)
+    _remember(("s", tenant_id, subject), (plaintext, version))
     return plaintext
+
+
+def _rewrap(tenant_id: str, subject: str, plaintext: bytes, old: int) -> int:
+    """Wrap one person's key again under the tenant's current version (the same key: nothing sealed with it
+    changes); answers the version that wraps it now. A concurrent rewrap, or the person's erasure, wins."""
+    version = _current_version(tenant_id)
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(tenant_key(tenant_id, version)).encrypt(nonce, plaintext, _subject_aad(tenant_id, subject))
+    try:
+        KeyRecord(tenant_pk(tenant_id), _subject_sk(subject)).update(
+            actions=[KeyRecord.version.set(version), KeyRecord.wrapped.set(nonce + sealed)],
+            condition=(KeyRecord.version == old) & (KeyRecord.status == ACTIVE),
+        )
+    except UpdateError as error:
+        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+        return old  # rewrapped meanwhile (or erased: the next read says so)
+    return version
+
+
+def rewrap_subject_keys(tenant_id: str) -> dict[str, int]:
+    """The backfill of a rotation for people's keys: every one still wrapped by an older tenant version is wrapped
+    again under the current one. Answers how many were ``rewrapped`` and how many were ``current`` already."""
+    current = _current_version(tenant_id, create=False)
+    counts = {"rewrapped": 0, "current": 0}
+    found = KeyRecord.query(tenant_pk(tenant_id), KeyRecord.sk.startswith("SUBJ#"), consistent_read=True)
+    for item in found:
+        if item.status != ACTIVE:
+            continue
+        if int(item.version) >= current:
+            counts["current"] += 1
+            continue
+        _cache.drop_key(("s", tenant_id, item.sk.removeprefix("SUBJ#")))
+        subject_key(tenant_id, item.sk.removeprefix("SUBJ#"), create=False, rewrap=True)
+        counts["rewrapped"] += 1
+    return counts
 
 
 def destroy_subject_key(tenant_id: str, subject: str) -> None:
@@ -249,9 +314,19 @@ def _generate(tenant_id: str) -> tuple[bytes, bytes, str]:
 def _unwrap(tenant_id: str, item: KeyRecord) -> bytes:
     metrics.count("KmsCalls")
     out = aws.client("kms").decrypt(
-        CiphertextBlob=item.wrapped, KeyId=item.kms_key_id, EncryptionContext=_kms_context(tenant_id)
+        CiphertextBlob=item.wrapped, KeyId=_here(item.kms_key_id), EncryptionContext=_kms_context(tenant_id)
     )
     return out["Plaintext"]
+
+
+def _here(kms_key_id: str | None) -> str | None:
+    """The wrapping key as this region knows it: a multi-Region key (``mrk-``) has the same id in every region it
+    is replicated to, so a key table replica's items (ARNs of the home region) unwrap with the replica here."""
+    parts = (kms_key_id or "").split(":")
+    if len(parts) == 6 and parts[5].startswith("key/mrk-"):
+        parts[3] = settings().region
+        return ":".join(parts)
+    return kms_key_id
 
 
 def _read_current(tenant_id: str) -> KeyRecord | None:
@@ -303,7 +378,16 @@ def _create_first(tenant_id: str) -> int:
         with dynamo.write_transaction() as tx:
             tx.save(_new_version_item(tenant_id, 1, wrapped, kms_key_id, now), condition=absent)
             tx.save(
-                KeyRecord(tenant_pk(tenant_id), CURRENT_SK, version=1, status=ACTIVE, created_at=now), condition=absent
+                KeyRecord(
+                    tenant_pk(tenant_id),
+                    CURRENT_SK,
+                    version=1,
+                    status=ACTIVE,
+                    created_at=now,
+                    rotation=ROTATION_DUE,
+                    rotated_at=now,
+                ),
+                condition=absent,
             )
     except TransactWriteError as error:
         if not _lost_condition(error):
@@ -371,15 +455,19 @@ def rotate_tenant_key(tenant_id: str) -> int:
     if new > _MAX_VERSION:
         raise ValueError("too many key versions")
     plaintext, wrapped, kms_key_id = _generate(tenant_id)
-    pk = tenant_pk(tenant_id)
+    pk, now = tenant_pk(tenant_id), _now()
     try:
         with dynamo.write_transaction() as tx:
             tx.save(
-                _new_version_item(tenant_id, new, wrapped, kms_key_id, _now()), condition=KeyRecord.pk.does_not_exist()
+                _new_version_item(tenant_id, new, wrapped, kms_key_id, now), condition=KeyRecord.pk.does_not_exist()
             )
             tx.update(
                 KeyRecord(pk, CURRENT_SK),
-                actions=[KeyRecord.version.set(new)],
+                actions=[
+                    KeyRecord.version.set(new),
+                    KeyRecord.rotated_at.set(now),
+                    KeyRecord.rotation.set(ROTATION_DUE),
+                ],
                 condition=(KeyRecord.version == old) & (KeyRecord.status == ACTIVE),
             )
             tx.update(
@@ -393,6 +481,27 @@ def rotate_tenant_key(tenant_id: str) -> int:
     _remember(("k", tenant_id, new), plaintext)
     _remember(("v", tenant_id), new)
     return new
+
+
+def key_status(tenant_id: str) -> dict[str, Any] | None:
+    """The tenant's key as an owner may see it: ``{"version", "status", "created_at", "rotated_at"}`` (times as
+    datetimes; ``rotated_at`` is when the current version was made), or None before the first key."""
+    current = _read_current(tenant_id)
+    if current is None:
+        return None
+    return {
+        "version": int(current.version),
+        "status": current.status,
+        "created_at": current.created_at,
+        "rotated_at": current.rotated_at or current.created_at,
+    }
+
+
+def due_for_rotation(made_before: datetime) -> Iterator[str]:
+    """The tenants (ids) whose current key version was made before ``made_before``, oldest first, from the index
+    ``rotation`` (a page at a time as it is read; erased tenants are not in it)."""
+    for item in KeyRecord.rotation_index.query(ROTATION_DUE, KeyRecord.rotated_at < made_before):
+        yield item.pk.removeprefix("T#")
 
 
 def destroy_tenant_key(tenant_id: str) -> None:
@@ -410,6 +519,7 @@ def destroy_tenant_key(tenant_id: str) -> None:
             KeyRecord.destroyed_at.set(now),
             KeyRecord.version.set(KeyRecord.version | 0),
             KeyRecord.created_at.set(KeyRecord.created_at | now),
+            KeyRecord.rotation.remove(),  # out of the rotation index: nothing rotates an erased company's key
         ]
     )
     _cache.drop(tenant_id)

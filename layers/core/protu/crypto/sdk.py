@@ -108,12 +108,30 @@ def encrypt(tenant_id: str, plaintext: bytes, context: dict[str, str], subject: 
     if subject is None:
         provider.add_master_key(keystore.key_id(tenant_id, keystore.ensure_tenant_key(tenant_id)))
     else:
-        keystore.subject_key(tenant_id, subject)  # made (and cached) on first use
+        # Made (and cached) on first use; wrapped again under the tenant's current version if a rotation came since.
+        keystore.subject_key(tenant_id, subject, rewrap=True)
         provider.add_master_key(keystore.subject_key_id(tenant_id, subject))
     ciphertext, _header = client().encrypt(
         source=plaintext, key_provider=provider, encryption_context=context, algorithm=ALGORITHM
     )
     return ciphertext
+
+
+def wrapping_key_id(message: bytes) -> str | None:
+    """The key id (``<tenant>#v<N>`` or ``<tenant>#s.<subject>``) a message of ours names, read from its header
+    without decrypting; None for anything that is not such a message."""
+    # cold start: loaded on first use
+    import io
+
+    from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
+
+    try:
+        header, _ = deserialize_header(io.BytesIO(bytes(message)), max_encrypted_data_keys=1)
+        (key,) = header.encrypted_data_keys
+    except Exception:  # noqa: BLE001 -- whatever the parser of untrusted bytes raises means "not one of ours"
+        return None
+    found = _KEY_ID.match(key.key_provider.key_info) if key.key_provider.provider_id == PROVIDER_ID else None
+    return found.group(0).decode("ascii") if found else None
 
 
 def decrypt(tenant_id: str, message: bytes) -> tuple[bytes, dict[str, str]]:

@@ -8,6 +8,8 @@ with a browser) sees what on-call would be paged for:
 * ``backup`` — the last backup run (``protu.ops.status``, written by every run) completed, less than
   ``JOB_MAX_AGE_HOURS`` ago;
 * ``restore_test`` — the last restore test passed, less than ``JOB_MAX_AGE_HOURS`` ago;
+* ``dr_drill`` — with a DR region configured: the last monthly disaster-recovery drill (``protu.ops.dr_drill``)
+  passed, less than ``DRILL_MAX_AGE_HOURS`` ago;
 * ``incident_workflow`` — the incident state machine exists and is ACTIVE (``DescribeStateMachine``).
 
 Each check is ``ok``, ``pending`` or ``error``; any ``error`` makes the answer 503 ``degraded``. ``pending`` is
@@ -33,6 +35,7 @@ from protu.settings import settings
 router = Router("health")
 
 JOB_MAX_AGE_HOURS = 26  # a daily job, with two hours of slack (the alarms use the same window)
+DRILL_MAX_AGE_HOURS = 32 * 24  # the monthly DR drill, with a day of slack after the longest month
 OPS_CACHE_SECONDS = 60.0
 _ops_cache: tuple[float, tuple[str, str], dict[str, Check]] | None = None
 
@@ -68,12 +71,12 @@ def _kms_key() -> Check:
     return Check("ok") if meta.get("Enabled") else Check("error", f"key is {meta.get('KeyState', 'unknown').lower()}")
 
 
-def _job(job: str, cloud_created: float | None, now: float) -> Check:
+def _job(job: str, cloud_created: float | None, now: float, max_age_hours: int = JOB_MAX_AGE_HOURS) -> Check:
     # cold start: loaded on first use
     from protu.ops import status
 
     found = status.read(job)
-    limit = JOB_MAX_AGE_HOURS * 3600
+    limit = max_age_hours * 3600
     if found is None:
         if cloud_created is not None and now - cloud_created < limit:
             return Check("pending", "not run yet")
@@ -124,13 +127,14 @@ def checks(*, now: float | None = None) -> dict[str, Check]:
         ops = _ops_cache[2]
     else:
         born = created[0] if created else None
-        ops = _run(
-            {
-                "backup": lambda: _job("backup", born, now),
-                "restore_test": lambda: _job("restore-test", born, now),
-                "incident_workflow": _incident_workflow,
-            }
-        )
+        jobs = {
+            "backup": lambda: _job("backup", born, now),
+            "restore_test": lambda: _job("restore-test", born, now),
+            "incident_workflow": _incident_workflow,
+        }
+        if config.dr_region:
+            jobs["dr_drill"] = lambda: _job("dr-drill", born, now, DRILL_MAX_AGE_HOURS)
+        ops = _run(jobs)
         _ops_cache = (time.monotonic(), where, ops)
     return {**results, **ops}
 

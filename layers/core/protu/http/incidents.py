@@ -1,7 +1,8 @@
 """The incidents that concern the caller's company: ``/api/incidents`` (permission ``incidents``: owners).
 
 Owners see what ``protu.security.response.sync_company_view`` keeps for their company: title, severity, status,
-times, the timeline and their own part of the scope. Other companies' parts never reach them."""
+times, the timeline, their own part of the scope, the security team's notes for customers and the regular updates
+sent. Other companies' parts and the operators' internal notes never reach them."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ class TimelineEntry(msgspec.Struct):
     note: str
 
 
+class CustomerNote(msgspec.Struct):
+    at: int
+    text: str
+
+
 class IncidentOut(msgspec.Struct):
     id: str
     title: str
@@ -35,6 +41,9 @@ class IncidentOut(msgspec.Struct):
     resolved_at: int | None
     timeline: list[TimelineEntry]
     affected: dict[str, Any]
+    notes: list[CustomerNote] = []  # the security team's notes for customers, oldest first
+    updates_sent: int = 0  # the regular updates emailed to the owners told
+    last_update_at: int | None = None
 
 
 class IncidentsOut(msgspec.Struct):

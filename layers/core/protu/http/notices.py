@@ -6,7 +6,8 @@ Computed from the current state, never stored, so a notice goes away as soon as 
 * ``payment_failed`` (people who may see billing): Stripe could not charge the company's last invoice;
 * ``email_bouncing``: their address is on the suppression list (a permanent bounce, a complaint, an unsubscribe),
   so no email reaches them; the security alerts we would have emailed them in the last ``ALERT_DAYS`` days are
-  listed with it (``security_alert``), read from the audit log.
+  listed with it (``security_alert``), read from the audit log;
+* ``maintenance``: a planned maintenance window (``protu.ops.maintenance``), from its announcement until it ends.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import msgspec
 from protu import audit
 from protu.http.routing import Call, Router
 from protu.identity import accounts, company_settings, rbac
+from protu.ops import maintenance
 
 router = Router("auth")
 
@@ -51,7 +53,8 @@ class NoticesOut(msgspec.Struct):
 
 @router.get("/api/me/notices", permission="self", response=NoticesOut)
 def notices(call: Call) -> NoticesOut:
-    """What you should know now: two-factor required, a failed payment, email that cannot reach you."""
+    """What you should know now: two-factor required, a failed payment, email that cannot reach you, planned
+    maintenance."""
 
     principal = call.principal
     user = accounts.get_user(principal.tenant_id, principal.user_id)
@@ -82,7 +85,16 @@ def notices(call: Call) -> NoticesOut:
                 )
             )
     items += _bouncing(principal.tenant_id, user)
+    items += [_maintenance(window) for window in maintenance.announced()]
     return NoticesOut(items)
+
+
+def _maintenance(window: maintenance.Window) -> Notice:
+    start = datetime.fromtimestamp(int(window.start), UTC)
+    end = datetime.fromtimestamp(int(window.end), UTC)
+    until = f"{end:%H:%M}" if end.date() == start.date() else f"{end.day} {end:%B %Y, %H:%M}"
+    when = f"{start.day} {start:%B %Y, %H:%M} to {until} UTC"
+    return Notice("maintenance", "warning", f"Planned maintenance {when}: {window.summary}", "/", int(window.start))
 
 
 def _bouncing(tenant_id: str, user) -> list[Notice]:

@@ -10,6 +10,7 @@ from msgspec import UNSET, UnsetType
 
 from protu.http.routing import Call, Refusal, Router
 from protu.identity import company_settings
+from protu.ops import key_rotation
 from protu.schemas import END, CompanyName, Strict, Version, documented
 
 router = Router("settings")
@@ -36,6 +37,16 @@ Domains = Annotated[
 ]
 
 
+class DataKeyOut(msgspec.Struct):
+    """The company's data key (protu.ops.key_rotation): rotated every ``rotation_days`` days; older versions stay
+    only to open what they sealed."""
+
+    version: int
+    rotated_at: int
+    next_rotation_at: int
+    rotation_days: int
+
+
 class SettingsOut(msgspec.Struct):
     company_name: str
     require_mfa: bool
@@ -44,6 +55,7 @@ class SettingsOut(msgspec.Struct):
     candidate_retention_months: int
     version: int
     updated_at: int
+    data_key: DataKeyOut | None = None
 
 
 class SettingsPatchIn(Strict):
@@ -58,10 +70,12 @@ class SettingsPatchIn(Strict):
 
 
 def _out(company) -> SettingsOut:
+    key = key_rotation.status(company.id)
     return SettingsOut(
         **company_settings.values(company),
         version=company_settings.version(company),
         updated_at=company_settings.updated_at(company),
+        data_key=None if key is None else DataKeyOut(**{k: v for k, v in key.items() if k != "status"}),
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from protu import errors
 from protu.emails import normalise as normalise_email  # the one rule (mail keys addresses by it too)
 from protu.identity import rbac, sessions, tokens
-from protu.identity.models import Company, EmailAccount, OneTimeToken, Session, User
+from protu.identity.models import COMPANIES, Company, EmailAccount, OneTimeToken, Session, User
 from protu.logging import get_logger
 from protu.security import signals
 from protu.settings import settings
@@ -160,7 +160,15 @@ def new_company(
 ) -> tuple[Company, User]:
     """The records of a new company and its first owner (not saved: see ``save_member``)."""
     now = int(time.time())
-    company = Company(*Company.key(tenant_id), id=tenant_id, name=company_name, created_at=now, owner_count=1)
+    company = Company(
+        *Company.key(tenant_id),
+        id=tenant_id,
+        name=company_name,
+        created_at=now,
+        owner_count=1,
+        gsi1pk=COMPANIES,  # in the index of every company (models.EveryCompany) from its first write
+        gsi1sk=tenant_id,
+    )
     return company, new_member(company, name, email, rbac.OWNER, password_hash, email_verified=email_verified)
 
 

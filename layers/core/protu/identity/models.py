@@ -20,8 +20,25 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 _DataTable = DataItem
+
+COMPANIES = "COMPANIES"  # gsi1pk of every live company item (``Company.every``)
+
+
+class EveryCompany(GlobalSecondaryIndex):
+    """``gsi1``: every live company under ``COMPANIES`` / ``<company id>``, for what concerns all of them (a
+    maintenance window's notice to every owner) without scanning the table. Sparse: set when the company is
+    created (``accounts.new_company``), removed when its erasure starts (``ops.erasure.start``);
+    ``protu-ops reindex`` adds it to companies created before it existed."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
 
 
 class Company(_DataTable):
@@ -37,6 +54,9 @@ class Company(_DataTable):
     candidate_retention_months = NumberAttribute(default=24)
     settings_version = NumberAttribute(default=1)  # optimistic concurrency of the settings (409 version_conflict)
     settings_updated_at = NumberAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)  # COMPANIES while the company lives (EveryCompany)
+    gsi1sk = UnicodeAttribute(null=True)  # its id
+    every = EveryCompany()
 
     @staticmethod
     def key(tenant_id: str) -> tuple[str, str]:

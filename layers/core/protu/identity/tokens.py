@@ -1,9 +1,11 @@
 """Access tokens (short-lived JWTs naming a session) and opaque single-use tokens.
 
 Access tokens are HS256 JWTs signed with a key from Secrets Manager (``SIGNING_SECRET_ID``: JSON
-``{"kid", "secret", "previous": [{"kid", "secret"}...]}``). The key id travels in the header, so a rotation adds
-a new current key while tokens signed with a previous one still verify until they expire (at most 10 minutes).
-Keys are cached in memory for a few minutes: a warm request makes no Secrets Manager call.
+``{"kid", "secret", "previous": [{"kid", "secret", "until"}...]}``). The key id travels in the header, so a
+rotation (``protu.identity.signing_keys``) adds a new current key while tokens signed with a previous one still
+verify until they expire; a previous key verifies nothing after its ``until`` (epoch seconds). Keys are cached in
+memory for ``KEY_CACHE_SECONDS``: a warm request makes no Secrets Manager call, and a token naming a key this
+process has not seen makes it read the secret again.
 
 Opaque tokens (email links, refresh secrets, the two-factor step) carry 256 bits from ``secrets`` and are stored
 only as their SHA-256: a leaked table reveals no usable token, and high-entropy tokens need no slow hash.
@@ -24,10 +26,11 @@ from protu.settings import settings
 
 ACCESS_TOKEN_SECONDS = 600
 ISSUER, AUDIENCE = "protu", "protu-api"
-_KEY_CACHE_SECONDS = 300
+KEY_CACHE_SECONDS = 300
 
 _lock = threading.Lock()
-_keys: tuple[float, str, dict[str, str]] | None = None  # (loaded at, current kid, {kid: secret})
+# (loaded at, current kid, {kid: secret}, {kid: until} of the previous keys)
+_keys: tuple[float, str, dict[str, str], dict[str, float]] | None = None
 
 
 def new_token() -> tuple[str, str]:
@@ -41,16 +44,39 @@ def token_hash(token: str) -> str:
 
 
 def _signing_keys() -> tuple[str, dict[str, str]]:
+    """The current key id and every key that verifies now (the current one, and previous ones until their end)."""
     global _keys
     with _lock:
-        if _keys is None or time.monotonic() - _keys[0] > _KEY_CACHE_SECONDS:
+        if _keys is None or time.monotonic() - _keys[0] > KEY_CACHE_SECONDS:
             raw = aws.client("secretsmanager").get_secret_value(SecretId=settings().signing_secret_id)["SecretString"]
             value = json.loads(raw)
-            keys = {value["kid"]: value["secret"]}
+            keys, ends = {value["kid"]: value["secret"]}, {}
             for old in value.get("previous", []):
-                keys.setdefault(old["kid"], old["secret"])
-            _keys = (time.monotonic(), value["kid"], keys)
-        return _keys[1], _keys[2]
+                if old["kid"] not in keys:
+                    keys[old["kid"]] = old["secret"]
+                    # A previous key of the first rotations (no "until") verifies one token lifetime from now.
+                    ends[old["kid"]] = float(old.get("until") or time.time() + ACCESS_TOKEN_SECONDS)
+            _keys = (time.monotonic(), value["kid"], keys, ends)
+        now = time.time()
+        current, keys, ends = _keys[1], _keys[2], _keys[3]
+        return current, {kid: key for kid, key in keys.items() if kid == current or ends.get(kid, 0) > now}
+
+
+def can_sign_with(value: dict[str, Any]) -> bool:
+    """True when a secret value's current key signs a token that verifies with it (a rotation's test step)."""
+    # cold start: loaded on first use
+    import jwt
+
+    kid, key = value.get("kid"), value.get("secret")
+    if not isinstance(kid, str) or not kid or not isinstance(key, str) or len(key) < 32:
+        return False
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "rotation-test", "exp": int(time.time()) + 60}
+    token = jwt.encode(claims, key, algorithm="HS256", headers={"kid": kid})
+    try:
+        jwt.decode(token, key, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER)
+    except jwt.PyJWTError:
+        return False
+    return jwt.get_unverified_header(token).get("kid") == kid
 
 
 @caches.register

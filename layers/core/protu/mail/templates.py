@@ -368,6 +368,34 @@ def security_incident_resolved(*, company: object, what: object, reference: obje
     )
 
 
+_INCIDENT_STATUS = {"open": "Open: we are investigating", "contained": "Contained: we are still working on it"}
+
+
+def security_incident_update(*, company: object, what: object, status: object, news: object, reference: object) -> Mail:
+    """The regular update to the owners who were sent an incident's notice, while it is open: its status and what
+    changed since the last update (``news``: the steps done and the security team's notes for customers, one
+    paragraph each), or that it is still being worked on."""
+    if status not in _INCIDENT_STATUS:
+        raise ValueError("unknown incident status")
+    if not isinstance(news, (list, tuple)) or not all(isinstance(item, str) for item in news):
+        raise ValueError("news is a list of texts")
+    changes = [_P(_one_line(item, 1000)) for item in news if item.strip()]
+    if not changes:
+        changes = [_P("Nothing new since our last update: we are still working on it and will write again.")]
+    return _mail(
+        f"Update on the security incident for {_one_line(company, _MAX_SUBJECT_VALUE)} on {PRODUCT}",
+        _P(f"An update on the security incident that concerns {_one_line(company)}: {_one_line(what)}."),
+        _Facts((("Status", _INCIDENT_STATUS[str(status)]), ("Reference", _one_line(reference, 40)))),
+        _P("Since our last message:"),
+        *changes,
+        _P(
+            f"We will keep writing until it is resolved. The Incidents page of {PRODUCT} shows its timeline. "
+            f"Questions: write to {SUPPORT}, quoting the reference above."
+        ),
+        _Button("Open the incident", _link("/incidents")),
+    )
+
+
 def security_report_received(*, reference: object) -> Mail:
     """The acknowledgement to someone who reported a vulnerability (sent at once: the 24-hour promise)."""
     return _mail(
@@ -521,6 +549,32 @@ def audit_stream_failed(*, company: object, host: object, since: object) -> Mail
     )
 
 
+def maintenance_scheduled(*, company: object, start: object, end: object, summary: object) -> Mail:
+    """To every owner, at least 72 hours ahead (protu.ops.maintenance): planned downtime, when and why."""
+    return _mail(
+        f"Planned maintenance of {PRODUCT} on {_when(start)}",
+        _P(
+            f"{PRODUCT} will be unavailable, or partly so, during planned maintenance. We are telling you as the "
+            f"owner of {_one_line(company)}."
+        ),
+        _Facts((("From", _when(start)), ("Until", _when(end)), ("What", _one_line(summary, 300)))),
+        _P(f"The status page of {PRODUCT} lists planned maintenance, and signed-in pages show it until it ends."),
+        _Button("Open the status page", _link("/")),
+    )
+
+
+def maintenance_cancelled(*, company: object, start: object, end: object, summary: object) -> Mail:
+    """To the owners who were told of a maintenance window: it will not happen."""
+    return _mail(
+        f"Planned maintenance of {PRODUCT} on {_when(start)} is cancelled",
+        _P(
+            f"The maintenance we told you about, as the owner of {_one_line(company)}, is cancelled: {PRODUCT} stays "
+            "available then."
+        ),
+        _Facts((("Was planned from", _when(start)), ("Until", _when(end)), ("What", _one_line(summary, 300)))),
+    )
+
+
 TEMPLATES: dict[str, Callable[..., Mail]] = {
     fn.__name__: fn
     for fn in (
@@ -539,6 +593,7 @@ TEMPLATES: dict[str, Callable[..., Mail]] = {
         payment_failed,
         security_incident,
         security_incident_resolved,
+        security_incident_update,
         security_report_received,
         security_report_status,
         invitation_account_exists,
@@ -546,6 +601,8 @@ TEMPLATES: dict[str, Callable[..., Mail]] = {
         audit_stream_added,
         audit_stream_removed,
         audit_stream_failed,
+        maintenance_scheduled,
+        maintenance_cancelled,
     )
 }
 

@@ -5,7 +5,8 @@ One run is one UTC day (``run_id`` ``yyyy-mm-dd``), written under ``backups/<run
 
     backups/<run_id>/<table>/<company>.jsonl   the company's items of that table, one DynamoDB-JSON item a line,
                                                sorted by key (items of no company: ``_unscoped``)
-    backups/<run_id>/manifest.json             per table and company: item count and SHA-256 of the file
+    backups/<run_id>/manifest.json             per table and company: item count and SHA-256 of the file; per
+                                               table its keys and indexes (``schemas``)
 
 The key table is never exported: a company's (or a person's) key destroyed on erasure leaves their sealed fields in
 every export unreadable (crypto-shredding). Items hold the sealed fields as written, never in clear.
@@ -84,7 +85,8 @@ def _run(*, now: float | None, deadline: float | None, progress: Any) -> dict[st
             log.warning("backup stopped at its deadline", extra={"run_id": rid})
             return summary
         summary["tables"][short] = exported
-    manifest = {"run_id": rid, "created_at": int(time.time()), "tables": summary["tables"]}
+    schemas = {short: schema(table) for short, table in tables().items()}
+    manifest = {"run_id": rid, "created_at": int(time.time()), "tables": summary["tables"], "schemas": schemas}
     _put(f"{PREFIX}/{rid}/manifest.json", json.dumps(manifest, sort_keys=True, indent=1).encode())
     summary["deleted_backups"] = delete_old(now=now)
     summary["complete"] = True
@@ -92,6 +94,17 @@ def _run(*, now: float | None, deadline: float | None, progress: Any) -> dict[st
     summary["seconds"] = round(time.monotonic() - started, 3)
     log.info("backup done", extra={k: v for k, v in summary.items() if k != "tables"})
     return summary
+
+
+def schema(table: str) -> dict[str, Any]:
+    """What recreating ``table`` elsewhere needs: its keys and indexes, kept in the manifest, so that a restore in
+    another region (``protu.ops.dr_drill``) reads nothing of this one."""
+    found = aws.client("dynamodb").describe_table(TableName=table)["Table"]
+    indexes = [
+        {"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]}
+        for i in found.get("GlobalSecondaryIndexes", [])
+    ]
+    return {"KeySchema": found["KeySchema"], "AttributeDefinitions": found["AttributeDefinitions"], "indexes": indexes}
 
 
 def _dynamodb_backup(table: str, rid: str) -> str:

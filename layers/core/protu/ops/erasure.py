@@ -95,6 +95,7 @@ def start(tenant_id: str, *, actor: str, source_ip: str = "", request: bool = Tr
     without it when the caller purges at once (``request=False``)."""
 
     # cold start: loaded on first use
+    from protu.identity.models import Company
     from protu.store.items import DataItem
     from protu.store.tx import Transaction
 
@@ -109,6 +110,12 @@ def start(tenant_id: str, *, actor: str, source_ip: str = "", request: bool = Tr
     with Transaction(tenant_id, actor=actor, source_ip=source_ip or None) as tx:
         if request:
             tx.save(item)
+        # out of the index of every company at once: nothing addressed to all companies reaches it any more
+        tx.update(
+            Company(*Company.key(tenant_id)),
+            [Company.gsi1pk.remove(), Company.gsi1sk.remove()],
+            condition=Company.pk.exists(),  # never an item of a company already purged
+        )
         tx.audit("company.erasure_started", f"company:{tenant_id}", details={"erasure_id": erasure_id})
     return erasure_id
 

@@ -21,6 +21,7 @@ import json
 import secrets
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from protu import aws
@@ -72,21 +73,7 @@ def _check_table(rid: str, short: str, companies: dict[str, dict], problems: lis
         BillingMode="PAY_PER_REQUEST",
     )
     try:
-        restored = 0
-        for company, expected in companies.items():
-            body = backup.read(f"{backup.PREFIX}/{rid}/{short}/{company}.jsonl")
-            items = [backup.decode(line) for line in body.splitlines() if line.strip()]
-            if len(items) != expected["items"] or hashlib.sha256(body).hexdigest() != expected["sha256"]:
-                problems.append(f"{short}/{company}: the export does not match its manifest")
-                continue
-            for start in range(0, len(items), 25):
-                batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-                pending = {scratch: batch}
-                while pending:
-                    pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-            restored += len(items)
-            if progress is not None:
-                progress(len(items))
+        restored = load(scratch, rid, short, companies, problems, progress)
         read_back: dict[str, list[dict]] = defaultdict(list)
         for page in backup.pages(scratch):
             for item in page:
@@ -100,8 +87,44 @@ def _check_table(rid: str, short: str, companies: dict[str, dict], problems: lis
         client.delete_table(TableName=scratch)
 
 
+def load(table: str, rid: str, short: str, companies: dict[str, dict], problems: list[str], progress: Any) -> int:
+    """Write each company's export of ``short`` (run ``rid``) into ``table``, after checking it against its
+    manifest entry (count and SHA-256; a mismatch is a problem, not written). Answers the items written."""
+    client = aws.client("dynamodb")
+    restored = 0
+    for company, expected in companies.items():
+        body = backup.read(f"{backup.PREFIX}/{rid}/{short}/{company}.jsonl")
+        items = [backup.decode(line) for line in body.splitlines() if line.strip()]
+        if len(items) != expected["items"] or hashlib.sha256(body).hexdigest() != expected["sha256"]:
+            problems.append(f"{short}/{company}: the export does not match its manifest")
+            continue
+        for start in range(0, len(items), 25):
+            batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+            pending = {table: batch}
+            while pending:
+                pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        restored += len(items)
+        if progress is not None:
+            progress(len(items))
+    return restored
+
+
 def _decrypt_sample(rid: str, manifest: dict, sample: int, problems: list[str]) -> dict[str, int]:
     """Open up to ``sample`` sealed records of the data export with the live keys."""
+
+    def exported():
+        for company in manifest["tables"].get("data", {}):
+            if company != backup.UNSCOPED:
+                body = backup.read(f"{backup.PREFIX}/{rid}/data/{company}.jsonl")
+                yield from ((company, backup.decode(line)) for line in body.splitlines())
+
+    return open_sample(exported(), sample, problems)
+
+
+def open_sample(items: Iterable[tuple[str, dict]], sample: int, problems: list[str]) -> dict[str, int]:
+    """Open the sealed fields of up to ``sample`` records among ``items`` (``(company, DynamoDB item)``) with the
+    keys the settings name, as the directory service opens them: counts of opened, shredded (the company or person
+    was erased: ``KeyDestroyed``, the expected outcome) and failed ones (each also a problem)."""
     # cold start: loaded on first use
     from protu import crypto, errors
     from protu.directory import service
@@ -109,29 +132,24 @@ def _decrypt_sample(rid: str, manifest: dict, sample: int, problems: list[str]) 
 
     by_prefix = {kind.prefix: kind for kind in KINDS.values() if kind.sensitive}
     counts = {"opened": 0, "shredded": 0, "failed": 0}
-    for company in manifest["tables"].get("data", {}):
-        if company == backup.UNSCOPED or sum(counts.values()) >= sample:
+    for company, item in items:
+        kind = by_prefix.get(item.get("kind", {}).get("S", ""))
+        if kind is None or "sealed" not in item:
             continue
-        body = backup.read(f"{backup.PREFIX}/{rid}/data/{company}.jsonl")
-        for line in body.splitlines():
-            item = backup.decode(line)
-            kind = by_prefix.get(item.get("kind", {}).get("S", ""))
-            if kind is None or "sealed" not in item:
-                continue
-            try:
-                data = {k: next(iter(v.values())) for k, v in item.get("data", {}).get("M", {}).items()}
-                subject = service.subject_of(kind, item["id"]["S"], data)
-                crypto.decrypt_fields(
-                    company, kind.entity, item["id"]["S"], item["sealed"]["B"], kind.sensitive, subject=subject
-                )
-                counts["opened"] += 1
-            except errors.KeyDestroyed:
-                counts["shredded"] += 1
-            except errors.DecryptionFailed:
-                counts["failed"] += 1
-                problems.append(f"data/{company}: a sealed record of the backup does not decrypt")
-            if sum(counts.values()) >= sample:
-                break
+        try:
+            data = {k: next(iter(v.values())) for k, v in item.get("data", {}).get("M", {}).items()}
+            subject = service.subject_of(kind, item["id"]["S"], data)
+            crypto.decrypt_fields(
+                company, kind.entity, item["id"]["S"], item["sealed"]["B"], kind.sensitive, subject=subject
+            )
+            counts["opened"] += 1
+        except errors.KeyDestroyed:
+            counts["shredded"] += 1
+        except errors.DecryptionFailed:
+            counts["failed"] += 1
+            problems.append(f"data/{company}: a sealed record of the backup does not decrypt")
+        if sum(counts.values()) >= sample:
+            break
     return counts
 
 

@@ -46,6 +46,7 @@ def kind_of(pk: str) -> str:
         ("EMAIL#", "sign_in_index"),
         ("INVITED#", "invitation_index"),
         ("NOINVITE#", "invitation_refusals"),
+        ("MAINTENANCE#", "maintenance_notices"),
     ):
         if pk.startswith(prefix):
             return kind

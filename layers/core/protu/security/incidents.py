@@ -39,6 +39,7 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
+from protu import errors
 from protu.logging import get_logger
 from protu.security import access
 from protu.store import dynamo
@@ -182,7 +183,14 @@ class Incident(DataItem):
     execution_arn = UnicodeAttribute(null=True)
     waiting_step = UnicodeAttribute(null=True)
     task_token = UnicodeAttribute(null=True)  # the operator's step waiting (remediate, review)
-    notes = JSONAttribute(default=dict)  # step -> the operator's notes
+    notes = JSONAttribute(default=dict)  # step -> the operator's notes (internal: never shown to customers)
+    customer_notes = JSONAttribute(default=list)  # [{"at", "text"}]: for customers (``add_customer_note``)
+    updates_sent = NumberAttribute(default=0)  # the regular updates sent (the last period done, ``send_update``)
+    last_update_at = NumberAttribute(null=True)
+    customer_notes_sent = NumberAttribute(default=0)  # the customer notes an update carried already (a cursor)
+    update_period = NumberAttribute(null=True)  # the update being sent, what it says, the companies sent it already
+    update_news = JSONAttribute(null=True)
+    update_companies = UnicodeSetAttribute(default=set)
     failures = JSONAttribute(default=list)  # [{"step", "error"}]: steps that failed after their retries
     gsi1pk = UnicodeAttribute(default=INDEX)
     gsi1sk = UnicodeAttribute()
@@ -218,6 +226,9 @@ class Incident(DataItem):
             "timeline": list(self.timeline or []),
             "waiting_step": self.waiting_step,
             "notes": dict(self.notes or {}),
+            "customer_notes": list(self.customer_notes or []),
+            "updates_sent": int(self.updates_sent or 0),
+            "last_update_at": _int(self.last_update_at),
             "failures": list(self.failures or []),
             "targets": targets(self),
             "execution_arn": self.execution_arn,
@@ -430,6 +441,51 @@ def acknowledge(incident_id: str, *, now: float | None = None) -> Incident:
         return incident
     at = int(time.time() if now is None else now)
     return record(incident_id, "acknowledged", "An operator is investigating.", now=at, acknowledged_at=at)
+
+
+MAX_CUSTOMER_NOTE = 1000  # characters of one note for customers
+MAX_CUSTOMER_NOTES = 100  # notes for customers on one incident
+
+
+def customer_text(text: str | None) -> str:
+    """A note for customers as it will be sent: trimmed, 1 to ``MAX_CUSTOMER_NOTE`` printable characters (line
+    breaks allowed, other control characters not)."""
+    text = (text or "").strip()
+    if not text:
+        raise errors.ValidationFailed("Write the note for customers.", details={"field": "for_customers"})
+    if len(text) > MAX_CUSTOMER_NOTE:
+        raise errors.ValidationFailed(
+            f"A note for customers is at most {MAX_CUSTOMER_NOTE} characters long.",
+            details={"field": "for_customers"},
+        )
+    if not all(char.isprintable() or char == "\n" for char in text):
+        raise errors.ValidationFailed(
+            "A note for customers cannot contain control characters.", details={"field": "for_customers"}
+        )
+    return text
+
+
+def add_customer_note(incident_id: str, text: str | None, *, now: float | None = None) -> Incident:
+    """An operator's note for customers: the Incidents page of every company concerned shows it, and the next
+    regular update (``response.send_update``) sends it to the owners who were sent the notice. Unlike the
+    operators' own ``notes``, it reaches every company the incident concerns: written for all of them.
+    ``ValidationFailed`` for a bad text, ``NotFound`` for no such incident, ``Conflict`` (``incident_resolved``)
+    once it is resolved (the closing update was the last message)."""
+    text = customer_text(text)
+    try:
+        incident = load(incident_id)
+    except Incident.DoesNotExist:
+        raise errors.NotFound(f"No incident {incident_id}.", code="incident_not_found") from None
+    if incident.status == "resolved":
+        raise errors.Conflict("The incident is resolved: its closing update was sent.", code="incident_resolved")
+    notes = list(incident.customer_notes or [])
+    if len(notes) >= MAX_CUSTOMER_NOTES:
+        raise errors.Conflict(
+            f"An incident keeps at most {MAX_CUSTOMER_NOTES} notes for customers.", code="too_many_notes"
+        )
+    at = int(time.time() if now is None else now)
+    notes.append({"at": at, "text": text})
+    return record(incident_id, "customer_note", "A note for customers was added.", now=at, customer_notes=notes)
 
 
 def close(incident_id: str, *, now: float | None = None) -> Incident:

@@ -13,6 +13,10 @@ handlers in ``functions/incidents/incidents.py`` only parse the task's input and
   since shortly before detection.
 * ``notify``: the owners of each company concerned get the notice (what happened, what data, what is being done,
   a contact and the reference); the company's Incidents page shows it. Within 72 hours of detection.
+* ``send_update``: while the incident is open, at every ``update_interval_seconds`` (the workflow's loop; 24 hours
+  unless the execution's input says otherwise), the owners who were sent the notice get an update: what was done and
+  the operators' notes for customers since the last one (``note_for_customers``), or word that it is still being
+  worked on. Once per period; it ends the loop once the incident is resolved (the closing update is the last mail).
 * ``check_notice`` / ``escalate``: at the 72-hour deadline, an incident that should have been notified and was
   not is escalated to on-call.
 * ``alert``: the on-call topic (SNS) for Critical and High, for failures and escalations.
@@ -55,6 +59,7 @@ def workflow_input(incident: Incident) -> dict[str, Any]:
         "severity": incident.severity,
         "rule": incident.rule,
         "notify_deadline": _iso(int(incident.notify_by)),
+        "update_interval_seconds": settings().incident_update_seconds,
     }
 
 
@@ -250,6 +255,93 @@ def notify(incident_id: str, now: float | None = None) -> dict[str, Any]:
     return {"owners_notified": sent}
 
 
+def send_update(incident_id: str, period: int, now: float | None = None) -> dict[str, Any]:
+    """The regular update number ``period`` to the owners of the companies that were sent the notice: the steps
+    done and the notes for customers added since the last update, the status, or that it is still being worked on.
+    Answers ``{"open", "period"}``: whether the loop goes on (not once the incident is resolved: the closing update
+    stays the last message) and the period of the next update.
+
+    Idempotent per period: a company is marked once its owners were sent this period's update, and the period once
+    every company was (``updates_sent``), so a redelivered task sends nothing twice. Raises when mail cannot be
+    sent (the workflow retries the companies not yet sent, records the failure and waits for the next period)."""
+    # cold start: loaded on first use
+    from protu import mail
+
+    now = time.time() if now is None else now
+    incident = incidents.load(incident_id)
+    if incident.status == "resolved":
+        return {"open": False, "period": period}
+    if period <= int(incident.updates_sent or 0):  # sent already (a redelivery, or a re-run catching up)
+        return {"open": True, "period": period + 1}
+    if not incident.notified_companies:  # no notice went out: nobody to update yet
+        return {"open": True, "period": period}
+    done = set(incident.update_companies or ())  # the companies sent this period's update already
+    if incident.update_period != period:  # this period starts: what it says is fixed now, for every company
+        news, notes = _news(incident)
+        incident = incidents.record(
+            incident_id,
+            "update_started",
+            f"Update {period} to the owners told.",
+            now=now,
+            update_period=period,
+            update_news=news,
+            update_companies=None,
+            customer_notes_sent=notes,
+        )
+        done = set()
+    news = list(incident.update_news or [])
+    sent = 0
+    for company in sorted(set(incident.notified_companies) - done):
+        if incidents.load(incident_id).status == "resolved":  # closed meanwhile: its closing update is the last
+            return {"open": False, "period": period}
+        found = _owners(company)
+        if found is not None:
+            name, emails = found
+            for email in emails:
+                mail.send(
+                    "security_incident_update",
+                    email,
+                    company=name,
+                    what=incident.title,
+                    status=incident.status,
+                    news=news,
+                    reference=incident.id,
+                )
+                sent += 1
+        incident.update(actions=[Incident.update_companies.add({company})])
+    incidents.record(
+        incident_id,
+        "update_sent",
+        f"Update {period} sent to {sent} owner(s).",
+        updates_sent=period,
+        last_update_at=int(now),
+    )
+    for company in incident.companies or ():
+        sync_company_view(company, incident_id)
+    return {"open": True, "period": period + 1}
+
+
+def _news(incident: Incident) -> tuple[list[str], int]:
+    """What changed since the last update (or the notice), in the owners' words: the steps done since its mark on
+    the timeline, then the notes for customers no update carried yet (never the operators' own notes). Answers
+    them and how many notes for customers are carried now."""
+    timeline = list(incident.timeline or [])
+    marks = [n for n, entry in enumerate(timeline) if entry.get("step") in ("update_started", "notified")]
+    after = timeline[marks[-1] + 1 :] if marks else timeline
+    steps = [OWNER_STEPS[e["step"]] for e in after if e.get("step") in OWNER_STEPS and e["step"] != "update_sent"]
+    notes = [note["text"] for note in incident.customer_notes or []]
+    return list(dict.fromkeys(steps)) + notes[int(incident.customer_notes_sent or 0) :], len(notes)
+
+
+def note_for_customers(incident_id: str, text: str | None) -> dict[str, Any]:
+    """An operator's note for customers (``incidents.add_customer_note``): on the Incidents page of every company
+    concerned at once, and in the next regular update."""
+    incident = incidents.add_customer_note(incident_id, text)
+    for company in incident.companies or ():
+        sync_company_view(company, incident_id)
+    return {"customer_notes": len(incident.customer_notes or [])}
+
+
 def _owners(company: str) -> tuple[str, list[str]] | None:
     """The company's name and its active owners' emails; None when the company is gone."""
     # cold start: loaded on first use
@@ -404,6 +496,9 @@ def sync_company_view(company: str, incident_id: str) -> None:
         )
     }
     view["timeline"] = _owners_timeline(document["timeline"])
+    view["notes"] = document["customer_notes"]  # the operators' notes for customers (their own stay internal)
+    view["updates_sent"] = document["updates_sent"]
+    view["last_update_at"] = document["last_update_at"]
     view["affected"] = (incident.scope or {}).get(company, {})
     with scope.acting_for(company):
         incidents.CompanyIncident(
@@ -423,6 +518,7 @@ OWNER_STEPS = {
     "notified": "We sent the notice to your company's owners.",
     "remediate_done": "We remediated the cause.",
     "review_done": "We reviewed the incident and how we handled it.",
+    "update_sent": "We sent your company's owners an update.",
     "resolved": "The incident is resolved.",
 }
 

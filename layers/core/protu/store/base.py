@@ -12,7 +12,8 @@ _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 #: about no company, provider indexes (a Stripe customer's or a Mailgun message's company, webhook replay markers),
 #: the email suppression list and security reports from outside (``REPORT#``, anonymous intake: no company), and the
 #: invitation indexes by address (``INVITED#``: pending invitations, found before a company is known, like
-#: ``EMAIL#``; ``NOINVITE#``: addresses that refuse invitations). They hold no company data, so the functions' own
+#: ``EMAIL#``; ``NOINVITE#``: addresses that refuse invitations), and maintenance windows (``MAINTENANCE#``:
+#: announced to everyone, written by operators only). They hold no company data, so the functions' own
 #: roles and TenantDataRole reach them (template.yaml lists the same, as ``<prefix>*``); every other key begins with
 #: ``T#<tenant>`` (``tenant_pk``).
 UNSCOPED_PREFIXES = (
@@ -27,6 +28,7 @@ UNSCOPED_PREFIXES = (
     "REPORT#",
     "INVITED#",
     "NOINVITE#",
+    "MAINTENANCE#",
 )
 
 
