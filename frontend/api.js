@@ -14,7 +14,8 @@
 // /api/auth/* endpoints) answers 401 "token_expired", the client refreshes once (POST /api/auth/refresh, shared
 // by concurrent callers and serialised across tabs) and retries the call. When the session is gone for good
 // (any other 401, or the refresh fails with 401) the token is cleared and `authEvents` emits "ended"; session.js
-// turns that into a trip to /signin. A successful refresh emits "refreshed" with the server's answer.
+// turns that into a trip to /signin. A successful refresh emits "refreshed" with the server's answer. Every answer
+// of a signed-in call says how long the session may sit unused (X-Session-Idle-Seconds): "idle" carries it (idle.js).
 
 let token = null;
 
@@ -29,7 +30,8 @@ export const accessToken = {
   },
 };
 
-// "refreshed" (detail: {access_token, expires_in, user}) and "ended" (detail: the ApiError that ended it).
+// "refreshed" (detail: {access_token, expires_in, user}), "ended" (detail: the ApiError that ended it) and "idle"
+// (detail: the seconds the session may now sit unused before the server ends it).
 export const authEvents = new EventTarget();
 
 export class ApiError extends Error {
@@ -115,6 +117,8 @@ async function send(method, url, { body, signal, headers = {} } = {}) {
     if (error.name === "AbortError") throw error;
     throw new ApiError(0, "network_error", "Could not reach Protu. Check your connection and try again.");
   }
+  const idle = Number(response.headers.get("X-Session-Idle-Seconds") ?? NaN);
+  if (Number.isFinite(idle) && idle >= 0) authEvents.dispatchEvent(new CustomEvent("idle", { detail: idle }));
   if (response.status === 204) return null;
 
   const data = await readJson(response);

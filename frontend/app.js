@@ -2,6 +2,7 @@
 // pages/. `guard: requireSignIn` protects a page (-> /signin?next=<page>); `guestOnly` sends signed-in users on.
 
 import { mountHeader } from "./header.js";
+import { mountIdleWatch } from "./idle.js";
 import { mountNotices } from "./notices.js";
 import { createRouter } from "./router.js";
 import { guestOnly, requireSignIn, session } from "./session.js";
@@ -63,6 +64,17 @@ session.onEnded((error) => {
   session.setFlash(error.message || "Your session ended. Sign in again.", "error");
   const here = window.location.pathname + window.location.search;
   router.navigate(`/signin?next=${encodeURIComponent(here)}`, { replace: true });
+});
+
+// A minute's warning before the idle sign-out; at the end, the page's data leaves the screen (idle.js).
+mountIdleWatch({
+  outlet: document.getElementById("app"),
+  resume: () => router.navigate(window.location.pathname + window.location.search, { replace: true }),
+  signOut: async () => {
+    await session.signOut();
+    session.setFlash("You are signed out.");
+    await router.navigate("/signin");
+  },
 });
 
 // Notices only on the signed-in pages: a public page (status, sign-in) must not be where a session's end is found.

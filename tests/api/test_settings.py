@@ -381,6 +381,26 @@ def test_invitations_go_only_to_the_allowed_domains_and_an_empty_list_allows_any
     assert anywhere.status == 201, anywhere.body
 
 
+def idle_left(reply) -> int:
+    return int(reply.header("X-Session-Idle-Seconds"))
+
+
+def test_every_signed_in_answer_says_how_long_the_session_may_sit_unused(api, module_mailgun):
+    owner = sign_up(api, module_mailgun)
+    assert 1790 <= idle_left(owner.browser.get("/api/me")) <= 1800  # the 30 minutes a session starts with
+    assert api.get("/api/health").header("X-Session-Idle-Seconds") is None  # public answers say nothing
+
+    # Unused for 10 minutes: the answer that ends the pause counts as activity, so the full time is left again.
+    idle_for(owner.browser, 10 * 60)
+    assert 1790 <= idle_left(owner.browser.get("/api/me")) <= 1800
+    # A company's shorter timeout is what counts; a refused request (403) still says it.
+    assert patch(owner, {"version": 1, "session_idle_minutes": 5}).status == 200
+    assert 290 <= idle_left(owner.browser.get("/api/settings")) <= 300
+    admin = invite(owner, module_mailgun)
+    refused = admin.browser.get("/api/settings")
+    assert refused.status == 403 and 0 < idle_left(refused) <= 300
+
+
 def test_a_shorter_idle_timeout_ends_idle_sessions_at_their_next_request(api, module_mailgun):
     owner = sign_up(api, module_mailgun)
     laptop = Browser(api, user_agent=FIREFOX, ip="198.51.100.31")

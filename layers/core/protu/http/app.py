@@ -173,3 +173,4 @@ class ProtuApp(Chalice):
             headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
             headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
             headers["Access-Control-Max-Age"] = "600"
+            headers["Access-Control-Expose-Headers"] = "X-Session-Idle-Seconds"  # frontend/idle.js reads it

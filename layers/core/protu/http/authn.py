@@ -7,7 +7,8 @@ company's current one when that is shorter than the session's own); only then is
 not set it up may call only ``self`` routes (their account, two-factor setup, sessions), anything else is 403
 ``mfa_setup_required``. Both company settings come from ``company_settings.policy`` (consistent reads, kept at
 most 30 s per process). A token replayed from another client fingerprint signs the session out at once, emails
-the user and raises a security signal.
+the user and raises a security signal. Every authorised answer carries ``X-Session-Idle-Seconds``: how long the
+session may now sit unused before it ends (the SPA warns a minute before).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from protu.identity.accounts import sign_out_suspicious
 from protu.logging import bind
 from protu.principal import Principal
 from protu.store import scope
+
+IDLE_HEADER = "X-Session-Idle-Seconds"
 
 
 def bearer(call: Call) -> str:
@@ -43,7 +46,9 @@ def authorize(call: Call, endpoint: Endpoint) -> Principal:
     if session.fingerprint != sessions.fingerprint(call.user_agent, call.source_ip):
         sign_out_suspicious(session, reason="session.fingerprint_changed", source_ip=call.source_ip)
         raise sessions.ended_error("revoked")
-    sessions.touch(session, now)
+    seen = sessions.touch(session, now)
+    # The SPA warns a minute before the idle sign-out (frontend/idle.js): the seconds left, from the server's clock.
+    call.response_headers[IDLE_HEADER] = str(sessions.idle_left(session, seen, now))
     scope.bind(session.tenant_id)  # already bound by the session's key; said here so nobody has to know that
     bind(tenant=session.tenant_id, user=session.user_id)
     if not rbac.allows(session.role, endpoint.permission):

@@ -179,11 +179,15 @@ def install(app: Any, *routers: Router, authorize: Callable[[Call, Endpoint], An
 
 def _view(app: Any, ep: Endpoint, authorize: Callable[[Call, Endpoint], Any] | None) -> Callable[..., Response]:
     def view(**params: str) -> Response:
+        authorised: dict[str, str] = {}  # what the authorizer said (the session's idle time) goes on errors too
         try:
             request = app.current_request
             call = _call(request, params)
             if ep.permission != PUBLIC:
-                call.principal = authorize(call, ep)  # type: ignore[misc]
+                try:
+                    call.principal = authorize(call, ep)  # type: ignore[misc]
+                finally:
+                    authorised = dict(call.response_headers)
             call.query = _decode_query(request, ep.query)
             call.body = _decode_body(request, ep.body)
             actor = call.principal.user_id if call.principal is not None else "anonymous"
@@ -200,9 +204,9 @@ def _view(app: Any, ep: Endpoint, authorize: Callable[[Call, Endpoint], Any] | N
                 headers={"Content-Type": "application/json", **call.response_headers},
             )
         except errors.ProtuError as error:
-            return _error(error)
+            return _error(error, authorised)
         except Exception as error:  # noqa: BLE001 - last line of defence: a JSON error, never a stack trace
-            return _error(unexpected(error))
+            return _error(unexpected(error), authorised)
 
     view.__name__ = f"{ep.method.lower()}_{ep.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}"
     return view
@@ -220,8 +224,8 @@ def unexpected(error: Exception) -> errors.ProtuError:
     return internal
 
 
-def _error(error: errors.ProtuError) -> Response:
-    headers = {"Content-Type": "application/json", **error.headers}
+def _error(error: errors.ProtuError, extra: dict[str, str] | None = None) -> Response:
+    headers = {"Content-Type": "application/json", **(extra or {}), **error.headers}
     return Response(body=msgspec.json.encode(error.to_body()).decode(), status_code=error.status, headers=headers)
 
 

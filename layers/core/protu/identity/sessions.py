@@ -156,15 +156,22 @@ def ended_error(why: str) -> errors.Unauthorized:
     return errors.Unauthorized(message, code=code)
 
 
-def touch(session: Session, now: float | None = None) -> None:
-    """Record activity, at most once a minute; never revives a revoked session."""
+def touch(session: Session, now: float | None = None) -> int:
+    """Record activity, at most once a minute; never revives a revoked session. Answers the last activity on
+    record afterwards (what the idle timeout counts from)."""
     now = int(now or time.time())
     if now - session.last_seen_at < TOUCH_EVERY_SECONDS:
-        return
+        return int(session.last_seen_at)
     try:
         session.update(actions=[Session.last_seen_at.set(now)], condition=Session.revoked_at.does_not_exist())
     except Exception:  # noqa: BLE001 - revoked meanwhile: the next request finds out; activity is best effort
-        return
+        return int(session.last_seen_at)
+    return now
+
+
+def idle_left(session: Session, last_seen: int, now: float | None = None) -> int:
+    """Seconds until the session ends for inactivity unless it is used again (never below 0)."""
+    return max(0, int(last_seen + idle_seconds(session) - (now or time.time())))
 
 
 def revoke_actions(reason: str, now: float | None = None) -> list:
