@@ -184,6 +184,7 @@ class LocalServer:
             self._stripe = StripeStandIn(
                 checkout_base=f"{self.url}/_local/stripe/checkout",
                 portal_base=f"{self.url}/_local/stripe/portal",
+                invoice_base=f"{self.url}/_local/stripe/invoice",
                 webhook_secret=ensure_local_keys()["webhook_secret"],
                 deliver=deliver,
             )
@@ -308,10 +309,20 @@ class _Handler(BaseHTTPRequestHandler):
 
         stripe = self.server_app.stripe
         if path.startswith("/v1/"):
-            status, document = stripe.answer(self.command, path, body.decode("utf-8", "replace"), dict(self.headers))
+            query = urlsplit(self.path).query  # a GET's parameters (the invoices of a customer)
+            where = path + (f"?{query}" if query else "")
+            status, document = stripe.answer(self.command, where, body.decode("utf-8", "replace"), dict(self.headers))
             self._send(status, {"Content-Type": "application/json"}, json.dumps(document).encode())
             return
         kind, _, session_id = path.strip("/").partition("/")
+        if kind == "invoice" and self.command == "GET":
+            invoice = stripe.invoices.get(session_id.removesuffix("/pdf"))
+            if invoice is None:
+                self._json(404, {"error": {"code": "not_found", "message": "No such invoice."}})
+            else:
+                page = stripe_local.invoice_page(invoice).encode()
+                self._send(200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}, page)
+            return
         session = stripe.sessions.get(session_id)
         if kind not in ("checkout", "portal") or session is None:
             self._json(404, {"error": {"code": "not_found", "message": "No such Stripe session."}})

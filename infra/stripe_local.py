@@ -9,7 +9,11 @@ What it answers, as Stripe does (form-encoded requests, JSON objects with ``id``
 
 * ``POST /v1/customers`` → a ``customer``;
 * ``POST /v1/checkout/sessions`` → a ``checkout.session`` whose ``url`` is the local checkout page;
-* ``POST /v1/billing_portal/sessions`` → a ``billing_portal.session`` whose ``url`` is the local portal page.
+* ``POST /v1/billing_portal/sessions`` → a ``billing_portal.session`` whose ``url`` is the local portal page;
+* ``GET /v1/prices/<id>`` → the ``price`` of a plan (``prices``: what the Stripe dashboard would say: 49 and 199
+  euros a month for the configured Team and Business prices);
+* ``GET /v1/invoices?customer=...&limit=...`` → the customer's invoices, newest first (one per payment made
+  through ``pay``), each with a ``hosted_invoice_url`` (the local invoice page) and an ``invoice_pdf``.
 A request repeating an ``Idempotency-Key`` gets the first answer again (Stripe's rule). ``fail(...)`` makes the
 next requests fail (a status, or an exception such as a timeout) before it answers normally again; ``requests``
 keeps every request it received.
@@ -29,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from protu import caches
+from protu.settings import settings
 
 API_VERSION = "2026-10-28.endive"
 
@@ -71,6 +76,7 @@ class StripeStandIn:
 
     checkout_base: str = "https://checkout.stripe.test"
     portal_base: str = "https://billing.stripe.test"
+    invoice_base: str = "https://invoice.stripe.test"
     webhook_secret: str = field(default_factory=lambda: "whsec_" + secrets.token_hex(16))
     deliver: Callable[[bytes, str], Any] | None = None  # sends a signed event to the webhook endpoint
     requests: list[Request] = field(default_factory=list)
@@ -78,6 +84,8 @@ class StripeStandIn:
     customers: dict[str, dict] = field(default_factory=dict)
     sessions: dict[str, dict] = field(default_factory=dict)
     subscriptions: dict[str, dict] = field(default_factory=dict)
+    invoices: dict[str, dict] = field(default_factory=dict)
+    prices: dict[str, dict] = field(default_factory=lambda: _dashboard_prices())
     # events of API calls, sent by ``send_pending`` (not while answering: Stripe sends them after its answer)
     pending_events: list[tuple[str, dict]] = field(default_factory=list)
     _failures: list = field(default_factory=list)
@@ -91,7 +99,8 @@ class StripeStandIn:
 
     def answer(self, method: str, path: str, body: str, headers: dict[str, str]) -> tuple[int, dict]:
         """Stripe's answer to one API request: (status, JSON body)."""
-        form = dict(parse_qsl(body or "", keep_blank_values=True))
+        path, _, query = path.partition("?")  # a GET's parameters are in its query string
+        form = dict(parse_qsl(query, keep_blank_values=True)) | dict(parse_qsl(body or "", keep_blank_values=True))
         headers = {k.lower(): v for k, v in headers.items()}
         with self._lock:
             self.requests.append(Request(method, path, form, headers))
@@ -155,6 +164,18 @@ class StripeStandIn:
             }
             self.sessions[session_id] = session
             return 200, session
+        if method == "GET" and path.startswith("/v1/prices/"):
+            price = self.prices.get(path.removeprefix("/v1/prices/"))
+            if price is None:
+                return 404, {
+                    "error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such price"}
+                }
+            return 200, price
+        if method == "GET" and path == "/v1/invoices":
+            found = [i for i in self.invoices.values() if i["customer"] == form.get("customer")]
+            found.sort(key=lambda invoice: invoice["created"], reverse=True)
+            limit = int(form.get("limit") or 10)
+            return 200, {"object": "list", "url": "/v1/invoices", "has_more": len(found) > limit, "data": found[:limit]}
         if method == "DELETE" and path.startswith("/v1/customers/"):
             return self._delete_customer(path.rsplit("/", 1)[1])
         return 404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL ({path})"}}
@@ -189,12 +210,32 @@ class StripeStandIn:
         }
         self.subscriptions[subscription["id"]] = subscription
         session.update(status="complete", subscription=subscription["id"])
-        invoice = {"id": f"in_{secrets.token_hex(7)}", "object": "invoice", "customer": session["customer"]}
+        invoice = self._invoice(session["customer"], session["price"], now)
         return [
             self.send("checkout.session.completed", dict(session), created=now),
             self.send("customer.subscription.created", dict(subscription), created=now),
             self.send("invoice.paid", invoice, created=now),
         ]
+
+    def _invoice(self, customer_id: str, price_id: str | None, now: int) -> dict[str, Any]:
+        """The paid invoice of a payment, as Stripe keeps it (and shows it on its hosted page)."""
+        price = self.prices.get(price_id or "", {"unit_amount": 0, "currency": "eur"})
+        invoice_id = f"in_{secrets.token_hex(7)}"
+        invoice = {
+            "id": invoice_id,
+            "object": "invoice",
+            "customer": customer_id,
+            "number": f"PROTU-{len(self.invoices) + 1:04d}",
+            "created": now,
+            "status": "paid",
+            "total": price["unit_amount"],
+            "amount_paid": price["unit_amount"],
+            "currency": price["currency"],
+            "hosted_invoice_url": f"{self.invoice_base}/{invoice_id}",
+            "invoice_pdf": f"{self.invoice_base}/{invoice_id}/pdf",
+        }
+        self.invoices[invoice_id] = invoice
+        return invoice
 
     def update_subscription(self, subscription_id: str, **changes: Any) -> bytes:
         """The customer changes their subscription in the portal (``cancel_at_period_end=True``, ``status=...``)."""
@@ -219,6 +260,22 @@ class StripeStandIn:
         if self.deliver is not None:
             self.delivered.append(self.deliver(payload, sign(payload, self.webhook_secret)))
         return payload
+
+
+def _dashboard_prices() -> dict[str, dict]:
+    """The prices the configured price ids have in this Stripe (monthly, in euros)."""
+    amounts = {"team": 4900, "business": 19900}
+    return {
+        price_id: {
+            "id": price_id,
+            "object": "price",
+            "active": True,
+            "currency": "eur",
+            "unit_amount": amounts.get(plan, 1000),
+            "recurring": {"interval": "month", "interval_count": 1},
+        }
+        for plan, price_id in settings().stripe_prices.items()
+    }
 
 
 def ensure_local_keys() -> dict[str, str]:
@@ -305,3 +362,17 @@ def act(stripe: StripeStandIn, kind: str, session: dict[str, Any], action: str) 
         elif action == "fail_payment":
             stripe.fail_payment(session["customer"])
     return session["return_url"] if action == "back" else f"{stripe.portal_base}/{session['id']}"
+
+
+def invoice_page(invoice: dict[str, Any]) -> str:
+    """The stand-in for an invoice's page on Stripe (and its PDF): number, date, total, status."""
+    from html import escape
+
+    when = time.strftime("%d %B %Y", time.gmtime(invoice["created"]))
+    total = f"{invoice['total'] / 100:.2f} {invoice['currency'].upper()}"
+    title = f"Invoice {escape(invoice['number'])} (local Stripe stand-in)"
+    return (
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
+        f"<body style='font-family:sans-serif;max-width:40rem;margin:3rem auto'><h1>{title}</h1>"
+        f"<p>{escape(when)}: {escape(total)}, {escape(invoice['status'])}.</p></body></html>"
+    )

@@ -242,7 +242,9 @@ def capture_stripe(outside, webhooks):
         from urllib.parse import urlsplit
 
         body = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
-        status, document = standin.answer(request.method, urlsplit(request.url).path, body, dict(request.headers))
+        url = urlsplit(request.url)
+        where = url.path + (f"?{url.query}" if url.query else "")
+        status, document = standin.answer(request.method, where, body, dict(request.headers))
         return status, {"Content-Type": "application/json", "Request-Id": "req_local"}, json.dumps(document)
 
     url = re.compile(re.escape(settings().stripe_api_base) + r"/v1/.*")

@@ -2,7 +2,10 @@
 // (seats, candidates this month), upgrading through Stripe Checkout (POST /api/billing/checkout {plan} -> {url})
 // and managing the subscription in Stripe's billing portal (POST /api/billing/portal -> {url}). The browser goes
 // to Stripe's page; Stripe sends the owner back to /billing?checkout=success|cancelled, and tells the API what
-// changed through its webhooks, so the page may show "confirming" for a moment after a payment.
+// changed through its webhooks, so the page may show "confirming" for a moment after a payment. The paid plans'
+// prices (GET /api/billing/prices) and the company's invoices (GET /api/billing/invoices) come from Stripe, asked
+// for apart: when Stripe is slow or down, the plan still shows. The notice after Checkout shows once (the address
+// loses its ?checkout= at once, so a reload does not repeat it).
 // Admins get a short explanation instead (the API answers them 403 anyway).
 
 import { api } from "../api.js";
@@ -42,6 +45,7 @@ export function render({ query, signal }) {
   const summary = h("div", { class: "card", "data-testid": "billing-summary", "aria-busy": "true" }, h("p", {}, "Loading your plan…"));
   const choices = h("div", { class: "plans", "data-testid": "billing-plans" });
   const returned = query.get("checkout");
+  if (returned) window.history.replaceState(window.history.state, "", "/billing");
   if (returned === "success") msg.notice("Thank you. Stripe has confirmed your payment details; your plan updates as soon as Stripe tells us (usually within seconds).");
   if (returned === "cancelled") msg.notice("Checkout was cancelled. Nothing was charged.");
 
@@ -55,6 +59,17 @@ export function render({ query, signal }) {
         showError(msg, error);
       }
     });
+  }
+
+  const priceSlots = new Map(); // plan -> the element its price goes in
+  let priced = null;
+  const invoices = h("div", { class: "card", "data-testid": "billing-invoices", "aria-live": "polite" });
+
+  function showPrices() {
+    for (const [name, slot] of priceSlots) {
+      const price = name === "free" ? { amount: 0 } : priced?.[name];
+      if (price) slot.replaceChildren(priceText(price));
+    }
   }
 
   function show(billing) {
@@ -93,8 +108,21 @@ export function render({ query, signal }) {
           "div",
           { class: ["card", "plan", here && "plan--current"], "data-testid": `plan-${plan.name}` },
           h("h3", {}, plan.title),
+          h("p", { class: "plan__price", "data-testid": `plan-${plan.name}-price` }),
           h("p", {}, `${plan.seats} seats · ${plan.candidates_per_month} new candidates a month`),
         );
+        priceSlots.set(plan.name, card.querySelector(".plan__price"));
+        if (plan.name === "free" && subscribed) {
+          card.append(
+            h(
+              "p",
+              { class: "field__hint", "data-testid": "plan-free-downgrade" },
+              `Moving to Free: cancel in 'Manage billing'; your plan stays until the end of the period you paid for. ` +
+                `You keep all your data, but while more than ${plan.seats} people have access or more than ` +
+                `${plan.candidates_per_month} candidates were added this month, nobody new can be invited or added.`,
+            ),
+          );
+        }
         if (here) card.append(h("p", { class: "badge badge--ok" }, "Your plan"));
         else if (plan.name !== "free" && !subscribed) {
           const choose = h("button", { type: "button", class: "button", "data-testid": `plan-${plan.name}-choose` }, `Choose ${plan.title}`);
@@ -105,7 +133,37 @@ export function render({ query, signal }) {
       }),
     );
     if (subscribed) choices.append(h("p", { class: "field__hint" }, "To change plans or cancel, use 'Manage billing'."));
+    showPrices();
+    if (billing.has_customer) loadInvoices();
+    else invoices.replaceChildren(h("h2", {}, "Invoices"), h("p", { "data-testid": "billing-invoices-none" }, "No invoices yet."));
   }
+
+  async function loadInvoices() {
+    invoices.replaceChildren(h("h2", {}, "Invoices"), h("p", {}, "Loading your invoices…"));
+    try {
+      const { items } = await api.get("/api/billing/invoices", { signal });
+      invoices.replaceChildren(
+        h("h2", {}, "Invoices"),
+        items.length ? invoiceTable(items) : h("p", { "data-testid": "billing-invoices-none" }, "No invoices yet."),
+      );
+    } catch (error) {
+      if (error?.name === "AbortError") return;
+      const retry = h("button", { type: "button", class: "button button--secondary", onClick: loadInvoices }, "Try again");
+      invoices.replaceChildren(
+        h("h2", {}, "Invoices"),
+        h("p", { class: "notice notice--error", role: "alert" }, "Your invoices could not be loaded from Stripe just now."),
+        retry,
+      );
+    }
+  }
+
+  api
+    .get("/api/billing/prices", { signal })
+    .then(({ plans }) => {
+      priced = plans;
+      showPrices();
+    })
+    .catch(() => {}); // without prices the cards still say what each plan allows
 
   api
     .get("/api/billing", { signal })
@@ -121,7 +179,50 @@ export function render({ query, signal }) {
     ...msg.nodes,
     summary,
     h("section", { "aria-labelledby": "plans-title" }, h("h2", { id: "plans-title" }, "Plans"), choices),
+    invoices,
   );
+}
+
+function money(amount, currency) {
+  return new Intl.NumberFormat(undefined, { style: "currency", currency, minimumFractionDigits: amount % 100 ? 2 : 0 }).format(amount / 100);
+}
+
+function priceText(price) {
+  if (!price.amount) return "Free";
+  return `${money(price.amount, price.currency)} a ${price.interval === "year" ? "year" : "month"}`;
+}
+
+const INVOICE_STATUS = { paid: "Paid", open: "Due", draft: "Draft", uncollectible: "Uncollectible", void: "Void" };
+
+function invoiceTable(items) {
+  const table = h(
+    "table",
+    { class: "records-table", "data-testid": "billing-invoice-table" },
+    h("caption", { class: "sr-only" }, "Your invoices, newest first"),
+    h("thead", {}, h("tr", {}, ...["Invoice", "Date", "Total", "Status", "Links"].map((name) => h("th", { scope: "col" }, name)))),
+    h(
+      "tbody",
+      {},
+      ...items.map((invoice) =>
+        h(
+          "tr",
+          { "data-testid": "billing-invoice" },
+          h("td", {}, invoice.number ?? "—"),
+          h("td", {}, timeNode(invoice.created, { relative: false })),
+          h("td", {}, money(invoice.total, invoice.currency)),
+          h("td", {}, INVOICE_STATUS[invoice.status] ?? invoice.status),
+          h(
+            "td",
+            {},
+            invoice.url ? h("a", { href: invoice.url, rel: "noopener noreferrer", target: "_blank" }, "View") : null,
+            invoice.url && invoice.pdf ? " · " : null,
+            invoice.pdf ? h("a", { href: invoice.pdf, rel: "noopener noreferrer", target: "_blank" }, "PDF") : null,
+          ),
+        ),
+      ),
+    ),
+  );
+  return h("div", { class: "records-table__scroll", tabindex: "0", role: "region", "aria-label": "Invoices" }, table);
 }
 
 function usage(used, limit, testid) {

@@ -315,3 +315,44 @@ def test_stripe_refusing_is_a_502_that_names_no_key(api, mailgun, stripe_api, ca
     reply = owner.browser.post("/api/billing/checkout", {"plan": "team"})
     assert error(reply) == (502, "billing_rejected")
     assert "sk_test_" not in caplog.text and "whsec_" not in caplog.text
+
+
+# ------------------------------------------------------------------------------------------------ prices and invoices
+def test_prices_and_invoices_come_from_stripe_and_only_the_companys_own(api, mailgun, stripe_api):
+    owner = sign_up(api, mailgun)
+    reply = owner.browser.get("/api/billing/prices")
+    assert reply.status == 200, reply.body
+    assert reply.json() == {
+        "plans": {
+            "team": {"amount": 4900, "currency": "EUR", "interval": "month"},
+            "business": {"amount": 19900, "currency": "EUR", "interval": "month"},
+        }
+    }
+    assert owner.browser.get("/api/billing/invoices").json() == {"items": []}  # no customer yet: Stripe not asked
+
+    subscribe(owner, stripe_api)
+    other = sign_up(api, mailgun)
+    subscribe(other, stripe_api, plan="business")
+    (invoice,) = owner.browser.get("/api/billing/invoices").json()["items"]
+    assert invoice["total"] == 4900 and invoice["currency"] == "EUR" and invoice["status"] == "paid"
+    assert invoice["number"].startswith("PROTU-") and invoice["url"].startswith("https://invoice.stripe.test/in_")
+    asked = [r for r in stripe_api.requests if r.path == "/v1/invoices"]
+    assert asked[-1].form["customer"] == stripe_api.sessions[next(iter(stripe_api.sessions))]["customer"]
+
+
+def test_prices_are_kept_and_a_stripe_outage_shows_none_and_invoices_say_so(api, mailgun, stripe_api):
+    from protu import caches
+
+    owner = sign_up(api, mailgun)
+    caches.reset()
+    stripe_api.fail(503, 503, 503)
+    assert owner.browser.get("/api/billing/prices").json() == {"plans": {}}  # the page shows the plans without
+    caches.reset()
+    assert len(owner.browser.get("/api/billing/prices").json()["plans"]) == 2
+    asked = len(stripe_api.requests)
+    assert len(owner.browser.get("/api/billing/prices").json()["plans"]) == 2
+    assert len(stripe_api.requests) == asked  # kept: Stripe is not asked again
+
+    subscribe(owner, stripe_api)
+    stripe_api.fail(503, 503, 503)
+    assert error(owner.browser.get("/api/billing/invoices")) == (503, "billing_unavailable")

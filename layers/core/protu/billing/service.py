@@ -4,6 +4,9 @@
 * ``checkout`` and ``portal`` create Stripe sessions (a Checkout Session for a new subscription, a billing-portal
   session to manage one) and answer their URLs; the Stripe customer is created once per company, its id stored
   with an index back to the company (``STRIPE#CUSTOMER#``), both in one transaction with the audit event.
+* ``prices`` (each paid plan's price, as Stripe has it; kept an hour per process) and ``invoices`` (the company's
+  latest invoices, from Stripe) complete the page, asked for apart from ``overview``: when Stripe is slow or
+  down, the plan and its limits still show at once.
 * ``check_seat`` and ``count_candidate`` enforce the limits (402 with a code naming the limit). The candidate count
   of the month moves in the same transaction as the candidate's creation, conditioned on the limit, so two
   concurrent creations cannot both take the last place.
@@ -12,13 +15,14 @@ Subscription state changes only through Stripe's webhooks (``protu.billing.event
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from protu import errors
+from protu import caches, errors
 from protu.billing import plans, stripe_api
 from protu.billing.models import BillingState, MonthlyUsage, StripeCustomer
 from protu.principal import Principal
@@ -26,6 +30,11 @@ from protu.settings import settings
 from protu.store.tx import Transaction
 
 SESSION_BUCKET_SECONDS = 600  # a repeated click within this window gets the same Stripe session back
+PRICE_CACHE_SECONDS = 3600  # prices change rarely, and a new one is a new price id (a deploy)
+PRICE_RETRY_SECONDS = 60  # Stripe could not say: ask again after this
+INVOICES_SHOWN = 12
+_prices_lock = threading.Lock()
+_prices: tuple[float, dict[str, dict[str, Any]]] | None = None  # (valid until, plan -> price)
 
 
 def state(tenant_id: str) -> BillingState:
@@ -56,6 +65,77 @@ def seats_used(tenant_id: str) -> int:
     from protu.identity.models import User  # cold start: billing's routes load the identity models only when counting
 
     return sum(1 for user in User.members(tenant_id) if user.status in ("active", "invited"))
+
+
+@caches.register
+def _forget_prices() -> None:
+    global _prices
+    with _prices_lock:
+        _prices = None
+
+
+def prices() -> dict[str, dict[str, Any]]:
+    """Each paid plan's price as Stripe has it: ``{plan: {"amount" (minor units), "currency", "interval"}}``; a plan
+    whose price Stripe does not know is left out, and all are while Stripe cannot be reached."""
+    global _prices
+    now = time.monotonic()
+    with _prices_lock:
+        if _prices is not None and _prices[0] > now:
+            return _prices[1]
+    found: dict[str, dict[str, Any]] = {}
+    for name in plans.PAID:
+        price_id = plans.price_id(name)
+        try:
+            price = stripe_api.call("price", lambda c, price_id=price_id: c.v1.prices.retrieve(price_id)).to_dict()
+        except errors.ProtuError:
+            with _prices_lock:
+                _prices = (now + PRICE_RETRY_SECONDS, {})
+            return {}
+        recurring = price.get("recurring") or {}
+        if isinstance(price.get("unit_amount"), int) and isinstance(price.get("currency"), str):
+            found[name] = {
+                "amount": price["unit_amount"],
+                "currency": price["currency"].upper(),
+                "interval": recurring.get("interval") or "month",
+            }
+    with _prices_lock:
+        _prices = (now + PRICE_CACHE_SECONDS, found)
+    return found
+
+
+def invoices(tenant_id: str) -> list[dict[str, Any]]:
+    """The company's latest invoices (newest first, at most ``INVOICES_SHOWN``), from Stripe: number, date, total,
+    currency, status and Stripe's own pages for it. None before the company's first checkout; a Stripe failure is
+    its error (503 ``billing_unavailable``)."""
+    customer = state(tenant_id).customer_id
+    if not customer:
+        return []
+    params = {"customer": customer, "limit": INVOICES_SHOWN}
+    listed = [
+        found.to_dict() for found in stripe_api.call("invoices", lambda c: c.v1.invoices.list(params=params)).data
+    ]
+    return [
+        {
+            "id": invoice["id"],
+            "number": invoice.get("number"),
+            "created": int(invoice.get("created") or 0),
+            "total": int(invoice.get("total") or 0),
+            "currency": str(invoice.get("currency") or "").upper(),
+            "status": invoice.get("status") or "draft",
+            "url": _web(invoice.get("hosted_invoice_url")),
+            "pdf": _web(invoice.get("invoice_pdf")),
+        }
+        for invoice in listed
+        if invoice.get("customer") == customer  # never another customer's, whatever answered
+    ]
+
+
+def _web(value: Any) -> str | None:
+    """A link of Stripe's to show as is: an https address (http only to the local stand-in)."""
+    if not isinstance(value, str) or len(value) > 2048:
+        return None
+    local = settings().is_local and value.startswith("http://127.0.0.1")
+    return value if value.startswith("https://") or local else None
 
 
 def overview(tenant_id: str) -> dict[str, Any]:

@@ -40,6 +40,31 @@ class BillingOut(msgspec.Struct):
     plans: list[PlanOut]
 
 
+class PriceOut(msgspec.Struct):
+    amount: int  # in the currency's minor unit (cents)
+    currency: str  # ISO 4217, upper case
+    interval: str  # month | year
+
+
+class PricesOut(msgspec.Struct):
+    plans: dict[str, PriceOut]  # paid plan -> its price; a plan Stripe cannot price now is left out
+
+
+class InvoiceOut(msgspec.Struct):
+    id: str
+    number: str | None
+    created: int
+    total: int  # minor units
+    currency: str
+    status: str  # draft | open | paid | uncollectible | void
+    url: str | None  # Stripe's page for it
+    pdf: str | None
+
+
+class InvoicesOut(msgspec.Struct):
+    items: list[InvoiceOut]
+
+
 class CheckoutIn(Strict):
     plan: Literal["team", "business"]
 
@@ -93,3 +118,26 @@ def portal(call: Call) -> UrlOut:
     from protu.billing import service
 
     return UrlOut(service.portal(call.principal))
+
+
+@router.get("/api/billing/prices", permission="billing", response=PricesOut)
+def prices(call: Call) -> PricesOut:
+    """The paid plans' prices, as Stripe has them (empty while Stripe cannot be reached)."""
+    # cold start: loaded on first use
+    from protu.billing import service
+
+    return msgspec.convert({"plans": service.prices()}, PricesOut)
+
+
+@router.get(
+    "/api/billing/invoices",
+    permission="billing",
+    response=InvoicesOut,
+    errors=(Refusal(503, "billing_unavailable", "The payment provider could not be reached."),),
+)
+def invoices(call: Call) -> InvoicesOut:
+    """Your company's latest invoices (newest first), with Stripe's page and PDF for each."""
+    # cold start: loaded on first use
+    from protu.billing import service
+
+    return msgspec.convert({"items": service.invoices(call.principal.tenant_id)}, InvoicesOut)
