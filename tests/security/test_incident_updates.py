@@ -109,10 +109,15 @@ def test_owners_told_get_regular_updates_with_the_notes_for_customers_until_the_
         ]
     )
     assert public in carried[0]["html"]
+
     # the owners' page shows the note for customers, never the internal one
-    seen = owner.browser.get(f"/api/incidents/{incident.id}").json()
+    # (the update is recorded on the incident once its emails are out: a moment after the emails arrive)
+    def page_with_the_update() -> dict | None:
+        found = owner.browser.get(f"/api/incidents/{incident.id}").json()
+        return found if "update_sent" in [e["step"] for e in found["timeline"]] else None
+
+    seen = eventually(page_with_the_update)
     assert [n["text"] for n in seen["notes"]] == [public] and seen["updates_sent"] >= 1
-    assert "update_sent" in [e["step"] for e in seen["timeline"]]
     assert internal not in json.dumps(seen)
 
     # reviewed and resolved: the closing update is the last message, and the loop ends
