@@ -54,10 +54,10 @@ export function messages(prefix) {
 // ------------------------------------------------------------------------------------------------ fields
 
 // A labelled <input> (or `tag: "select"` with `options: [[value, label], ...]`) with an optional hint (a string
-// or a node) and room for an error message. Returns { node, input, error(text), clear() }.
+// or a node) and room for an error message. Returns { node, input, error(text), clear() }. A password field gets a
+// "Show password" toggle beside it.
 export function field({ id, label, hint, testid, tag = "input", options = [], ...props }) {
   const hintId = hint ? `${id}-hint` : null;
-  const errorId = `${id}-error`;
   const control =
     tag === "select"
       ? h(
@@ -66,9 +66,23 @@ export function field({ id, label, hint, testid, tag = "input", options = [], ..
           options.map(([value, text]) => h("option", { value }, text)),
         )
       : h(tag, { id, "data-testid": testid, "aria-describedby": hintId, ...props });
-  const message = h("p", { id: errorId, class: "field__error", "data-testid": testid && `${testid}-error`, hidden: true });
   const hintNode = hint ? (typeof hint === "string" ? h("p", { id: hintId, class: "field__hint" }, hint) : hint) : null;
   if (hintNode && !hintNode.id) hintNode.id = hintId;
+  const { message, error, clear } = fieldError(control, { id, hintId, testid });
+  const row = props.type === "password" ? h("div", { class: "field__row" }, control, revealToggle(control, testid)) : control;
+  return {
+    node: h("div", { class: "field" }, h("label", { for: id }, label), hintNode, row, message),
+    input: control,
+    error,
+    clear,
+  };
+}
+
+// The error message under a control: error(text) shows it (aria-invalid, aria-describedby), clear() hides it, and
+// so does changing the value.
+function fieldError(control, { id, hintId, testid }) {
+  const errorId = `${id}-error`;
+  const message = h("p", { id: errorId, class: "field__error", "data-testid": testid && `${testid}-error`, hidden: true });
 
   function error(text) {
     message.textContent = text;
@@ -85,29 +99,52 @@ export function field({ id, label, hint, testid, tag = "input", options = [], ..
     else control.removeAttribute("aria-describedby");
   }
 
-  control.addEventListener("input", () => {
-    if (control.hasAttribute("aria-invalid")) clear();
-  });
-
-  return {
-    node: h("div", { class: "field" }, h("label", { for: id }, label), hintNode, control, message),
-    input: control,
-    error,
-    clear,
-  };
+  for (const type of ["input", "change"]) {
+    control.addEventListener(type, () => {
+      if (control.hasAttribute("aria-invalid")) clear();
+    });
+  }
+  return { message, error, clear };
 }
 
-export function checkbox({ id, label, testid, checked = false, hint }) {
-  const input = h("input", { id, type: "checkbox", "data-testid": testid, checked, "aria-describedby": hint && `${id}-hint` });
+// A toggle button that shows the password typed (aria-pressed="true") or hides it again. Its name stays "Show
+// password" in both states, as a toggle button's must (the pressed state says which).
+function revealToggle(control, testid) {
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: "button button--secondary button--small field__reveal",
+      "aria-pressed": "false",
+      "aria-controls": control.id,
+      "data-testid": testid && `${testid}-reveal`,
+    },
+    "Show password",
+  );
+  button.addEventListener("click", () => {
+    const show = control.type === "password";
+    control.type = show ? "text" : "password";
+    button.setAttribute("aria-pressed", String(show));
+  });
+  return button;
+}
+
+export function checkbox({ id, label, testid, checked = false, hint, ...props }) {
+  const hintId = hint ? `${id}-hint` : null;
+  const input = h("input", { id, type: "checkbox", "data-testid": testid, checked, "aria-describedby": hintId, ...props });
+  const { message, error, clear } = fieldError(input, { id, hintId, testid });
   return {
     node: h(
       "div",
       { class: "field field--check" },
       input,
       h("label", { for: id }, label),
-      hint ? h("p", { id: `${id}-hint`, class: "field__hint" }, hint) : null,
+      hint ? h("p", { id: hintId, class: "field__hint" }, hint) : null,
+      message,
     ),
     input,
+    error,
+    clear,
   };
 }
 
@@ -262,50 +299,12 @@ export async function reauthenticate({ reason, allowCode = false } = {}) {
     testid: "reauth-dialog",
     build: (close) => {
       const msg = messages("reauth");
-      let useCode = false;
-      const password = field({
-        id: "reauth-password",
-        label: "Your password",
-        type: "password",
-        autocomplete: "current-password",
-        required: true,
-        testid: "reauth-password",
-      });
-      const code = field({
-        id: "reauth-code",
-        label: "Code from your authenticator app",
-        type: "text",
-        inputmode: "numeric",
-        autocomplete: "one-time-code",
-        pattern: "[0-9 ]{6,7}",
-        maxlength: "7",
-        required: true,
-        testid: "reauth-code",
-      });
-      const slot = h("div", {}, password.node);
-      const toggle = allowCode
-        ? h(
-            "button",
-            {
-              type: "button",
-              class: "button--link",
-              "data-testid": "reauth-toggle",
-              onClick: () => {
-                useCode = !useCode;
-                slot.replaceChildren(useCode ? code.node : password.node);
-                toggle.textContent = useCode ? "Use your password instead" : "Use a code from your authenticator app";
-                (useCode ? code : password).input.focus();
-              },
-            },
-            "Use a code from your authenticator app",
-          )
-        : null;
+      const proof = proofField({ prefix: "reauth", allowCode });
       const form = h(
         "form",
         { class: "form", method: "post", novalidate: false },
         h("p", { class: "dialog__text" }, reason ?? "For your security, confirm your password to continue."),
-        slot,
-        toggle,
+        proof.node,
         ...msg.nodes,
         h(
           "div",
@@ -317,17 +316,86 @@ export async function reauthenticate({ reason, allowCode = false } = {}) {
       handleSubmit(
         form,
         async () => {
-          const body = useCode ? { code: code.input.value.replace(/\s/g, "") } : { password: password.input.value };
-          await api.post("/api/auth/reauthenticate", body);
+          await api.post("/api/auth/reauthenticate", proof.body());
           close(true);
         },
-        { messages: msg, fields: { password, code } },
+        { messages: msg, fields: proof.fields },
       );
-      queueMicrotask(() => password.input.focus());
+      queueMicrotask(() => proof.focus());
       return form;
     },
   });
   return answer === true;
+}
+
+// A field for a 6-digit code from an authenticator app (spaces allowed, as apps show "123 456").
+export function codeField({ id, testid, label = "Code from your authenticator app", ...more }) {
+  return field({
+    id,
+    label,
+    type: "text",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    pattern: "[0-9 ]{6,7}",
+    maxlength: "7",
+    required: true,
+    testid,
+    ...more,
+  });
+}
+
+// The password, or (with `allowCode`) a code from the authenticator app instead: ids and test ids
+// <prefix>-password, <prefix>-code and <prefix>-toggle. `body()` is what the API takes ({password} or {code});
+// the node dispatches "toggle-proof" when the person switches.
+export function proofField({ prefix, allowCode = false }) {
+  const password = field({
+    id: `${prefix}-password`,
+    label: "Your password",
+    type: "password",
+    autocomplete: "current-password",
+    required: true,
+    testid: `${prefix}-password`,
+  });
+  const code = codeField({ id: `${prefix}-code`, testid: `${prefix}-code` });
+  let useCode = false;
+  const current = () => (useCode ? code : password);
+  const slot = h("div", {}, password.node);
+  const node = h("div", {}, slot);
+  if (allowCode) {
+    const toggle = h(
+      "button",
+      {
+        type: "button",
+        class: "button--link",
+        "data-testid": `${prefix}-toggle`,
+        onClick: () => {
+          useCode = !useCode;
+          slot.replaceChildren(current().node);
+          toggle.textContent = useCode ? "Use your password instead" : "Use a code from your authenticator app";
+          current().input.focus();
+          node.dispatchEvent(new Event("toggle-proof"));
+        },
+      },
+      "Use a code from your authenticator app",
+    );
+    node.append(toggle);
+  }
+  return {
+    node,
+    fields: { password, code },
+    focus: () => current().input.focus(),
+    usingCode: () => useCode,
+    value: () => (useCode ? code.input.value.replace(/\s/g, "") : password.input.value),
+    body: () => (useCode ? { code: code.input.value.replace(/\s/g, "") } : { password: password.input.value }),
+    error(text) {
+      current().error(text);
+      current().input.focus();
+    },
+    clear() {
+      password.clear();
+      code.clear();
+    },
+  };
 }
 
 // Run `call`; when the server wants recent authentication (403 reauthentication_required), ask for it and run
@@ -380,28 +448,6 @@ export function duration(seconds) {
 
 function plural(n, unit) {
   return `${n} ${unit}${n === 1 ? "" : "s"}`;
-}
-
-// "Firefox on Windows" from a User-Agent string; the raw string stays available as a tooltip.
-export function describeAgent(agent) {
-  const ua = String(agent ?? "");
-  const browser =
-    (/Edg\//.test(ua) && "Edge") ||
-    (/OPR\//.test(ua) && "Opera") ||
-    (/Firefox\//.test(ua) && "Firefox") ||
-    (/(Chrome|Chromium|CriOS)\//.test(ua) && "Chrome") ||
-    (/Safari\//.test(ua) && "Safari") ||
-    null;
-  const system =
-    (/iPhone|iPad|iPod/.test(ua) && "iOS") ||
-    (/Android/.test(ua) && "Android") ||
-    (/Windows/.test(ua) && "Windows") ||
-    (/Mac OS X|Macintosh/.test(ua) && "macOS") ||
-    (/CrOS/.test(ua) && "ChromeOS") ||
-    (/Linux/.test(ua) && "Linux") ||
-    null;
-  if (browser && system) return `${browser} on ${system}`;
-  return browser ?? system ?? (ua ? "Unknown browser" : "Unknown device");
 }
 
 // ---------------------------------------------------------------------------------------------- clipboard

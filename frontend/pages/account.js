@@ -10,8 +10,8 @@ import { mustSetUpMfa, session } from "../session.js";
 import {
   busy,
   checkbox,
+  codeField,
   copyText,
-  describeAgent,
   describeError,
   downloadText,
   field,
@@ -263,17 +263,7 @@ function twoFactorSection(signal, onSessionsChanged) {
         msg.notice("Press Ctrl+C (or ⌘C) to copy the selected key.");
       }
     });
-    const code = field({
-      id: "mfa-confirm-code",
-      label: "Code from the app",
-      type: "text",
-      inputmode: "numeric",
-      autocomplete: "one-time-code",
-      pattern: "[0-9 ]{6,7}",
-      maxlength: "7",
-      required: true,
-      testid: "mfa-confirm-code",
-    });
+    const code = codeField({ id: "mfa-confirm-code", label: "Code from the app", testid: "mfa-confirm-code" });
     const cancel = h("button", { type: "button", class: "button button--secondary", "data-testid": "mfa-setup-cancel" }, "Cancel");
     cancel.addEventListener("click", () => {
       msg.clear();
@@ -346,7 +336,8 @@ function twoFactorSection(signal, onSessionsChanged) {
     code.input.focus();
   }
 
-  function showCodes(codes) {
+  // After turning two-factor on, or making a new set (`fresh`): the codes, shown this once.
+  function showCodes(codes, { fresh = false } = {}) {
     mode = "codes";
     const text = `Protu recovery codes for ${session.user?.email ?? "your account"}\n` +
       "Each code works once, in place of a code from your authenticator app.\n\n" +
@@ -381,7 +372,8 @@ function twoFactorSection(signal, onSessionsChanged) {
     done.addEventListener("click", () => {
       msg.clear();
       showOn();
-      if (wasRequired) {
+      if (fresh) msg.notice("Your new recovery codes are ready. The earlier ones no longer work.");
+      else if (wasRequired) {
         wasRequired = false;
         msg.notice(
           "Two-factor authentication is on. The rest of Protu is open to you again: ",
@@ -394,11 +386,12 @@ function twoFactorSection(signal, onSessionsChanged) {
       h(
         "div",
         { class: "recovery-codes", "data-testid": "mfa-recovery" },
-        h("h3", { id: "mfa-recovery-title", tabindex: "-1" }, "Save your recovery codes"),
+        h("h3", { id: "mfa-recovery-title", tabindex: "-1" }, fresh ? "Save your new recovery codes" : "Save your recovery codes"),
         h(
           "p",
           {},
-          "Two-factor authentication is on. If you lose your phone, each of these codes lets you sign in once. ",
+          fresh ? "Your earlier recovery codes no longer work. " : "Two-factor authentication is on. ",
+          "If you lose your phone, each of these codes lets you sign in once. ",
           h("strong", {}, "They are shown only now:"),
           " keep them somewhere safe, such as your password manager.",
         ),
@@ -420,8 +413,46 @@ function twoFactorSection(signal, onSessionsChanged) {
     start.addEventListener("click", () => showDisable());
     body.replaceChildren(
       h("p", {}, "When you sign in, Protu asks for a code from your authenticator app after your password."),
-      start,
+      ...recoveryCodes(start),
     );
+  }
+
+  // "N recovery codes left" (GET /api/me/mfa/recovery-codes) and a new set (POST, after a recent sign-in), beside
+  // the section's other `actions`.
+  function recoveryCodes(...actions) {
+    const left = h("p", { "data-testid": "mfa-recovery-left", "aria-live": "polite" }, "Counting your recovery codes…");
+    const make = h(
+      "button",
+      { type: "button", class: "button button--secondary", "data-testid": "mfa-recovery-new" },
+      "Make new codes",
+    );
+    make.addEventListener("click", () =>
+      busy(make, async () => {
+        msg.clear();
+        try {
+          const answer = await withReauth(() => api.post("/api/me/mfa/recovery-codes", undefined, { signal }), {
+            allowCode: true,
+          });
+          showCodes(answer.recovery_codes ?? [], { fresh: true });
+        } catch (error) {
+          showError(msg, error);
+        }
+      }),
+    );
+    api
+      .get("/api/me/mfa/recovery-codes", { signal })
+      .then(({ remaining }) => {
+        left.textContent =
+          remaining === 0
+            ? "You have no recovery codes left. Make new ones, so you can still sign in without your phone."
+            : `${remaining} recovery code${remaining === 1 ? "" : "s"} left. Making new ones stops the current ones from working.`;
+        left.classList.toggle("notice", remaining <= 2);
+      })
+      .catch((error) => {
+        left.textContent = "";
+        showError(msg, error);
+      });
+    return [left, h("div", { class: "actions" }, make, ...actions)];
   }
 
   function showDisable() {
@@ -532,6 +563,23 @@ function group(secret) {
 
 // -------------------------------------------------------------------------------------------- sessions
 
+// How a session was started (GET /api/me/sessions, sign_in_method); sessions from before it was recorded have none.
+const METHODS = {
+  password: "Signed in with password",
+  "password+mfa": "Signed in with password and two-factor code",
+  magic_link: "Signed in with email link",
+  "magic_link+mfa": "Signed in with email link and two-factor code",
+  mfa: "Signed in with two-factor code",
+  invitation: "Joined with an invitation",
+};
+
+// "Firefox 128 on Windows", from what the server read in the session's user agent.
+function deviceName(s) {
+  const browser = s.browser ? [s.browser, s.browser_version].filter(Boolean).join(" ") : null;
+  if (browser && s.system) return `${browser} on ${s.system}`;
+  return browser ?? s.system ?? (s.user_agent ? "Unknown browser" : "Unknown device");
+}
+
 function sessionsSection(signal) {
   const msg = messages("sessions");
   const list = h("ul", { class: "sessions", "data-testid": "sessions-list", "aria-busy": "true" });
@@ -568,7 +616,8 @@ function sessionsSection(signal) {
   }
 
   function row(s) {
-    const device = describeAgent(s.user_agent);
+    const device = deviceName(s);
+    const network = s.network ?? "an unknown network";
     const revoke = s.current
       ? null
       : h(
@@ -577,7 +626,7 @@ function sessionsSection(signal) {
             type: "button",
             class: "button button--secondary button--small",
             "data-testid": "session-revoke",
-            "aria-label": `Sign out ${device}, ${s.ip || "unknown address"}`,
+            "aria-label": `Sign out ${device}, ${network}`,
           },
           "Sign out",
         );
@@ -608,8 +657,15 @@ function sessionsSection(signal) {
         h(
           "p",
           { class: "sessions__meta" },
-          h("span", { "data-testid": "session-ip" }, s.ip || "Unknown address"),
-          " · signed in ",
+          h("span", { "data-testid": "session-network", title: s.ip || "" }, `Network ${network}`),
+          METHODS[s.sign_in_method]
+            ? [" · ", h("span", { "data-testid": "session-method" }, METHODS[s.sign_in_method])]
+            : null,
+        ),
+        h(
+          "p",
+          { class: "sessions__meta" },
+          "Started ",
           timeNode(s.created_at, { testid: "session-created" }),
           " · last active ",
           timeNode(s.last_seen_at, { testid: "session-last-seen" }),

@@ -9,11 +9,14 @@
 //                  the list is asked again every 2 s while one is pending or running, until the page is left. A
 //                  ready one offers "Download": only then is GET /api/exports/{id} called, as each answer with a
 //                  download URL (S3, valid 5 minutes) is recorded in the audit log, and the browser goes to it.
-//   "Danger zone"  POST /api/company/erase with the company's name typed exactly (the button stays disabled until
-//                  it matches). 403 reauthentication_required asks for the password (or a two-factor code) and
-//                  tries again; 422 confirmation_mismatch is said at the field; 503 billing_unavailable means
-//                  nothing was erased. On 202 everyone is signed out: this tab forgets its session and goes to the
-//                  sign-in page, which says the company was erased.
+//   "Danger zone"  POST /api/company/erase with the company's name typed exactly and the password (or, with
+//                  two-factor on, a code) in the request itself, every time (the button stays disabled until the name
+//                  matches and a password is given). Before sending, GET /api/company/erase counts what will be lost
+//                  and a last dialog names it. 403 invalid_password is said at the password field (a wrong one
+//                  counts as a failed sign-in; five sign the session out); 422 confirmation_mismatch at the name;
+//                  503 billing_unavailable means nothing was erased. On 202 everyone is signed out (and every owner
+//                  emailed): this tab forgets its session and goes to the sign-in page, which says the company was
+//                  erased.
 
 import { ApiError, api, path } from "../api.js";
 import { h } from "../dom.js";
@@ -21,16 +24,18 @@ import { allows, isConflict, none, recordTable, sessionEnded, textArea } from ".
 import { mustSetUpMfa, session } from "../session.js";
 import {
   busy,
+  Cancelled,
   checkbox,
   describeError,
+  dialog,
   field,
   handleSubmit,
   link,
   messages,
   pageFrame,
+  proofField,
   showError,
   timeNode,
-  withReauth,
 } from "../ui.js";
 
 export const title = "Settings";
@@ -572,6 +577,7 @@ function erasureView({ signal, navigate, quiet }) {
     maxlength: "200",
     testid: "erase-confirmation",
   });
+  const proof = proofField({ prefix: "erase", allowCode: Boolean(session.user?.mfa_enabled) });
   const erase = h(
     "button",
     { type: "submit", class: "button button--danger", "data-testid": "erase-submit", disabled: true },
@@ -582,9 +588,11 @@ function erasureView({ signal, navigate, quiet }) {
   const matches = () => companyName().trim() !== "" && confirmation.input.value.trim() === companyName().trim();
   function sync() {
     named.textContent = companyName();
-    erase.disabled = working || !matches();
+    erase.disabled = working || !matches() || !proof.value();
   }
   confirmation.input.addEventListener("input", sync);
+  proof.node.addEventListener("input", sync);
+  proof.node.addEventListener("toggle-proof", sync);
   const stop = session.subscribe((user) => user && sync()); // the name may change (above, or elsewhere)
   signal.addEventListener("abort", stop);
 
@@ -592,24 +600,25 @@ function erasureView({ signal, navigate, quiet }) {
     "form",
     { class: "form", method: "post", action: "/settings", "aria-labelledby": "erase-title", "data-testid": "erase-form" },
     confirmation.node,
+    proof.node,
     h("div", {}, erase),
     ...msg.nodes,
   );
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (working || !matches()) return;
+    if (working || !matches() || !proof.value()) return;
     working = true;
     sync();
     form.setAttribute("aria-busy", "true");
     msg.clear();
     confirmation.clear();
+    proof.clear();
     try {
-      const confirmed = confirmation.input.value.trim();
-      await withReauth(() => session.ending(() => api.post("/api/company/erase", { confirmation: confirmed }, { signal })), {
-        reason: "Erasing the company needs a recent sign-in. Confirm it is you to continue.",
-        allowCode: Boolean(session.user?.mfa_enabled),
-      });
+      const preview = await api.get("/api/company/erase", { signal });
+      if (!(await confirmErasure(preview))) throw new Cancelled();
+      const body = { confirmation: confirmation.input.value.trim(), ...proof.body() };
+      await session.ending(() => api.post("/api/company/erase", body, { signal }));
     } catch (error) {
       working = false;
       form.setAttribute("aria-busy", "false");
@@ -617,6 +626,10 @@ function erasureView({ signal, navigate, quiet }) {
       if (sessionEnded(error)) return;
       if (error instanceof ApiError && error.code === "billing_unavailable") {
         return msg.error("Our payment provider could not be reached, so nothing was erased. Try again in a moment.");
+      }
+      if (error instanceof ApiError && error.code === "code_just_used") return proof.error(error.message);
+      if (error instanceof ApiError && ["invalid_password", "password_or_code_required"].includes(error.code)) {
+        return proof.error(proof.usingCode() ? "That code is not correct." : "That password is not correct.");
       }
       return showError(msg, error, { confirmation });
     }
@@ -647,8 +660,65 @@ function erasureView({ signal, navigate, quiet }) {
         h("li", {}, "The subscription is cancelled, so nothing more is charged."),
         h("li", {}, "Everyone in the company, you included, is signed out and can no longer sign in."),
       ),
-      h("p", {}, "The audit log keeps a record that the company was erased. Export your data first if you need a copy."),
+      h(
+        "p",
+        {},
+        "The audit log keeps a record that the company was erased, and every owner is emailed. Export your data first ",
+        "if you need a copy. You are asked for your password (or a code) and to confirm once more before anything happens.",
+      ),
       form,
     ),
   ];
+}
+
+// The password field, or (with two-factor on) a code from the authenticator app instead: what the erasure sends
+// as proof that it is you, every time, however recently you signed in.
+const LOST = [
+  ["candidates", "candidate"],
+  ["employees", "employee"],
+  ["roles", "role"],
+  ["teams", "team"],
+  ["assessments", "assessment"],
+  ["responses", "assessment response"],
+  ["users", "user"],
+];
+
+// The last question before an erasure: what exactly will be lost (GET /api/company/erase counts it), what is kept.
+// true to erase.
+async function confirmErasure({ company, counts }) {
+  const count = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const answer = await dialog({
+    title: `Erase ${company} for good?`,
+    testid: "erase-dialog",
+    describedBy: "erase-dialog-lost",
+    build: (close) => [
+      h("p", { class: "dialog__text", id: "erase-dialog-lost" }, "This deletes, and nobody can bring back:"),
+      h(
+        "ul",
+        { class: "danger-list", "data-testid": "erase-dialog-counts" },
+        LOST.filter(([key]) => key in counts).map(([key, word]) => h("li", { "data-count": key }, count(counts[key] ?? 0, word))),
+        h("li", {}, "the company’s settings, and everyone’s sign-in"),
+      ),
+      h(
+        "p",
+        { class: "dialog__text" },
+        "The subscription is cancelled at once. The audit log keeps a record that the company was erased, and every owner is emailed.",
+      ),
+      h(
+        "div",
+        { class: "dialog__actions" },
+        h(
+          "button",
+          { type: "button", class: "button button--secondary", "data-testid": "erase-dialog-cancel", autofocus: true, onClick: () => close(false) },
+          "Keep the company",
+        ),
+        h(
+          "button",
+          { type: "button", class: "button button--danger", "data-testid": "erase-dialog-ok", onClick: () => close(true) },
+          "Erase everything",
+        ),
+      ),
+    ],
+  });
+  return answer === true;
 }

@@ -4,7 +4,7 @@
 import { api } from "../api.js";
 import { h } from "../dom.js";
 import { session } from "../session.js";
-import { field, handleSubmit, link, messages, pageFrame, passwordRules } from "../ui.js";
+import { checkbox, field, handleSubmit, link, messages, pageFrame, passwordRules } from "../ui.js";
 
 export const title = "Sign up";
 
@@ -50,6 +50,21 @@ export function render({ navigate, signal }) {
     hint: passwordRules("signup-password-hint"),
     testid: "signup-password",
   });
+  // The API records the version of the terms accepted and the time (identity/signup.py TERMS_VERSION).
+  const opens = { target: "_blank", rel: "noopener" }; // a new tab: what is typed here stays
+  const terms = checkbox({
+    id: "signup-terms",
+    label: "I accept the terms of service and the privacy notice",
+    required: true,
+    testid: "signup-terms",
+    hint: [
+      "Read the ",
+      h("a", { href: "/terms", ...opens, "data-testid": "signup-terms-link" }, "terms of service"),
+      " and the ",
+      h("a", { href: "/privacy", ...opens, "data-testid": "signup-privacy-link" }, "privacy notice"),
+      " (each opens in a new tab).",
+    ],
+  });
 
   const form = h(
     "form",
@@ -58,6 +73,7 @@ export function render({ navigate, signal }) {
     name.node,
     email.node,
     password.node,
+    terms.node,
     h("button", { type: "submit", class: "button", "data-testid": "signup-submit" }, "Create account"),
   );
   handleSubmit(
@@ -70,13 +86,14 @@ export function render({ navigate, signal }) {
           name: name.input.value.trim(),
           email: email.input.value.trim(),
           password: password.input.value,
+          accept_terms: terms.input.checked,
         },
         { signal },
       );
       session.lastEmail = email.input.value.trim();
       await navigate("/check-email?kind=signup");
     },
-    { messages: msg, fields: { company_name: company, name, email, password } },
+    { messages: msg, fields: { company_name: company, name, email, password, accept_terms: terms } },
   );
 
   return pageFrame(

@@ -4,12 +4,13 @@
 import { api } from "../api.js";
 import { h } from "../dom.js";
 import { landing, session } from "../session.js";
-import { describeError, field, handleSubmit, link, messages, pageFrame } from "../ui.js";
+import { codeField, describeError, field, handleSubmit, link, messages, pageFrame } from "../ui.js";
 
 export const title = "Two-factor authentication";
 
-// Wrong codes may be retried; anything else (too many tries, an expired step) means signing in again.
-const RETRY = new Set(["invalid_code", "network_error", "too_many_attempts", "rate_limited"]);
+// Wrong codes (and a code just used: wait for the next) may be retried; anything else (too many tries, an expired
+// step) means signing in again.
+const RETRY = new Set(["invalid_code", "code_just_used", "network_error", "too_many_attempts", "rate_limited"]);
 
 export function render({ navigate, signal }) {
   const pending = session.pendingMfa;
@@ -27,16 +28,10 @@ export function render({ navigate, signal }) {
 
   const msg = messages("two-factor");
   let recovery = false;
-  const code = field({
+  const code = codeField({
     id: "two-factor-code",
     label: "Authentication code",
     name: "code",
-    type: "text",
-    inputmode: "numeric",
-    autocomplete: "one-time-code",
-    pattern: "[0-9 ]{6,7}",
-    maxlength: "7",
-    required: true,
     hint: "The 6-digit code your authenticator app shows for Protu.",
     testid: "two-factor-code",
   });

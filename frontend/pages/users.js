@@ -1,8 +1,9 @@
 // The company's users, for its owners: everyone who can sign in or was invited (GET /api/users), inviting someone
 // (POST /api/users/invitations, which also re-sends a pending invitation), changing a role (PATCH /api/users/{id}),
 // ending all of someone's sessions (POST /api/users/{id}/sign-out) and removing someone (DELETE /api/users/{id}).
-// None of these asks for recent authentication. Admins get a short explanation instead of the controls (the API
-// answers them 403 anyway).
+// Making someone an owner (a role change or an invitation) asks first (owners can erase the company) and sends
+// confirm_owner: true; the API also wants a recent sign-in for it (403 reauthentication_required: the password, or
+// a code, is asked and the request sent again). Admins get a short explanation instead of the controls (the API answers them 403 anyway).
 //
 // The API keeps at least one active owner (409 last_owner): your own row offers a role change and removal only
 // while another active owner remains. Demoting yourself switches this page to the admin view; removing yourself
@@ -11,7 +12,20 @@
 import { ApiError, api, path } from "../api.js";
 import { h } from "../dom.js";
 import { session } from "../session.js";
-import { busy, confirmDialog, describeError, field, handleSubmit, link, messages, pageFrame, showError, timeNode } from "../ui.js";
+import {
+  busy,
+  Cancelled,
+  confirmDialog,
+  describeError,
+  field,
+  handleSubmit,
+  link,
+  messages,
+  pageFrame,
+  showError,
+  timeNode,
+  withReauth,
+} from "../ui.js";
 
 export const title = "Users";
 
@@ -20,6 +34,38 @@ const ROLES = [
   ["owner", "Owner"],
 ];
 const ROLE_NAMES = Object.fromEntries(ROLES);
+const GIVE_UP_OWNER = {
+  title: "Give up the owner role?",
+  message: "As an admin you can no longer manage users, billing or settings. Another owner can make you an owner again.",
+  confirmLabel: "Make me an admin",
+  danger: true,
+};
+
+function makeOwnerQuestion(label) {
+  return {
+    title: `Make ${label} an owner?`,
+    message:
+      `${label} will be able to do everything you can: manage users, billing and settings, and erase the company ` +
+      "with all its data. Only make owners of people you trust with that.",
+    confirmLabel: "Make them an owner",
+    danger: true,
+  };
+}
+
+function ownerReauth() {
+  return {
+    reason: "Making someone an owner needs a recent sign-in. Confirm it is you to continue.",
+    allowCode: Boolean(session.user?.mfa_enabled),
+  };
+}
+
+// POST an invitation (or send it again). An owner's says so explicitly (asked before a new one) and may need the
+// password first: the API wants both.
+function sendInvitation(asked, signal) {
+  if (asked.role !== "owner") return api.post("/api/users/invitations", asked, { signal });
+  return withReauth(() => api.post("/api/users/invitations", { ...asked, confirm_owner: true }, { signal }), ownerReauth());
+}
+
 const ROLE_HINT = "Admins manage people data (roles, teams, employees, candidates, assessments). Owners can also manage billing, settings and users.";
 
 export function render({ signal, navigate }) {
@@ -111,7 +157,9 @@ function ownerView({ signal, navigate }) {
       const address = email.input.value.trim();
       let invited;
       try {
-        invited = await api.post("/api/users/invitations", { email: address, role: role.input.value }, { signal });
+        const asked = { email: address, role: role.input.value };
+        if (asked.role === "owner" && !(await confirmDialog(makeOwnerQuestion(address)))) throw new Cancelled();
+        invited = await sendInvitation(asked, signal);
       } catch (error) {
         const text = inviteErrorText(error);
         if (text === null) throw error;
@@ -246,24 +294,18 @@ function ownerView({ signal, navigate }) {
     save.addEventListener("click", async () => {
       const next = select.value;
       if (next === user.role) return;
-      if (me) {
-        const ok = await confirmDialog({
-          title: "Give up the owner role?",
-          message: "As an admin you can no longer manage users, billing or settings. Another owner can make you an owner again.",
-          confirmLabel: "Make me an admin",
-          danger: true,
-        });
-        if (!ok) {
-          select.value = user.role;
-          save.disabled = true;
-          select.focus();
-          return;
-        }
+      const question = me ? GIVE_UP_OWNER : next === "owner" ? makeOwnerQuestion(label) : null;
+      if (question && !(await confirmDialog(question))) {
+        select.value = user.role;
+        save.disabled = true;
+        select.focus();
+        return;
       }
+      const body = next === "owner" ? { role: next, confirm_owner: true } : { role: next };
       await busy(save, async () => {
         msg.clear();
         try {
-          const changed = await api.patch(path`/api/users/${user.id}`, { role: next }, { signal });
+          const changed = await withReauth(() => api.patch(path`/api/users/${user.id}`, body, { signal }), ownerReauth());
           msg.notice(`${label} is now ${changed.role === "owner" ? "an owner" : "an admin"}.`);
         } catch (error) {
           showError(msg, error);
@@ -295,7 +337,7 @@ function ownerView({ signal, navigate }) {
         busy(resend, async () => {
           msg.clear();
           try {
-            await api.post("/api/users/invitations", { email: user.email, role: user.role }, { signal });
+            await sendInvitation({ email: user.email, role: user.role }, signal);
             msg.notice(`Invitation sent to ${user.email} again. The earlier link no longer works.`);
           } catch (error) {
             const text = inviteErrorText(error);

@@ -97,7 +97,8 @@ def sign_up(
     company = company or f"Firm {uuid.uuid4().hex[:6]}"
     browser = browser or Browser(api)
     reply = browser.post(
-        "/api/auth/signup", {"company_name": company, "name": name, "email": email, "password": password}
+        "/api/auth/signup",
+        {"company_name": company, "name": name, "email": email, "password": password, "accept_terms": True},
     )
     assert reply.status == 201, reply.body
     token = link_token(mailgun.to(email)[-1])
@@ -111,7 +112,8 @@ def invite(
 ) -> Account:
     """An invited user who accepted the invitation (signed in in their own browser)."""
     email = new_email(role)
-    reply = owner.browser.post("/api/users/invitations", {"email": email, "role": role})
+    body = {"email": email, "role": role, "confirm_owner": True} if role == "owner" else {"email": email, "role": role}
+    reply = owner.browser.post("/api/users/invitations", body)
     assert reply.status == 201, reply.body
     token = link_token(mailgun.to(email)[-1])
     browser = browser or Browser(owner.browser.api, user_agent=FIREFOX, ip="198.51.100.20")

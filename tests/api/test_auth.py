@@ -8,8 +8,8 @@ import boto3
 import pyotp
 import pytest
 from protu import audit
-from protu.identity import tokens
-from protu.identity.models import OneTimeToken, Session
+from protu.identity import signup, tokens
+from protu.identity.models import Company, OneTimeToken, Session
 from protu.settings import settings
 
 from tests.api.people import CHROME, FIREFOX, STRONG, Browser, link_token, new_email, sign_up
@@ -34,7 +34,8 @@ def test_sign_up_creates_an_owner_and_a_verified_email_after_the_link(api, mailg
     browser = Browser(api)
     email = new_email()
     reply = browser.post(
-        "/api/auth/signup", {"company_name": "Acme Labs", "name": "Ana", "email": email, "password": STRONG}
+        "/api/auth/signup",
+        {"company_name": "Acme Labs", "name": "Ana", "email": email, "password": STRONG, "accept_terms": True},
     )
     assert (reply.status, reply.json()) == (201, {"status": "verification_sent"})
     message = mailgun.to(email)[-1]
@@ -67,7 +68,13 @@ def test_a_taken_email_gets_the_same_answer_and_its_owner_an_email(api, mailgun)
     sent_before = len(mailgun.to(owner.email))
     reply = Browser(api).post(
         "/api/auth/signup",
-        {"company_name": "Other", "name": "Eve", "email": owner.email, "password": "another strong passphrase"},
+        {
+            "company_name": "Other",
+            "name": "Eve",
+            "email": owner.email,
+            "password": "another strong passphrase",
+            "accept_terms": True,
+        },
     )
     assert (reply.status, reply.json()) == (201, {"status": "verification_sent"})
     notice = mailgun.to(owner.email)[sent_before:]
@@ -86,10 +93,13 @@ def test_a_taken_email_gets_the_same_answer_and_its_owner_an_email(api, mailgun)
         ({"company_name": "x" * 101}, "validation_failed"),
         ({"name": 5}, "validation_failed"),
         ({"admin": True}, "validation_failed"),
+        ({"accept_terms": False}, "terms_not_accepted"),
+        ({"accept_terms": "yes"}, "validation_failed"),
     ],
 )
 def test_sign_up_refuses_bad_input_with_a_clear_code(api, mailgun, change, code):
-    body = {"company_name": "Initech", "name": "Peter", "email": new_email(), "password": STRONG} | change
+    body = {"company_name": "Initech", "name": "Peter", "email": new_email(), "password": STRONG, "accept_terms": True}
+    body |= change
     reply = Browser(api).post("/api/auth/signup", body)
     assert reply.status == 422
     assert reply.json()["error"]["code"] == code
@@ -99,6 +109,33 @@ def test_sign_up_refuses_bad_input_with_a_clear_code(api, mailgun, change, code)
 def test_missing_fields_are_422(api):
     reply = Browser(api).post("/api/auth/signup", {"email": new_email()})
     assert (reply.status, reply.json()["error"]["code"]) == (422, "validation_failed")
+
+
+def test_sign_up_needs_the_terms_accepted_and_creates_nothing_without(api, mailgun):
+    """Issue 21 item 11: ``accept_terms`` must be true; without it nothing is recorded and no mail is sent."""
+    email = new_email()
+    body = {"company_name": "Acme Labs", "name": "Ana", "email": email, "password": STRONG}
+    browser = Browser(api)
+    for terms, code in (({}, "validation_failed"), ({"accept_terms": False}, "terms_not_accepted")):
+        reply = browser.post("/api/auth/signup", body | terms)
+        assert (reply.status, reply.json()["error"]["code"]) == (422, code)
+        assert reply.json()["error"]["details"] == {"field": "accept_terms"}
+    # No sign-up waits for this address: signing in with its password would send the verification link again.
+    assert browser.login(email).json()["error"]["code"] == "invalid_credentials"
+    assert mailgun.to(email) == []
+
+
+def test_the_terms_accepted_at_sign_up_are_recorded_with_their_version_and_time(api, mailgun):
+    before = int(time.time())
+    owner = sign_up(api, mailgun)
+    me = owner.me
+    company = Company.get(*Company.key(me["company"]["id"]), consistent_read=True)
+    assert company.terms_version == signup.TERMS_VERSION == "2026-12-01"
+    assert before <= company.terms_accepted_at <= time.time() and company.terms_accepted_by == me["id"]
+    events = owner.browser.get("/api/audit-events?action=auth.signup").json()["items"]
+    assert [e["details"] for e in events] == [
+        {"company": company.id, "terms_version": "2026-12-01", "terms_accepted_at": company.terms_accepted_at}
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ sign-in
@@ -188,7 +225,7 @@ def test_users_list_and_revoke_their_sessions(api, mailgun):
     listed = owner.browser.get("/api/me/sessions").json()
     assert len(listed) == 3
     assert [s["current"] for s in listed].count(True) == 1
-    assert set(listed[0]) == {"id", "created_at", "last_seen_at", "ip", "user_agent", "current"}
+    assert {"id", "created_at", "last_seen_at", "ip", "user_agent", "current"} <= set(listed[0])
     laptop_id = next(s["id"] for s in listed if s["user_agent"] == FIREFOX)
     assert owner.browser.delete(f"/api/me/sessions/{laptop_id}").status == 204
     assert laptop.get("/api/me").json()["error"]["code"] == "session_revoked"
@@ -328,7 +365,52 @@ def test_two_factor_sign_in_with_a_code_used_once(api, mailgun):
     replay = Browser(api)
     step = replay.login(owner.email).json()
     reply = replay.post("/api/auth/mfa", {"mfa_token": step["mfa_token"], "code": code})
+    assert (reply.status, reply.json()["error"]["code"]) == (401, "code_just_used")
+
+
+def test_a_code_just_used_is_told_apart_and_still_counts_as_a_wrong_code(api, mailgun):
+    """Issue 21 item 7: a code of the app's current steps that was already used answers ``code_just_used`` ("wait
+    for the next one"); it is a failed attempt like a wrong code, so the step still ends after five."""
+    owner = sign_up(api, mailgun)
+    secret, _ = enable_totp(owner)
+    code = pyotp.TOTP(secret).at(time.time() + 30)  # the current step was spent on confirming
+    first = Browser(api)
+    step = first.login(owner.email).json()["mfa_token"]
+    assert first.post("/api/auth/mfa", {"mfa_token": step, "code": code}).status == 200
+
+    browser = Browser(api)
+    step = browser.login(owner.email).json()["mfa_token"]
+    replies = [browser.post("/api/auth/mfa", {"mfa_token": step, "code": code}) for _ in range(5)]
+    assert [r.json()["error"]["code"] for r in replies] == ["code_just_used"] * 4 + ["mfa_attempts_exceeded"]
+    assert replies[0].status == 401
+    assert replies[0].json()["error"] == {
+        "code": "code_just_used",
+        "message": "This code was just used; wait for the next one.",
+        "details": {"field": "code"},
+    }
+    assert actions(owner.me["company"]["id"]).count("auth.mfa:failure") == 5
+    # A code nobody used is still just wrong.
+    step = browser.login(owner.email).json()["mfa_token"]
+    valid = {pyotp.TOTP(secret).at(time.time() + offset) for offset in (-60, -30, 0, 30, 60)}
+    wrong = next(c for c in ("000000", "111111", "222222") if c not in valid)
+    reply = browser.post("/api/auth/mfa", {"mfa_token": step, "code": wrong})
     assert (reply.status, reply.json()["error"]["code"]) == (401, "invalid_code")
+
+
+def test_a_code_just_used_to_confirm_it_is_you_is_told_apart_and_counts_towards_the_burst(api, mailgun):
+    owner = sign_up(api, mailgun)
+    tenant = owner.me["company"]["id"]
+    secret, _ = enable_totp(owner)
+    code = pyotp.TOTP(secret).at(time.time() + 30)
+    assert owner.browser.post("/api/auth/reauthenticate", {"code": code}).status == 200
+    replies = [owner.browser.post("/api/auth/reauthenticate", {"code": code}) for _ in range(4)]
+    assert {(r.status, r.json()["error"]["code"]) for r in replies} == {(403, "code_just_used")}
+    assert replies[0].json()["error"]["details"] == {"field": "code"}
+    off = owner.browser.delete("/api/me/mfa/totp", {"code": code})  # the fifth wrong answer in this session
+    assert (off.status, off.json()["error"]["code"]) == (401, "session_revoked")
+    done = actions(tenant)
+    assert done.count("auth.reauthenticate:failure") == 4 and done.count("mfa.disable:failure") == 1
+    assert "mfa.disabled:success" not in done
 
 
 def test_recovery_codes_work_once_and_a_reset_never_skips_two_factor(api, mailgun):

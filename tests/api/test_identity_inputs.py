@@ -132,6 +132,7 @@ def signup_pending(api, module_mailgun, *, password: str = STRONG) -> tuple[str,
     """Sign up without following the link: the email and its unused verification token."""
     email = new_email("pending")
     body = {"company_name": "Pending Co", "name": "Pat Pending", "email": email, "password": password}
+    body["accept_terms"] = True
     assert Browser(api).post("/api/auth/signup", body).status == 201
     return email, link_token(module_mailgun.to(email)[-1])
 
@@ -171,6 +172,8 @@ VALID = {
     "code": "123456",
     "role": "admin",
     "end_other_sessions": True,
+    "accept_terms": True,
+    "confirm_owner": True,
 }
 """A valid value for every field of every identity schema: the base of the cases that break one thing only."""
 
@@ -335,7 +338,7 @@ def test_an_address_the_mailer_cannot_use_is_refused_before_anything_is_saved(ap
         "ß" * 40 + "@example.com",  # 40 characters typed, 80 after case folding ("ss")
     ]
     for email in unusable:
-        body = {"company_name": "Initech", "name": "Peter", "email": email, "password": STRONG}
+        body = {"company_name": "Initech", "name": "Peter", "email": email, "password": STRONG, "accept_terms": True}
         reply = Browser(api).post("/api/auth/signup", body)
         assert (reply.status, error_code(reply)) == (422, "validation_failed"), (email, reply.body)
         assert reply.json()["error"]["details"] == {"field": "email"}
@@ -351,7 +354,8 @@ def test_edge_values_inside_the_schema_get_domain_answers_not_errors(api, module
     """Values the schema lets through but the domain must judge: the longest password, odd tokens and codes."""
     longest = "x" * 1024
     signup = Browser(api).post(
-        "/api/auth/signup", {"company_name": "Initech", "name": "Peter", "email": new_email(), "password": longest}
+        "/api/auth/signup",
+        {"company_name": "Initech", "name": "Peter", "email": new_email(), "password": longest, "accept_terms": True},
     )
     assert (signup.status, error_code(signup)) == (422, "password_too_long")
     login = Browser(api, ip=some_ip()).login(new_email(), longest)
@@ -520,6 +524,7 @@ def test_asvs_6_3_8_the_answer_is_the_same_for_taken_invited_and_unknown_emails(
     def ask(email):
         if route == "/api/auth/signup":
             body = {"company_name": "Probe Co", "name": "Mallory", "email": email, "password": STRONG}
+            body["accept_terms"] = True
         else:
             body = {"email": email}
         return Browser(api).post(route, body)
@@ -883,10 +888,12 @@ def test_asvs_6_3_1_sign_ups_are_capped_per_source_address(api, module_mailgun):
     ip = some_ip()
     for _ in range(10):
         weak = {"company_name": "Spam Co", "name": "Bot", "email": new_email("bot"), "password": "short"}
+        weak["accept_terms"] = True
         assert Browser(api, ip=ip).post("/api/auth/signup", weak).status == 422
     email = new_email("bot")
     reply = Browser(api, ip=ip).post(
-        "/api/auth/signup", {"company_name": "Spam Co", "name": "Bot", "email": email, "password": STRONG}
+        "/api/auth/signup",
+        {"company_name": "Spam Co", "name": "Bot", "email": email, "password": STRONG, "accept_terms": True},
     )
     assert (reply.status, error_code(reply)) == (429, "too_many_attempts")
     assert module_mailgun.to(email) == []
@@ -895,7 +902,7 @@ def test_asvs_6_3_1_sign_ups_are_capped_per_source_address(api, module_mailgun):
 # ------------------------------------------------------------------------------------------------ 3. property test
 PROPERTY_ROUTES = {
     "/api/auth/login": ("email", "password"),
-    "/api/auth/signup": ("company_name", "name", "email", "password"),
+    "/api/auth/signup": ("company_name", "name", "email", "password", "accept_terms"),
     "/api/auth/mfa": ("mfa_token", "code"),
 }
 _scalars = (

@@ -99,6 +99,7 @@ def test_rules_that_functions_enforce_are_stated_by_the_schemas(doc):
         return True
 
     signup = {"company_name": "Acme Ltd", "name": "Ana Smith", "email": "ana@acme.example", "password": "x" * 12}
+    signup["accept_terms"] = True
     assert allows("SignupIn", signup)
     for refused in (
         {"email": "x" * 70 + "@example.com"},  # more than 64 characters before the "@"
@@ -110,6 +111,7 @@ def test_rules_that_functions_enforce_are_stated_by_the_schemas(doc):
         {"company_name": "https://acme.example"},
         {"name": "ｗｗｗ．ａｃｍｅ"},  # the same after NFKC
         {"name": " \u3000 "},
+        {"accept_terms": False},
     ):
         assert not allows("SignupIn", {**signup, **refused}), refused
     assert allows("LoginIn", {"email": "ana@acme.example", "password": "x"})  # signing in judges any password

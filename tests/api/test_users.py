@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import time
+
 from protu import audit
+from protu.identity import tokens
+from protu.identity.models import Session
 
 from tests.api.people import STRONG, Browser, invite, link_token, new_email, sign_up
+
+
+def signed_in_long_ago(account) -> None:
+    """The account's session last authenticated an hour ago (past the recent-sign-in window)."""
+    token = tokens.read_access_token(account.browser.access_token)
+    Session.get(*Session.key(token.tenant_id, token.user_id, token.session_id)).update(
+        actions=[Session.auth_time.set(int(time.time()) - 3600)]
+    )
 
 
 def actions(tenant_id: str) -> list[str]:
@@ -31,7 +43,8 @@ def test_an_invited_admin_joins_and_appears_in_the_list(api, mailgun):
 def test_a_pending_invitation_is_listed_and_its_link_works_once(api, mailgun):
     owner = sign_up(api, mailgun)
     email = new_email("invitee")
-    assert owner.browser.post("/api/users/invitations", {"email": email, "role": "owner"}).status == 201
+    invitation = {"email": email, "role": "owner", "confirm_owner": True}
+    assert owner.browser.post("/api/users/invitations", invitation).status == 201
     listed = {u["email"]: u for u in owner.browser.get("/api/users").json()}
     assert listed[email]["status"] == "invited"
     message = mailgun.to(email)[-1]
@@ -65,12 +78,52 @@ def test_a_role_change_takes_effect_on_the_next_request(api, mailgun):
     admin = invite(owner, mailgun)
     admin_id = admin.me["id"]
     assert admin.browser.get("/api/users").status == 403
-    reply = owner.browser.patch(f"/api/users/{admin_id}", {"role": "owner"})
+    reply = owner.browser.patch(f"/api/users/{admin_id}", {"role": "owner", "confirm_owner": True})
     assert reply.status == 200 and reply.json()["role"] == "owner"
     assert admin.browser.get("/api/users").status == 200
     assert owner.browser.patch(f"/api/users/{admin_id}", {"role": "admin"}).status == 200
     assert admin.browser.get("/api/users").status == 403
     assert "users.role_changed" in actions(owner.me["company"]["id"])
+
+
+def test_making_someone_an_owner_needs_a_confirmation_and_a_recent_sign_in(api, mailgun):
+    owner = sign_up(api, mailgun)
+    admin = invite(owner, mailgun)
+    admin_id = admin.me["id"]
+    for body in ({"role": "owner"}, {"role": "owner", "confirm_owner": False}):
+        reply = owner.browser.patch(f"/api/users/{admin_id}", body)
+        assert reply.status == 422, body
+        assert reply.json()["error"]["code"] == "owner_confirmation_required"
+        assert reply.json()["error"]["details"]["field"] == "confirm_owner"
+    assert owner.browser.patch(f"/api/users/{admin_id}", {"role": "owner", "confirm_owner": "yes"}).status == 422
+
+    signed_in_long_ago(owner)
+    reply = owner.browser.patch(f"/api/users/{admin_id}", {"role": "owner", "confirm_owner": True})
+    assert (reply.status, reply.json()["error"]["code"]) == (403, "reauthentication_required")
+    assert admin.me["role"] == "admin" and "users.role_changed" not in actions(owner.me["company"]["id"])
+    assert owner.browser.patch(f"/api/users/{admin_id}", {"role": "admin"}).status == 200  # no-op, no proof needed
+
+    assert owner.browser.post("/api/auth/reauthenticate", {"password": STRONG}).status == 200
+    reply = owner.browser.patch(f"/api/users/{admin_id}", {"role": "owner", "confirm_owner": True})
+    assert reply.status == 200 and admin.me["role"] == "owner"
+    signed_in_long_ago(owner)
+    assert owner.browser.patch(f"/api/users/{admin_id}", {"role": "admin"}).status == 200  # demoting needs neither
+
+
+def test_inviting_an_owner_needs_a_confirmation_and_a_recent_sign_in_too(api, mailgun):
+    """Else an invitation would be the way around the role change's checks."""
+    owner = sign_up(api, mailgun)
+    email = new_email("invitee")
+    reply = owner.browser.post("/api/users/invitations", {"email": email, "role": "owner"})
+    assert (reply.status, reply.json()["error"]["code"]) == (422, "owner_confirmation_required")
+    signed_in_long_ago(owner)
+    reply = owner.browser.post("/api/users/invitations", {"email": email, "role": "owner", "confirm_owner": True})
+    assert (reply.status, reply.json()["error"]["code"]) == (403, "reauthentication_required")
+    assert mailgun.to(email) == [] and email not in {u["email"] for u in owner.browser.get("/api/users").json()}
+    assert owner.browser.post("/api/users/invitations", {"email": email, "role": "admin"}).status == 201
+    assert owner.browser.post("/api/auth/reauthenticate", {"password": STRONG}).status == 200
+    reply = owner.browser.post("/api/users/invitations", {"email": email, "role": "owner", "confirm_owner": True})
+    assert reply.status == 201 and reply.json()["role"] == "owner"
 
 
 def test_the_last_owner_cannot_be_demoted_or_removed(api, mailgun):

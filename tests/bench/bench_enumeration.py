@@ -23,7 +23,13 @@ def _bodies(email: str) -> dict[str, dict[str, str]]:
     return {
         "/api/auth/password/forgot": {"email": email},
         "/api/auth/magic-link": {"email": email},
-        "/api/auth/signup": {"company_name": "Probe Co", "name": "Mallory", "email": email, "password": PASSWORD},
+        "/api/auth/signup": {
+            "company_name": "Probe Co",
+            "name": "Mallory",
+            "email": email,
+            "password": PASSWORD,
+            "accept_terms": True,
+        },
         "/api/auth/login": {"email": email, "password": "not the password at all"},
     }
 

@@ -8,6 +8,7 @@ reported there) and uncaught page errors, for tests to assert it stays empty.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -149,6 +150,14 @@ def sign_in(page, email: str, password: str, name: str = "Adam Admin") -> None:
     page.get_by_test_id("signin-submit").click()
     expect(page).to_have_url(re.compile(r"/account$"), timeout=15_000)
     expect(page.get_by_test_id("header-user-name")).to_have_text(name)
+
+
+def sign_in_was_long_ago(company_id: str, user_id: str) -> None:
+    """Every session of the user last authenticated an hour ago: the next sensitive step asks to confirm it."""
+    from protu.identity.models import Session
+
+    for found in Session.query(Session.partition(company_id, user_id), consistent_read=True):
+        found.update(actions=[Session.auth_time.set(int(time.time()) - 3600)])
 
 
 class Elsewhere:

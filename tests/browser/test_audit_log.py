@@ -28,8 +28,7 @@ from protu.settings import reload, settings
 from standardwebhooks.webhooks import Webhook
 
 from infra.streams import StreamPump
-from tests.browser.conftest import Elsewhere, new_company, sign_in
-from tests.browser.test_data_rights import sign_in_was_long_ago
+from tests.browser.conftest import Elsewhere, new_company, sign_in, sign_in_was_long_ago
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,8 @@
 """Data-protection rights in real Chromium, for owners: exporting the whole company (asked for on the settings page,
 watched while the job builds it, downloaded through its short-lived URL), erasing the company (the name typed
-exactly, a recent sign-in asked for, everyone signed out and nobody able to sign in again), a candidate's export
-and erasure from their page (an employee who leads a team is not erased). An admin sees none of it.
+exactly, the password given every time, a last dialog naming what goes, everyone signed out and nobody able to sign
+in again, every owner emailed), a candidate's export and erasure from their page (an employee who leads a team is
+not erased). An admin sees none of it.
 
 The export job runs on the data table's stream; nothing pumps it in tests, so a test's ``StreamPump`` (created
 before the request, ``LATEST``) runs it by hand, as the event source mapping would. The download URL is S3's
@@ -12,14 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import jobs
 import pytest
+import requests
 from playwright.sync_api import expect
 from protu import audit
-from protu.identity.models import Session
 from protu.settings import settings
 
 from infra.streams import StreamPump
@@ -33,12 +33,6 @@ ARCHIVE = b"PK\x05\x06" + b"\0" * 18  # an empty ZIP: what the test's S3 answers
 def actions(company_id: str) -> list[str]:
     events, _ = audit.events(company_id, limit=100)
     return [event["action"] for event in events]
-
-
-def sign_in_was_long_ago(company_id: str, user_id: str) -> None:
-    """Every session of the user last authenticated an hour ago: the next sensitive step asks to confirm it."""
-    for found in Session.query(Session.partition(company_id, user_id), consistent_read=True):
-        found.update(actions=[Session.auth_time.set(int(time.time()) - 3600)])
 
 
 # ------------------------------------------------------------------------------------------------ export
@@ -92,48 +86,78 @@ def test_an_owner_exports_the_company_and_downloads_the_archive(page, console_er
 
 
 # ------------------------------------------------------------------------------------------------ erasure
-def test_an_owner_erases_the_company_after_confirming_it_is_them(page, local_server, console_errors):
+SIZES = pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+
+
+def told_of_erasure(local_server: str, email: str) -> list[dict]:
+    outbox = requests.get(f"{local_server}/_local/outbox", timeout=5).json()
+    return [m for m in outbox if m["to"] == email and "was erased" in m["subject"]]
+
+
+@SIZES
+def test_an_owner_erases_the_company_with_the_password_after_a_last_look_at_what_goes(
+    page, local_server, console_errors, size
+):
+    page.set_viewport_size({"width": size[0], "height": size[1]})
     people = new_company("Fjord Analytics")
     sign_in(page, people["owner"], people["password"], name="Olga Owner")
     elsewhere = Elsewhere(local_server, people["owner"], people["password"])
+    elsewhere.call("POST", "/api/candidates", {"name": "Cara Candidate"}, status=201)
 
     page.get_by_test_id("nav-settings").click()
     zone = page.get_by_test_id("danger-zone")
     expect(zone).to_contain_text("The company’s key is destroyed")
     expect(page.get_by_test_id("erase-company-name")).to_have_text("Fjord Analytics")
     typed = page.get_by_label("Type the company’s name, Fjord Analytics, to confirm")
+    password = page.get_by_test_id("erase-password")
     erase = page.get_by_test_id("erase-submit")
 
-    # Only the exact name enables the button.
+    # Only the exact name, and a password, enable the button (the sign-in is seconds old: it is asked anyway).
     expect(erase).to_be_disabled()
     for wrong in ("Fjord", "fjord analytics", "Fjord Analytics Ltd"):
         typed.fill(wrong)
         expect(erase).to_be_disabled()
     typed.fill("Fjord Analytics")
+    expect(erase).to_be_disabled()
+    password.fill("not my password at all")
     expect(erase).to_be_enabled()
 
-    # Renamed elsewhere meanwhile, and signed in an hour ago: first the password is asked for (a wrong one is
-    # refused in the dialog), then the server says the name no longer matches, at the field. Nothing is erased.
+    # The last look names what goes; keeping the company sends nothing.
+    erase.click()
+    dialog = page.get_by_test_id("erase-dialog")
+    expect(dialog).to_contain_text("Erase Fjord Analytics for good?")
+    counts = page.get_by_test_id("erase-dialog-counts")
+    expect(counts).to_contain_text("1 candidate")
+    expect(counts).to_contain_text("0 employees")
+    expect(counts).to_contain_text("2 users")
+    expect(dialog).to_contain_text("The audit log keeps a record")
+    page.get_by_test_id("erase-dialog-cancel").click()
+    expect(dialog).to_have_count(0)
+    assert "company.erase" not in actions(people["company_id"])
+
+    # A wrong password is said at the field, and is on the record as a failed attempt. Nothing is erased.
+    erase.click()
+    page.get_by_test_id("erase-dialog-ok").click()
+    expect(page.get_by_test_id("erase-password-error")).to_have_text("That password is not correct.")
+    expect(password).to_have_attribute("aria-invalid", "true")
+    assert "company.erase" in actions(people["company_id"])
+    elsewhere.call("GET", "/api/me")
+
+    # Renamed elsewhere meanwhile: the server says the name no longer matches, at the field.
     current = elsewhere.call("GET", "/api/settings")
     elsewhere.call("PATCH", "/api/settings", {"version": current["version"], "company_name": "Fjord Analytics AS"})
-    sign_in_was_long_ago(people["company_id"], people["owner_id"])
+    password.fill(people["password"])
     erase.click()
-    dialog = page.get_by_test_id("reauth-dialog")
-    expect(dialog).to_be_visible()
-    page.get_by_test_id("reauth-password").fill("not my password at all")
-    page.get_by_test_id("reauth-submit").click()
-    expect(page.get_by_test_id("reauth-error")).to_have_text("That is not correct.")
-    page.get_by_test_id("reauth-password").fill(people["password"])
-    page.get_by_test_id("reauth-submit").click()
-    expect(dialog).to_have_count(0)
+    page.get_by_test_id("erase-dialog-ok").click()
     expect(page.get_by_test_id("erase-confirmation-error")).to_contain_text("Type your company's name exactly")
     expect(typed).to_have_attribute("aria-invalid", "true")
     elsewhere.call("GET", "/api/me")
 
-    # The new name (after a reload), and the sign-in is recent now: erased, signed out, told so.
+    # The new name (after a reload) and the password: erased, signed out, told so, every owner emailed.
     page.reload()
     expect(page.get_by_test_id("erase-company-name")).to_have_text("Fjord Analytics AS")
     page.get_by_test_id("erase-confirmation").fill("Fjord Analytics AS")
+    page.get_by_test_id("erase-password").fill(people["password"])
 
     # While the erasure runs, another request of the page (the notices, asked again) meets the ended session
     # before the erasure's own answer arrives: that 401 is the erasure, not a session ended elsewhere.
@@ -144,14 +168,18 @@ def test_an_owner_erases_the_company_after_confirming_it_is_them(page, local_ser
         assert notices.value.status == 401
         route.fulfill(response=answer)
 
-    page.route("**/api/company/erase", erase_while_the_page_asks)
     page.get_by_test_id("erase-submit").click()
+    expect(page.get_by_test_id("erase-dialog")).to_contain_text("Erase Fjord Analytics AS for good?")
+    page.route("**/api/company/erase", erase_while_the_page_asks)
+    page.get_by_test_id("erase-dialog-ok").click()
     expect(page).to_have_url(re.compile(r"/signin$"))
     expect(page.get_by_test_id("signin-notice")).to_have_text(
         "Your company was erased. Everyone in it has been signed out."
     )
     expect(page.get_by_test_id("header-user-name")).to_have_count(0)
     elsewhere.call("GET", "/api/me", status=401)
+    assert len(told_of_erasure(local_server, people["owner"])) == 1
+    assert told_of_erasure(local_server, people["admin"]) == []
 
     # Nobody of the company can sign in again, and a reload restores no session.
     page.get_by_label("Email").fill(people["owner"])

@@ -20,7 +20,8 @@ def test_an_erased_companys_streams_are_deleted_and_the_stream_job_does_not_fail
     created = owner.browser.post("/api/audit-streams", {"url": "https://siem.example.test/in"})
     assert created.status == 201, created.body
 
-    assert owner.browser.post("/api/company/erase", {"confirmation": owner.company}).status == 202
+    erase = {"confirmation": owner.company, "password": owner.password}
+    assert owner.browser.post("/api/company/erase", erase).status == 202
     streams.pump()  # the erasure's events: the endpoint's secret no longer opens, and that is no failure of the job
     requests.pump()  # the erasure job deletes every partition of the company
     streams.pump()

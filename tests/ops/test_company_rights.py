@@ -17,7 +17,6 @@ import boto3
 import jobs
 import pytest
 from protu import audit, caches, crypto, errors
-from protu.identity.models import Session
 from protu.ops import backup
 from protu.settings import settings
 
@@ -149,26 +148,60 @@ def items_of(tenant_id: str) -> list[dict]:
     return found
 
 
-def test_erasing_a_company_needs_its_name_and_a_recent_sign_in(api, mailgun):
+def erase(account, **body):
+    """The account asks to erase its company: its name and password unless ``body`` says otherwise."""
+    return account.browser.post("/api/company/erase", {"confirmation": account.company, "password": STRONG, **body})
+
+
+def code_of(reply) -> tuple[int, str]:
+    return reply.status, reply.json()["error"]["code"]
+
+
+def test_erasing_a_company_needs_its_name_and_the_password_in_the_request_itself(api, mailgun):
     owner = sign_up(api, mailgun)
     admin = invite(owner, mailgun)
-    reply = admin.browser.post("/api/company/erase", {"confirmation": owner.company})
-    assert (reply.status, reply.json()["error"]["code"]) == (403, "forbidden")
-    reply = owner.browser.post("/api/company/erase", {"confirmation": "something else"})
-    assert (reply.status, reply.json()["error"]["code"]) == (422, "confirmation_mismatch")
-    for body in ({}, {"confirmation": ""}, {"confirmation": owner.company, "extra": 1}, [owner.company]):
+    tenant = company_of(owner)
+    assert code_of(erase(admin)) == (403, "forbidden")
+    assert code_of(erase(owner, confirmation="something else")) == (422, "confirmation_mismatch")
+    for body in ({}, {"confirmation": ""}, {"confirmation": owner.company, "password": STRONG, "extra": 1}):
         assert owner.browser.post("/api/company/erase", body).status in (400, 422), body
-    claims = owner.me
-    from protu.identity import tokens
-
-    token = tokens.read_access_token(owner.browser.access_token)
-    Session.get(*Session.key(token.tenant_id, token.user_id, token.session_id)).update(
-        actions=[Session.auth_time.set(int(time.time()) - 3600)]
-    )
+    assert owner.browser.post("/api/company/erase", [owner.company]).status in (400, 422)
+    # A session that has just confirmed the password is not enough: the erasure asks for it again, every time.
+    assert owner.browser.post("/api/auth/reauthenticate", {"password": STRONG}).status == 200
     reply = owner.browser.post("/api/company/erase", {"confirmation": owner.company})
-    assert (reply.status, reply.json()["error"]["code"]) == (403, "reauthentication_required")
-    assert owner.me["company"]["id"] == claims["company"]["id"]  # nothing happened
-    assert items_of(claims["company"]["id"])
+    assert code_of(reply) == (422, "password_or_code_required")
+    # A wrong password (or code) is refused, on the record as a failed attempt; nothing is erased.
+    assert code_of(erase(owner, password="not my password at all")) == (403, "invalid_password")
+    assert code_of(erase(owner, password=None, code="123456")) == (403, "invalid_password")  # two-factor is off
+    failures = [e for e in audit.events(tenant, limit=20)[0] if e["action"] == "company.erase"]
+    assert [e["outcome"] for e in failures] == ["failure", "failure"]
+    assert owner.me["company"]["id"] == tenant and admin.me["company"]["id"] == tenant
+    assert items_of(tenant) and not [m for m in mailgun.messages if "was erased" in m["subject"]]
+
+
+def test_wrong_passwords_to_erase_a_company_count_as_failed_sign_ins(api, mailgun):
+    """The erasure is no password oracle for a stolen session: five wrong answers sign it out, and the account's
+    next sign-in asks for an email link (as five wrong sign-ins do)."""
+    owner = sign_up(api, mailgun)
+    tenant = company_of(owner)
+    answers = [erase(owner, password=f"guess number {n} x") for n in range(5)]
+    assert [code_of(a)[1] for a in answers] == ["invalid_password"] * 4 + ["session_revoked"]
+    assert code_of(erase(owner)) == (401, "session_revoked")
+    assert Browser(api).login(owner.email).json() == {"step_up_required": True, "method": "email_link"}
+    assert items_of(tenant)
+
+
+def test_the_page_can_show_what_an_erasure_would_delete(api, mailgun):
+    owner = sign_up(api, mailgun)
+    invite(owner, mailgun)
+    people(owner)
+    reply = owner.browser.get("/api/company/erase")
+    assert reply.status == 200, reply.body
+    found = reply.json()
+    assert found["company"] == owner.company
+    counts = found["counts"]
+    assert (counts["candidates"], counts["employees"], counts["assessments"], counts["responses"]) == (1, 1, 1, 1)
+    assert counts["users"] == 2 and counts["roles"] == 0
 
 
 def test_an_erased_company_is_gone_its_sealed_data_unreadable_in_backups_and_its_audit_trail_kept(
@@ -182,7 +215,8 @@ def test_an_erased_company_is_gone_its_sealed_data_unreadable_in_backups_and_its
     sealed_before = next(item for item in items_of(tenant) if item["pk"]["S"].endswith("#CAND"))
     customer = next(iter(stripe_api.customers))
 
-    reply = owner.browser.post("/api/company/erase", {"confirmation": f"  {owner.company} "})
+    second_owner = invite(owner, mailgun, "owner", name="Otto Second")
+    reply = erase(owner, confirmation=f"  {owner.company} ")
     assert reply.status == 202, reply.body
     assert reply.json()["status"] == "erasing"
     assert "Max-Age=0" in reply.header("Set-Cookie")
@@ -200,6 +234,14 @@ def test_an_erased_company_is_gone_its_sealed_data_unreadable_in_backups_and_its
             tenant, "candidate", ids["candidate"], sealed_before["sealed"]["B"], ("notes",), subject=ids["candidate"]
         )
 
+    # Every owner is told, and only the owners.
+    for account in (owner, second_owner):
+        told = [m for m in mailgun.to(account.email) if "was erased" in m["subject"]]
+        assert len(told) == 1, account.email
+        assert owner.company in told[0]["subject"] and "Ana Owner erased" in told[0]["text"]
+        assert "audit log keeps" in told[0]["text"] and "<p>" in told[0]["html"]
+    assert not [m for m in mailgun.to(admin.email) if "was erased" in m["subject"]]
+
     # The job deletes everything else; the audit chain keeps that it happened.
     job.pump()
     assert items_of(tenant) == []
@@ -209,7 +251,8 @@ def test_an_erased_company_is_gone_its_sealed_data_unreadable_in_backups_and_its
     assert job.pump() == 0
     # The addresses are free again: each can start a new company.
     again = Browser(api).post(
-        "/api/auth/signup", {"company_name": "Fresh", "name": "Ana", "email": owner.email, "password": STRONG}
+        "/api/auth/signup",
+        {"company_name": "Fresh", "name": "Ana", "email": owner.email, "password": STRONG, "accept_terms": True},
     )
     assert again.status == 201, again.body
 
@@ -218,8 +261,7 @@ def test_erasure_fails_whole_when_stripe_cannot_be_reached(api, mailgun, stripe_
     owner = sign_up(api, mailgun)
     subscribe(owner, stripe_api)
     stripe_api.fail(503, 503, 503, 503, 503)
-    reply = owner.browser.post("/api/company/erase", {"confirmation": owner.company})
-    assert (reply.status, reply.json()["error"]["code"]) == (503, "billing_unavailable")
+    assert code_of(erase(owner)) == (503, "billing_unavailable")
     assert owner.browser.get("/api/me").status == 200
     assert owner.browser.get("/api/billing").json()["plan"] == "business"
 

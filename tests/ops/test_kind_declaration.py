@@ -332,7 +332,8 @@ def test_erasing_the_company_removes_its_interviews_with_everything_else(api, mo
     gus = browser.post("/api/candidates", {"name": "Gus"}).json()
     interview(browser, gus["id"], notes="Gus's notes")
     company = tenant(owner)
-    assert owner.browser.post("/api/company/erase", {"confirmation": owner.company}).status == 202
+    erase = {"confirmation": owner.company, "password": owner.password}
+    assert owner.browser.post("/api/company/erase", erase).status == 202
     job.pump()
     left = []
     for page in backup.pages(

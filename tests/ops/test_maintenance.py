@@ -50,7 +50,8 @@ def test_owners_are_told_once_erased_companies_are_not_and_a_cancellation_follow
     told, other, erased = company(), company("Fjord Analytics"), company("Gone GmbH")
     assert ops.main(["erase", "--tenant", erased["tenant"], "--yes"]) == 0
     erasing = sign_up(api, mailgun)  # its erasure started; the job that deletes its items has not run yet
-    assert erasing.browser.post("/api/company/erase", {"confirmation": erasing.company}).status == 202
+    erase = {"confirmation": erasing.company, "password": erasing.password}
+    assert erasing.browser.post("/api/company/erase", erase).status == 202
     capsys.readouterr()
 
     start, summary = start_in(80), f"Database upgrade {uuid.uuid4().hex[:6]}"

@@ -170,6 +170,7 @@ def test_an_unverified_sign_up_cannot_squat_an_address(api, mailgun):
     victim = f"victim-{uuid.uuid4().hex[:10]}@example.com"
     attacker = Browser(api, ip=some_ip())
     squat = {"company_name": "Shadow Ltd", "name": "Mallory", "email": victim, "password": "mallory owns this 77"}
+    squat["accept_terms"] = True
     assert attacker.post("/api/auth/signup", squat).status == 201
     old_link = link_token(mailgun.to(victim)[-1])
 
@@ -186,6 +187,7 @@ def test_an_unverified_sign_up_cannot_squat_an_address(api, mailgun):
     assert len(mailgun.to(victim)) == 2 + 2  # three resends an hour in all
 
     mine = {"company_name": "Victim GmbH", "name": "Vera", "email": victim, "password": "vera's own passphrase 9"}
+    mine["accept_terms"] = True
     holder = Browser(api, ip=some_ip())
     assert holder.post("/api/auth/signup", mine).status == 201
     welcome = mailgun.to(victim)[-1]
@@ -210,6 +212,7 @@ PROBES = {
         "name": "Mallory",
         "email": email,
         "password": STRONG,
+        "accept_terms": True,
     },
     "/api/auth/login": lambda email: {"email": email, "password": "not the password at all"},
 }

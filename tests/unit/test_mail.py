@@ -297,6 +297,7 @@ SAMPLES = {
     "suspicious_activity": {"reason": "a refresh token was used twice"},
     "password_changed": {"when": datetime(2025, 3, 1, 9, 30, tzinfo=UTC)},
     "two_factor_changed": {"enabled": False, "when": "today"},
+    "recovery_codes_regenerated": {"when": datetime(2026, 12, 5, 18, 0, tzinfo=UTC)},
     "payment_failed": {"company": "Acme", "link": "/billing"},
     "security_incident": {
         "company": "Acme",
@@ -341,6 +342,7 @@ SAMPLES = {
         "end": datetime(2026, 12, 10, 3, 30, tzinfo=UTC),
         "summary": "Moving the data table to a new key schema",
     },
+    "company_erased": {"company": "Acme", "by": "Ana Owner", "when": datetime(2026, 12, 5, 18, 0, tzinfo=UTC)},
 }
 HOSTILE = "<script>alert(\"x\")</script> & 'y' <img src=x onerror=alert(1)>"
 

@@ -21,7 +21,7 @@ from protu.identity import (
     sessions,
     tokens,
 )
-from protu.schemas import Email, Name, NewSecret, Secret, Strict, mailable, record_id
+from protu.schemas import Email, Name, NewSecret, Secret, Strict, documented, mailable, record_id
 from protu.security import ratelimit
 
 router = Router("auth")
@@ -51,6 +51,8 @@ FOLDED_EMAIL = Refusal(
 )
 RECENT_AUTH = Refusal(403, "reauthentication_required", "Confirm your password first (POST /api/auth/reauthenticate).")
 WRONG_ANSWER = Refusal(403, "invalid_password", "The password or the code is not correct.")
+JUST_USED_WHY = "The code is a current one but was used already (it counts as a failed attempt): wait for the next."
+CODE_JUST_USED = Refusal(403, "code_just_used", JUST_USED_WHY)
 PASSWORD_OR_CODE = Refusal(422, "password_or_code_required", "Give your password or a code.")
 SIGN_IN_LIMITS = (
     Refusal(429, "too_many_attempts", "Too many attempts from this address or on this account; see Retry-After."),
@@ -59,11 +61,18 @@ SIGN_IN_LIMITS = (
 EMAIL_TAKEN = Refusal(409, "email_in_use", "The address has a Protu account already (one address, one company).")
 
 
+AcceptTerms = Annotated[
+    bool,
+    documented(const=True, description="The terms and privacy notice are accepted (version and time are recorded)."),
+]
+
+
 class SignupIn(Strict):
     company_name: Name
     name: Name
     email: Email
     password: NewSecret
+    accept_terms: AcceptTerms
 
 
 class TokenIn(Strict):
@@ -153,11 +162,16 @@ class PasswordChangedOut(msgspec.Struct):
 
 class SessionOut(msgspec.Struct):
     id: str
-    created_at: int
-    last_seen_at: int
+    created_at: int  # when it started
+    last_seen_at: int  # last active (written at most once a minute)
     ip: str
     user_agent: str
-    current: bool
+    current: bool  # this device: the session of the request
+    browser: str | None  # "Firefox", from the user agent; None when it names nothing recognisable
+    browser_version: str | None  # the browser's major version, "128"
+    system: str | None  # "Windows", "iOS 17.5"
+    network: str | None  # the coarse network the session is bound to: the /16 (IPv4) or /48 (IPv6)
+    sign_in_method: str | None  # password, magic_link (either +mfa), invitation (sessions.METHODS); None: not recorded
 
 
 def me_of(user, company) -> Me:
@@ -206,22 +220,30 @@ def _limit(scope: str, key: str, limit: int, window: int) -> bool:
     permission=PUBLIC,
     body=SignupIn,
     status=201,
-    errors=(*POLICY, NAME_LINK, FOLDED_EMAIL, Refusal(429, "too_many_attempts", "Too many sign-ups from here.")),
+    errors=(
+        *POLICY,
+        NAME_LINK,
+        FOLDED_EMAIL,
+        Refusal(422, "terms_not_accepted", "The terms and privacy notice are not accepted.", "accept_terms"),
+        Refusal(429, "too_many_attempts", "Too many sign-ups from here."),
+    ),
     example={
         "company_name": "Acme Ltd",
         "name": "Ana Smith",
         "email": "ana@acme.example",
         "password": "violet harbour lantern 42",
+        "accept_terms": True,
     },
 )
 def signup(call: Call) -> StatusOut:
-    """Create a company with you as its owner; a verification email follows."""
+    """Create a company with you as its owner; a verification email follows. ``accept_terms`` must be true: the
+    version of the terms and privacy notice accepted and the time are recorded with the company."""
     from protu.identity import signup as signups  # imported by the routes that use it: cold start
 
     if not _limit("signup", call.source_ip, 10, 3600):
         raise errors.RateLimited(code="too_many_attempts")
     b = call.body
-    signups.signup(b.company_name.strip(), b.name.strip(), mailable(b.email), b.password)
+    signups.signup(b.company_name.strip(), b.name.strip(), mailable(b.email), b.password, accepted_terms=b.accept_terms)
     return StatusOut("verification_sent")
 
 
@@ -268,6 +290,7 @@ def login(call: Call) -> SignedInOut | MfaRequiredOut | StepUpOut:
     errors=(
         *TOKEN,
         Refusal(401, "invalid_code", "The code is not correct."),
+        Refusal(401, "code_just_used", JUST_USED_WHY),
         Refusal(401, "mfa_attempts_exceeded", "Too many wrong codes: sign in again."),
     ),
 )
@@ -400,7 +423,7 @@ def logout(call: Call) -> None:
     permission="self",
     body=ReauthIn,
     example={"password": "violet harbour lantern 42"},
-    errors=(WRONG_ANSWER, PASSWORD_OR_CODE),
+    errors=(WRONG_ANSWER, CODE_JUST_USED, PASSWORD_OR_CODE),
 )
 def reauthenticate(call: Call) -> StatusOut:
     """Confirm your password (or a two-factor code) before a sensitive change."""
@@ -443,7 +466,16 @@ def my_sessions(call: Call) -> list[SessionOut]:
     p = call.principal
     live = sorted(sessions.live_for(p.tenant_id, p.user_id), key=lambda s: s.created_at, reverse=True)
     return [
-        SessionOut(s.id, int(s.created_at), int(s.last_seen_at), s.ip, s.user_agent, s.id == p.session_id) for s in live
+        SessionOut(
+            s.id,
+            int(s.created_at),
+            int(s.last_seen_at),
+            s.ip,
+            s.user_agent,
+            s.id == p.session_id,
+            **sessions.described(s),
+        )
+        for s in live
     ]
 
 
@@ -487,6 +519,17 @@ class EnrolmentOut(msgspec.Struct):
 class RecoveryCodesOut(msgspec.Struct):
     recovery_codes: list[str]
     sessions_ended: int = 0
+
+
+class NewRecoveryCodesOut(msgspec.Struct):
+    recovery_codes: list[str]  # shown this once; the earlier codes no longer work
+
+
+class RecoveryCodesLeftOut(msgspec.Struct):
+    remaining: int  # unused recovery codes (0 while two-factor is off)
+
+
+MFA_OFF = Refusal(409, "mfa_not_enabled", "Two-factor authentication is off.")
 
 
 @router.post(
@@ -540,7 +583,7 @@ def mfa_confirm(call: Call) -> RecoveryCodesOut:
     body=MfaOffIn,
     status=204,
     example={"password": "violet harbour lantern 42"},
-    errors=(WRONG_ANSWER, PASSWORD_OR_CODE, Refusal(409, "mfa_not_enabled", "Two-factor authentication is off.")),
+    errors=(WRONG_ANSWER, CODE_JUST_USED, PASSWORD_OR_CODE, MFA_OFF),
 )
 def mfa_off(call: Call) -> None:
     """Turn two-factor off; needs your current password or a code. ``end_other_sessions`` signs out the others."""
@@ -554,3 +597,25 @@ def mfa_off(call: Call) -> None:
     mfa.disable(user)
     if b.end_other_sessions:
         _end_others(call, "mfa_disabled")
+
+
+@router.get("/api/me/mfa/recovery-codes", permission="self")
+def recovery_codes_left(call: Call) -> RecoveryCodesLeftOut:
+    """How many of your recovery codes are left unused (never the codes themselves)."""
+    # cold start: loaded on first use
+    from protu.identity import mfa
+
+    p = call.principal
+    return RecoveryCodesLeftOut(mfa.recovery_codes_left(accounts.get_user(p.tenant_id, p.user_id)))
+
+
+@router.post("/api/me/mfa/recovery-codes", permission="self", errors=(RECENT_AUTH, MFA_OFF))
+def new_recovery_codes(call: Call) -> NewRecoveryCodesOut:
+    """Make a new set of ten recovery codes (needs recent authentication), shown this once: the earlier ones stop
+    working at once, and you are emailed that new codes were made."""
+    # cold start: loaded on first use
+    from protu.identity import mfa
+
+    reauth.require_recent_auth(call.principal)
+    p = call.principal
+    return NewRecoveryCodesOut(mfa.regenerate_recovery_codes(accounts.get_user(p.tenant_id, p.user_id)))

@@ -36,6 +36,7 @@ SECURITY_ACTIONS = {
     "session.suspicious_signout": "A session of yours was signed out because it looked compromised.",
     "auth.password_changed": "Your password was changed.",
     "auth.password_reset": "Your password was reset.",
+    "mfa.recovery_codes_regenerated": "New two-factor recovery codes were made; the earlier ones no longer work.",
 }
 
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import msgspec
 
 from protu import errors
-from protu.http.auth import refresh_cookie
+from protu.http.auth import CODE_JUST_USED, PASSWORD_OR_CODE, WRONG_ANSWER, Code, refresh_cookie
 from protu.http.routing import Call, Refusal, Router
-from protu.schemas import Strict
+from protu.schemas import Secret, Strict
 
 if TYPE_CHECKING:  # imported where used: the API's cold start does not pay for exports and erasure
     from protu.ops import exports
@@ -41,6 +41,13 @@ class ExportsOut(msgspec.Struct):
 
 class EraseIn(Strict):
     confirmation: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    password: Secret | None = None  # the caller's password, or
+    code: Code | None = None  # a two-factor code: one of them, every time
+
+
+class ErasurePreviewOut(msgspec.Struct):
+    company: str
+    counts: dict[str, int]  # records of each kind (candidates, employees, ...) and users
 
 
 class ErasureOut(msgspec.Struct):
@@ -99,26 +106,44 @@ def _export_id(call: Call) -> str:
     return value
 
 
+@router.get("/api/company/erase", permission="exports", response=ErasurePreviewOut)
+def erasure_preview(call: Call) -> ErasurePreviewOut:
+    """What erasing your company would delete: how many records of each kind, and how many users."""
+    # cold start: loaded on first use
+    from protu.identity import company_settings
+    from protu.ops import erasure
+
+    tenant_id = call.principal.tenant_id
+    return ErasurePreviewOut(company_settings.get(tenant_id).name, erasure.preview(tenant_id))
+
+
 @router.post(
     "/api/company/erase",
     permission="exports",
     body=EraseIn,
     status=202,
     response=ErasureOut,
-    example={"confirmation": "Acme Ltd"},
+    example={"confirmation": "Acme Ltd", "password": "violet harbour lantern 42"},
     errors=(
-        Refusal(403, "reauthentication_required", "Confirm your password first (POST /api/auth/reauthenticate)."),
+        WRONG_ANSWER,
+        CODE_JUST_USED,
+        PASSWORD_OR_CODE,
         Refusal(422, "confirmation_mismatch", "The confirmation is not the company's name.", "confirmation"),
     ),
 )
 def erase_company(call: Call) -> ErasureOut:
-    """Erase your company for good: type its name to confirm (and have signed in within the last minutes).
+    """Erase your company for good: type its name to confirm, and give your password (or a two-factor code) with
+    this very request, however recently you signed in. A wrong one counts as a failed sign-in.
 
     The company's key is destroyed at once (its sealed data is unreadable everywhere, backups included), the
-    subscription is cancelled, everyone is signed out, and the rest is deleted in the next moments."""
+    subscription is cancelled, everyone is signed out, every owner is emailed, and the rest is deleted in the next
+    moments (the audit log keeps that it happened)."""
     # cold start: loaded on first use
     from protu.ops import erasure
 
-    erasure_id = erasure.erase(call.principal, call.body.confirmation, call.source_ip)
+    b = call.body
+    erasure_id = erasure.erase(
+        call.principal, b.confirmation, password=b.password, code=b.code, source_ip=call.source_ip
+    )
     call.response_headers["Set-Cookie"] = refresh_cookie("", 0)
     return ErasureOut(erasure_id, "erasing")

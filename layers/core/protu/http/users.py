@@ -6,12 +6,16 @@ from typing import Literal
 
 import msgspec
 
+from protu.http.auth import RECENT_AUTH
 from protu.http.routing import Call, Refusal, Router
-from protu.identity import users
+from protu.identity import sessions, users
 from protu.schemas import Email, Strict, mailable, record_id
 
 router = Router("users")
 LAST_OWNER = Refusal(409, "last_owner", "A company needs at least one owner.")
+OWNER_CONFIRMATION = Refusal(
+    422, "owner_confirmation_required", "Making someone an owner needs confirm_owner: true.", "confirm_owner"
+)
 
 Role = Literal["owner", "admin"]
 
@@ -19,10 +23,12 @@ Role = Literal["owner", "admin"]
 class InviteIn(Strict):
     email: Email
     role: Role
+    confirm_owner: bool = False  # required (true) to invite an owner
 
 
 class RoleIn(Strict):
     role: Role
+    confirm_owner: bool = False  # required (true) to make someone an owner
 
 
 class UserOut(msgspec.Struct):
@@ -70,15 +76,17 @@ def list_users(call: Call) -> list[UserOut]:
         Refusal(422, "email_domain_not_allowed", "Your company invites only addresses at its allowed domains."),
         Refusal(422, "validation_failed", "The address breaks the mailer's bounds once case-folded.", "email"),
         Refusal(429, "invitation_limit_reached", "Today's invitation emails are used (by plan, or to this address)."),
+        RECENT_AUTH,
+        OWNER_CONFIRMATION,
     ),
 )
 def invite(call: Call) -> UserOut:
     """Invite someone by email as an owner or an admin, or send a pending invitation again with the role given now
     (its previous link stops working). A new invitation takes a seat of the plan; a resend takes none. The answer is
     the same whether or not the address has a Protu account elsewhere (409 ``email_in_use`` only for a user of your
-    own company). Invitation emails are limited per day (429 ``invitation_limit_reached`` with ``Retry-After``: by
-    plan for the company, and per address); an address whose holder refused invitations answers 409
-    ``invitations_refused``."""
+    own company). Inviting an owner needs ``confirm_owner: true`` and a recent sign-in. Invitation emails are
+    limited per day (429 ``invitation_limit_reached`` with ``Retry-After``: by plan for the company, and per
+    address); an address whose holder refused invitations answers 409 ``invitations_refused``."""
     # cold start: loaded on first use
     from protu.billing import service as billing
     from protu.identity import invitations  # imported by the route that uses it: cold start
@@ -86,13 +94,25 @@ def invite(call: Call) -> UserOut:
     email = mailable(call.body.email)
     if invitations.find_in_company(call.principal.tenant_id, email) is None:  # a resend takes no new seat
         billing.check_seat(call.principal.tenant_id)
-    return _out(invitations.invite(call.principal, email, call.body.role))
+    return _out(invitations.invite(call.principal, email, call.body.role, confirm_owner=call.body.confirm_owner))
 
 
-@router.patch("/api/users/{user_id}", permission="users", body=RoleIn, example={"role": "owner"}, errors=(LAST_OWNER,))
+@router.patch(
+    "/api/users/{user_id}",
+    permission="users",
+    body=RoleIn,
+    example={"role": "owner", "confirm_owner": True},
+    errors=(
+        LAST_OWNER,
+        RECENT_AUTH,
+        OWNER_CONFIRMATION,
+    ),
+)
 def change_role(call: Call) -> UserOut:
-    """Change a user's role (the last owner cannot be demoted)."""
-    return _out(users.change_role(call.principal, _user_id(call), call.body.role))
+    """Change a user's role (the last owner cannot be demoted). Making someone an owner needs ``confirm_owner:
+    true`` and a recent sign-in (``POST /api/auth/reauthenticate``)."""
+    b = call.body
+    return _out(users.change_role(call.principal, _user_id(call), b.role, confirm_owner=b.confirm_owner))
 
 
 @router.delete("/api/users/{user_id}", permission="users", status=204, errors=(LAST_OWNER,))
@@ -107,13 +127,18 @@ class UserSessionOut(msgspec.Struct):
     last_seen_at: int
     ip: str
     user_agent: str
+    browser: str | None  # as GET /api/me/sessions tells them (protu.identity.sessions.described)
+    browser_version: str | None
+    system: str | None
+    network: str | None
+    sign_in_method: str | None
 
 
 @router.get("/api/users/{user_id}/sessions", permission="users")
 def user_sessions(call: Call) -> list[UserSessionOut]:
     """A user's active sessions, newest first: where and on what they are signed in (each read is audited)."""
     return [
-        UserSessionOut(s.id, int(s.created_at), int(s.last_seen_at), s.ip, s.user_agent)
+        UserSessionOut(s.id, int(s.created_at), int(s.last_seen_at), s.ip, s.user_agent, **sessions.described(s))
         for s in users.sessions_of(call.principal, _user_id(call))
     ]
 

@@ -34,7 +34,7 @@ import time
 
 from protu import audit, errors
 from protu.audit import context
-from protu.identity import accounts, company_settings, rbac, sessions, tokens
+from protu.identity import accounts, company_settings, rbac, reauth, sessions, tokens
 from protu.identity.models import (
     Company,
     EmailAccount,
@@ -146,12 +146,27 @@ def _count_mail(tenant_id: str, email: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ inviting
-def invite(principal: Principal, email: str, role: str) -> User:
+def confirm_new_owner(principal: Principal, confirmed: bool) -> None:
+    """Making someone an owner (who can then erase the company), by invitation or by a role change: the request
+    says so explicitly (``confirm_owner``) and the caller signed in recently."""
+    if not confirmed:
+        raise errors.ValidationFailed(
+            "Confirm that this person should become an owner: owners can do everything, erasing the company too.",
+            code="owner_confirmation_required",
+            details={"field": "confirm_owner"},
+        )
+    reauth.require_recent_auth(principal)
+
+
+def invite(principal: Principal, email: str, role: str, *, confirm_owner: bool = False) -> User:
     """Invite ``email`` as ``role``, or send a pending invitation again with the role asked now (the previous link
-    stops working). The caller checks the plan's seats first (a resend takes none: ``find_in_company``)."""
+    stops working). The caller checks the plan's seats first (a resend takes none: ``find_in_company``). An owner's
+    invitation needs ``confirm_owner`` and a recent sign-in (``confirm_new_owner``)."""
 
     if role not in rbac.ROLES:
         raise errors.ValidationFailed("Unknown role.", code="invalid_role", details={"field": "role"})
+    if role == rbac.OWNER:
+        confirm_new_owner(principal, confirm_owner)
     email = accounts.normalise_email(email)
     tenant_id = principal.tenant_id
     company = accounts.get_company(tenant_id)
@@ -316,7 +331,7 @@ def accept(token: str, name: str, password: str, *, ip: str, user_agent: str) ->
     user.known_devices = [sessions.device_id(user_agent, ip)]
     user.known_networks = [network_id(ip)]
     link_hash, user.invite_token_hash, user.invited_by = user.invite_token_hash, None, None
-    session, refresh = sessions.new_session(user, company, ip=ip, user_agent=user_agent)
+    session, refresh = sessions.new_session(user, company, ip=ip, user_agent=user_agent, method="invitation")
     still_invited = User.status == "invited"
     still_invited &= User.invite_token_hash.does_not_exist() if legacy else User.invite_token_hash == link_hash
     account = EmailAccount(*EmailAccount.key(user.email), tenant_id=user.tenant_id, user_id=user.id)

@@ -14,9 +14,11 @@ import hmac
 import io
 import secrets
 import time
+from datetime import UTC, datetime
 
 from protu import errors
 from protu.identity import tokens
+from protu.identity.accounts import send
 from protu.identity.models import User
 from protu.store.dynamo import condition_failed
 from protu.store.tx import Transaction
@@ -120,10 +122,17 @@ def confirm_enrolment(user: User, code: str) -> list[str]:
     return codes
 
 
-def verify_second_factor(user: User, code: str) -> bool:
-    """A TOTP code (once) or a recovery code (once). False for anything else; never raises for a wrong code."""
+ACCEPTED, WRONG, JUST_USED = "accepted", "wrong", "just_used"
+JUST_USED_MESSAGE = "This code was just used; wait for the next one."
+"""What answers ``code_just_used``: a code of the app's current steps that was already spent (or one before a code
+already spent). Only someone who holds a valid current code learns it, and it counts as a failure like a wrong one."""
+
+
+def check_second_factor(user: User, code: str) -> str:
+    """A TOTP code (once) or a recovery code (once): ``ACCEPTED``; a TOTP code of the current steps that was already
+    used: ``JUST_USED``; anything else: ``WRONG``. Never raises for a wrong code."""
     if not user.mfa_enabled or not user.totp_ciphertext or not isinstance(code, str):
-        return False
+        return WRONG
     now = time.time()
     step = _matching_step(_decrypt(user, user.totp_ciphertext), code, now)
     if step is not None:
@@ -131,20 +140,25 @@ def verify_second_factor(user: User, code: str) -> bool:
             user.update(actions=[User.totp_last_step.set(step)], condition=User.totp_last_step < step)
         except UpdateError as error:
             if condition_failed(error):  # this code (or a later one) was already used
-                return False
+                return JUST_USED
             raise
-        return True
+        return ACCEPTED
     hashed = _recovery_hash(code)
     if hashed not in (user.recovery_hashes or []):
-        return False
+        return WRONG
     remaining = [h for h in user.recovery_hashes if h != hashed]
     try:
         user.update(actions=[User.recovery_hashes.set(remaining)], condition=User.recovery_hashes.contains(hashed))
     except UpdateError as error:
         if condition_failed(error):  # used by a concurrent request
-            return False
+            return WRONG
         raise
-    return True
+    return ACCEPTED
+
+
+def verify_second_factor(user: User, code: str) -> bool:
+    """``check_second_factor`` as yes or no."""
+    return check_second_factor(user, code) == ACCEPTED
 
 
 def disable(user: User) -> None:
@@ -162,3 +176,28 @@ def disable(user: User) -> None:
             condition=User.pk.exists(),
         )
         tx.audit("mfa.disabled", f"user:{user.id}")
+
+
+def recovery_codes_left(user: User) -> int:
+    """How many unused recovery codes the user has (none while two-factor is off)."""
+    return len(user.recovery_hashes or []) if user.mfa_enabled else 0
+
+
+def regenerate_recovery_codes(user: User) -> list[str]:
+    """A new set of ten recovery codes, answered this once; the earlier ones stop working in the same write."""
+    if not user.mfa_enabled:
+        raise errors.Conflict("Two-factor authentication is off.", code="mfa_not_enabled")
+    codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
+    with Transaction(user.tenant_id) as tx:
+        tx.update(
+            user,
+            [User.recovery_hashes.set([_recovery_hash(c) for c in codes])],
+            condition=User.mfa_enabled == True,  # noqa: E712 - a PynamoDB condition, not a comparison
+        )
+        tx.audit(
+            "mfa.recovery_codes_regenerated",
+            f"user:{user.id}",
+            details={"unused_before": recovery_codes_left(user), "codes": RECOVERY_CODES},
+        )
+    send("recovery_codes_regenerated", user.email, when=datetime.now(UTC))  # if it was not them, they know now
+    return codes

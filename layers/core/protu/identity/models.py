@@ -54,6 +54,9 @@ class Company(_DataTable):
     candidate_retention_months = NumberAttribute(default=24)
     settings_version = NumberAttribute(default=1)  # optimistic concurrency of the settings (409 version_conflict)
     settings_updated_at = NumberAttribute(null=True)
+    terms_version = UnicodeAttribute(null=True)  # the terms and privacy notice its owner accepted at sign-up
+    terms_accepted_at = NumberAttribute(null=True)  # when (the sign-up; none for companies made otherwise)
+    terms_accepted_by = UnicodeAttribute(null=True)  # the owner who accepted them
     gsi1pk = UnicodeAttribute(null=True)  # COMPANIES while the company lives (EveryCompany)
     gsi1sk = UnicodeAttribute(null=True)  # its id
     every = EveryCompany()
@@ -114,6 +117,7 @@ class Session(_DataTable):
     ip = UnicodeAttribute(default="")
     user_agent = UnicodeAttribute(default="")
     fingerprint = UnicodeAttribute(default="")
+    sign_in_method = UnicodeAttribute(null=True)  # sessions.METHODS; none on sessions from before it was recorded
     refresh_hash = UnicodeAttribute()
     used_refresh_hashes = ListAttribute(of=UnicodeAttribute, default=list)
     revoked_at = NumberAttribute(null=True)
@@ -148,6 +152,7 @@ class OneTimeToken(_DataTable):
     expires_at = NumberAttribute()
     attempts = NumberAttribute(default=0)
     email = UnicodeAttribute(null=True)  # refuse: the address that refuses invitations (its user may be gone)
+    method = UnicodeAttribute(null=True)  # mfa: the first factor the two-factor step follows (password, magic_link)
 
     @staticmethod
     def key(token_hash: str) -> tuple[str, str]:
@@ -193,6 +198,7 @@ class PendingSignup(_DataTable):
     password_hash = UnicodeAttribute()
     created_at = NumberAttribute()
     expires_at = NumberAttribute()
+    terms_version = UnicodeAttribute(null=True)  # the version of the terms and privacy notice accepted (at created_at)
 
     @staticmethod
     def key(signup_id: str) -> tuple[str, str]:

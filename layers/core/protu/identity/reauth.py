@@ -37,15 +37,19 @@ def confirm_identity(
     from protu.identity import mfa, passwords
 
     user = get_user(principal.tenant_id, principal.user_id)
+    outcome = mfa.WRONG
     if password is not None:
         ok = bool(user.password_hash) and passwords.verify_password(user.password_hash, password)
     elif code is not None:
-        ok = bool(user.mfa_enabled) and mfa.verify_second_factor(user, code)
+        outcome = mfa.check_second_factor(user, code)
+        ok = outcome == mfa.ACCEPTED
     else:
         raise errors.ValidationFailed("Give your password or a code.", code="password_or_code_required")
     if not ok:
         audit.record(user.tenant_id, action, f"user:{user.id}", outcome="failure")
         _wrong_answer(principal, user, source_ip, "mfa.failed_burst" if password is None else "reauth.failed_burst")
+        if outcome == mfa.JUST_USED:  # counted above like a wrong answer
+            raise errors.Forbidden(mfa.JUST_USED_MESSAGE, code="code_just_used", details={"field": "code"})
         raise errors.Forbidden("That is not correct.", code="invalid_password")
     return user
 

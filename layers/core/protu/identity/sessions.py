@@ -19,7 +19,7 @@ import secrets
 import time
 
 from protu import errors
-from protu.identity import company_settings, tokens
+from protu.identity import agents, company_settings, tokens
 from protu.identity.models import Company, Session, User
 from pynamodb.exceptions import DoesNotExist
 
@@ -62,19 +62,42 @@ def fingerprint(user_agent: str, ip: str) -> str:
     agent = (user_agent or "").lower()
     browser = next((name for marker, name in _BROWSERS if marker in agent), re.sub(r"[^a-z]", "", agent)[:16] or "-")
     system = next((name for marker, name in _SYSTEMS if marker in agent), "-")
+    return f"{browser}|{system}|{network(ip) or '-'}"
+
+
+def network(ip: str) -> str | None:
+    """The coarse network a session is bound to: the /16 of an IPv4 address, the /48 of an IPv6 one."""
     try:
-        address = ipaddress.ip_address(ip)
-        prefix = 16 if address.version == 4 else 48
-        network = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+        prefix = 16 if ipaddress.ip_address(ip).version == 4 else 48
+        return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
     except ValueError:
-        network = "-"
-    return f"{browser}|{system}|{network}"
+        return None
+
+
+# How a session was started (``Session.sign_in_method``); sessions from before it was recorded have none, and "mfa"
+# alone is a two-factor step begun before the first factor was kept on it.
+METHODS = ("password", "password+mfa", "magic_link", "magic_link+mfa", "invitation", "mfa")
+
+
+def described(session: Session) -> dict[str, str | None]:
+    """What tells two sessions apart, in words: browser and major version, system, network, sign-in method."""
+    agent = agents.parse(session.user_agent)
+    return {
+        "browser": agent.browser,
+        "browser_version": agent.version,
+        "system": agent.system,
+        "network": network(session.ip),
+        "sign_in_method": session.sign_in_method,
+    }
 
 
 def new_session(
-    user: User, company: Company, *, ip: str, user_agent: str, now: float | None = None
+    user: User, company: Company, *, ip: str, user_agent: str, method: str, now: float | None = None
 ) -> tuple[Session, str]:
-    """A session record to save in the caller's transaction, and its refresh token (the cookie value)."""
+    """A session record to save in the caller's transaction, and its refresh token (the cookie value). ``method``
+    is how the person signed in (one of ``METHODS``)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown sign-in method {method!r}")
     now = int(now or time.time())
     session_id = secrets.token_hex(16)
     secret, secret_hash = tokens.new_token()
@@ -96,6 +119,7 @@ def new_session(
         ip=ip[:64],
         user_agent=user_agent[:256],
         fingerprint=fingerprint(user_agent, ip),
+        sign_in_method=method,
         refresh_hash=secret_hash,
         used_refresh_hashes=[],
     )

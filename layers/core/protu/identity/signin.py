@@ -43,9 +43,9 @@ KNOWN_DEVICES = 10  # the recent devices (and networks) a user's record remember
 
 
 def _start_session(
-    tx: Transaction, user: User, company: Company, ip: str, user_agent: str, *, touch_user: bool = True
+    tx: Transaction, user: User, company: Company, ip: str, user_agent: str, method: str, *, touch_user: bool = True
 ) -> SignedIn:
-    session, refresh = sessions.new_session(user, company, ip=ip, user_agent=user_agent)
+    session, refresh = sessions.new_session(user, company, ip=ip, user_agent=user_agent, method=method)
     tx.save(session, condition=Session.pk.does_not_exist())
 
     device = sessions.device_id(user_agent, ip)
@@ -101,6 +101,7 @@ def second_step_or_session(
         )
     if user.mfa_enabled and not (_mfa_capped(user) and not mailbox_proved):
         token, item = issue_token("mfa", user, MFA_STEP_SECONDS)
+        item.method = method  # the session that follows says how it was started
         with Transaction(user.tenant_id, actor=user.id) as tx:
             if extra is not None:
                 consume(tx, extra)
@@ -112,7 +113,7 @@ def second_step_or_session(
     with Transaction(user.tenant_id, actor=user.id) as tx:
         if extra is not None:
             consume(tx, extra)
-        signed_in = _start_session(tx, user, company, ip, user_agent)
+        signed_in = _start_session(tx, user, company, ip, user_agent, method)
         tx.audit("auth.login", f"user:{user.id}", details={"method": method, "session": signed_in.session.id})
     metrics.count("SignIns")
     _alert_new_device(signed_in, ip, user_agent)
@@ -246,7 +247,8 @@ def complete_mfa(mfa_token: str, code: str, *, ip: str, user_agent: str) -> Sign
     item = redeem(mfa_token, "mfa")
     user = get_user(item.tenant_id, item.user_id)
     company = get_company(item.tenant_id)
-    if not mfa.verify_second_factor(user, code):
+    outcome = mfa.check_second_factor(user, code)
+    if outcome != mfa.ACCEPTED:  # a code just used counts as a failure too: the limits stay the same
         metrics.count("SignInFailures")
         attempts = item.attempts + 1
 
@@ -266,10 +268,14 @@ def complete_mfa(mfa_token: str, code: str, *, ip: str, user_agent: str) -> Sign
                 message += " We will email you a link to confirm it is you first."
             raise errors.Unauthorized(message, code="mfa_attempts_exceeded")
         item.update(actions=[OneTimeToken.attempts.set(attempts)])
+        if outcome == mfa.JUST_USED:
+            raise errors.Unauthorized(mfa.JUST_USED_MESSAGE, code="code_just_used", details={"field": "code"})
         raise errors.Unauthorized("The code is not correct.", code="invalid_code")
     with Transaction(user.tenant_id, actor=user.id) as tx:
         consume(tx, item)
-        signed_in = _start_session(tx, user, company, ip, user_agent)
+        # A step issued before the first factor was kept on it: its session's method is "mfa" alone.
+        method = f"{item.method}+mfa" if item.method else "mfa"
+        signed_in = _start_session(tx, user, company, ip, user_agent, method)
         tx.audit("auth.login", f"user:{user.id}", details={"method": "mfa", "session": signed_in.session.id})
     login_guard.step_up_done(user.email)  # the second factor is the step-up
     metrics.count("SignIns")

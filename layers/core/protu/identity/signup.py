@@ -33,16 +33,27 @@ from pynamodb.exceptions import DoesNotExist
 
 log = get_logger(__name__)
 
+TERMS_VERSION = "2026-12-01"
+"""The version of the terms of service and privacy notice a sign-up accepts (the SPA's ``/terms`` and ``/privacy``
+pages state the same): kept with the sign-up, then on its company with the time and in its ``auth.signup`` event."""
 
-def signup(company_name: str, name: str, email: str, password: str) -> None:
+
+def signup(company_name: str, name: str, email: str, password: str, *, accepted_terms: bool) -> None:
     """Record a sign-up and email the verification link. Nothing is created until the link is followed
     (``verify_email``): an address cannot be claimed by someone who cannot read its mail (ASVS 5.0 6.4.x,
     pre-account hijacking). A sign-up for an address whose sign-up is still unverified starts over: new details,
     and the earlier links stop working. An address that already has an account gets the same outward answer; its
-    holder is told by email instead."""
+    holder is told by email instead. ``accepted_terms``: the terms and privacy notice of ``TERMS_VERSION`` were
+    accepted (nothing is recorded otherwise)."""
     # cold start: loaded on first use
     from protu.identity import mailjobs, passwords
 
+    if accepted_terms is not True:
+        raise errors.ValidationFailed(
+            "Accept the terms of service and the privacy notice to create an account.",
+            code="terms_not_accepted",
+            details={"field": "accept_terms"},
+        )
     email = normalise_email(email)
     check_name(name)
     check_name(company_name, "company_name")
@@ -57,6 +68,7 @@ def signup(company_name: str, name: str, email: str, password: str) -> None:
         password_hash=passwords.hash_password(password),
         created_at=now,
         expires_at=now + VERIFY_SECONDS,
+        terms_version=TERMS_VERSION,
     )
     pending.save()
     EmailPending(*EmailPending.key(email), signup_id=signup_id, expires_at=pending.expires_at).save()
@@ -150,13 +162,18 @@ def _create_from_signup(item: OneTimeToken) -> None:
     company, user = new_company(
         new_id("c"), pending.company_name, pending.name, pending.email, pending.password_hash, email_verified=True
     )
+    terms = {}  # what the owner agreed to, and when (a sign-up from before it was asked has none)
+    if pending.terms_version:
+        terms = {"terms_version": pending.terms_version, "terms_accepted_at": int(pending.created_at)}
+        company.terms_version, company.terms_accepted_at = pending.terms_version, int(pending.created_at)
+        company.terms_accepted_by = user.id
     try:
         with Transaction(company.id, actor=user.id) as tx:
             save_member(tx, company, user)
             consume(tx, item)
             tx.delete(pending, condition=PendingSignup.pk.exists(), unscoped=True)
             tx.delete(newest, condition=EmailPending.signup_id == pending.id, unscoped=True)
-            tx.audit("auth.signup", f"user:{user.id}", details={"company": company.id})
+            tx.audit("auth.signup", f"user:{user.id}", details={"company": company.id, **terms})
             tx.audit("auth.email_verified", f"user:{user.id}")
     except errors.Conflict:
         raise errors.Conflict(

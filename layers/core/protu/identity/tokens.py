@@ -125,7 +125,7 @@ def read_access_token(token: str) -> AccessClaims:
             forget_signing_keys()  # maybe rotated since we cached: look once more
             _, keys = _signing_keys()
         if kid not in keys:
-            raise errors.Unauthorized("The access token is not valid.", code="invalid_token")
+            raise errors.Unauthorized("Please sign in again.", code="invalid_token")
         claims: dict[str, Any] = jwt.decode(
             token,
             keys[kid],
@@ -135,10 +135,10 @@ def read_access_token(token: str) -> AccessClaims:
             options={"require": ["exp", "iat", "sub", "aud", "iss"]},
         )
     except jwt.ExpiredSignatureError:
-        raise errors.Unauthorized("The access token has expired.", code="token_expired") from None
+        raise errors.Unauthorized("Your sign-in has expired. Please sign in again.", code="token_expired") from None
     except jwt.PyJWTError:
-        raise errors.Unauthorized("The access token is not valid.", code="invalid_token") from None
+        raise errors.Unauthorized("Please sign in again.", code="invalid_token") from None
     try:
         return AccessClaims(str(claims["tid"]), str(claims["sub"]), str(claims["sid"]))
     except KeyError:
-        raise errors.Unauthorized("The access token is not valid.", code="invalid_token") from None
+        raise errors.Unauthorized("Please sign in again.", code="invalid_token") from None

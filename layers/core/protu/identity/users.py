@@ -4,7 +4,9 @@ declining are ``protu.identity.invitations``).
 The company item keeps ``owner_count``; every change that adds or removes an owner adjusts it in the same
 transaction, under the condition that at least one owner remains. So two owners demoting each other at the same
 moment cannot leave a company without an owner. A role change also rewrites the role on the user's live
-sessions, so it takes effect on their next request; a removal ends them.
+sessions, so it takes effect on their next request; a removal ends them. Making someone an owner (who can then
+erase the company) needs an explicit confirmation in the request and a recent sign-in of the caller, as inviting
+an owner does (``invitations.confirm_new_owner``).
 """
 
 from __future__ import annotations
@@ -64,12 +66,14 @@ def _guard_last_owner(principal: Principal, user: User) -> None:
             raise _last_owner()
 
 
-def change_role(principal: Principal, user_id: str, role: str) -> User:
+def change_role(principal: Principal, user_id: str, role: str, *, confirm_owner: bool = False) -> User:
     if role not in rbac.ROLES:
         raise errors.ValidationFailed("Unknown role.", code="invalid_role", details={"field": "role"})
     user = _member(principal.tenant_id, user_id)
     if user.role == role:
         return user
+    if role == rbac.OWNER:
+        invitations.confirm_new_owner(principal, confirm_owner)
     if role != rbac.OWNER:
         _guard_last_owner(principal, user)
     company_key = Company(*Company.key(principal.tenant_id))

@@ -321,6 +321,18 @@ def two_factor_changed(*, enabled: object, when: object) -> Mail:
     )
 
 
+def recovery_codes_regenerated(*, when: object) -> Mail:
+    return _mail(
+        "New two-factor recovery codes were made",
+        _P(
+            f"New recovery codes for your {PRODUCT} account were made on {_when(when)}. The earlier codes no longer "
+            "work."
+        ),
+        _P("If you did not do this, change your password now and tell your company's administrator."),
+        _Button(f"Open {PRODUCT}", _link("/")),
+    )
+
+
 def payment_failed(*, company: object, link: object) -> Mail:
     return _mail(
         f"Payment for {_one_line(company, _MAX_SUBJECT_VALUE)} on {PRODUCT} failed",
@@ -575,6 +587,24 @@ def maintenance_cancelled(*, company: object, start: object, end: object, summar
     )
 
 
+def company_erased(*, company: object, by: object, when: object) -> Mail:
+    """To every owner of a company that one of them erased (protu.ops.erasure): what is gone, what is kept."""
+    return _mail(
+        f"{_one_line(company, _MAX_SUBJECT_VALUE)} was erased from {PRODUCT}",
+        _P(f"{_unlinked(by)} erased {_unlinked(company)} from {PRODUCT} on {_when(when)}. You are told as its owner."),
+        _P(
+            "Its candidates, employees, roles, teams, assessments and responses and its users are deleted, its "
+            "encryption key is destroyed so that nothing in our backups can be read either, and its subscription is "
+            "cancelled. Nobody can sign in to it any more."
+        ),
+        _P("The audit log keeps a record that the company was erased, as the law asks of us; none of its data."),
+        _P(
+            f"If nobody in your company meant to do this, write to {SUPPORT} at once: the data cannot be brought "
+            "back, but we will find out with you how it happened."
+        ),
+    )
+
+
 TEMPLATES: dict[str, Callable[..., Mail]] = {
     fn.__name__: fn
     for fn in (
@@ -590,6 +620,7 @@ TEMPLATES: dict[str, Callable[..., Mail]] = {
         suspicious_activity,
         password_changed,
         two_factor_changed,
+        recovery_codes_regenerated,
         payment_failed,
         security_incident,
         security_incident_resolved,
@@ -603,6 +634,7 @@ TEMPLATES: dict[str, Callable[..., Mail]] = {
         audit_stream_failed,
         maintenance_scheduled,
         maintenance_cancelled,
+        company_erased,
     )
 }
 

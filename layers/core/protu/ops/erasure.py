@@ -1,6 +1,8 @@
 """Erasing a whole company (GDPR; the company's owner, or an operator): crypto-shredding, then deletion.
 
-``POST /api/company/erase`` (an owner who authenticated in the last minutes, typing the company's name):
+``POST /api/company/erase`` (an owner, typing the company's name and giving their password or a two-factor code in
+the request itself, checked as ``/api/auth/reauthenticate`` checks it: a recent sign-in is not enough; ``preview``
+answers what it would delete):
 
 1. Stripe's customer is deleted, which cancels any subscription at once (so nothing is charged afterwards). If
    Stripe cannot be reached nothing else happens (503 ``billing_unavailable``) and the owner can retry.
@@ -13,6 +15,8 @@
    ``protu-ops erase --tenant``): every remaining item of the company is deleted, partition by partition, then
    ``company.erased`` is audited with the counts.
 
+Every active owner is emailed once the key is destroyed (``company_erased``); their addresses are read first.
+
 The audit log keeps that the erasure happened (the chain is kept 7 years and never deleted earlier), not the
 erased content. Backups taken before keep the company's items as they were, sealed fields unreadable; they expire
 after 180 days. Every step is idempotent: a repeated or interrupted erasure finishes the job.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -57,12 +62,21 @@ def _partitions(tenant_id: str, user_ids: set[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ the request
-def erase(principal: Principal, confirmation: str, source_ip: str = "") -> str:
-    """An owner erases their company: checks, Stripe, the request, then ``shred``. Answers the request's id."""
+def erase(
+    principal: Principal,
+    confirmation: str,
+    *,
+    password: str | None = None,
+    code: str | None = None,
+    source_ip: str = "",
+) -> str:
+    """An owner erases their company: their password or code (every time: a wrong one counts as a failed sign-in),
+    the name, Stripe, the request, then ``shred``, then every owner is told. Answers the request's id."""
     # cold start: loaded on first use
     from protu.identity import company_settings, reauth
+    from protu.identity.users import list_users
 
-    reauth.require_recent_auth(principal)
+    me = reauth.confirm_identity(principal, password=password, code=code, source_ip=source_ip, action="company.erase")
     company = company_settings.get(principal.tenant_id)
     if confirmation.strip() != company.name.strip():
         raise errors.ValidationFailed(
@@ -71,10 +85,36 @@ def erase(principal: Principal, confirmation: str, source_ip: str = "") -> str:
             details={"field": "confirmation"},
         )
     tenant_id = principal.tenant_id
+    owners = [u.email for u in list_users(tenant_id) if u.role == "owner" and u.status == "active"]  # before it goes
     _delete_stripe_customer(tenant_id)
     erasure_id = start(tenant_id, actor=principal.user_id, source_ip=source_ip)
     shred(tenant_id, actor=principal.user_id)
+    _tell_owners(owners, company=company.name, by=me.name or me.email)
     return erasure_id
+
+
+def _tell_owners(owners: list[str], **context: Any) -> None:
+    """Email each owner that the company was erased; a mail that cannot be sent is logged, not retried (the
+    erasure is done either way)."""
+    # cold start: loaded on first use
+    from protu.mail.client import send
+
+    when = datetime.now(UTC)
+    for email in owners:
+        try:
+            send("company_erased", email, when=when, **context)
+        except errors.ProtuError as error:
+            log.warning("company erasure email not sent", extra={"error_code": error.code})
+
+
+def preview(tenant_id: str) -> dict[str, int]:
+    """What erasing the company would delete: its records of each kind (by collection) and its users."""
+    # cold start: loaded on first use
+    from protu.directory import kinds
+    from protu.identity.users import list_users
+
+    counts = {kind.name: _count_partition(tenant_pk(tenant_id, kind.prefix)) for kind in kinds.KINDS.values()}
+    return {**counts, "users": len(list_users(tenant_id))}
 
 
 def erase_now(tenant_id: str, *, actor: str) -> dict[str, Any]:
