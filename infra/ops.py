@@ -129,6 +129,15 @@ def _item_count(tables: Any) -> int | None:
         return None
 
 
+def _restored(result: dict[str, Any], sealed: str) -> list[str]:
+    """What a restore loaded (items and companies per table) and how its sealed sample opened (``result[sealed]``)."""
+    lines = [f"  {short}: {t['items']} items of {t['companies']} companies" for short, t in result["tables"].items()]
+    if sealed in result:
+        d = result[sealed]
+        lines.append(f"  sealed records opened: {d['opened']}, shredded: {d['shredded']}, failed: {d['failed']}")
+    return lines
+
+
 def _restore_test(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     from protu.ops import restore_test
 
@@ -139,10 +148,7 @@ def _restore_test(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
         progress.close()
     verdict = "passed" if result["ok"] else "FAILED"
     lines = [f"restore test of {result['run_id']}: {verdict} in {result['seconds']} s"]
-    lines += [f"  {short}: {t['items']} items of {t['companies']} companies" for short, t in result["tables"].items()]
-    if "decryption" in result:
-        d = result["decryption"]
-        lines.append(f"  sealed records opened: {d['opened']}, shredded: {d['shredded']}, failed: {d['failed']}")
+    lines += _restored(result, "decryption")
     lines += [f"  problem: {problem}" for problem in result["problems"]]
     return bool(result["ok"]), {"summary": result, "lines": lines}
 
@@ -166,10 +172,7 @@ def _dr_drill(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
         progress.close()
     verdict = "passed" if result["ok"] else "FAILED"
     lines = [f"dr drill {result['drill']} of backup {result.get('run_id')} in {result.get('region')}: {verdict}"]
-    lines += [f"  {short}: {t['items']} items of {t['companies']} companies" for short, t in result["tables"].items()]
-    if "sealed" in result:
-        s = result["sealed"]
-        lines.append(f"  sealed records opened: {s['opened']}, shredded: {s['shredded']}, failed: {s['failed']}")
+    lines += _restored(result, "sealed")
     if "check" in result:
         c = result["check"]
         lines.append(f"  second API: signed in as the owner, {c.get('sealed_read', 0)} sealed fields read back")

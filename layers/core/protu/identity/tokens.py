@@ -54,7 +54,8 @@ def _signing_keys() -> tuple[str, dict[str, str]]:
             for old in value.get("previous", []):
                 if old["kid"] not in keys:
                     keys[old["kid"]] = old["secret"]
-                    # A previous key of the first rotations (no "until") verifies one token lifetime from now.
+                    # A previous key without "until" (written by hand, before rotations set it) verifies one token
+                    # lifetime past each read of the secret: until the next rotation drops it.
                     ends[old["kid"]] = float(old.get("until") or time.time() + ACCESS_TOKEN_SECONDS)
             _keys = (time.monotonic(), value["kid"], keys, ends)
         now = time.time()
