@@ -25,6 +25,7 @@ const routes = [
   { path: "/security/thanks", page: () => import("./pages/security-thanks.js") },
   { path: "/security/thanks/confirm", page: () => import("./pages/security-thanks-confirm.js") },
   { path: "/account", page: () => import("./pages/account.js"), guard: requireSignIn },
+  { path: "/welcome", page: () => import("./pages/welcome.js"), guard: requireSignIn },
   { path: "/users", page: () => import("./pages/users.js"), guard: requireSignIn },
   { path: "/audit", page: () => import("./pages/audit.js"), guard: requireSignIn },
   { path: "/incidents", page: () => import("./pages/incidents.js"), guard: requireSignIn },

@@ -23,6 +23,7 @@ import { ApiError, accessToken, api, authEvents, refreshSession } from "./api.js
 
 const MARKER = "protu.signed-in";
 export const HOME = "/account"; // where a sign-in lands when there is no ?next=
+const WELCOME = "/welcome"; // ...and an owner's, until they put the first steps away
 export const SETUP_PAGE = "/account"; // where two-factor is set up: the only page open while it is required
 
 let user = null;
@@ -244,7 +245,10 @@ export function finishSignIn(answer, { next, navigate }) {
 }
 
 // Where a signed-in user goes after signing in: `next` (a path on this site), or the two-factor setup while their
-// company requires it and they have not set it up.
+// company requires it and they have not set it up; without a `next`, a new owner's first steps (pages/welcome.js)
+// until they put them away.
 export function landing(user, next) {
-  return mustSetUpMfa(user) ? SETUP_PAGE : safeNext(next);
+  if (mustSetUpMfa(user)) return SETUP_PAGE;
+  const target = safeNext(next);
+  return target === HOME && user?.show_welcome ? WELCOME : target;
 }

@@ -2,7 +2,7 @@
 
 from protu.http import audit as audit_routes
 from protu.http import audit_streams as audit_stream_routes
-from protu.http import auth, billing, directory, health, incidents, notices, privacy, settings, status, users
+from protu.http import auth, billing, directory, health, incidents, notices, privacy, settings, status, users, welcome
 from protu.http import security_reports as security_report_routes
 from protu.http.app import ProtuApp
 from protu.http.authn import authorize
@@ -18,6 +18,7 @@ install(
     status.router,
     auth.router,
     notices.router,
+    welcome.router,
     users.router,
     directory.router,
     audit_routes.router,

@@ -57,6 +57,7 @@ def test_sign_up_creates_an_owner_and_a_verified_email_after_the_link(api, mailg
         "email_verified",
         "permissions",
         "mfa_setup_required",
+        "show_welcome",
     }
     assert me["mfa_setup_required"] is False
     assert {"billing", "settings", "users", "audit", "assessments"} <= set(me["permissions"])

@@ -54,11 +54,13 @@ def mail_to_outbox(local_server):
         yield
 
 
-def new_company(name: str) -> dict[str, str]:
+def new_company(name: str, *, welcome: bool = False) -> dict[str, str]:
     """A fresh company with an owner ("Olga Owner") and an admin ("Adam Admin") who can sign in at once, with one
     password, created in-process (sign-up through the page is rate limited per address, and every browser test
-    comes from 127.0.0.1). Answers their emails, the password, the owner's id and the company's id."""
+    comes from 127.0.0.1). Answers their emails, the password, the owner's id and the company's id. The owner has
+    put the first steps away (their sign-in lands on the account page) unless ``welcome``."""
     from protu.identity import accounts
+    from protu.identity.models import User
 
     from infra.seed import add_company
 
@@ -74,6 +76,8 @@ def new_company(name: str) -> dict[str, str]:
         ],
         password,
     )
+    if not welcome:
+        owner.update(actions=[User.welcome_done_at.set(int(time.time()))])
     return {
         "owner": owner.email,
         "admin": admin.email,

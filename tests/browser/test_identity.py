@@ -35,10 +35,13 @@ def new_password() -> str:
 
 def create_owner(company: str, name: str) -> tuple[str, str]:
     """A company and its owner, made in-process (no sign-up rate limit, email verified). Answers (email, password)."""
+    from protu.identity.models import User
+
     from infra.seed import add_company
 
     email, password = unique_email("owner"), new_password()
-    add_company("c-" + uuid.uuid4().hex[:12], company, [("owner", name, email)], password)
+    (owner,) = add_company("c-" + uuid.uuid4().hex[:12], company, [("owner", name, email)], password)
+    owner.update(actions=[User.welcome_done_at.set(int(time.time()))])  # put the first steps away
     return email, password
 
 
@@ -125,6 +128,13 @@ def test_sign_up_verify_and_sign_in_with_two_factor(page, local_server, console_
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_test_id("signin-submit").click()
+
+    # A new owner lands on their first steps, not on the account page; the address is ticked, two-factor is not.
+    expect(page).to_have_url(re.compile(r"/welcome$"))
+    expect(page.get_by_test_id("welcome-step-verify_email")).to_have_attribute("data-done", "true")
+    expect(page.get_by_test_id("welcome-step-two_factor")).to_have_attribute("data-done", "false")
+    expect(page.get_by_test_id("welcome-summary")).to_have_text("1 of 5 done.")
+    page.get_by_test_id("welcome-step-two_factor").get_by_role("link").click()
     expect(page).to_have_url(re.compile(r"/account$"))
     expect(page.get_by_test_id("profile-email")).to_have_text(email)
     expect(page.get_by_test_id("profile-email-status")).to_have_text("Confirmed")
@@ -168,6 +178,10 @@ def test_sign_up_verify_and_sign_in_with_two_factor(page, local_server, console_
     expect(page.get_by_test_id("two-factor-code")).to_have_attribute("aria-invalid", "true")
     page.get_by_test_id("two-factor-code").fill(totp.at(step * 30))
     page.get_by_test_id("two-factor-submit").click()
+    expect(page).to_have_url(re.compile(r"/welcome$"))  # the first steps again, two-factor now ticked
+    expect(page.get_by_test_id("welcome-step-two_factor")).to_have_attribute("data-done", "true")
+    expect(page.get_by_test_id("welcome-summary")).to_have_text("2 of 5 done.")
+    page.get_by_test_id("welcome-done").click()  # put away: from now on a sign-in lands on the account page
     expect(page).to_have_url(re.compile(r"/account$"))
     expect(page.get_by_test_id("header-user-name")).to_have_text("Ada Byron")
     expect(page.get_by_test_id("mfa-status")).to_have_text("On")

@@ -20,6 +20,7 @@ from protu.identity import (
     reauth,
     sessions,
     tokens,
+    welcome,
 )
 from protu.schemas import Email, Name, NewSecret, Secret, Strict, documented, mailable, record_id
 from protu.security import ratelimit
@@ -130,6 +131,7 @@ class Me(msgspec.Struct):
     email_verified: bool
     permissions: list[str]  # what the role may do (protu.identity.rbac): the SPA shows only what is allowed
     mfa_setup_required: bool  # the company requires two-factor and it is off: only their own account is open
+    show_welcome: bool = False  # an owner who has not put the first steps away: a sign-in lands on them
 
 
 class SignedInOut(msgspec.Struct):
@@ -185,6 +187,7 @@ def me_of(user, company) -> Me:
         bool(user.email_verified),
         sorted(rbac.ROLE_PERMISSIONS.get(user.role, ())),
         company_settings.mfa_setup_required(user, company),
+        welcome.shows(user),
     )
 
 

@@ -87,6 +87,7 @@ class User(_DataTable):
     locked_until = NumberAttribute(null=True)  # an incident's containment; a password reset by email lifts it
     invite_token_hash = UnicodeAttribute(null=True)  # while invited: the hash of the one invitation link that works
     invited_by = UnicodeAttribute(null=True)  # while invited: the user id who (last) sent the invitation
+    welcome_done_at = NumberAttribute(null=True)  # an owner put the first steps' checklist away (identity.welcome)
 
     @staticmethod
     def key(tenant_id: str, user_id: str) -> tuple[str, str]:
