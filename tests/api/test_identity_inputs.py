@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 from protu.http import auth as auth_routes
 from protu.http import notices as notices_routes
 from protu.http import users as users_routes
+from protu.http import welcome as welcome_routes
 from protu.http.routing import PUBLIC
 from protu.identity import accounts, tokens
 from protu.identity.models import EmailAccount, OneTimeToken, Session
@@ -156,7 +157,10 @@ def is_identity(path: str) -> bool:
 # collection time, and ``test_the_matrix_covers_every_identity_route_of_the_app`` checks the app has no others.
 ENDPOINTS = [
     ep
-    for ep in auth_routes.router.endpoints + notices_routes.router.endpoints + users_routes.router.endpoints
+    for ep in auth_routes.router.endpoints
+    + notices_routes.router.endpoints
+    + users_routes.router.endpoints
+    + welcome_routes.router.endpoints
     if is_identity(ep.path)
 ]
 

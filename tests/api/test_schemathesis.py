@@ -39,6 +39,7 @@ from schemathesis.checks import (
     use_after_free,
 )
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.modes import GenerationMode
 
 from tests.conftest import providers_on_local_server
@@ -233,6 +234,10 @@ def test_stateful_phase_follows_the_documents_links_to_the_records_it_made(api_s
 
     class Run(linked.as_state_machine()):
         def get_call_kwargs(self, case):
+            # A case whose headers are the invalid part (no Authorization) is sent as generated: the owner's token
+            # added back would make it a valid request, answered 200, and a false "invalid data accepted".
+            if case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER):
+                return {"base_url": served, "session": HTTP, "headers": {"User-Agent": fresh_owner["User-Agent"]}}
             return {"base_url": served, "session": HTTP, "headers": fresh_owner}
 
         def after_call(self, response, case):
