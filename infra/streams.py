@@ -81,20 +81,25 @@ class StreamPump:
     def pump(self) -> int:
         """Deliver every record available now; returns how many were delivered."""
         self._discover()
-        return sum(self._read(shard_id, deliver=True) for shard_id in list(self._positions))
+        return sum(self._read(shard_id) for shard_id in list(self._positions))
 
-    def _read(self, shard_id: str, *, deliver: bool) -> int:
+    def _read(self, shard_id: str) -> int:
         position = self._positions[shard_id]
         if position is None:
             return 0
-        iterator = self._streams.get_shard_iterator(StreamArn=self._stream_arn, ShardId=shard_id, **position)
-        iterator, count = iterator["ShardIterator"], 0
+        if "ShardIterator" in position:  # LATEST, pinned at construction: an iterator, until a record comes
+            iterator = position["ShardIterator"]
+        else:
+            iterator = self._streams.get_shard_iterator(StreamArn=self._stream_arn, ShardId=shard_id, **position)
+            iterator = iterator["ShardIterator"]
+        count = 0
         while iterator:
             page = self._streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
             records = page.get("Records") or []
+            if not records and "ShardIterator" in (self._positions[shard_id] or {}):
+                self._positions[shard_id] = {"ShardIterator": page.get("NextShardIterator") or iterator}
             if records:
-                if deliver:
-                    self._deliver(shard_id, records)  # raises (no retry limit): the position stays put
+                self._deliver(shard_id, records)  # raises (no retry limit): the position stays put
                 count += len(records)
                 self._positions[shard_id] = {
                     "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
@@ -121,8 +126,11 @@ class StreamPump:
             for shard in description.get("Shards", []):
                 if shard["ShardId"] not in self._positions:
                     self._positions[shard["ShardId"]] = dict(_FROM_START)
-                    if first and self._skip_existing:  # LATEST: move past what is already there
-                        self._read(shard["ShardId"], deliver=False)
+                    if first and self._skip_existing:  # LATEST: past what is already there, without reading it
+                        latest = self._streams.get_shard_iterator(
+                            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+                        )
+                        self._positions[shard["ShardId"]] = {"ShardIterator": latest["ShardIterator"]}
             if not description.get("LastEvaluatedShardId"):
                 break
             start = {"ExclusiveStartShardId": description["LastEvaluatedShardId"]}
