@@ -5,10 +5,17 @@ import { mountHeader } from "./header.js";
 import { mountIdleWatch } from "./idle.js";
 import { mountNotices } from "./notices.js";
 import { createRouter } from "./router.js";
-import { guestOnly, requireSignIn, session } from "./session.js";
+import { guestOnly, landing, requireSignIn, session } from "./session.js";
+
+// `/` explains Protu to visitors; a signed-in person goes on to their own start page.
+async function startPage() {
+  const user = await session.restore();
+  return user ? landing(user) : undefined;
+}
 
 const routes = [
-  { path: "/", page: () => import("./pages/home.js") },
+  { path: "/", page: () => import("./pages/home.js"), guard: startPage },
+  { path: "/status", page: () => import("./pages/status.js") },
   { path: "/signin", page: () => import("./pages/signin.js"), guard: guestOnly },
   { path: "/signup", page: () => import("./pages/signup.js"), guard: guestOnly },
   { path: "/check-email", page: () => import("./pages/check-email.js") },
@@ -51,8 +58,9 @@ export const router = createRouter({
 });
 
 const header = mountHeader({
-  nav: document.getElementById("site-nav-links"),
-  account: document.getElementById("site-account"),
+  publicNav: document.getElementById("site-public-nav"),
+  menu: document.getElementById("site-menu"),
+  menuButton: document.getElementById("site-menu-button"),
   onSignOut: async () => {
     await session.signOut();
     session.setFlash("You are signed out.");

@@ -1,96 +1,136 @@
-// The site header's navigation and account area, kept in step with the session.
+// The app shell's navigation, kept in step with the session.
 //
-// Signed out: Status · Sign in · Sign up. Signed in: Status · Roles · Candidates · Employees · Teams · Assessments
-// (with the `assessments` permission) · Account · Users · Audit log · Incidents · Billing · Settings (each with its
-// permission: owners only), then the user's name, company and a Sign out button. index.html carries the signed-out
-// links so the page reads well before this runs.
+// Signed out: the header offers Sign in and Sign up. Signed in: the "Main" navigation in groups (Company data,
+// Administration, Account), a sidebar on wide screens and, on narrow ones, a panel behind the header's Menu button
+// (aria-expanded, aria-controls; closed by Escape and by moving to another page). The Account group is the user's
+// menu: their name and company, the account page and Sign out. Only pages the account may use are offered (the
+// /api/me `permissions`); while two-factor setup is required, only the account. An owner who has not put the first
+// steps away (`show_welcome`) is offered them first. index.html carries the signed-out links so the page reads well
+// before this runs.
 
 import { h } from "./dom.js";
-import { session } from "./session.js";
+import { mustSetUpMfa, session } from "./session.js";
 
-// What an admin may do besides their own account (protu.identity.rbac; an owner may do everything). /api/me names
-// the user's role; a `permissions` list, when the answer carries one, is used as it is.
-const ADMIN_PERMISSIONS = new Set(["roles", "teams", "employees", "candidates", "assessments"]);
+// Each page is /<name>, needs the permission <name> (protu.identity.rbac) and has the test id nav-<name>.
+const TEXT = {
+  roles: "Roles", candidates: "Candidates", employees: "Employees", teams: "Teams", assessments: "Assessments",
+  users: "Users", audit: "Audit log", incidents: "Incidents", billing: "Billing", settings: "Settings",
+};
+const GROUPS = [
+  ["Company data", ["roles", "candidates", "employees", "teams", "assessments"]],
+  ["Administration", ["users", "audit", "incidents", "billing", "settings"]],
+];
 
-function allows(user, permission) {
-  if (Array.isArray(user.permissions)) return user.permissions.includes(permission);
-  return user.role === "owner" || (user.role === "admin" && ADMIN_PERMISSIONS.has(permission));
-}
+export function mountHeader({ publicNav, menu, menuButton, onSignOut }) {
+  const shell = { publicNav, menu, menuButton, onSignOut, pending: true }; // pending: the start-up restore
+  const render = () => renderShell(shell, session.user);
 
-export function mountHeader({ nav, account, onSignOut }) {
-  let pending = true; // until the start-up restore is done, show no account links rather than the wrong ones
-
-  function navLink(href, text, testid) {
-    return h("li", {}, h("a", { href, "data-link": true, "data-testid": testid }, text));
-  }
-
-  function render(user) {
-    const links = [navLink("/", "Status", "nav-status")];
-    if (user) {
-      links.push(
-        navLink("/roles", "Roles", "nav-roles"),
-        navLink("/candidates", "Candidates", "nav-candidates"),
-        navLink("/employees", "Employees", "nav-employees"),
-        navLink("/teams", "Teams", "nav-teams"),
-      );
-      if (allows(user, "assessments")) links.push(navLink("/assessments", "Assessments", "nav-assessments"));
-      links.push(navLink("/account", "Account", "nav-account"));
-      if (allows(user, "users")) links.push(navLink("/users", "Users", "nav-users"));
-      if (allows(user, "audit")) links.push(navLink("/audit", "Audit log", "nav-audit"));
-      if (allows(user, "incidents")) links.push(navLink("/incidents", "Incidents", "nav-incidents"));
-      if (allows(user, "billing")) links.push(navLink("/billing", "Billing", "nav-billing"));
-      if (allows(user, "settings")) links.push(navLink("/settings", "Settings", "nav-settings"));
-    } else if (!pending) {
-      links.push(navLink("/signin", "Sign in", "nav-signin"), navLink("/signup", "Sign up", "nav-signup"));
-    }
-    nav.replaceChildren(...links);
-    markCurrent();
-
-    if (!user) {
-      account.replaceChildren();
-      account.hidden = true;
-      return;
-    }
-    const signOut = h(
-      "button",
-      {
-        type: "button",
-        class: "button button--secondary button--small",
-        "data-testid": "header-sign-out",
-        onClick: async () => {
-          signOut.disabled = true;
-          await onSignOut();
-        },
-      },
-      "Sign out",
-    );
-    account.hidden = false;
-    account.replaceChildren(
-      h(
-        "p",
-        { class: "site-account__who" },
-        h("span", { class: "site-account__name", "data-testid": "header-user-name" }, user.name || user.email),
-        " ", // read and copied as "Name Company", not "NameCompany"
-        h("span", { class: "site-account__company", "data-testid": "header-company" }, user.company?.name ?? ""),
-      ),
-      signOut,
-    );
-  }
-
-  function markCurrent() {
-    for (const a of nav.querySelectorAll("a[data-link]")) {
-      if (new URL(a.href).pathname === window.location.pathname) a.setAttribute("aria-current", "page");
-      else a.removeAttribute("aria-current");
-    }
-  }
+  menuButton.addEventListener("click", () => setOpen(shell, menuButton.getAttribute("aria-expanded") !== "true"));
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || menuButton.getAttribute("aria-expanded") !== "true") return;
+    setOpen(shell, false);
+    menuButton.focus();
+  });
+  // Moving to another page closes the menu; a page that finishes loading where the menu was opened does not (the
+  // person opened it after that navigation began).
+  window.addEventListener("protu:page", (event) => {
+    if (event.detail?.path !== shell.openedAt) setOpen(shell, false); // the router marks the current link
+  });
 
   session.subscribe(render);
-  render(session.user);
+  render();
   return {
-    // Called once the start-up restore has settled.
+    // Called once the start-up restore has settled: until then no account links rather than the wrong ones.
     ready() {
-      pending = false;
-      render(session.user);
+      shell.pending = false;
+      render();
     },
   };
+}
+
+function setOpen(shell, open) {
+  shell.openedAt = open ? window.location.pathname : null;
+  shell.menuButton.setAttribute("aria-expanded", String(open));
+  shell.menu.classList.toggle("site-menu--open", open);
+}
+
+function renderShell(shell, user) {
+  const { publicNav, menu, menuButton } = shell;
+  publicNav.hidden = Boolean(user) || shell.pending;
+  menuButton.hidden = !user;
+  menu.hidden = !user;
+  if (!user) {
+    setOpen(shell, false);
+    shell.shown = null;
+    menu.replaceChildren();
+    return;
+  }
+  const allowed = mustSetUpMfa(user) ? new Set(["self"]) : new Set(user.permissions ?? []);
+  const groups = GROUPS.map(([name, pages]) => [
+    name,
+    pages.filter((page) => allowed.has(page)).map((page) => [`/${page}`, TEXT[page], `nav-${page}`]),
+  ]);
+  const welcome = user.show_welcome && !mustSetUpMfa(user) ? [["/welcome", "First steps", "nav-welcome"]] : [];
+  // The session is updated often (each /api/me): the menu is built again only when what it shows changed, so a
+  // link being clicked is not swapped for a new one under the pointer.
+  const shown = JSON.stringify([groups, welcome, user.name, user.email, user.company?.name]);
+  if (shown === shell.shown && menu.childElementCount) return;
+  shell.shown = shown;
+  menu.replaceChildren(
+    ...(welcome.length ? [linkList(welcome)] : []),
+    ...groups.filter(([, links]) => links.length).map(([name, links]) => group(name, linkList(links))),
+    group("Account", accountArea(shell, user)),
+  );
+  markCurrent(menu);
+}
+
+function group(name, content) {
+  const id = `nav-group-${name.toLowerCase().replace(/\W+/g, "-")}`;
+  return h(
+    "div",
+    { class: "site-menu__group", role: "group", "aria-labelledby": id },
+    h("p", { class: "site-menu__heading", id }, name),
+    content,
+  );
+}
+
+function linkList(links) {
+  return h(
+    "ul",
+    { class: "site-menu__links" },
+    links.map(([href, text, testid]) => h("li", {}, h("a", { href, "data-link": true, "data-testid": testid }, text))),
+  );
+}
+
+// The user's menu: who is signed in, for which company, their account page and Sign out.
+function accountArea(shell, user) {
+  const signOut = h("button", { type: "button", class: "button button--secondary button--small" }, "Sign out");
+  signOut.classList.add("site-menu__sign-out");
+  signOut.dataset.testid = "header-sign-out";
+  signOut.addEventListener("click", async () => {
+    signOut.disabled = true;
+    try {
+      await shell.onSignOut();
+    } finally {
+      signOut.disabled = false;
+    }
+  });
+  return [
+    h(
+      "p",
+      { class: "site-account__who", "data-testid": "site-account" },
+      h("span", { class: "site-account__name", "data-testid": "header-user-name" }, user.name || user.email),
+      " ", // read and copied as "Name Company", not "NameCompany"
+      h("span", { class: "site-account__company", "data-testid": "header-company" }, user.company?.name ?? ""),
+    ),
+    linkList([["/account", "Your account", "nav-account"]]),
+    signOut,
+  ];
+}
+
+function markCurrent(menu) {
+  for (const a of menu.querySelectorAll("a[data-link]")) {
+    if (new URL(a.href).pathname === window.location.pathname) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
 }

@@ -16,91 +16,40 @@ const AFTER_END_MS = 2000; // ask the server a moment after its deadline, never 
 
 export function mountIdleWatch({ outlet, resume, signOut }) {
   const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("protu-idle") : null;
-  let deadline = null; // Date.now() at which the server ends the session if nothing happens meanwhile
-  let warnTimer = null;
-  let endTimer = null;
-  let closeWarning = null;
+  // deadline: Date.now() at which the server ends the session if nothing happens meanwhile; close: the open warning's
+  const watch = { deadline: null, warnTimer: null, endTimer: null, close: null };
 
   function stop() {
-    clearTimeout(warnTimer);
-    clearTimeout(endTimer);
-    deadline = null;
-    closeWarning?.("gone");
+    clearTimeout(watch.warnTimer);
+    clearTimeout(watch.endTimer);
+    watch.deadline = null;
+    watch.close?.("gone");
   }
 
   function schedule(until) {
     stop();
-    deadline = until;
+    watch.deadline = until;
     const left = until - Date.now();
-    warnTimer = setTimeout(warn, Math.max(0, left - WARN_SECONDS * 1000));
-    endTimer = setTimeout(end, Math.max(0, left + AFTER_END_MS));
+    watch.warnTimer = setTimeout(warn, Math.max(0, left - WARN_SECONDS * 1000));
+    watch.endTimer = setTimeout(end, Math.max(0, left + AFTER_END_MS));
   }
 
   async function warn() {
-    if (!session.user || closeWarning) return;
-    let ticker = null;
-    const choice = await dialog({
-      title: "Are you still there?",
-      testid: "idle-dialog",
-      describedBy: "idle-dialog-message",
-      build: (close) => {
-        closeWarning = close;
-        const seconds = h("strong", { "data-testid": "idle-seconds" });
-        const tick = () => {
-          const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
-          seconds.textContent = left === 1 ? "1 second" : `${left} seconds`;
-        };
-        tick();
-        ticker = setInterval(tick, 1000);
-        return [
-          h(
-            "p",
-            { id: "idle-dialog-message", "aria-live": "polite" },
-            "Nothing has happened for a while, so you will be signed out in ",
-            seconds,
-            ". Anything you have not saved will be lost.",
-          ),
-          h(
-            "div",
-            { class: "dialog__actions" },
-            h(
-              "button",
-              { type: "button", class: "button button--secondary", "data-testid": "idle-sign-out", onClick: () => close("sign-out") },
-              "Sign out",
-            ),
-            h(
-              "button",
-              { type: "button", class: "button", "data-testid": "idle-stay", autofocus: true, onClick: () => close("stay") },
-              "Stay signed in",
-            ),
-          ),
-        ];
-      },
-    });
-    clearInterval(ticker);
-    closeWarning = null;
+    if (!session.user || watch.close) return;
+    const choice = await warning(watch);
     if (choice === "sign-out") return signOut();
-    if (choice === "stay" || choice === undefined) {
-      // Escape is a choice too: someone is there. The answer's idle seconds start the count again.
-      try {
-        await api.get("/api/me");
-      } catch {
-        // Ended meanwhile: api.js reports it and app.js takes the page away.
-      }
-    }
+    // Escape is a choice too: someone is there. The answer's idle seconds start the count again.
+    if (choice === "stay" || choice === undefined) await askServer();
   }
 
   async function end() {
     if (!session.user) return stop();
-    closeWarning?.("gone");
+    watch.close?.("gone");
     outlet.replaceChildren(h("p", { class: "muted", "data-testid": "idle-ended" }, "Signing you out…"));
-    const before = deadline;
-    try {
-      await api.get("/api/me");
-    } catch {
-      return; // 401: app.js shows the sign-in page with the reason; offline: the screen stays clear
-    }
-    if (deadline !== before) resume(); // used in another tab meanwhile: the session lives, the page comes back
+    const before = watch.deadline;
+    // 401: app.js shows the sign-in page with the reason; offline: the screen stays clear
+    if (!(await askServer())) return;
+    if (watch.deadline !== before) resume(); // used in another tab meanwhile: the session lives, the page comes back
   }
 
   authEvents.addEventListener("idle", (event) => {
@@ -114,4 +63,53 @@ export function mountIdleWatch({ outlet, resume, signOut }) {
   session.subscribe((user) => {
     if (!user) stop();
   });
+}
+
+// GET /api/me: true when the session lives (a failure is reported by api.js, and app.js takes the page away).
+async function askServer() {
+  try {
+    await api.get("/api/me");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// "Are you still there?", counting down to `watch.deadline`: "stay", "sign-out", "gone" (closed by the watch) or
+// undefined (Escape). `watch.close` closes it while it is open.
+async function warning(watch) {
+  let ticker = null;
+  const choice = await dialog({
+    title: "Are you still there?",
+    testid: "idle-dialog",
+    describedBy: "idle-dialog-message",
+    build: (close) => {
+      watch.close = close;
+      const seconds = h("strong", { "data-testid": "idle-seconds" });
+      const tick = () => {
+        const left = Math.max(0, Math.round((watch.deadline - Date.now()) / 1000));
+        seconds.textContent = left === 1 ? "1 second" : `${left} seconds`;
+      };
+      tick();
+      ticker = setInterval(tick, 1000);
+      return [
+        h(
+          "p",
+          { id: "idle-dialog-message", "aria-live": "polite" },
+          "Nothing has happened for a while, so you will be signed out in ",
+          seconds,
+          ". Anything you have not saved will be lost.",
+        ),
+        h(
+          "div",
+          { class: "dialog__actions" },
+          h("button", { type: "button", class: "button button--secondary", "data-testid": "idle-sign-out", onClick: () => close("sign-out") }, "Sign out"),
+          h("button", { type: "button", class: "button", "data-testid": "idle-stay", autofocus: true, onClick: () => close("stay") }, "Stay signed in"),
+        ),
+      ];
+    },
+  });
+  clearInterval(ticker);
+  watch.close = null;
+  return choice;
 }

@@ -10,6 +10,7 @@
 
 import { ApiError, api } from "./api.js";
 import { h } from "./dom.js";
+import { session } from "./session.js";
 
 // -------------------------------------------------------------------------------------------------- page
 
@@ -23,8 +24,58 @@ export function pageFrame({ title, lead, testid, narrow = false }, ...children) 
   );
 }
 
+// What a page for owners shows anyone else: why (`text`), and the way to their own account.
+export function ownersOnlyCard({ testid, linkTestid }, ...text) {
+  return h(
+    "div",
+    { class: "card" },
+    h("p", { "data-testid": testid }, ...text),
+    h("p", {}, link("/account", "Go to your account", { "data-testid": linkTestid })),
+  );
+}
+
+// A card <section> named by its heading: an <h2 id=`titleId`> with `title` (focusable: a page may move the focus
+// there), or the `heading` given.
+export function cardSection({ titleId, title, testid, tone, focusable = false, heading }, ...children) {
+  return h(
+    "section",
+    { class: ["card", tone], "aria-labelledby": titleId, "data-testid": testid },
+    heading ?? h("h2", { id: titleId, tabindex: focusable ? "-1" : null }, title),
+    ...children,
+  );
+}
+
 export function link(href, text, props = {}) {
   return h("a", { href, "data-link": true, ...props }, text);
+}
+
+// Plain text with a little structure, as nodes: "## " starts a heading, "- " an item of a list, any other line is a
+// paragraph; "[words](/path)" is a link within the site. Text only: nothing in it becomes markup.
+export function prose(text) {
+  const nodes = [];
+  let list = null;
+  for (const line of text.split("\n").map((each) => each.trim())) {
+    if (line.startsWith("- ")) {
+      if (!list) nodes.push((list = h("ul", {})));
+      list.append(h("li", {}, ...withLinks(line.slice(2))));
+      continue;
+    }
+    list = null;
+    if (line.startsWith("## ")) nodes.push(h("h2", {}, line.slice(3)));
+    else if (line) nodes.push(h("p", {}, ...withLinks(line)));
+  }
+  return nodes;
+}
+
+const INLINE_LINK = /\[([^\]]+)\]\((\/[^)\s]*)\)/;
+
+function withLinks(text) {
+  return text.split(new RegExp(`(${INLINE_LINK.source})`)).reduce((parts, part, i, all) => {
+    // split() answers: text, the whole link, its words, its path, text, ...
+    if (i % 4 === 0) parts.push(part);
+    else if (i % 4 === 1) parts.push(link(all[i + 2], all[i + 1]));
+    return parts;
+  }, []);
 }
 
 // ---------------------------------------------------------------------------------------------- messages
@@ -164,6 +215,48 @@ export function passwordRules(id) {
   );
 }
 
+// The fields the sign-in, sign-up and account forms share: `id` is also the test id; `more` adds or overrides
+// attributes (a hint, a label, maxlength...).
+export function emailField(id, more = {}) {
+  return field({ id, label: "Email", type: "email", name: "email", autocomplete: "username", required: true, testid: id, ...more });
+}
+
+export function nameField(id, more = {}) {
+  return field({ id, label: "Your name", name: "name", autocomplete: "name", required: true, maxlength: "100", testid: id, ...more });
+}
+
+// A password the person has (to sign in, or to prove it is them).
+export function currentPasswordField(id, more = {}) {
+  return field({ id, label: "Your password", type: "password", autocomplete: "current-password", required: true, testid: id, ...more });
+}
+
+// A new password, with the policy shown under it.
+export function newPasswordField(id, more = {}) {
+  const rules = { minlength: "8", maxlength: "128", hint: passwordRules(`${id}-hint`) };
+  return field({ id, label: "New password", type: "password", name: "password", autocomplete: "new-password", required: true, ...rules, testid: id, ...more });
+}
+
+// "Sign out my other sessions", ticked unless said otherwise.
+export function endOthersCheckbox(id, { checked = true, hint } = {}) {
+  return checkbox({ id, label: "Sign out my other sessions", checked, testid: id, hint });
+}
+
+// A page's own form on a card, named by the page's title (or `label`). method="post": should a script ever fail,
+// the browser must not put what was typed in a URL.
+export function cardForm({ action, testid, label }, ...children) {
+  const name = label ? { "aria-label": label } : { "aria-labelledby": "page-title" };
+  return h("form", { class: "card form", method: "post", action, ...name, "data-testid": testid }, ...children);
+}
+
+export function submitButton(testid, text, { danger = false } = {}) {
+  return h("button", { type: "submit", class: ["button", danger && "button--danger"], "data-testid": testid }, text);
+}
+
+// The frame of a narrow page (the signed-out pages): pageFrame with narrow on.
+export function narrowPage({ title, lead, testid }, ...children) {
+  return pageFrame({ title, lead, testid, narrow: true }, ...children);
+}
+
 // The card a page shows for an emailed link that cannot be used: what is wrong, and what to do (text or a node).
 export function linkError(testid, text, next) {
   return h(
@@ -173,6 +266,65 @@ export function linkError(testid, text, next) {
     h("p", {}, next),
   );
 }
+
+// Ask the API (`path`) to email a link to the address typed in `email`, then on to "check your email" (?kind=), which
+// names the address (kept in memory only).
+export async function emailLink(email, { path, kind, navigate, signal }) {
+  const address = email.input.value.trim();
+  await api.post(path, { email: address }, { signal });
+  session.lastEmail = address;
+  await navigate(`/check-email?kind=${kind}`);
+}
+
+// A card that POSTs an emailed link's token (<origin>/<page>#token=..., read and hidden at once) to `path` as soon as
+// the page opens, and shows what came of it (aria-live): `waiting` meanwhile, then the nodes `done(answer)` answers
+// (none: the card stays as it is, e.g. when signing in moves on), or `failure(text)` (an incomplete link, or the error).
+export function tokenResult({ path, signal, testid, waiting, incomplete, done, failure }) {
+  const token = takeFragmentToken();
+  const result = h("div", { class: "card", "aria-live": "polite", "aria-busy": "true", "data-testid": testid }, waiting);
+  const show = (nodes) => {
+    result.setAttribute("aria-busy", "false");
+    if (nodes) result.replaceChildren(...[nodes].flat());
+  };
+  if (!token) show(failure(incomplete));
+  else {
+    (async () => {
+      try {
+        show(await done(await api.post(path, { token }, { signal })));
+      } catch (error) {
+        const text = describeError(error);
+        show(text === null ? null : failure(text));
+      }
+    })();
+  }
+  return result;
+}
+
+// A page behind an emailed one-time link (<origin>/<page>#token=...), which the page reads and hides at once.
+// Without a token, `deadLink(incomplete)` is all it shows; else `build(token)` answers { form, fields, send, done }: on
+// submit, `send()` makes the request and `done(answer, body)` follows. When the server says the link cannot be
+// used (invalid_token, token_expired), or `refused(error)` answers a node, that takes the form's place.
+export function emailedLinkPage({ frame, msg, incomplete, deadLink, refused = () => null }, build) {
+  const token = takeFragmentToken();
+  if (!token) return frame(deadLink(incomplete));
+  const { form, fields, send, done } = build(token);
+  const body = h("div", {}, form);
+  const handler = async () => {
+    let answer;
+    try {
+      answer = await send();
+    } catch (error) {
+      const instead = DEAD_LINK.has(error?.code) && error instanceof ApiError ? deadLink(describeError(error)) : refused(error);
+      if (!instead) throw error;
+      return body.replaceChildren(instead);
+    }
+    await done(answer, body);
+  };
+  handleSubmit(form, handler, { messages: msg, fields });
+  return frame(...msg.nodes, body);
+}
+
+const DEAD_LINK = new Set(["invalid_token", "token_expired"]);
 
 // ------------------------------------------------------------------------------------------- submitting
 
@@ -292,6 +444,32 @@ export async function confirmDialog({ title, message, confirmLabel, danger = fal
   return answer === true;
 }
 
+// On a click of `button`: ask `question` (confirmDialog's options, `danger` unless said otherwise), then run `action`
+// while the button is busy, `msg` cleared first. A failure goes to `failed(error)` (by default: said in `msg`). The
+// focus comes back to the button while it is still on the page.
+export function confirmThen(button, { question, msg, action, failed = (error) => showError(msg, error) }) {
+  button.addEventListener("click", async () => {
+    if (await confirmDialog({ danger: true, ...question })) {
+      await busy(button, async () => {
+        msg.clear();
+        try {
+          await action();
+        } catch (error) {
+          await failed(error);
+        }
+      });
+    }
+    if (button.isConnected) button.focus();
+  });
+  return button;
+}
+
+// A small button of a table row, named for the row (`label`: "Remove Ada").
+export function rowButton({ testid, label, danger = false }, text) {
+  const tone = danger ? "button--danger" : "button--secondary";
+  return h("button", { type: "button", class: ["button", tone, "button--small"], "data-testid": testid, "aria-label": label }, text);
+}
+
 // Ask for the password (or, with two-factor on, a code) and POST /api/auth/reauthenticate. true when confirmed.
 export async function reauthenticate({ reason, allowCode = false } = {}) {
   const answer = await dialog({
@@ -348,54 +526,48 @@ export function codeField({ id, testid, label = "Code from your authenticator ap
 // <prefix>-password, <prefix>-code and <prefix>-toggle. `body()` is what the API takes ({password} or {code});
 // the node dispatches "toggle-proof" when the person switches.
 export function proofField({ prefix, allowCode = false }) {
-  const password = field({
-    id: `${prefix}-password`,
-    label: "Your password",
-    type: "password",
-    autocomplete: "current-password",
-    required: true,
-    testid: `${prefix}-password`,
-  });
+  const password = currentPasswordField(`${prefix}-password`);
   const code = codeField({ id: `${prefix}-code`, testid: `${prefix}-code` });
-  let useCode = false;
-  const current = () => (useCode ? code : password);
-  const slot = h("div", {}, password.node);
-  const node = h("div", {}, slot);
-  if (allowCode) {
-    const toggle = h(
-      "button",
-      {
-        type: "button",
-        class: "button--link",
-        "data-testid": `${prefix}-toggle`,
-        onClick: () => {
-          useCode = !useCode;
-          slot.replaceChildren(current().node);
-          toggle.textContent = useCode ? "Use your password instead" : "Use a code from your authenticator app";
-          current().input.focus();
-          node.dispatchEvent(new Event("toggle-proof"));
-        },
-      },
-      "Use a code from your authenticator app",
-    );
-    node.append(toggle);
-  }
+  const node = h("div", {});
+  const labels = ["Use a code from your authenticator app", "Use your password instead"];
+  const choice = alternatives(prefix, [password, code], labels, () => node.dispatchEvent(new Event("toggle-proof")));
+  node.append(choice.slot, allowCode ? choice.toggle : null);
+  const useCode = choice.usingOther;
   return {
     node,
     fields: { password, code },
-    focus: () => current().input.focus(),
-    usingCode: () => useCode,
-    value: () => (useCode ? code.input.value.replace(/\s/g, "") : password.input.value),
-    body: () => (useCode ? { code: code.input.value.replace(/\s/g, "") } : { password: password.input.value }),
+    focus: () => choice.current().input.focus(),
+    usingCode: useCode,
+    value: () => (useCode() ? code.input.value.replace(/\s/g, "") : password.input.value),
+    body: () => (useCode() ? { code: code.input.value.replace(/\s/g, "") } : { password: password.input.value }),
     error(text) {
-      current().error(text);
-      current().input.focus();
+      choice.current().error(text);
+      choice.current().input.focus();
     },
     clear() {
       password.clear();
       code.clear();
     },
   };
+}
+
+// One of two fields in one place (a slot, id <prefix>-slot), and a link-style button (test id <prefix>-toggle) that
+// switches to the other: `labels` are its words while `main` shows and while `other` does. `onSwitch` runs after
+// each switch.
+export function alternatives(prefix, [main, other], [toOther, toMain], onSwitch) {
+  const id = `${prefix}-slot`;
+  let useOther = false;
+  const current = () => (useOther ? other : main);
+  const slot = h("div", { id }, main.node);
+  const toggle = h("button", { type: "button", class: "button--link", "data-testid": `${prefix}-toggle`, "aria-controls": id }, toOther);
+  toggle.addEventListener("click", () => {
+    useOther = !useOther;
+    slot.replaceChildren(current().node);
+    toggle.textContent = useOther ? toMain : toOther;
+    current().input.focus();
+    onSwitch?.();
+  });
+  return { slot, toggle, current, usingOther: () => useOther };
 }
 
 // Run `call`; when the server wants recent authentication (403 reauthentication_required), ask for it and run

@@ -9,109 +9,46 @@
 //                                                      is audited): asked for only when "Download" is chosen
 //   GET  /api/audit-events/public-key                -> {key_id, algorithm, public_key_pem}
 
-import { ApiError, api, path } from "../api.js";
+import { api } from "../api.js";
 import { h } from "../dom.js";
-import { none, recordTable, sessionEnded } from "../records.js";
-import { busy, downloadText, field, handleSubmit, messages, showError, timeNode } from "../ui.js";
+import { none, sessionEnded } from "../records.js";
+import { downloadButton, exportList, exportStatus } from "../widgets/export-list.js";
+import { busy, cardSection, downloadText, field, handleSubmit, messages, showError, timeNode } from "../ui.js";
 import { cell, dayEnd, dayStart, formatInstant } from "./format.js";
 
 const WATCH_MS = 3000;
-const STATES = {
-  pending: ["Waiting to start", null, true],
-  running: ["Being prepared", null, true],
-  ready: ["Ready", "badge--ok", false],
-  failed: ["Failed", "badge--bad", false],
-};
 const KB = new Intl.NumberFormat(undefined, { style: "unit", unit: "kilobyte", unitDisplay: "short", maximumFractionDigits: 1 });
-const working = (item) => STATES[item.status]?.[2] === true;
 
 export function exportSection({ signal }) {
   const msg = messages("audit-export");
-  const heading = h("h2", { id: "audit-export-title", tabindex: "-1" }, "Export for an auditor");
-  const { table, body, node: tableNode } = recordTable({
-    caption: "Your audit log exports of the last 7 days, newest first",
-    columns: ["Requested", "Range", "Status", "Contents", "Download"],
-    testid: "audit-exports-table",
-    labelledBy: "audit-exports-table-caption", // the section has the heading's name
-  });
-  table.classList.add("audit-table");
-  let items = [];
-  let timer = null;
-  const download = downloader({ signal, msg, refresh: () => refresh() });
-
-  function show(list) {
-    const was = new Map(items.map((item) => [item.id, item]));
-    items = list;
-    body.replaceChildren(...items.map((item) => exportRow(item, download)));
-    if (items.length === 0) {
-      body.append(h("tr", { "data-testid": "audit-exports-empty" }, h("td", { colspan: "5", class: "records-table__empty" }, "No exports in the last 7 days.")));
-    }
-    table.setAttribute("aria-busy", "false");
-    const finished = items.find((item) => was.has(item.id) && working(was.get(item.id)) && !working(item));
-    if (finished?.status === "ready") msg.notice("Your export is ready: download it from the list below.");
-    else if (finished) msg.error("The export failed. Ask for a new one; if it fails again, contact support.");
-    clearTimeout(timer);
-    timer = items.some(working) && !signal.aborted ? setTimeout(refresh, WATCH_MS) : null;
-  }
-
-  async function refresh() {
-    try {
-      show((await api.get("/api/audit-events/exports", { signal })).items);
-    } catch (error) {
-      if (error?.name === "AbortError" || sessionEnded(error)) return;
-      table.setAttribute("aria-busy", "false");
-      showError(msg, error);
-      if (items.some(working)) timer = setTimeout(refresh, WATCH_MS * 2); // passing trouble: keep watching
-    }
-  }
-
-  const form = requestForm({
+  const columns = ["Requested", "Range", "Status", "Contents", "Download"];
+  const list = exportList({
     signal,
     msg,
-    onRequested: (item) => show([item, ...items.filter((other) => other.id !== item.id)]),
-    known: (id) => items.some((item) => item.id === id),
+    path: "/api/audit-events/exports",
+    table: { caption: "Your audit log exports of the last 7 days, newest first", columns, testid: "audit-exports-table" },
+    row: exportRow,
+    watchMs: WATCH_MS,
+    readyText: "Your export is ready: download it from the list below.",
   });
-  signal.addEventListener("abort", () => clearTimeout(timer));
-  refresh();
-
-  return h(
-    "section",
-    { class: "card audit-section", "aria-labelledby": "audit-export-title", "data-testid": "audit-export" },
-    heading,
+  list.table.classList.add("audit-table");
+  const heading = { titleId: "audit-export-title", title: "Export for an auditor", focusable: true };
+  return cardSection(
+    { ...heading, tone: "audit-section", testid: "audit-export" },
     h(
       "p",
       {},
       "Download the log of a range of days with the signed digests that cover it, as JSON Lines. Exports are kept for 7 ",
       "days; a download link works for 5 minutes, and each one is recorded in the log.",
     ),
-    form,
+    requestForm({ signal, msg, onRequested: list.requested }),
     ...msg.nodes,
-    tableNode,
+    list.node,
     publicKey({ signal }),
   );
 }
 
-// "Download": a fresh link (GET /api/audit-events/exports/{id}, audited) and the browser goes to it.
-function downloader({ signal, msg, refresh }) {
-  return async (item) => {
-    msg.clear();
-    let found = null;
-    try {
-      found = await api.get(path`/api/audit-events/exports/${item.id}`, { signal });
-    } catch (error) {
-      const gone = error instanceof ApiError && error.status === 404;
-      if (!gone) return sessionEnded(error) ? undefined : showError(msg, error);
-    }
-    if (!found?.download_url) {
-      msg.error(found ? "This export is not ready to download yet." : "This export is gone: exports are kept for 7 days. Ask for a new one.");
-      return refresh();
-    }
-    window.location.assign(found.download_url); // an attachment: the browser saves it and stays here
-    msg.notice("Your download is starting. The link works for 5 minutes; choose Download again for a new one.");
-  };
-}
-
-function requestForm({ signal, msg, onRequested, known }) {
+function requestForm({ signal, msg, onRequested }) {
   const from = field({ id: "audit-export-from", label: "From", type: "date", hint: "Empty: from the first event.", testid: "audit-export-from" });
   const to = field({ id: "audit-export-to", label: "To", type: "date", hint: "Empty: up to now.", testid: "audit-export-to" });
   const form = h(
@@ -121,41 +58,25 @@ function requestForm({ signal, msg, onRequested, known }) {
     to.node,
     h("div", { class: "filters__clear" }, h("button", { type: "submit", class: "button", "data-testid": "audit-export-request" }, "Request export")),
   );
-  handleSubmit(
-    form,
-    async () => {
-      const range = {};
-      if (from.input.value) range.since = dayStart(from.input.value);
-      if (to.input.value) range.until = dayEnd(to.input.value);
-      const item = await api.post("/api/audit-events/exports", range, { signal });
-      const again = known(item.id);
-      onRequested(item);
-      msg.notice(
-        again
-          ? "An export is already being prepared: it is the first one in the list. Ask again when it is done."
-          : "Your export is being prepared. It usually takes a minute; the list shows when it is ready.",
-      );
-    },
-    { messages: msg, fields: { since: from, until: to } },
-  );
+  const request = async () => {
+    const range = {};
+    if (from.input.value) range.since = dayStart(from.input.value);
+    if (to.input.value) range.until = dayEnd(to.input.value);
+    onRequested(await api.post("/api/audit-events/exports", range, { signal }));
+  };
+  handleSubmit(form, request, { messages: msg, fields: { since: from, until: to } });
   return form;
 }
 
 function exportRow(item, download) {
-  const [text, tone] = STATES[item.status] ?? [item.status, null];
-  let action = none();
-  if (item.status === "ready") {
-    action = h("button", { type: "button", class: "button button--secondary button--small", "data-testid": "audit-export-download" }, "Download");
-    action.addEventListener("click", () => busy(action, () => download(item)));
-  }
   return h(
     "tr",
     { class: "records-table__row", "data-testid": "audit-export-row", "data-export-id": item.id, "data-status": item.status },
     cell("th", "Requested", { scope: "row" }, timeNode(item.requested_at, { testid: "audit-export-requested" })),
     cell("td", "Range", { "data-testid": "audit-export-range" }, h("span", { class: "nowrap" }, item.since ? formatInstant(item.since) : "The first event"), " – ", h("span", { class: "nowrap" }, formatInstant(item.until) ?? "now")),
-    cell("td", "Status", {}, h("span", { class: ["badge", tone], "data-testid": "audit-export-status" }, text)),
+    cell("td", "Status", {}, exportStatus(item, "audit-export-status")),
     cell("td", "Contents", { "data-testid": "audit-export-contents" }, contents(item)),
-    cell("td", "Download", {}, action),
+    cell("td", "Download", {}, downloadButton(item, download, "audit-export-download")),
   );
 }
 

@@ -46,14 +46,23 @@ export function cell(tag, label, props, ...content) {
 
 const nameOf = (id, names) => (Object.hasOwn(names, id) ? names[id] : null);
 
+// An id ("candidate:c-5f1e...", an IPv6 address) may wrap after its separators, never elsewhere inside it: text
+// with a <wbr> after each ":", "-", "_", ".", "/" and "@", and between groups of 8 in a longer token (a hex key).
+export function breakable(text) {
+  const parts = String(text)
+    .split(/(?<=[:\-_./@])/)
+    .flatMap((part) => (part.length > 16 ? part.match(/.{1,8}/gu) : [part]));
+  return parts.flatMap((part, i) => (i === 0 ? [part] : [h("wbr"), part]));
+}
+
 // An actor or target cell: the name (with the stored value on a second line), or the stored value alone.
 export function namedValue(value, id, names, testid) {
   if (!value) return none();
   const name = nameOf(id, names);
-  if (!name) return h("span", { class: "audit-raw", "data-testid": testid }, value);
+  if (!name) return h("span", { class: "audit-raw", "data-testid": testid }, breakable(value));
   return [
     h("span", { class: "audit-name", "data-testid": testid }, name),
-    h("span", { class: "audit-id", title: value, "data-testid": `${testid}-id` }, value),
+    h("span", { class: "audit-id", title: value, "data-testid": `${testid}-id` }, breakable(value)),
   ];
 }
 
@@ -63,7 +72,7 @@ function nameList(ids, names) {
     const name = nameOf(id, names);
     return name
       ? h("span", { class: "audit-subject", title: id, "data-id": id }, name)
-      : h("span", { class: "audit-subject audit-raw", "data-id": id }, clip(id));
+      : h("span", { class: "audit-subject audit-raw", "data-id": id }, breakable(clip(id)));
   });
   const nodes = shown.flatMap((node, i) => (i === 0 ? [node] : [", ", node]));
   const rest = ids.slice(LIST_MAX);

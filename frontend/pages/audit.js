@@ -1,13 +1,13 @@
 // The owner's audit log (GET /api/audit-events, newest first, paged with "Load more"): people and records by their
 // names now (the page's `names`; the events keep ids, shown under each name), with filters by action (a choice of
-// the kinds of events the log holds, GET /api/audit-events/actions), actor, target and a date range, kept in the
-// address (/audit?action=auth.login&from=2024-05-01); a check of the whole hash chain (GET
-// /api/audit-events/verify); exports for an auditor (../audit/export.js) and streams to a SIEM
-// (../audit/streams.js). Only owners may read it: admins are told so without asking the API (which would answer 403).
+// the kinds of events the log holds, GET /api/audit-events/actions), who acted (a choice of the company's people
+// by name), target and a date range, kept in the address (/audit?action=auth.login&from=2024-05-01); a check of
+// the whole hash chain (GET /api/audit-events/verify); exports for an auditor (../audit/export.js) and streams to a
+// SIEM (../audit/streams.js). Only owners may read it: admins are told so without asking the API (which would answer 403).
 
 import { api } from "../api.js";
 import { exportSection } from "../audit/export.js";
-import { actionOptions, cell, dayEnd, dayStart, detailsNode, namedValue } from "../audit/format.js";
+import { actionOptions, breakable, cell, dayEnd, dayStart, detailsNode, namedValue } from "../audit/format.js";
 import { streamsSection } from "../audit/streams.js";
 import { h } from "../dom.js";
 import { pager, recordTable, sessionEnded } from "../records.js";
@@ -94,31 +94,27 @@ function verifySection({ signal }) {
 }
 
 // --------------------------------------------------------------------------------------------- filters
-// The filter form, its fields filled from the address. The action is a choice of what the log holds, filled in
-// when GET /api/audit-events/actions answers (the address's action is a choice from the start).
+// The filter form, its fields filled from the address. The action is a choice of what the log holds (GET
+// /api/audit-events/actions), the actor a choice of the company's people by name (GET /api/users) and of Protu's
+// own actors; each is filled in when its answer comes (the address's choice is a choice from the start).
 function filterForm({ query, signal, msg }) {
   const fields = {
     action: field({ id: "audit-filter-action", label: "Action", tag: "select", testid: "audit-filter-action" }),
-    actor: field({ id: "audit-filter-actor", label: "Actor (id)", autocomplete: "off", maxlength: "200", testid: "audit-filter-actor" }),
+    actor: field({ id: "audit-filter-actor", label: "Who", tag: "select", testid: "audit-filter-actor" }),
     target: field({ id: "audit-filter-target", label: "Target (kind:id)", autocomplete: "off", maxlength: "200", testid: "audit-filter-target" }),
     from: field({ id: "audit-filter-from", label: "From", type: "date", testid: "audit-filter-from" }),
     to: field({ id: "audit-filter-to", label: "To", type: "date", testid: "audit-filter-to" }),
   };
   const wanted = (name) => (query.get(name) ?? "").trim().slice(0, 200);
   fields.action.input.replaceChildren(...actionOptions([], wanted("action")));
-  for (const name of ["actor", "target"]) fields[name].input.value = wanted(name);
+  fields.actor.input.replaceChildren(...actorOptions([], wanted("actor")));
+  fields.target.input.value = wanted("target");
   for (const name of ["from", "to"]) fields[name].input.value = DAY.test(wanted(name)) ? wanted(name) : "";
-  api.get("/api/audit-events/actions", { signal }).then(
-    ({ items }) => {
-      const select = fields.action.input;
-      const chosen = select.value;
-      select.replaceChildren(...actionOptions(items, chosen));
-      select.value = chosen;
-    },
-    (error) => {
-      if (!sessionEnded(error)) showError(msg, error);
-    },
-  );
+  const answered = (error) => {
+    if (!sessionEnded(error)) showError(msg, error);
+  };
+  fillChoices(fields.action.input, api.get("/api/audit-events/actions", { signal }).then(({ items }) => items), actionOptions, answered);
+  fillChoices(fields.actor.input, api.get("/api/users", { signal }), actorOptions, answered);
   const clear = h(
     "button",
     { type: "button", class: "button button--secondary button--small", "data-testid": "audit-filter-clear", hidden: true },
@@ -134,13 +130,42 @@ function filterForm({ query, signal, msg }) {
   return { form, fields, clear };
 }
 
+// A select's choices once `items` (a promise) resolves, what was chosen kept chosen; `failed(error)` otherwise.
+function fillChoices(select, items, options, failed) {
+  items.then((found) => {
+    const chosen = select.value;
+    select.replaceChildren(...options(found, chosen));
+    select.value = chosen;
+  }, failed);
+}
+
+// Who acted, to choose from: anyone, the company's people by name (GET /api/users answers `users`), Protu's own
+// actors (named so in the events too), and an id from the address that is none of them (someone removed since).
+const NOT_PEOPLE = [
+  ["system", "Protu (automatic)"],
+  ["anonymous", "Someone not signed in"],
+  ["stripe", "Stripe (billing)"],
+];
+
+function actorOptions(users, selected) {
+  const people = users.map((user) => [user.id, user.name || user.email]).sort((a, b) => a[1].localeCompare(b[1]));
+  const known = new Set([...people, ...NOT_PEOPLE].map(([id]) => id));
+  if (selected && !known.has(selected)) people.push([selected, selected]);
+  const option = ([value, label]) => h("option", { value, selected: value === selected }, label);
+  return [
+    h("option", { value: "" }, "Anyone"),
+    people.length > 0 ? h("optgroup", { label: "People" }, people.map(option)) : null,
+    h("optgroup", { label: "Not a person" }, NOT_PEOPLE.map(option)),
+  ];
+}
+
 // ------------------------------------------------------------------------------------------------ list
 function eventsSection({ query, signal }) {
   const msg = messages("audit");
   const { form, fields, clear } = filterForm({ query, signal, msg });
   const values = () => Object.fromEntries(Object.entries(fields).map(([name, f]) => [name, f.input.value.trim()]));
   const filtered = () => Object.values(values()).some(Boolean);
-  const names = Object.create(null); // every name the pages shown so far answered
+  const names = Object.assign(Object.create(null), Object.fromEntries(NOT_PEOPLE)); // and each page's names
 
   const listTitle = h("h2", { id: "audit-list-title", tabindex: "-1" }, "Events");
   const { table, body, node: tableNode } = recordTable({
@@ -232,7 +257,7 @@ function eventRow(event, names) {
       "Time",
       {},
       timeNode(event.time, { relative: false, testid: "audit-row-time" }),
-      h("span", { class: "audit-id", "data-testid": "audit-row-ip" }, event.source_ip || "no address"),
+      h("span", { class: "audit-id", "data-testid": "audit-row-ip" }, event.source_ip ? breakable(event.source_ip) : "no address"),
     ),
     cell("td", "Actor", { "data-testid": "audit-row-actor" }, namedValue(event.actor, event.actor, names, "audit-row-actor-name")),
     cell("th", "Action", { scope: "row", "data-testid": "audit-row-action" }, h("code", { class: "audit-action" }, event.action)),

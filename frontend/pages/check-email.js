@@ -8,27 +8,20 @@ import { link, pageFrame } from "../ui.js";
 
 export const title = "Check your email";
 
+// What was sent ({to}: the address), what to do with it, and where to ask again.
 const KINDS = {
   signup: {
-    sent: (to) => ["We sent a link to confirm your email address to ", to, "."],
+    sent: "We sent a link to confirm your email address to {to}.",
     then: "Open it to finish setting up your account. If this address already has an account, the email says how to sign in instead.",
     retry: ["/signup", "sign up again"],
   },
-  magic: {
-    sent: (to) => ["If ", to, " has a Protu account, we sent it a sign-in link."],
-    then: "Open it to sign in. The link works once, for 10 minutes.",
-    retry: ["/signin?method=link", "send another link"],
-  },
+  magic: { sent: "If {to} has a Protu account, we sent it a sign-in link.", then: "Open it to sign in. The link works once, for 10 minutes.", retry: ["/signin?method=link", "send another link"] },
   stepup: {
-    sent: (to) => ["Your password was right. Because someone recently failed to sign in to your account several times, we sent a link to ", to, " to confirm it is you."],
+    sent: "Your password was right. Because someone recently failed to sign in to your account several times, we sent a link to {to} to confirm it is you.",
     then: "Open it on this device to finish signing in. The link works once, for 10 minutes.",
     retry: ["/signin", "sign in again"],
   },
-  reset: {
-    sent: (to) => ["If ", to, " has a Protu account, we sent it a link to choose a new password."],
-    then: "Open it to set a new password. The link works once.",
-    retry: ["/forgot-password", "send another link"],
-  },
+  reset: { sent: "If {to} has a Protu account, we sent it a link to choose a new password.", then: "Open it to set a new password. The link works once.", retry: ["/forgot-password", "send another link"] },
 };
 
 export function render({ query }) {
@@ -40,7 +33,7 @@ export function render({ query }) {
     h(
       "div",
       { class: "card" },
-      h("p", { "data-testid": "check-email-message" }, ...kind.sent(to)),
+      h("p", { "data-testid": "check-email-message" }, ...kind.sent.split(/({to})/).map((part) => (part === "{to}" ? to : part))),
       h("p", {}, kind.then),
       h(
         "p",

@@ -1,116 +1,38 @@
-// Status page: GET /api/health and show the overall status and each check; GET /api/status for the planned
-// maintenance (start, end, summary of each window announced and not ended).
+// The start page for visitors: what Protu is, for whom, how the data is kept, then sign up or sign in; links to
+// the security and status pages. A signed-in person never sees it (app.js sends them to their own start page).
 
-import { ApiError, api } from "../api.js";
 import { h } from "../dom.js";
+import { link, pageFrame } from "../ui.js";
 
-export const title = "Status";
+export const title = "HR assessments, kept safe";
 
-const LABELS = { table: "Data table", key_store: "Key store", kms_key: "Encryption key (KMS)" };
-
-export function render({ signal }) {
-  const result = h("div", { class: "health", "aria-live": "polite", "aria-busy": "true" }, h("p", {}, "Checking…"));
-  const refresh = h("button", { type: "button", class: "button button--secondary", onClick: load }, "Check again");
-
-  async function load() {
-    result.setAttribute("aria-busy", "true");
-    refresh.disabled = true;
-    try {
-      result.replaceChildren(report(await fetchHealth(signal)));
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      if (!(error instanceof ApiError)) console.error(error);
-      const message = error instanceof ApiError ? error.message : "The status could not be shown.";
-      result.replaceChildren(h("p", { class: "notice notice--error", role: "alert" }, message));
-    } finally {
-      result.setAttribute("aria-busy", "false");
-      refresh.disabled = false;
-    }
-  }
-  load();
-  const planned = h("div", { class: "card", "aria-live": "polite", "data-testid": "maintenance" }, h("p", {}, "Loading…"));
-  loadMaintenance(planned, signal);
-
-  return h(
-    "section",
-    { class: "page", "aria-labelledby": "page-title" },
-    h("h1", { id: "page-title" }, "Service status"),
-    h("p", { class: "lead" }, "Whether Protu and the services it depends on are working."),
-    result,
-    refresh,
-    h("h2", {}, "Planned maintenance"),
-    planned,
-  );
-}
-
-async function loadMaintenance(region, signal) {
-  try {
-    const { maintenance } = await api.get("/api/status", { signal });
-    region.replaceChildren(
-      maintenance.length
-        ? h("ul", { class: "checks", "aria-label": "Planned maintenance" }, maintenance.map(windowRow))
-        : h("p", { "data-testid": "maintenance-none" }, "No maintenance is planned."),
-    );
-  } catch (error) {
-    if (error.name === "AbortError") return;
-    region.replaceChildren(h("p", { class: "notice notice--error" }, "Planned maintenance could not be shown."));
-  }
-}
-
-// Times in UTC, as the emails give them: "10 December 2026, 02:00 to 03:30 UTC".
-function windowRow(window) {
-  const start = new Date(window.start);
-  const end = new Date(window.end);
-  const day = (d) => d.toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
-  const clock = (d) => d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "UTC" });
-  const until = day(end) === day(start) ? clock(end) : `${day(end)}, ${clock(end)}`;
-  return h(
-    "li",
-    { class: "checks__row", "data-testid": "maintenance-window" },
-    h("span", { class: "checks__name" }, `${day(start)}, ${clock(start)} to ${until} UTC`),
-    h("span", {}, window.summary),
-  );
-}
-
-// A degraded service answers 503 with the same report in the body: show it rather than an error.
-async function fetchHealth(signal) {
-  try {
-    return await api.get("/api/health", { signal });
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 503 && error.body?.checks) return error.body;
-    throw error;
-  }
-}
-
-function report(health) {
-  const checks = Object.entries(health.checks ?? {});
-  return h(
-    "div",
-    { class: "card" },
-    h("p", { class: "health__overall" }, "Overall: ", badge(health.status, { "data-testid": "health-status" })),
+export function render() {
+  const lead =
+    "Protu keeps your company's roles, candidates, employees and teams in one place, and lets you assess them " +
+    "with questions you write.";
+  return pageFrame(
+    { title: "HR assessments, kept safe", lead, testid: "home" },
     h(
       "ul",
-      { class: "checks", "aria-label": "Checks" },
-      checks.map(([name, check]) =>
-        h(
-          "li",
-          { class: "checks__row", "data-testid": `health-check-${name}` },
-          h("span", { class: "checks__name" }, LABELS[name] ?? name),
-          badge(check?.status),
-        ),
-      ),
+      { class: "home__points" },
+      h("li", {}, "For HR teams and hiring managers of small and medium companies."),
+      h("li", {}, "Each company's data is encrypted with a key of its own."),
+      h("li", {}, "Every change is written to an audit log that cannot be rewritten, so you can show who did what."),
     ),
     h(
-      "dl",
-      { class: "meta" },
-      health.version ? [h("dt", {}, "Version"), h("dd", {}, health.version)] : null,
-      health.region ? [h("dt", {}, "Region"), h("dd", {}, health.region)] : null,
+      "p",
+      { class: "actions" },
+      link("/signup", "Create an account", { class: "button", "data-testid": "home-signup" }),
+      link("/signin", "Sign in", { class: "button button--secondary", "data-testid": "home-signin" }),
+    ),
+    h(
+      "p",
+      { class: "page__aside" },
+      link("/status", "Service status", { "data-testid": "home-status" }),
+      " · ",
+      link("/security/report", "Security: report a weakness", { "data-testid": "home-security" }),
+      " · ",
+      link("/privacy", "Privacy notice"),
     ),
   );
-}
-
-function badge(status, props = {}) {
-  const text = String(status ?? "unknown");
-  const tone = text === "ok" ? "ok" : text === "degraded" || text === "error" ? "bad" : "unknown";
-  return h("span", { ...props, class: `badge badge--${tone}` }, text);
 }

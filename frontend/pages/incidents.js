@@ -64,7 +64,7 @@ export async function render({ signal }) {
     caption: "Security incidents that concerned your company, newest first",
     columns: ["Severity", "Incident", "Status", "Detected"],
     testid: "incidents-table",
-    labelledBy: "incidents-list-title",
+    labelledBy: "incidents-table-caption", // the section has the heading's name
   });
   frame.append(...msg.nodes, h("section", { class: "card", "aria-labelledby": "incidents-list-title", "data-testid": "incidents-list" }, listTitle, tableNode));
 
@@ -99,13 +99,13 @@ function incidentRow(incident) {
   return h(
     "tr",
     { class: "records-table__row", "data-testid": "incident-row", "data-incident-id": incident.id },
-    h("td", {}, severityBadge(incident.severity, "incident-row-severity")),
+    h("td", { "data-label": "Severity" }, severityBadge(incident.severity, "incident-row-severity")),
     h(
       "th",
       { scope: "row", class: "records-table__name" },
       link(`/incidents/${encodeURIComponent(incident.id)}`, incident.title, { "data-testid": "incident-link" }),
     ),
-    h("td", {}, statusBadge(incident.status, "incident-row-status")),
-    h("td", {}, timeNode(incident.detected_at, { relative: false, testid: "incident-row-detected" })),
+    h("td", { "data-label": "Status" }, statusBadge(incident.status, "incident-row-status")),
+    h("td", { "data-label": "Detected" }, timeNode(incident.detected_at, { relative: false, testid: "incident-row-detected" })),
   );
 }

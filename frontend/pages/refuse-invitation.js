@@ -3,70 +3,47 @@
 // more invitations from anyone on Protu for a year. A button, not an automatic request on load: mail scanners that
 // open links must not refuse on the person's behalf.
 
-import { ApiError, api } from "../api.js";
+import { api } from "../api.js";
 import { h } from "../dom.js";
-import { describeError, handleSubmit, link, linkError, messages, pageFrame, takeFragmentToken } from "../ui.js";
+import { cardForm, emailedLinkPage, link, linkError, messages, narrowPage, submitButton } from "../ui.js";
 
 export const title = "Refuse invitations";
 
-const DEAD_LINK = new Set(["invalid_token", "token_expired"]);
+const FRAME = {
+  title: "Refuse invitations to this address",
+  lead: "Someone invited this email address to Protu. If you do not want that, refuse it here.",
+  testid: "refuse-invitation",
+};
 
 export function render({ signal }) {
-  const token = takeFragmentToken();
-  const msg = messages("refuse");
-
-  if (!token) {
-    return frame(deadLink("This link is incomplete. Open the link from the email again."));
-  }
-
-  const form = h(
-    "form",
-    { class: "card form", method: "post", action: "/refuse-invitation", "aria-labelledby": "page-title", "data-testid": "refuse-form" },
-    h(
-      "p",
-      {},
-      "You will not join the company that invited you, and nobody on Protu can invite this email address for a year. ",
-      "The person who invited you is told that you declined.",
+  const page = {
+    frame: (...children) => narrowPage(FRAME, ...children),
+    msg: messages("refuse"),
+    incomplete: "This link is incomplete. Open the link from the email again.",
+    deadLink,
+  };
+  return emailedLinkPage(page, (token) => ({
+    form: cardForm(
+      { action: "/refuse-invitation", testid: "refuse-form" },
+      h(
+        "p",
+        {},
+        "You will not join the company that invited you, and nobody on Protu can invite this email address for a year. ",
+        "The person who invited you is told that you declined.",
+      ),
+      submitButton("refuse-submit", "Refuse invitations", { danger: true }),
     ),
-    h("button", { type: "submit", class: "button button--danger", "data-testid": "refuse-submit" }, "Refuse invitations"),
-  );
-  const body = h("div", {}, form);
-  handleSubmit(
-    form,
-    async () => {
-      try {
-        await api.post("/api/auth/invitations/refuse", { token }, { signal });
-      } catch (error) {
-        if (error instanceof ApiError && DEAD_LINK.has(error.code)) {
-          body.replaceChildren(deadLink(describeError(error)));
-          return;
-        }
-        throw error;
-      }
-      body.replaceChildren(
-        h(
-          "div",
-          { class: "card" },
-          h("p", { class: "notice", role: "status", "data-testid": "refuse-done" }, "Done. You will get no more invitations to Protu at this address."),
-          h("p", {}, "If you change your mind, ask the company to invite another of your addresses, or ", link("/signup", "create your own company"), "."),
-        ),
-      );
-    },
-    { messages: msg },
-  );
-
-  return frame(...msg.nodes, body);
+    send: () => api.post("/api/auth/invitations/refuse", { token }, { signal }),
+    done: (answer, body) => body.replaceChildren(refusedCard()),
+  }));
 }
 
-function frame(...children) {
-  return pageFrame(
-    {
-      title: "Refuse invitations to this address",
-      lead: "Someone invited this email address to Protu. If you do not want that, refuse it here.",
-      testid: "refuse-invitation",
-      narrow: true,
-    },
-    ...children,
+function refusedCard() {
+  return h(
+    "div",
+    { class: "card" },
+    h("p", { class: "notice", role: "status", "data-testid": "refuse-done" }, "Done. You will get no more invitations to Protu at this address."),
+    h("p", {}, "If you change your mind, ask the company to invite another of your addresses, or ", link("/signup", "create your own company"), "."),
   );
 }
 

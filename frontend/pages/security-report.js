@@ -4,7 +4,7 @@
 
 import { api } from "../api.js";
 import { h } from "../dom.js";
-import { field, handleSubmit, link, messages, pageFrame } from "../ui.js";
+import { cardForm, emailField, field, handleSubmit, link, messages, nameField, narrowPage, submitButton } from "../ui.js";
 
 export const title = "Report a security issue";
 
@@ -12,113 +12,78 @@ const SECURITY_EMAIL = "security@protu.io";
 
 export function render({ signal }) {
   const msg = messages("security-report");
-  const description = field({
-    id: "report-description",
-    tag: "textarea",
-    rows: "6",
-    label: "Description of the vulnerability",
-    hint: "What is wrong, and where (a page, an endpoint, a feature).",
-    name: "description",
-    required: true,
-    maxlength: "10000",
-    testid: "report-description",
-  });
-  const steps = field({
-    id: "report-steps",
-    tag: "textarea",
-    rows: "5",
-    label: "Steps to reproduce (optional)",
-    name: "steps_to_reproduce",
-    maxlength: "5000",
-    testid: "report-steps",
-  });
-  const impact = field({
-    id: "report-impact",
-    tag: "textarea",
-    rows: "3",
-    label: "Potential impact (optional)",
-    hint: "What could an attacker do with it?",
-    name: "impact",
-    maxlength: "5000",
-    testid: "report-impact",
-  });
-  const contact = field({
-    id: "report-contact",
-    label: "Your email address",
-    hint: "We send the acknowledgement here, and keep you informed of what we find.",
-    type: "email",
-    name: "contact",
-    autocomplete: "email",
-    required: true,
-    maxlength: "254",
-    testid: "report-contact",
-  });
-  const name = field({
-    id: "report-name",
-    label: "Your name (optional)",
-    hint: "How to credit you when it is fixed, if you wish.",
-    name: "name",
-    autocomplete: "name",
-    maxlength: "200",
-    testid: "report-name",
-  });
-
-  const form = h(
-    "form",
-    { class: "card form", method: "post", action: "/security/report", "aria-label": "Security report", "data-testid": "security-report-form" },
-    description.node,
-    steps.node,
-    impact.node,
-    contact.node,
-    name.node,
-    h("button", { type: "submit", class: "button", "data-testid": "security-report-submit" }, "Send report"),
+  const fields = reportFields();
+  const form = cardForm(
+    { action: "/security/report", label: "Security report", testid: "security-report-form" },
+    ...Object.values(fields).map((f) => f.node),
+    submitButton("security-report-submit", "Send report"),
   );
   const slot = h("div", {}, form);
+  const send = async () => {
+    const body = { description: fields.description.input.value, contact: fields.contact.input.value.trim() };
+    for (const key of ["steps_to_reproduce", "impact", "name"]) {
+      if (fields[key].input.value.trim()) body[key] = fields[key].input.value;
+    }
+    const answer = await api.post("/api/security/reports", body, { signal });
+    slot.replaceChildren(received(answer, body.contact));
+    slot.querySelector("[data-testid=security-report-received]")?.focus();
+  };
+  handleSubmit(form, send, { messages: msg, fields });
 
-  handleSubmit(
-    form,
-    async () => {
-      const body = { description: description.input.value, contact: contact.input.value.trim() };
-      for (const [key, f] of [
-        ["steps_to_reproduce", steps],
-        ["impact", impact],
-        ["name", name],
-      ]) {
-        if (f.input.value.trim()) body[key] = f.input.value;
-      }
-      const answer = await api.post("/api/security/reports", body, { signal });
-      slot.replaceChildren(received(answer, body.contact));
-      slot.querySelector("[data-testid=security-report-received]")?.focus();
-    },
-    {
-      messages: msg,
-      fields: { description, steps_to_reproduce: steps, impact, contact, name },
-    },
-  );
-
-  return pageFrame(
+  return narrowPage(
     {
       title: "Report a security issue",
       lead: "Found a vulnerability in Protu? Tell us here; you do not need an account.",
       testid: "security-report-page",
-      narrow: true,
     },
-    h(
-      "div",
-      { class: "card" },
-      h("p", {}, "Please include a description of the vulnerability, the steps to reproduce it, its potential impact and your contact information."),
-      h(
-        "ul",
-        { "data-testid": "security-report-commitments" },
-        h("li", {}, "We acknowledge every report within 24 hours."),
-        h("li", {}, "We keep you informed of our progress."),
-        h("li", {}, "We credit you, if you wish, when it is fixed."),
-        h("li", {}, "We take no legal action over good-faith reports."),
-      ),
-      h("p", { class: "muted" }, "Please keep the details private until we have fixed the issue. You can also email ", h("a", { href: `mailto:${SECURITY_EMAIL}` }, SECURITY_EMAIL), "."),
-    ),
+    commitments(),
     ...msg.nodes,
     slot,
+  );
+}
+
+// The report's fields, in order, keyed as the API names them.
+function reportFields() {
+  const text = (id, label, rows, more) => field({ id: `report-${id}`, tag: "textarea", rows, label, maxlength: "5000", testid: `report-${id}`, ...more });
+  return {
+    description: text("description", "Description of the vulnerability", "6", {
+      hint: "What is wrong, and where (a page, an endpoint, a feature).",
+      name: "description",
+      required: true,
+      maxlength: "10000",
+    }),
+    steps_to_reproduce: text("steps", "Steps to reproduce (optional)", "5", { name: "steps_to_reproduce" }),
+    impact: text("impact", "Potential impact (optional)", "3", { hint: "What could an attacker do with it?", name: "impact" }),
+    contact: emailField("report-contact", {
+      label: "Your email address",
+      hint: "We send the acknowledgement here, and keep you informed of what we find.",
+      name: "contact",
+      autocomplete: "email",
+      maxlength: "254",
+    }),
+    name: nameField("report-name", {
+      label: "Your name (optional)",
+      hint: "How to credit you when it is fixed, if you wish.",
+      required: false,
+      maxlength: "200",
+    }),
+  };
+}
+
+function commitments() {
+  return h(
+    "div",
+    { class: "card" },
+    h("p", {}, "Please include a description of the vulnerability, the steps to reproduce it, its potential impact and your contact information."),
+    h(
+      "ul",
+      { "data-testid": "security-report-commitments" },
+      h("li", {}, "We acknowledge every report within 24 hours."),
+      h("li", {}, "We keep you informed of our progress."),
+      h("li", {}, "We credit you, if you wish, when it is fixed."),
+      h("li", {}, "We take no legal action over good-faith reports."),
+    ),
+    h("p", { class: "muted" }, "Please keep the details private until we have fixed the issue. You can also email ", h("a", { href: `mailto:${SECURITY_EMAIL}` }, SECURITY_EMAIL), "."),
   );
 }
 

@@ -20,11 +20,13 @@
 
 import { ApiError, api, path } from "../api.js";
 import { h } from "../dom.js";
-import { allows, isConflict, none, recordTable, sessionEnded, textArea } from "../records.js";
+import { allows, isConflict, none, sessionEnded, textArea } from "../records.js";
 import { mustSetUpMfa, session } from "../session.js";
+import { downloadButton, exportList, exportStatus } from "../widgets/export-list.js";
 import {
   busy,
   Cancelled,
+  cardSection,
   checkbox,
   describeError,
   dialog,
@@ -32,9 +34,11 @@ import {
   handleSubmit,
   link,
   messages,
+  ownersOnlyCard,
   pageFrame,
   proofField,
   showError,
+  submitButton,
   timeNode,
 } from "../ui.js";
 
@@ -75,20 +79,9 @@ export function render({ signal, navigate }) {
 }
 
 function notOwnerView(user) {
-  return [
-    h(
-      "div",
-      { class: "card" },
-      h(
-        "p",
-        { "data-testid": "settings-not-owner" },
-        "Only owners can manage the company’s settings. Ask an owner of ",
-        user.company?.name ?? "your company",
-        " to change them.",
-      ),
-      h("p", {}, link("/account", "Go to your account", { "data-testid": "settings-account-link" })),
-    ),
-  ];
+  const company = user.company?.name ?? "your company";
+  const text = ["Only owners can manage the company’s settings. Ask an owner of ", company, " to change them."];
+  return [ownersOnlyCard({ testid: "settings-not-owner", linkTestid: "settings-account-link" }, ...text)];
 }
 
 // One domain per line (commas work too); blank lines and surrounding spaces do not count.
@@ -103,293 +96,272 @@ function sameList(a, b) {
   return a.length === b.length && a.every((value, i) => value === b[i]);
 }
 
+// `view`: the form's fields and messages, the settings as last loaded (`settings`, with its version) and the
+// domains last sent (a 422 names one by its index).
 function ownerView({ signal }) {
-  const msg = messages("settings");
-  const loading = h("p", { "data-testid": "settings-loading" }, "Loading the settings…");
-  let settings = null;
-  let sentDomains = [];
-
-  const name = field({
-    id: "settings-company-name",
-    label: "Company name",
-    type: "text",
-    required: true,
-    maxlength: "120",
-    autocomplete: "organization",
-    hint: "Shown to everyone in your company and in the invitations you send.",
-    testid: "settings-company-name",
-  });
-  const requireMfa = checkbox({
-    id: "settings-require-mfa",
-    label: "Require two-factor authentication for everyone",
-    testid: "settings-require-mfa",
-    hint:
-      "Anyone without it, you included, is sent to set it up and can use only their own account page until they do. " +
-      "If yours is off, you set it up right after saving, then carry on.",
-  });
-  const idle = field({
-    id: "settings-idle",
-    label: "Sign out after inactivity (minutes)",
-    type: "number",
-    inputmode: "numeric",
-    min: "5",
-    max: "60",
-    step: "1",
-    required: true,
-    class: "settings__number",
-    hint: "5 to 60 minutes. A shorter time applies to everyone signed in at once; a longer one from their next sign-in.",
-    testid: "settings-idle",
-  });
-  const domains = textArea({
-    id: "settings-domains",
-    label: "Allowed email domains for invitations",
-    rows: "4",
-    spellcheck: "false",
-    autocapitalize: "none",
-    hint:
-      "One domain per line, such as example.com (up to 20). Invitations go only to addresses at exactly these " +
-      "domains: list a subdomain such as eu.example.com separately. Leave empty to allow any address.",
-    testid: "settings-domains",
-  });
-  const retention = field({
-    id: "settings-retention",
-    label: "Keep candidates for (months)",
-    type: "number",
-    inputmode: "numeric",
-    min: "1",
-    max: "120",
-    step: "1",
-    required: true,
-    class: "settings__number",
-    hint: "1 to 120 months after a candidate’s last activity (24 unless you change it).",
-    testid: "settings-retention",
-  });
-  const fields = {
-    company_name: name,
-    session_idle_minutes: idle,
-    allowed_email_domains: domains,
-    candidate_retention_months: retention,
+  const fields = settingsFields();
+  const view = {
+    signal,
+    fields,
+    msg: messages("settings"),
+    loading: h("p", { "data-testid": "settings-loading" }, "Loading the settings…"),
+    updated: h("p", { class: "muted settings__updated", "data-testid": "settings-updated" }),
+    dataKey: h("p", { class: "muted", "data-testid": "settings-data-key" }),
+    settings: null,
+    sentDomains: [],
   };
-  const updated = h("p", { class: "muted settings__updated", "data-testid": "settings-updated" });
-  const dataKey = h("p", { class: "muted", "data-testid": "settings-data-key" });
-
-  const form = h(
+  view.form = h(
     "form",
     { class: "form", method: "post", action: "/settings", "aria-labelledby": "settings-form-title", "data-testid": "settings-form", hidden: true },
-    name.node,
-    requireMfa.node,
-    h("div", { class: "form__pair" }, idle.node, retention.node),
-    domains.node,
-    h("div", {}, h("button", { type: "submit", class: "button", "data-testid": "settings-save" }, "Save settings")),
-    ...msg.nodes,
+    fields.company_name.node,
+    fields.require_mfa.node,
+    h("div", { class: "form__pair" }, fields.session_idle_minutes.node, fields.candidate_retention_months.node),
+    fields.allowed_email_domains.node,
+    h("div", {}, submitButton("settings-save", "Save settings")),
+    ...view.msg.nodes,
   );
+  handleSubmit(view.form, () => saveSettings(view), { messages: view.msg });
+  loadSettings(view);
+  return [
+    cardSection(
+      { titleId: "settings-form-title", title: "Company settings", testid: "settings-section" },
+      view.updated,
+      view.dataKey,
+      view.loading,
+      view.form,
+    ),
+  ];
+}
 
-  function fill(current) {
-    settings = current;
-    name.input.value = current.company_name;
-    requireMfa.input.checked = current.require_mfa;
-    idle.input.value = String(current.session_idle_minutes);
-    domains.input.value = current.allowed_email_domains.join("\n");
-    retention.input.value = String(current.candidate_retention_months);
-    for (const f of Object.values(fields)) f.clear();
-    updated.replaceChildren("Last changed ", timeNode(current.updated_at, { testid: "settings-updated-at" }), ".");
-    showKey(current.data_key);
+// The form's fields, keyed as the API names them.
+function settingsFields() {
+  const number = (id, label, [min, max], hint) =>
+    field({ id, label, type: "number", inputmode: "numeric", min, max, step: "1", required: true, class: "settings__number", hint, testid: id });
+  return {
+    company_name: field({
+      id: "settings-company-name",
+      label: "Company name",
+      type: "text",
+      required: true,
+      maxlength: "120",
+      autocomplete: "organization",
+      hint: "Shown to everyone in your company and in the invitations you send.",
+      testid: "settings-company-name",
+    }),
+    require_mfa: checkbox({
+      id: "settings-require-mfa",
+      label: "Require two-factor authentication for everyone",
+      testid: "settings-require-mfa",
+      hint:
+        "Anyone without it, you included, is sent to set it up and can use only their own account page until they do. " +
+        "If yours is off, you set it up right after saving, then carry on.",
+    }),
+    session_idle_minutes: number(
+      "settings-idle",
+      "Sign out after inactivity (minutes)",
+      ["5", "60"],
+      "5 to 60 minutes. A shorter time applies to everyone signed in at once; a longer one from their next sign-in.",
+    ),
+    allowed_email_domains: textArea({
+      id: "settings-domains",
+      label: "Allowed email domains for invitations",
+      rows: "4",
+      spellcheck: "false",
+      autocapitalize: "none",
+      hint:
+        "One domain per line, such as example.com (up to 20). Invitations go only to addresses at exactly these " +
+        "domains: list a subdomain such as eu.example.com separately. Leave empty to allow any address.",
+      testid: "settings-domains",
+    }),
+    candidate_retention_months: number(
+      "settings-retention",
+      "Keep candidates for (months)",
+      ["1", "120"],
+      "1 to 120 months after a candidate’s last activity (24 unless you change it).",
+    ),
+  };
+}
+
+function fillSettings(view, current) {
+  const { fields } = view;
+  view.settings = current;
+  fields.company_name.input.value = current.company_name;
+  fields.require_mfa.input.checked = current.require_mfa;
+  fields.session_idle_minutes.input.value = String(current.session_idle_minutes);
+  fields.allowed_email_domains.input.value = current.allowed_email_domains.join("\n");
+  fields.candidate_retention_months.input.value = String(current.candidate_retention_months);
+  for (const f of Object.values(fields)) f.clear();
+  view.updated.replaceChildren("Last changed ", timeNode(current.updated_at, { testid: "settings-updated-at" }), ".");
+  view.dataKey.replaceChildren(...keyText(current.data_key));
+}
+
+// The company's own encryption key (rotated on a schedule; older versions only open what they sealed).
+function keyText(key) {
+  if (!key) return ["Your company’s own encryption key is made when you first store people’s details."];
+  return [
+    "Your company’s data is encrypted with its own key, version ",
+    h("strong", { "data-testid": "settings-data-key-version" }, String(key.version)),
+    ", last rotated ",
+    timeNode(key.rotated_at, { relative: false, testid: "settings-data-key-rotated" }),
+    `. It is replaced every ${key.rotation_days} days; the next time is `,
+    timeNode(key.next_rotation_at, { relative: false, testid: "settings-data-key-next" }),
+    ".",
+  ];
+}
+
+// What the form asks to change, or the first problem found at a field (no round trip needed for those).
+function wanted({ fields, settings }) {
+  const values = {
+    company_name: fields.company_name.input.value.trim(),
+    require_mfa: fields.require_mfa.input.checked,
+    session_idle_minutes: Number(fields.session_idle_minutes.input.value),
+    allowed_email_domains: parseDomains(fields.allowed_email_domains.input.value),
+    candidate_retention_months: Number(fields.candidate_retention_months.input.value),
+  };
+  if (!values.company_name) return { problem: [fields.company_name, "Enter the company’s name."] };
+  for (const [key, low, high] of [
+    ["session_idle_minutes", 5, 60],
+    ["candidate_retention_months", 1, 120],
+  ]) {
+    const value = values[key];
+    if (fields[key].input.value.trim() === "" || !Number.isInteger(value) || value < low || value > high) {
+      return { problem: [fields[key], `Enter a whole number from ${low} to ${high}.`] };
+    }
   }
-
-  // The company's own encryption key (rotated on a schedule; older versions only open what they sealed).
-  function showKey(key) {
-    if (!key) {
-      dataKey.replaceChildren("Your company’s own encryption key is made when you first store people’s details.");
-      return;
-    }
-    dataKey.replaceChildren(
-      "Your company’s data is encrypted with its own key, version ",
-      h("strong", { "data-testid": "settings-data-key-version" }, String(key.version)),
-      ", last rotated ",
-      timeNode(key.rotated_at, { relative: false, testid: "settings-data-key-rotated" }),
-      `. It is replaced every ${key.rotation_days} days; the next time is `,
-      timeNode(key.next_rotation_at, { relative: false, testid: "settings-data-key-next" }),
-      ".",
-    );
+  const changed = {};
+  for (const key of FIELDS) {
+    const same = key === "allowed_email_domains" ? sameList(values[key], settings[key]) : values[key] === settings[key];
+    if (!same) changed[key] = values[key];
   }
+  return { changed };
+}
 
-  // What the form asks to change, or the first problem found at a field (no round trip needed for those).
-  function wanted() {
-    const values = {
-      company_name: name.input.value.trim(),
-      require_mfa: requireMfa.input.checked,
-      session_idle_minutes: Number(idle.input.value),
-      allowed_email_domains: parseDomains(domains.input.value),
-      candidate_retention_months: Number(retention.input.value),
-    };
-    if (!values.company_name) return { problem: [name, "Enter the company’s name."] };
-    for (const [f, low, high, key] of [
-      [idle, 5, 60, "session_idle_minutes"],
-      [retention, 1, 120, "candidate_retention_months"],
-    ]) {
-      const value = values[key];
-      if (f.input.value.trim() === "" || !Number.isInteger(value) || value < low || value > high) {
-        return { problem: [f, `Enter a whole number from ${low} to ${high}.`] };
-      }
-    }
-    const changed = {};
-    for (const key of FIELDS) {
-      const same = key === "allowed_email_domains" ? sameList(values[key], settings[key]) : values[key] === settings[key];
-      if (!same) changed[key] = values[key];
-    }
-    return { changed };
+async function loadSettings(view, { latest = false } = {}) {
+  try {
+    fillSettings(view, await api.get("/api/settings", { signal: view.signal }));
+  } catch (error) {
+    if (error?.name === "AbortError") return;
+    view.loading.replaceChildren();
+    if (error instanceof ApiError && error.code === "mfa_setup_required") return mfaFirst(view);
+    if (error instanceof ApiError && error.status === 403) return recheckRole(view.signal);
+    return showError(view.msg, error);
   }
-
-  async function load({ latest = false } = {}) {
-    try {
-      fill(await api.get("/api/settings", { signal }));
-    } catch (error) {
-      if (error?.name === "AbortError") return;
-      loading.replaceChildren();
-      if (error instanceof ApiError && error.code === "mfa_setup_required") return mfaFirst();
-      if (error instanceof ApiError && error.status === 403) return recheckRole();
-      return showError(msg, error);
-    }
-    loading.remove();
-    form.hidden = false;
-    if (latest) {
-      msg.notice("These are the latest settings. Make your change again.");
-      name.input.focus();
-    }
+  view.loading.remove();
+  view.form.hidden = false;
+  if (latest) {
+    view.msg.notice("These are the latest settings. Make your change again.");
+    view.fields.company_name.input.focus();
   }
+}
 
-  // Two-factor is required and this owner has not set it up: the API opens only their account to them.
-  function mfaFirst() {
-    form.replaceWith(
+// Two-factor is required and this owner has not set it up: the API opens only their account to them.
+function mfaFirst(view) {
+  view.form.replaceWith(
+    h(
+      "div",
+      { class: "card" },
       h(
-        "div",
-        { class: "card" },
-        h(
-          "p",
-          { "data-testid": "settings-mfa-first" },
-          "Your company requires two-factor authentication. Set it up on your account page first, then come back to change the settings.",
-        ),
-        h("p", {}, link("/account", "Set up two-factor authentication", { "data-testid": "settings-mfa-link" })),
+        "p",
+        { "data-testid": "settings-mfa-first" },
+        "Your company requires two-factor authentication. Set it up on your account page first, then come back to change the settings.",
       ),
-    );
-  }
+      h("p", {}, link("/account", "Set up two-factor authentication", { "data-testid": "settings-mfa-link" })),
+    ),
+  );
+}
 
-  // An owner made us an admin meanwhile: ask who we are, the view follows session.update.
-  async function recheckRole() {
+// An owner made us an admin meanwhile: ask who we are, the view follows session.update.
+async function recheckRole(signal) {
+  try {
+    session.update(await api.get("/api/me", { signal }));
+  } catch {
+    // Nothing more to say than the page already does.
+  }
+}
+
+function showConflict(view) {
+  const button = h(
+    "button",
+    { type: "button", class: "button button--secondary button--small notice__action", "data-testid": "settings-reload" },
+    "Load the latest settings",
+  );
+  button.addEventListener("click", () => busy(button, () => loadSettings(view, { latest: true })));
+  view.msg.error(
+    "Someone else changed the settings after you opened them, so your changes were not saved. ",
+    "Load the latest settings, then make your change again.",
+    " ",
+    button,
+  );
+  button.focus();
+}
+
+// A 422 names the field; for a domain it names the entry (allowed_email_domains[2]): quote it at the list.
+function showInvalid(view, error) {
+  const named = String(error.details?.field ?? "");
+  const [key, index] = named.match(/^([a-z_]+)(?:\[(\d+)\])?$/)?.slice(1) ?? [];
+  const target = key === "require_mfa" ? undefined : view.fields[key];
+  const text = describeError(error);
+  if (!target) return view.msg.error(text);
+  const entry = index !== undefined ? view.sentDomains[Number(index)] : undefined;
+  const said = entry !== undefined ? `“${entry}”: ${text}` : text;
+  view.msg.error(said);
+  target.error(said);
+  target.input.focus();
+}
+
+async function saveSettings(view) {
+  const { msg, signal } = view;
+  const { problem, changed } = wanted(view);
+  if (problem) {
+    const [f, text] = problem;
+    f.error(text);
+    msg.error(text);
+    f.input.focus();
+    return;
+  }
+  if (Object.keys(changed).length === 0) {
+    msg.notice("Nothing to save: the settings are unchanged.");
+    return;
+  }
+  view.sentDomains = changed.allowed_email_domains ?? [];
+  let saved;
+  try {
+    saved = await api.patch("/api/settings", { version: view.settings.version, ...changed }, { signal });
+  } catch (error) {
+    if (isConflict(error, "version_conflict")) return showConflict(view);
+    if (error instanceof ApiError && error.status === 422) return showInvalid(view, error);
+    if (error instanceof ApiError && error.code === "mfa_setup_required") return mfaFirst(view);
+    throw error;
+  }
+  fillSettings(view, saved);
+  await afterSave(view, saved, changed);
+}
+
+// The header shows the company's name; two-factor may now be required of this owner too.
+async function afterSave({ msg, signal }, saved, changed) {
+  const user = session.user;
+  if (user && "company_name" in changed) session.update({ ...user, company: { ...user.company, name: saved.company_name } });
+  if (saved.require_mfa && session.user && !session.user.mfa_enabled) {
     try {
       session.update(await api.get("/api/me", { signal }));
     } catch {
-      // Nothing more to say than the page already does.
+      // The route guards and the API still hold; the notice below says what to do.
     }
   }
-
-  function showConflict() {
-    const button = h(
-      "button",
-      { type: "button", class: "button button--secondary button--small notice__action", "data-testid": "settings-reload" },
-      "Load the latest settings",
+  if (mustSetUpMfa(session.user)) {
+    msg.notice(
+      "Your settings are saved. Two-factor authentication is now required, of you too: ",
+      link("/account", "set it up on your account page", { "data-testid": "settings-mfa-link" }),
+      " to carry on.",
     );
-    button.addEventListener("click", () => busy(button, () => load({ latest: true })));
-    msg.error(
-      "Someone else changed the settings after you opened them, so your changes were not saved. ",
-      "Load the latest settings, then make your change again.",
-      " ",
-      button,
-    );
-    button.focus();
+    return;
   }
-
-  // A 422 names the field; for a domain it names the entry (allowed_email_domains[2]): quote it at the list.
-  function showInvalid(error) {
-    const named = String(error.details?.field ?? "");
-    const [key, index] = named.match(/^([a-z_]+)(?:\[(\d+)\])?$/)?.slice(1) ?? [];
-    const target = fields[key];
-    const text = describeError(error);
-    if (!target) return msg.error(text);
-    const entry = index !== undefined ? sentDomains[Number(index)] : undefined;
-    const said = entry !== undefined ? `“${entry}”: ${text}` : text;
-    msg.error(said);
-    target.error(said);
-    target.input.focus();
-  }
-
-  handleSubmit(
-    form,
-    async () => {
-      const { problem, changed } = wanted();
-      if (problem) {
-        const [f, text] = problem;
-        f.error(text);
-        msg.error(text);
-        f.input.focus();
-        return;
-      }
-      if (Object.keys(changed).length === 0) {
-        msg.notice("Nothing to save: the settings are unchanged.");
-        return;
-      }
-      sentDomains = changed.allowed_email_domains ?? [];
-      let saved;
-      try {
-        saved = await api.patch("/api/settings", { version: settings.version, ...changed }, { signal });
-      } catch (error) {
-        if (isConflict(error, "version_conflict")) return showConflict();
-        if (error instanceof ApiError && error.status === 422) return showInvalid(error);
-        if (error instanceof ApiError && error.code === "mfa_setup_required") return mfaFirst();
-        throw error;
-      }
-      fill(saved);
-      await afterSave(saved, changed);
-    },
-    { messages: msg },
-  );
-
-  // The header shows the company's name; two-factor may now be required of this owner too.
-  async function afterSave(saved, changed) {
-    const user = session.user;
-    if (user && "company_name" in changed) session.update({ ...user, company: { ...user.company, name: saved.company_name } });
-    if (saved.require_mfa && session.user && !session.user.mfa_enabled) {
-      try {
-        session.update(await api.get("/api/me", { signal }));
-      } catch {
-        // The route guards and the API still hold; the notice below says what to do.
-      }
-    }
-    if (mustSetUpMfa(session.user)) {
-      msg.notice(
-        "Your settings are saved. Two-factor authentication is now required, of you too: ",
-        link("/account", "set it up on your account page", { "data-testid": "settings-mfa-link" }),
-        " to carry on.",
-      );
-      return;
-    }
-    msg.notice("Your settings are saved.");
-  }
-
-  load();
-  return [
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "settings-form-title", "data-testid": "settings-section" },
-      h("h2", { id: "settings-form-title" }, "Company settings"),
-      updated,
-      dataKey,
-      loading,
-      form,
-    ),
-  ];
+  msg.notice("Your settings are saved.");
 }
 
 // ------------------------------------------------------------------------------------------------- your data
 
 const POLL_MS = 2000;
-const WORKING = new Set(["pending", "running"]);
-const EXPORT_STATUS = {
-  pending: ["Waiting to start", null],
-  running: ["Being prepared", null],
-  ready: ["Ready", "badge--ok"],
-  failed: ["Failed", "badge--bad"],
-};
 const BYTES = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 
 function size(bytes) {
@@ -400,147 +372,29 @@ function size(bytes) {
 
 function exportsView({ signal }) {
   const msg = messages("exports");
-  const heading = h("h2", { id: "exports-title", tabindex: "-1" }, "Your data");
   const request = h("button", { type: "button", class: "button", "data-testid": "exports-request" }, "Export all company data");
-  const { table, body, node } = recordTable({
-    caption: "Your company's exports of the last 7 days, newest first",
-    columns: ["Requested", "Status", "Size", "Download"],
-    testid: "exports-table",
-    labelledBy: "exports-title",
+  const list = exportList({
+    signal,
+    msg,
+    path: "/api/exports",
+    table: { caption: "Your company's exports of the last 7 days, newest first", columns: ["Requested", "Status", "Size", "Download"], testid: "exports-table" },
+    row: exportRow,
+    watchMs: POLL_MS,
+    readyText: "Your export is ready. Download it from the list below.",
   });
-  let items = []; // newest first, as the API lists them
-  let timer = null;
-
-  function statusBadge(item) {
-    const [text, tone] = EXPORT_STATUS[item.status] ?? [item.status, null];
-    return h("span", { class: ["badge", tone], "data-testid": "export-status", "data-status": item.status }, text);
-  }
-
-  function row(item) {
-    let action = none();
-    if (item.status === "ready") {
-      action = h(
-        "button",
-        { type: "button", class: "button button--secondary button--small", "data-testid": "export-download" },
-        "Download",
-      );
-      action.addEventListener("click", () => busy(action, () => download(item)));
-    } else if (item.status === "failed") {
-      action = h("span", { class: "muted" }, "Ask for a new one");
-    }
-    return h(
-      "tr",
-      { class: "records-table__row", "data-testid": "export-row", "data-export-id": item.id, "data-status": item.status },
-      h("th", { scope: "row", class: "records-table__name" }, timeNode(item.requested_at, { testid: "export-requested" })),
-      h("td", {}, statusBadge(item)),
-      h("td", { "data-testid": "export-size" }, typeof item.size_bytes === "number" ? size(item.size_bytes) : none()),
-      h("td", {}, action),
-    );
-  }
-
-  function show(list) {
-    const before = new Map(items.map((item) => [item.id, item.status]));
-    items = list;
-    body.replaceChildren(...items.map(row));
-    if (items.length === 0) {
-      body.append(
-        h(
-          "tr",
-          { "data-testid": "exports-empty" },
-          h("td", { colspan: "4", class: "records-table__empty" }, "No exports in the last 7 days."),
-        ),
-      );
-    }
-    table.setAttribute("aria-busy", "false");
-    // Say when one we watched is done (the status region reads it out).
-    for (const item of items) {
-      if (!WORKING.has(before.get(item.id)) || WORKING.has(item.status)) continue;
-      if (item.status === "ready") msg.notice("Your export is ready. Download it from the list below.");
-      else msg.error("The export failed. Ask for a new one; if it fails again, contact support.");
-    }
-    schedule();
-  }
-
-  // While an export is pending or running, ask for the list again in a moment (the list never carries download
-  // URLs, so watching it records no download in the audit log). Stops when the page is left.
-  function schedule() {
-    clearTimeout(timer);
-    timer = null;
-    if (signal.aborted || !items.some((item) => WORKING.has(item.status))) return;
-    timer = setTimeout(poll, POLL_MS);
-  }
-
-  async function poll() {
-    timer = null;
-    try {
-      show((await api.get("/api/exports", { signal })).items);
-    } catch (error) {
-      if (error?.name === "AbortError" || sessionEnded(error)) return;
-      showError(msg, error);
-      schedule(); // a passing failure: keep watching
-    }
-  }
-
-  async function load() {
-    try {
-      show((await api.get("/api/exports", { signal })).items);
-    } catch (error) {
-      if (error?.name === "AbortError" || sessionEnded(error)) return;
-      table.setAttribute("aria-busy", "false");
-      showError(msg, error);
-    }
-  }
-
-  async function download(item) {
-    msg.clear();
-    let found;
-    try {
-      found = await api.get(path`/api/exports/${item.id}`, { signal });
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 404) {
-        msg.error("This export is no longer kept (exports are kept for 7 days). Ask for a new one.");
-        return load();
-      }
-      if (sessionEnded(error)) return;
-      return showError(msg, error);
-    }
-    if (!found.download_url) {
-      show(items.map((other) => (other.id === found.id ? found : other)));
-      return msg.error("This export cannot be downloaded yet.");
-    }
-    // The archive comes as an attachment, so the browser saves it and stays on this page.
-    window.location.assign(found.download_url);
-    msg.notice("Your download is starting. The link works for 5 minutes; choose Download again for a new one.");
-  }
-
   request.addEventListener("click", () =>
     busy(request, async () => {
       msg.clear();
-      let item;
       try {
-        item = await api.post("/api/exports", undefined, { signal });
+        list.requested(await api.post("/api/exports", undefined, { signal }));
       } catch (error) {
-        if (sessionEnded(error)) return;
-        return showError(msg, error);
+        if (!sessionEnded(error)) showError(msg, error);
       }
-      const known = items.some((other) => other.id === item.id);
-      show([item, ...items.filter((other) => other.id !== item.id)]);
-      msg.notice(
-        known
-          ? "An export is already being prepared: it is the first one in the list."
-          : "Your export is being prepared. It usually takes a minute; this list shows when it is ready.",
-      );
     }),
   );
-
-  signal.addEventListener("abort", () => clearTimeout(timer));
-  load();
-
   return [
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "exports-title", "data-testid": "exports-section" },
-      heading,
+    cardSection(
+      { titleId: "exports-title", title: "Your data", focusable: true, testid: "exports-section" },
       h(
         "p",
         {},
@@ -555,9 +409,21 @@ function exportsView({ signal }) {
       ),
       h("div", { class: "actions" }, request),
       ...msg.nodes,
-      node,
+      list.node,
     ),
   ];
+}
+
+function exportRow(item, download) {
+  const failed = item.status === "failed" ? h("span", { class: "muted" }, "Ask for a new one") : none();
+  return h(
+    "tr",
+    { class: "records-table__row", "data-testid": "export-row", "data-export-id": item.id, "data-status": item.status },
+    h("th", { scope: "row", class: "records-table__name" }, timeNode(item.requested_at, { testid: "export-requested" })),
+    h("td", { "data-label": "Status" }, exportStatus(item, "export-status")),
+    h("td", { "data-label": "Size", "data-testid": "export-size" }, typeof item.size_bytes === "number" ? size(item.size_bytes) : none()),
+    h("td", {}, downloadButton(item, download, "export-download", failed)),
+  );
 }
 
 // ----------------------------------------------------------------------------------------------- danger zone
@@ -578,22 +444,17 @@ function erasureView({ signal, navigate, quiet }) {
     testid: "erase-confirmation",
   });
   const proof = proofField({ prefix: "erase", allowCode: Boolean(session.user?.mfa_enabled) });
-  const erase = h(
-    "button",
-    { type: "submit", class: "button button--danger", "data-testid": "erase-submit", disabled: true },
-    "Erase this company",
-  );
-  let working = false;
-
-  const matches = () => companyName().trim() !== "" && confirmation.input.value.trim() === companyName().trim();
-  function sync() {
+  const erase = submitButton("erase-submit", "Erase this company", { danger: true });
+  const state = { working: false, ready: () => companyName().trim() !== "" && confirmation.input.value.trim() === companyName().trim() && proof.value() };
+  state.sync = () => {
     named.textContent = companyName();
-    erase.disabled = working || !matches() || !proof.value();
-  }
-  confirmation.input.addEventListener("input", sync);
-  proof.node.addEventListener("input", sync);
-  proof.node.addEventListener("toggle-proof", sync);
-  const stop = session.subscribe((user) => user && sync()); // the name may change (above, or elsewhere)
+    erase.disabled = state.working || !state.ready();
+  };
+  state.sync();
+  confirmation.input.addEventListener("input", state.sync);
+  proof.node.addEventListener("input", state.sync);
+  proof.node.addEventListener("toggle-proof", state.sync);
+  const stop = session.subscribe((user) => user && state.sync()); // the name may change (above, or elsewhere)
   signal.addEventListener("abort", stop);
 
   const form = h(
@@ -604,75 +465,82 @@ function erasureView({ signal, navigate, quiet }) {
     h("div", {}, erase),
     ...msg.nodes,
   );
-
-  form.addEventListener("submit", async (event) => {
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (working || !matches() || !proof.value()) return;
-    working = true;
-    sync();
-    form.setAttribute("aria-busy", "true");
-    msg.clear();
-    confirmation.clear();
-    proof.clear();
-    try {
-      const preview = await api.get("/api/company/erase", { signal });
-      if (!(await confirmErasure(preview))) throw new Cancelled();
-      const body = { confirmation: confirmation.input.value.trim(), ...proof.body() };
-      await session.ending(() => api.post("/api/company/erase", body, { signal }));
-    } catch (error) {
-      working = false;
-      form.setAttribute("aria-busy", "false");
-      sync();
-      if (sessionEnded(error)) return;
-      if (error instanceof ApiError && error.code === "billing_unavailable") {
-        return msg.error("Our payment provider could not be reached, so nothing was erased. Try again in a moment.");
-      }
-      if (error instanceof ApiError && error.code === "code_just_used") return proof.error(error.message);
-      if (error instanceof ApiError && ["invalid_password", "password_or_code_required"].includes(error.code)) {
-        return proof.error(proof.usingCode() ? "That code is not correct." : "That password is not correct.");
-      }
-      return showError(msg, error, { confirmation });
-    }
-    // Erased: every session of the company is gone, this one too. Stop asking the API (an export being watched
-    // would meet a 401), forget the session here and in the other tabs, and say what happened on the sign-in page.
-    quiet();
-    await session.signOut();
-    session.setFlash("Your company was erased. Everyone in it has been signed out.");
-    await navigate("/signin", { replace: true });
+    eraseCompany({ form, msg, confirmation, proof, state, signal, navigate, quiet });
   });
-
-  return [
-    h(
-      "section",
-      { class: "card card--danger", "aria-labelledby": "danger-title", "data-testid": "danger-zone" },
-      h("h2", { id: "danger-title" }, "Danger zone"),
-      h("h3", { id: "erase-title" }, "Erase this company"),
-      h("p", {}, "Erasing the company cannot be undone. At once:"),
-      h(
-        "ul",
-        { class: "danger-list" },
-        h(
-          "li",
-          {},
-          "The company’s key is destroyed, so its data can no longer be read anywhere, backups included. ",
-          "The rest is deleted in the next moments.",
-        ),
-        h("li", {}, "The subscription is cancelled, so nothing more is charged."),
-        h("li", {}, "Everyone in the company, you included, is signed out and can no longer sign in."),
-      ),
-      h(
-        "p",
-        {},
-        "The audit log keeps a record that the company was erased, and every owner is emailed. Export your data first ",
-        "if you need a copy. You are asked for your password (or a code) and to confirm once more before anything happens.",
-      ),
-      form,
-    ),
-  ];
+  return [dangerZone(form)];
 }
 
-// The password field, or (with two-factor on) a code from the authenticator app instead: what the erasure sends
-// as proof that it is you, every time, however recently you signed in.
+async function eraseCompany({ form, msg, confirmation, proof, state, signal, navigate, quiet }) {
+  if (state.working || !state.ready()) return;
+  state.working = true;
+  state.sync();
+  form.setAttribute("aria-busy", "true");
+  msg.clear();
+  confirmation.clear();
+  proof.clear();
+  try {
+    const preview = await api.get("/api/company/erase", { signal });
+    if (!(await confirmErasure(preview))) throw new Cancelled();
+    const body = { confirmation: confirmation.input.value.trim(), ...proof.body() };
+    await session.ending(() => api.post("/api/company/erase", body, { signal }));
+  } catch (error) {
+    state.working = false;
+    form.setAttribute("aria-busy", "false");
+    state.sync();
+    return erasureFailed(error, { msg, proof, confirmation });
+  }
+  // Erased: every session of the company is gone, this one too. Stop asking the API (an export being watched
+  // would meet a 401), forget the session here and in the other tabs, and say what happened on the sign-in page.
+  quiet();
+  await session.signOut();
+  session.setFlash("Your company was erased. Everyone in it has been signed out.");
+  await navigate("/signin", { replace: true });
+}
+
+function erasureFailed(error, { msg, proof, confirmation }) {
+  if (sessionEnded(error)) return;
+  if (error instanceof ApiError && error.code === "billing_unavailable") {
+    return msg.error("Our payment provider could not be reached, so nothing was erased. Try again in a moment.");
+  }
+  if (error instanceof ApiError && error.code === "code_just_used") return proof.error(error.message);
+  if (error instanceof ApiError && ["invalid_password", "password_or_code_required"].includes(error.code)) {
+    return proof.error(proof.usingCode() ? "That code is not correct." : "That password is not correct.");
+  }
+  return showError(msg, error, { confirmation });
+}
+
+function dangerZone(form) {
+  return h(
+    "section",
+    { class: "card card--danger", "aria-labelledby": "danger-title", "data-testid": "danger-zone" },
+    h("h2", { id: "danger-title" }, "Danger zone"),
+    h("h3", { id: "erase-title" }, "Erase this company"),
+    h("p", {}, "Erasing the company cannot be undone. At once:"),
+    h(
+      "ul",
+      { class: "danger-list" },
+      h(
+        "li",
+        {},
+        "The company’s key is destroyed, so its data can no longer be read anywhere, backups included. ",
+        "The rest is deleted in the next moments.",
+      ),
+      h("li", {}, "The subscription is cancelled, so nothing more is charged."),
+      h("li", {}, "Everyone in the company, you included, is signed out and can no longer sign in."),
+    ),
+    h(
+      "p",
+      {},
+      "The audit log keeps a record that the company was erased, and every owner is emailed. Export your data first ",
+      "if you need a copy. You are asked for your password (or a code) and to confirm once more before anything happens.",
+    ),
+    form,
+  );
+}
+
+// What an erasure counts (GET /api/company/erase), in the words the last question uses.
 const LOST = [
   ["candidates", "candidate"],
   ["employees", "employee"],

@@ -5,135 +5,94 @@
 import { api } from "../api.js";
 import { h } from "../dom.js";
 import { finishSignIn, session } from "../session.js";
-import { field, handleSubmit, link, messages, pageFrame } from "../ui.js";
+import { cardForm, currentPasswordField, emailField, emailLink, handleSubmit, link, messages, narrowPage, submitButton } from "../ui.js";
 
 export const title = "Sign in";
 
 export function render({ query, navigate, signal }) {
-  const next = query.get("next");
-  const msg = messages("signin");
+  const page = { next: query.get("next"), msg: messages("signin"), navigate, signal, email: "" };
   const slot = h("div", {});
-  let emailValue = "";
+  const msg = page.msg;
 
-  function passwordForm() {
-    const email = field({
-      id: "signin-email",
-      label: "Email",
-      type: "email",
-      name: "email",
-      autocomplete: "username",
-      required: true,
-      testid: "signin-email",
-    });
-    const password = field({
-      id: "signin-password",
-      label: "Password",
-      type: "password",
-      name: "password",
-      autocomplete: "current-password",
-      required: true,
-      testid: "signin-password",
-    });
-    email.input.value = emailValue;
-    email.input.addEventListener("input", () => {
-      emailValue = email.input.value;
-    });
-
-    // method="post": should a script ever fail, the browser must not put the password in a URL.
-    const form = h(
-      "form",
-      { class: "card form", method: "post", action: "/signin", "aria-labelledby": "page-title", "data-testid": "signin-form" },
-      email.node,
-      password.node,
-      h("p", { class: "form__aside" }, link("/forgot-password", "Forgot your password?", { "data-testid": "signin-forgot" })),
-      h("button", { type: "submit", class: "button", "data-testid": "signin-submit" }, "Sign in"),
-      h("div", { class: "form__divider" }, h("span", {}, "or")),
-      h(
-        "button",
-        { type: "button", class: "button button--secondary", "data-testid": "signin-use-link", onClick: () => show("link") },
-        "Email me a sign-in link",
-      ),
-    );
-    handleSubmit(
-      form,
-      async () => {
-        try {
-          const answer = await api.post("/api/auth/login", { email: email.input.value, password: password.input.value }, { signal });
-          session.lastEmail = email.input.value; // the step-up page names the address the link went to
-          await finishSignIn(answer, { next, navigate });
-        } catch (error) {
-          if (error?.code === "invalid_credentials") {
-            password.input.value = "";
-            password.input.focus();
-          }
-          throw error;
-        }
-      },
-      { messages: msg, fields: { email, password } },
-    );
-    return { form, focus: email.input.value ? password.input : email.input };
-  }
-
-  function linkForm() {
-    const email = field({
-      id: "magic-email",
-      label: "Email",
-      type: "email",
-      name: "email",
-      autocomplete: "username",
-      required: true,
-      hint: "We will email you a link that signs you in. It works once, for 10 minutes.",
-      testid: "magic-email",
-    });
-    email.input.value = emailValue;
-    email.input.addEventListener("input", () => {
-      emailValue = email.input.value;
-    });
-    const form = h(
-      "form",
-      { class: "card form", method: "post", action: "/signin", "aria-label": "Email me a sign-in link", "data-testid": "magic-form" },
-      email.node,
-      h("button", { type: "submit", class: "button", "data-testid": "magic-submit" }, "Email me a link"),
-      h("div", { class: "form__divider" }, h("span", {}, "or")),
-      h(
-        "button",
-        { type: "button", class: "button button--secondary", "data-testid": "magic-use-password", onClick: () => show("password") },
-        "Sign in with a password",
-      ),
-    );
-    handleSubmit(
-      form,
-      async () => {
-        await api.post("/api/auth/magic-link", { email: email.input.value }, { signal });
-        session.lastEmail = email.input.value;
-        await navigate("/check-email?kind=magic");
-      },
-      { messages: msg, fields: { email } },
-    );
-    return { form, focus: email.input };
-  }
-
-  function show(mode, { focus = true } = {}) {
+  page.show = (mode, { focus = true } = {}) => {
     msg.clear();
-    const view = mode === "link" ? linkForm() : passwordForm();
+    const view = mode === "link" ? linkForm(page) : passwordForm(page);
     slot.replaceChildren(view.form);
     if (focus) view.focus.focus();
-  }
+  };
 
-  show(query.get("method") === "link" ? "link" : "password", { focus: false });
+  page.show(query.get("method") === "link" ? "link" : "password", { focus: false });
   const flash = session.takeFlash();
   if (flash) (flash.tone === "error" ? msg.error : msg.notice)(flash.text);
 
-  return pageFrame(
-    {
-      title: "Sign in to Protu",
-      lead: "Use the email address your company signed you up with.",
-      testid: "signin-page",
-      narrow: true,
-    },
+  return narrowPage(
+    { title: "Sign in to Protu", lead: "Use the email address your company signed you up with.", testid: "signin-page" },
     ...msg.nodes,
     slot,
     h("p", {}, "New to Protu? ", link("/signup", "Create an account for your company", { "data-testid": "signin-signup-link" })),
     h("p", { class: "page__aside" }, link("/security/report", "Report a security issue", { "data-testid": "signin-security-report" })),
   );
+}
+
+// The email typed stays when switching between the two forms.
+function sharedEmail(page, id, more) {
+  const email = emailField(id, more);
+  email.input.value = page.email;
+  email.input.addEventListener("input", () => {
+    page.email = email.input.value;
+  });
+  return email;
+}
+
+// "or" and a button to the other way of signing in.
+function otherWay(page, mode, testid, text) {
+  return [
+    h("div", { class: "form__divider" }, h("span", {}, "or")),
+    h("button", { type: "button", class: "button button--secondary", "data-testid": testid, onClick: () => page.show(mode) }, text),
+  ];
+}
+
+function passwordForm(page) {
+  const email = sharedEmail(page, "signin-email");
+  const password = currentPasswordField("signin-password", { label: "Password", name: "password" });
+  const form = cardForm(
+    { action: "/signin", testid: "signin-form" },
+    email.node,
+    password.node,
+    h("p", { class: "form__aside" }, link("/forgot-password", "Forgot your password?", { "data-testid": "signin-forgot" })),
+    submitButton("signin-submit", "Sign in"),
+    ...otherWay(page, "link", "signin-use-link", "Email me a sign-in link"),
+  );
+  const signIn = async () => {
+    try {
+      const body = { email: email.input.value, password: password.input.value };
+      const answer = await api.post("/api/auth/login", body, { signal: page.signal });
+      session.lastEmail = email.input.value; // the step-up page names the address the link went to
+      await finishSignIn(answer, { next: page.next, navigate: page.navigate });
+    } catch (error) {
+      if (error?.code === "invalid_credentials") {
+        password.input.value = "";
+        password.input.focus();
+      }
+      throw error;
+    }
+  };
+  handleSubmit(form, signIn, { messages: page.msg, fields: { email, password } });
+  return { form, focus: email.input.value ? password.input : email.input };
+}
+
+function linkForm(page) {
+  const email = sharedEmail(page, "magic-email", { hint: "We will email you a link that signs you in. It works once, for 10 minutes." });
+  const form = cardForm(
+    { action: "/signin", label: "Email me a sign-in link", testid: "magic-form" },
+    email.node,
+    submitButton("magic-submit", "Email me a link"),
+    ...otherWay(page, "password", "magic-use-password", "Sign in with a password"),
+  );
+  const { navigate, signal } = page;
+  handleSubmit(form, () => emailLink(email, { path: "/api/auth/magic-link", kind: "magic", navigate, signal }), {
+    messages: page.msg,
+    fields: { email },
+  });
+  return { form, focus: email.input };
 }

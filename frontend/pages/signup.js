@@ -4,55 +4,68 @@
 import { api } from "../api.js";
 import { h } from "../dom.js";
 import { session } from "../session.js";
-import { checkbox, field, handleSubmit, link, messages, pageFrame, passwordRules } from "../ui.js";
+import { cardForm, checkbox, emailField, field, handleSubmit, link, messages, nameField, narrowPage, newPasswordField, submitButton } from "../ui.js";
 
 export const title = "Sign up";
 
 export function render({ navigate, signal }) {
   const msg = messages("signup");
-  const company = field({
-    id: "signup-company",
-    label: "Company name",
-    name: "company_name",
-    autocomplete: "organization",
-    required: true,
-    maxlength: "100",
-    testid: "signup-company",
-  });
-  const name = field({
-    id: "signup-name",
-    label: "Your name",
-    name: "name",
-    autocomplete: "name",
-    required: true,
-    maxlength: "100",
-    testid: "signup-name",
-  });
-  const email = field({
-    id: "signup-email",
-    label: "Work email",
-    type: "email",
-    name: "email",
-    autocomplete: "email",
-    required: true,
-    maxlength: "254",
-    testid: "signup-email",
-  });
-  const password = field({
-    id: "signup-password",
-    label: "Password",
-    type: "password",
-    name: "password",
-    autocomplete: "new-password",
-    required: true,
-    minlength: "8",
-    maxlength: "128",
-    hint: passwordRules("signup-password-hint"),
-    testid: "signup-password",
-  });
-  // The API records the version of the terms accepted and the time (identity/signup.py TERMS_VERSION).
+  const fields = signupFields();
+  const { company_name: company, name, email, password, accept_terms: terms } = fields;
+  const form = cardForm(
+    { action: "/signup", testid: "signup-form" },
+    ...Object.values(fields).map((f) => f.node),
+    submitButton("signup-submit", "Create account"),
+  );
+  const signUp = async () => {
+    const body = {
+      company_name: company.input.value.trim(),
+      name: name.input.value.trim(),
+      email: email.input.value.trim(),
+      password: password.input.value,
+      accept_terms: terms.input.checked,
+    };
+    await api.post("/api/auth/signup", body, { signal });
+    session.lastEmail = body.email;
+    await navigate("/check-email?kind=signup");
+  };
+  handleSubmit(form, signUp, { messages: msg, fields });
+
+  return narrowPage(
+    {
+      title: "Create your Protu account",
+      lead: "Set up your company. You will be its owner and can invite colleagues afterwards.",
+      testid: "signup-page",
+    },
+    ...msg.nodes,
+    form,
+    h("p", {}, "Already have an account? ", link("/signin", "Sign in", { "data-testid": "signup-signin-link" })),
+  );
+}
+
+// The form's fields, in order, keyed as the API names them.
+function signupFields() {
+  return {
+    company_name: field({
+      id: "signup-company",
+      label: "Company name",
+      name: "company_name",
+      autocomplete: "organization",
+      required: true,
+      maxlength: "100",
+      testid: "signup-company",
+    }),
+    name: nameField("signup-name"),
+    email: emailField("signup-email", { label: "Work email", autocomplete: "email", maxlength: "254" }),
+    password: newPasswordField("signup-password", { label: "Password" }),
+    accept_terms: termsCheckbox(),
+  };
+}
+
+// The API records the version of the terms accepted and the time (identity/signup.py TERMS_VERSION).
+function termsCheckbox() {
   const opens = { target: "_blank", rel: "noopener" }; // a new tab: what is typed here stays
-  const terms = checkbox({
+  return checkbox({
     id: "signup-terms",
     label: "I accept the terms of service and the privacy notice",
     required: true,
@@ -65,46 +78,4 @@ export function render({ navigate, signal }) {
       " (each opens in a new tab).",
     ],
   });
-
-  const form = h(
-    "form",
-    { class: "card form", method: "post", action: "/signup", "aria-labelledby": "page-title", "data-testid": "signup-form" },
-    company.node,
-    name.node,
-    email.node,
-    password.node,
-    terms.node,
-    h("button", { type: "submit", class: "button", "data-testid": "signup-submit" }, "Create account"),
-  );
-  handleSubmit(
-    form,
-    async () => {
-      await api.post(
-        "/api/auth/signup",
-        {
-          company_name: company.input.value.trim(),
-          name: name.input.value.trim(),
-          email: email.input.value.trim(),
-          password: password.input.value,
-          accept_terms: terms.input.checked,
-        },
-        { signal },
-      );
-      session.lastEmail = email.input.value.trim();
-      await navigate("/check-email?kind=signup");
-    },
-    { messages: msg, fields: { company_name: company, name, email, password, accept_terms: terms } },
-  );
-
-  return pageFrame(
-    {
-      title: "Create your Protu account",
-      lead: "Set up your company. You will be its owner and can invite colleagues afterwards.",
-      testid: "signup-page",
-      narrow: true,
-    },
-    ...msg.nodes,
-    form,
-    h("p", {}, "Already have an account? ", link("/signin", "Sign in", { "data-testid": "signup-signin-link" })),
-  );
 }

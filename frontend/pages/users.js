@@ -15,14 +15,19 @@ import { session } from "../session.js";
 import {
   busy,
   Cancelled,
+  cardSection,
   confirmDialog,
+  confirmThen,
   describeError,
+  emailField,
   field,
   handleSubmit,
-  link,
   messages,
+  ownersOnlyCard,
   pageFrame,
+  rowButton,
   showError,
+  submitButton,
   timeNode,
   withReauth,
 } from "../ui.js";
@@ -93,20 +98,9 @@ function leadText(user) {
 }
 
 function notOwnerView(user) {
-  return [
-    h(
-      "div",
-      { class: "card" },
-      h(
-        "p",
-        { "data-testid": "users-not-owner" },
-        "Only owners can manage users. Ask an owner of ",
-        user.company?.name ?? "your company",
-        " to invite, change or remove someone.",
-      ),
-      h("p", {}, link("/account", "Go to your account", { "data-testid": "users-account-link" })),
-    ),
-  ];
+  const company = user.company?.name ?? "your company";
+  const text = ["Only owners can manage users. Ask an owner of ", company, " to invite, change or remove someone."];
+  return [ownersOnlyCard({ testid: "users-not-owner", linkTestid: "users-account-link" }, ...text)];
 }
 
 // The session may say "owner" after an owner made us an admin: ask who we are, the view follows session.update.
@@ -118,330 +112,276 @@ async function recheckRole(signal) {
   }
 }
 
+// `page`: what the owner's view shares (the list's rows and messages, load() to ask for them again).
 function ownerView({ signal, navigate }) {
-  const msg = messages("users");
-  let rows = [];
+  const page = {
+    signal,
+    navigate,
+    msg: messages("users"),
+    rows: [],
+    body: h("tbody", { "data-testid": "users-rows" }),
+    listTitle: h("h2", { id: "users-list-title", tabindex: "-1" }, "People"),
+  };
+  const table = usersTable(page.body);
+  page.load = () => loadUsers(page, table);
+  page.load();
 
-  // ------------------------------------------------------------------------------------------ invite form
-  const inviteMsg = messages("invite");
-  const email = field({
-    id: "invite-email",
-    label: "Email",
-    type: "email",
-    name: "email",
-    autocomplete: "off",
-    required: true,
-    maxlength: "254",
-    testid: "invite-email",
-  });
-  const role = field({
-    id: "invite-role",
-    label: "Role",
-    tag: "select",
-    name: "role",
-    class: "select",
-    options: ROLES,
-    hint: ROLE_HINT,
-    testid: "invite-role",
-  });
-  const inviteForm = h(
-    "form",
-    { class: "form users-invite", method: "post", action: "/users", "aria-labelledby": "invite-title", "data-testid": "invite-form" },
-    email.node,
-    role.node,
-    h("div", {}, h("button", { type: "submit", class: "button", "data-testid": "invite-submit" }, "Send invitation")),
-  );
-  handleSubmit(
-    inviteForm,
-    async () => {
-      const address = email.input.value.trim();
-      let invited;
-      try {
-        const asked = { email: address, role: role.input.value };
-        if (asked.role === "owner" && !(await confirmDialog(makeOwnerQuestion(address)))) throw new Cancelled();
-        invited = await sendInvitation(asked, signal);
-      } catch (error) {
-        const text = inviteErrorText(error);
-        if (text === null) throw error;
-        inviteMsg.error(text);
-        email.error(text);
-        email.input.focus();
-        return;
-      }
-      inviteForm.reset();
-      inviteMsg.notice(`Invitation sent to ${invited.email}. It is valid for 7 days.`);
-      email.input.focus();
-      await load();
-    },
-    { messages: inviteMsg, fields: { email, role } },
-  );
+  return [
+    ...page.msg.nodes,
+    cardSection(
+      { titleId: "users-list-title", heading: page.listTitle, testid: "users-list" },
+      // Scrolls sideways on narrow screens: focusable so keyboard users can scroll it too.
+      h("div", { class: "users-table__scroll", tabindex: "0", role: "region", "aria-labelledby": "users-table-caption" }, table),
+    ),
+    inviteSection(page),
+  ];
+}
 
-  // ------------------------------------------------------------------------------------------------ table
-  const body = h("tbody", { "data-testid": "users-rows" });
-  const table = h(
+function usersTable(body) {
+  const columns = ["Name", "Email", "Role", "Status", "Two-factor", "Last sign-in"];
+  return h(
     "table",
     { class: "users-table", "data-testid": "users-table", "aria-busy": "true" },
-    h("caption", { class: "users-sr-only" }, "Users of your company"),
+    h("caption", { class: "users-sr-only", id: "users-table-caption" }, "Users of your company"),
     h(
       "thead",
       {},
       h(
         "tr",
         {},
-        ["Name", "Email", "Role", "Status", "Two-factor", "Last sign-in"].map((text) => h("th", { scope: "col" }, text)),
+        columns.map((text) => h("th", { scope: "col" }, text)),
         h("th", { scope: "col" }, h("span", { class: "users-sr-only" }, "Actions")),
       ),
     ),
     body,
   );
-  const listTitle = h("h2", { id: "users-list-title", tabindex: "-1" }, "People");
+}
 
-  async function load() {
-    table.setAttribute("aria-busy", "true");
+async function loadUsers(page, table) {
+  table.setAttribute("aria-busy", "true");
+  try {
+    page.rows = await api.get("/api/users", { signal: page.signal });
+    page.body.replaceChildren(...page.rows.map((user) => userRow(page, user)));
+    if (page.rows.length === 0) page.body.append(h("tr", {}, h("td", { colspan: "7" }, "No users yet.")));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return; // the session ended: app.js moves on
+    showError(page.msg, error);
+    if (error instanceof ApiError && error.status === 403) await recheckRole(page.signal);
+  } finally {
+    table.setAttribute("aria-busy", "false");
+  }
+}
+
+// ------------------------------------------------------------------------------------------ invite form
+
+function inviteSection(page) {
+  const { signal } = page;
+  const inviteMsg = messages("invite");
+  const email = emailField("invite-email", { autocomplete: "off", maxlength: "254" });
+  const role = field({ id: "invite-role", label: "Role", tag: "select", name: "role", class: "select", options: ROLES, hint: ROLE_HINT, testid: "invite-role" });
+  const form = h(
+    "form",
+    { class: "form users-invite", method: "post", action: "/users", "aria-labelledby": "invite-title", "data-testid": "invite-form" },
+    email.node,
+    role.node,
+    h("div", {}, submitButton("invite-submit", "Send invitation")),
+  );
+  const invite = async () => {
+    let invited;
     try {
-      rows = await api.get("/api/users", { signal });
-      body.replaceChildren(...rows.map(row));
-      if (rows.length === 0) body.append(h("tr", {}, h("td", { colspan: "7" }, "No users yet.")));
+      const asked = { email: email.input.value.trim(), role: role.input.value };
+      if (asked.role === "owner" && !(await confirmDialog(makeOwnerQuestion(asked.email)))) throw new Cancelled();
+      invited = await sendInvitation(asked, signal);
     } catch (error) {
-      if (error instanceof ApiError && error.status === 401) return; // the session ended: app.js moves on
-      showError(msg, error);
-      if (error instanceof ApiError && error.status === 403) await recheckRole(signal);
-    } finally {
-      table.setAttribute("aria-busy", "false");
+      const text = inviteErrorText(error);
+      if (text === null) throw error;
+      inviteMsg.error(text);
+      email.error(text);
+      email.input.focus();
+      return;
     }
-  }
+    form.reset();
+    inviteMsg.notice(`Invitation sent to ${invited.email}. It is valid for 7 days.`);
+    email.input.focus();
+    await page.load();
+  };
+  handleSubmit(form, invite, { messages: inviteMsg, fields: { email, role } });
+  return cardSection(
+    { titleId: "invite-title", title: "Invite someone", testid: "invite-section" },
+    h("p", {}, "They get an email with a link to choose a name and password. The link works once, for 7 days."),
+    form,
+    ...inviteMsg.nodes,
+  );
+}
 
-  function activeOwners() {
-    return rows.filter((u) => u.role === "owner" && u.status === "active").length;
-  }
+// ------------------------------------------------------------------------------------------------ table
 
-  function row(user) {
-    const me = user.id === session.user?.id;
-    const label = user.name || user.email;
-    // The API refuses to demote or remove the last active owner; only your own row can be that (you are an owner).
-    const lastOwner = user.role === "owner" && user.status === "active" && activeOwners() <= 1;
+function userRow(page, user) {
+  const me = user.id === session.user?.id;
+  const label = user.name || user.email;
+  // The API refuses to demote or remove the last active owner; only your own row can be that (you are an owner).
+  const activeOwners = page.rows.filter((u) => u.role === "owner" && u.status === "active").length;
+  const lastOwner = user.role === "owner" && user.status === "active" && activeOwners <= 1;
+  const who = { user, label, me };
+  const active = user.status === "active";
+  return h(
+    "tr",
+    {
+      class: ["users-table__row", me && "users-table__row--me"],
+      "data-testid": "user-row",
+      "data-user-id": user.id,
+      "data-email": user.email,
+      "data-status": user.status,
+      "data-role": user.role,
+      "data-me": me ? "true" : "false",
+    },
+    h(
+      "th",
+      { scope: "row", class: "users-table__name" },
+      user.name
+        ? h("span", { "data-testid": "user-name" }, user.name)
+        : h("span", { class: "users-table__muted", "data-testid": "user-name" }, "Not joined yet"),
+      me ? [" ", h("span", { class: "badge", "data-testid": "user-you" }, "You")] : null,
+    ),
+    h("td", { class: "users-table__email", "data-label": "Email", "data-testid": "user-email" }, user.email),
+    h("td", { "data-label": "Role" }, lastOwner ? roleText(user, "A company needs at least one owner.") : roleControl(page, who)),
+    h("td", { "data-label": "Status" }, h("span", { class: ["badge", active && "badge--ok"], "data-testid": "user-status" }, active ? "Active" : "Invited")),
+    h("td", { "data-label": "Two-factor" }, h("span", { class: ["badge", user.mfa_enabled && "badge--ok"], "data-testid": "user-mfa" }, user.mfa_enabled ? "On" : "Off")),
+    h("td", { "data-label": "Last sign-in" }, timeNode(user.last_sign_in_at, { testid: "user-last-sign-in" })),
+    h("td", { class: "users-table__actions" }, rowActions(page, who, lastOwner)),
+  );
+}
 
-    return h(
-      "tr",
-      {
-        class: ["users-table__row", me && "users-table__row--me"],
-        "data-testid": "user-row",
-        "data-user-id": user.id,
-        "data-email": user.email,
-        "data-status": user.status,
-        "data-role": user.role,
-        "data-me": me ? "true" : "false",
-      },
-      h(
-        "th",
-        { scope: "row", class: "users-table__name" },
-        user.name
-          ? h("span", { "data-testid": "user-name" }, user.name)
-          : h("span", { class: "users-table__muted", "data-testid": "user-name" }, "Not joined yet"),
-        me ? [" ", h("span", { class: "badge", "data-testid": "user-you" }, "You")] : null,
-      ),
-      h("td", { class: "users-table__email", "data-testid": "user-email" }, user.email),
-      h("td", {}, lastOwner ? roleText(user, "A company needs at least one owner.") : roleControl(user, label, me)),
-      h(
-        "td",
-        {},
-        h(
-          "span",
-          { class: ["badge", user.status === "active" && "badge--ok"], "data-testid": "user-status" },
-          user.status === "active" ? "Active" : "Invited",
-        ),
-      ),
-      h(
-        "td",
-        {},
-        h("span", { class: ["badge", user.mfa_enabled && "badge--ok"], "data-testid": "user-mfa" }, user.mfa_enabled ? "On" : "Off"),
-      ),
-      h("td", {}, timeNode(user.last_sign_in_at, { testid: "user-last-sign-in" })),
-      h("td", { class: "users-table__actions" }, actions(user, label, me, lastOwner)),
-    );
-  }
+function roleText(user, why) {
+  return h(
+    "span",
+    {},
+    h("span", { "data-testid": "user-role" }, ROLE_NAMES[user.role] ?? user.role),
+    why ? h("span", { class: "users-table__hint", "data-testid": "user-role-locked" }, why) : null,
+  );
+}
 
-  function roleText(user, why) {
-    return h(
-      "span",
-      {},
-      h("span", { "data-testid": "user-role" }, ROLE_NAMES[user.role] ?? user.role),
-      why ? h("span", { class: "users-table__hint", "data-testid": "user-role-locked" }, why) : null,
-    );
-  }
+function roleControl(page, { user, label, me }) {
+  const select = h(
+    "select",
+    { class: "select select--small", "aria-label": `Role of ${label}`, "data-testid": "user-role-select" },
+    ROLES.map(([value, text]) => h("option", { value }, text)),
+  );
+  select.value = user.role;
+  const save = rowButton({ testid: "user-role-save", label: `Save role of ${label}` }, "Save");
+  save.disabled = true;
+  select.addEventListener("change", () => {
+    save.disabled = select.value === user.role;
+  });
+  save.addEventListener("click", async () => {
+    const next = select.value;
+    if (next === user.role) return;
+    const question = me ? GIVE_UP_OWNER : next === "owner" ? makeOwnerQuestion(label) : null;
+    if (question && !(await confirmDialog(question))) {
+      select.value = user.role;
+      save.disabled = true;
+      select.focus();
+      return;
+    }
+    await busy(save, () => changeRole(page, { user, label, me, next, select }));
+  });
+  return h("span", { class: "users-table__role" }, select, save);
+}
 
-  function roleControl(user, label, me) {
-    const select = h(
-      "select",
-      { class: "select select--small", "aria-label": `Role of ${label}`, "data-testid": "user-role-select" },
-      ROLES.map(([value, text]) => h("option", { value }, text)),
-    );
+async function changeRole(page, { user, label, me, next, select }) {
+  const { msg, signal } = page;
+  const body = next === "owner" ? { role: next, confirm_owner: true } : { role: next };
+  msg.clear();
+  try {
+    const changed = await withReauth(() => api.patch(path`/api/users/${user.id}`, body, { signal }), ownerReauth());
+    msg.notice(`${label} is now ${changed.role === "owner" ? "an owner" : "an admin"}.`);
+  } catch (error) {
+    showError(msg, error);
+    if (error instanceof ApiError && error.status === 403) await recheckRole(signal);
     select.value = user.role;
-    const save = h(
-      "button",
-      {
-        type: "button",
-        class: "button button--secondary button--small",
-        "data-testid": "user-role-save",
-        "aria-label": `Save role of ${label}`,
-        disabled: true,
-      },
-      "Save",
-    );
-    select.addEventListener("change", () => {
-      save.disabled = select.value === user.role;
-    });
-    save.addEventListener("click", async () => {
-      const next = select.value;
-      if (next === user.role) return;
-      const question = me ? GIVE_UP_OWNER : next === "owner" ? makeOwnerQuestion(label) : null;
-      if (question && !(await confirmDialog(question))) {
-        select.value = user.role;
-        save.disabled = true;
-        select.focus();
-        return;
+    return;
+  }
+  if (me) {
+    // Our own sessions carry the new role from the next request: the header and this page follow.
+    session.update({ ...session.user, role: next });
+    return;
+  }
+  await page.load();
+  page.body.querySelector(`tr[data-user-id="${CSS.escape(user.id)}"] [data-testid="user-role-select"]`)?.focus();
+}
+
+function rowActions(page, who, lastOwner) {
+  const { user, me } = who;
+  const buttons = [];
+  if (user.status === "invited") buttons.push(resendButton(page, user));
+  if (user.status === "active" && !me) buttons.push(signOutButton(page, who));
+  if (!lastOwner) buttons.push(removeButton(page, who));
+  return h("div", { class: "users-table__buttons" }, buttons);
+}
+
+function resendButton(page, user) {
+  const { msg } = page;
+  const resend = rowButton({ testid: "user-resend", label: `Resend invitation to ${user.email}` }, "Resend invitation");
+  resend.addEventListener("click", () =>
+    busy(resend, async () => {
+      msg.clear();
+      try {
+        await sendInvitation({ email: user.email, role: user.role }, page.signal);
+        msg.notice(`Invitation sent to ${user.email} again. The earlier link no longer works.`);
+      } catch (error) {
+        const text = inviteErrorText(error);
+        if (text === null) showError(msg, error);
+        else msg.error(text);
       }
-      const body = next === "owner" ? { role: next, confirm_owner: true } : { role: next };
-      await busy(save, async () => {
-        msg.clear();
-        try {
-          const changed = await withReauth(() => api.patch(path`/api/users/${user.id}`, body, { signal }), ownerReauth());
-          msg.notice(`${label} is now ${changed.role === "owner" ? "an owner" : "an admin"}.`);
-        } catch (error) {
-          showError(msg, error);
-          if (error instanceof ApiError && error.status === 403) await recheckRole(signal);
-          select.value = user.role;
-          return;
-        }
-        if (me) {
-          // Our own sessions carry the new role from the next request: the header and this page follow.
-          session.update({ ...session.user, role: next });
-          return;
-        }
-        await load();
-        focusRow(user.id, "user-role-select");
-      });
-    });
-    return h("span", { class: "users-table__role" }, select, save);
-  }
+    }),
+  );
+  return resend;
+}
 
-  function actions(user, label, me, lastOwner) {
-    const buttons = [];
-    if (user.status === "invited") {
-      const resend = h(
-        "button",
-        { type: "button", class: "button button--secondary button--small", "data-testid": "user-resend", "aria-label": `Resend invitation to ${user.email}` },
-        "Resend invitation",
-      );
-      resend.addEventListener("click", () =>
-        busy(resend, async () => {
-          msg.clear();
-          try {
-            await sendInvitation({ email: user.email, role: user.role }, signal);
-            msg.notice(`Invitation sent to ${user.email} again. The earlier link no longer works.`);
-          } catch (error) {
-            const text = inviteErrorText(error);
-            if (text === null) showError(msg, error);
-            else msg.error(text);
-          }
-        }),
-      );
-      buttons.push(resend);
-    }
-    if (user.status === "active" && !me) {
-      const signOut = h(
-        "button",
-        { type: "button", class: "button button--secondary button--small", "data-testid": "user-sign-out", "aria-label": `Sign out everywhere: ${label}` },
-        "Sign out everywhere",
-      );
-      signOut.addEventListener("click", async () => {
-        const ok = await confirmDialog({
-          title: `Sign out ${label}?`,
-          message: `Every session of ${label} ends now, on every device. They can sign in again.`,
-          confirmLabel: "Sign out everywhere",
-          danger: true,
-        });
-        if (!ok) return signOut.focus();
-        await busy(signOut, async () => {
-          msg.clear();
-          try {
-            await api.post(path`/api/users/${user.id}/sign-out`, undefined, { signal });
-            msg.notice(`${label} was signed out everywhere.`);
-          } catch (error) {
-            showError(msg, error);
-            if (error instanceof ApiError && error.status === 404) await load();
-          }
-        });
-        signOut.focus();
-      });
-      buttons.push(signOut);
-    }
-    if (!lastOwner) {
-      const invited = user.status === "invited";
-      const remove = h(
-        "button",
-        {
-          type: "button",
-          class: "button button--danger button--small",
-          "data-testid": "user-remove",
-          "aria-label": invited ? `Withdraw invitation of ${user.email}` : me ? "Remove yourself" : `Remove ${label}`,
-        },
-        invited ? "Withdraw" : "Remove",
-      );
-      remove.addEventListener("click", async () => {
-        const ok = await confirmDialog(removeQuestion(user, label, me));
-        if (!ok) return remove.focus();
-        await busy(remove, async () => {
-          msg.clear();
-          try {
-            const removal = () => api.delete(path`/api/users/${user.id}`, { signal });
-            await (me ? session.ending(removal) : removal());
-          } catch (error) {
-            showError(msg, error);
-            if (error instanceof ApiError && error.status === 404) await load();
-            return;
-          }
-          if (me) {
-            await session.signOut();
-            session.setFlash("You removed yourself from your company on Protu.");
-            await navigate("/signin");
-            return;
-          }
-          msg.notice(invited ? `The invitation of ${user.email} was withdrawn.` : `${label} was removed.`);
-          await load();
-          listTitle.focus();
-        });
-      });
-      buttons.push(remove);
-    }
-    return h("div", { class: "users-table__buttons" }, buttons);
-  }
+// A failure of a row's action; a row that is gone (404) is dropped from the list.
+async function rowFailed(page, error) {
+  showError(page.msg, error);
+  if (error instanceof ApiError && error.status === 404) await page.load();
+}
 
-  function focusRow(id, testid) {
-    const target = body.querySelector(`tr[data-user-id="${CSS.escape(id)}"] [data-testid="${testid}"]`);
-    target?.focus();
-  }
+function signOutButton(page, { user, label }) {
+  return confirmThen(rowButton({ testid: "user-sign-out", label: `Sign out everywhere: ${label}` }, "Sign out everywhere"), {
+    question: {
+      title: `Sign out ${label}?`,
+      message: `Every session of ${label} ends now, on every device. They can sign in again.`,
+      confirmLabel: "Sign out everywhere",
+    },
+    msg: page.msg,
+    action: async () => {
+      await api.post(path`/api/users/${user.id}/sign-out`, undefined, { signal: page.signal });
+      page.msg.notice(`${label} was signed out everywhere.`);
+    },
+    failed: (error) => rowFailed(page, error),
+  });
+}
 
-  load();
+function removeButton(page, { user, label, me }) {
+  const invited = user.status === "invited";
+  const name = invited ? `Withdraw invitation of ${user.email}` : me ? "Remove yourself" : `Remove ${label}`;
+  return confirmThen(rowButton({ testid: "user-remove", label: name, danger: true }, invited ? "Withdraw" : "Remove"), {
+    question: removeQuestion(user, label, me),
+    msg: page.msg,
+    action: async () => {
+      const removal = () => api.delete(path`/api/users/${user.id}`, { signal: page.signal });
+      if (me) return removedMyself(page, await session.ending(removal));
+      await removal();
+      page.msg.notice(invited ? `The invitation of ${user.email} was withdrawn.` : `${label} was removed.`);
+      await page.load();
+      page.listTitle.focus();
+    },
+    failed: (error) => rowFailed(page, error),
+  });
+}
 
-  return [
-    ...msg.nodes,
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "users-list-title", "data-testid": "users-list" },
-      listTitle,
-      // Scrolls sideways on narrow screens: focusable so keyboard users can scroll it too.
-      h("div", { class: "users-table__scroll", tabindex: "0", role: "region", "aria-labelledby": "users-list-title" }, table),
-    ),
-    h(
-      "section",
-      { class: "card", "aria-labelledby": "invite-title", "data-testid": "invite-section" },
-      h("h2", { id: "invite-title" }, "Invite someone"),
-      h("p", {}, "They get an email with a link to choose a name and password. The link works once, for 7 days."),
-      inviteForm,
-      ...inviteMsg.nodes,
-    ),
-  ];
+async function removedMyself(page) {
+  await session.signOut();
+  session.setFlash("You removed yourself from your company on Protu.");
+  await page.navigate("/signin");
 }
 
 function removeQuestion(user, label, me) {

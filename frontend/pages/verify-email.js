@@ -1,46 +1,31 @@
 // Landing page of the verification email: <origin>/verify-email#token=... -> POST /api/auth/verify-email.
 
-import { api } from "../api.js";
 import { h } from "../dom.js";
 import { session } from "../session.js";
-import { describeError, link, pageFrame, takeFragmentToken } from "../ui.js";
+import { link, narrowPage, tokenResult } from "../ui.js";
 
 export const title = "Confirm your email";
 
 export function render({ signal }) {
-  const token = takeFragmentToken();
-  const result = h("div", { class: "card", "aria-live": "polite", "aria-busy": "true", "data-testid": "verify-email-result" }, h("p", {}, "Confirming your email address…"));
+  const result = tokenResult({
+    path: "/api/auth/verify-email",
+    signal,
+    testid: "verify-email-result",
+    waiting: h("p", {}, "Confirming your email address…"),
+    incomplete: "This link is incomplete. Open the link from the email again, or copy the whole address into your browser.",
+    done: confirmed,
+    failure,
+  });
+  return narrowPage({ title: "Confirm your email", testid: "verify-email" }, result);
+}
 
-  async function verify() {
-    try {
-      await api.post("/api/auth/verify-email", { token }, { signal });
-      if (session.user) session.update({ ...session.user, email_verified: true });
-      result.replaceChildren(
-        h("p", { class: "notice", "data-testid": "verify-email-success" }, "Your email address is confirmed."),
-        h(
-          "p",
-          {},
-          session.user
-            ? link("/account", "Go to your account", { "data-testid": "verify-email-continue" })
-            : link("/signin", "Sign in", { "data-testid": "verify-email-continue" }),
-        ),
-      );
-    } catch (error) {
-      const text = describeError(error);
-      if (text === null) return;
-      result.replaceChildren(failure(text));
-    } finally {
-      result.setAttribute("aria-busy", "false");
-    }
-  }
-
-  if (token) verify();
-  else {
-    result.setAttribute("aria-busy", "false");
-    result.replaceChildren(failure("This link is incomplete. Open the link from the email again, or copy the whole address into your browser."));
-  }
-
-  return pageFrame({ title: "Confirm your email", testid: "verify-email", narrow: true }, result);
+function confirmed() {
+  if (session.user) session.update({ ...session.user, email_verified: true });
+  const next = session.user ? ["/account", "Go to your account"] : ["/signin", "Sign in"];
+  return [
+    h("p", { class: "notice", "data-testid": "verify-email-success" }, "Your email address is confirmed."),
+    h("p", {}, link(...next, { "data-testid": "verify-email-continue" })),
+  ];
 }
 
 function failure(text) {

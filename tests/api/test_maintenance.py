@@ -49,7 +49,7 @@ def test_the_status_page_and_every_signed_in_person_see_a_window_until_it_is_can
     assert (datetime.fromisoformat(listed["end"]) - start).total_seconds() == 90 * 60
     for person in (owner, admin):
         [notice] = [n for n in notices(person) if summary in n["message"]]
-        assert notice["tone"] == "warning" and notice["link"] == "/" and notice["at"] == int(start.timestamp())
+        assert notice["tone"] == "warning" and notice["link"] == "/status" and notice["at"] == int(start.timestamp())
         assert "UTC" in notice["message"]
 
     assert ops.main(["maintenance", "cancel", window]) == 0

@@ -3,6 +3,11 @@
 ``local_server`` (tests/conftest.py) gives the base URL of the real local server; ``page`` opens a fresh
 context on it, so ``page.goto("/")`` works. ``console_errors`` collects console errors (CSP violations are
 reported there) and uncaught page errors, for tests to assert it stays empty.
+
+Every ``page`` and ``second_page`` is checked by axe-core (``axe-playwright-python``'s copy): on each path the SPA
+renders (its router's ``protu:page`` event, once the page is quiet; each path once a test) and on the test's final
+state. A test that passes otherwise fails on any violation, of any impact, with the rule, its impact, where, and
+what to do (``axe_failure``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from axe_playwright_python.base import AXE_SCRIPT
 from playwright.sync_api import expect
 
 from tests.conftest import providers_on_local_server
@@ -88,24 +94,141 @@ def new_company(name: str, *, welcome: bool = False) -> dict[str, str]:
 
 
 @pytest.fixture
-def page(browser, local_server):
+def page(browser, local_server, request):
     context = browser.new_context(base_url=local_server)
     context.set_default_timeout(10_000)
     page = context.new_page()
+    request.node.stash.setdefault(AXE_PAGES, []).append(AxeWatch(page))
     yield page
     context.close()
 
 
 @pytest.fixture
-def second_page(browser, local_server):
+def second_page(browser, local_server, request):
     """A second browser (its own cookies and storage, the same user agent), its console errors watched in
     ``second_page.console_errors``: another person, or the same person on another device."""
     context = browser.new_context(base_url=local_server)
     context.set_default_timeout(10_000)
     page = context.new_page()
     page.console_errors = watch_console(page)
+    request.node.stash.setdefault(AXE_PAGES, []).append(AxeWatch(page))
     yield page
     context.close()
+
+
+# ------------------------------------------------------------------------------------------------ axe-core
+# In the page (before the SPA's own scripts, outside its CSP): axe, and a check of each path the router shows once
+# the page is quiet: no request of its own under way and no change to the document for a moment (at most 3 s).
+# A run during which the document changed (an answer came) is run again, up to twice: axe reads the page in steps,
+# and a page changing under it gives findings of neither state. ``__protuAxeCheck(quietMs)`` answers {url,
+# changed, violations: [{id, impact, help, targets}]}; runs queue behind each other (axe allows one at a time).
+AXE_WATCH = """(() => {
+  if (window.top !== window) return;
+  const WATCH = { subtree: true, childList: true, attributes: true, characterData: true };
+  let queue = Promise.resolve();
+  let requests = 0;
+  const fetch = window.fetch;
+  window.fetch = function (...args) {
+    requests += 1;
+    return fetch.apply(this, args).finally(() => { requests -= 1; });
+  };
+  const quiet = (ms) => new Promise((resolve) => {
+    let timer = null;
+    const wait = () => { clearTimeout(timer); timer = setTimeout(() => (requests > 0 ? wait() : done()), ms); };
+    const done = () => { observer.disconnect(); clearTimeout(timer); clearTimeout(limit); resolve(); };
+    const observer = new MutationObserver(wait);
+    const limit = setTimeout(done, 3000);
+    observer.observe(document, WATCH);
+    wait();
+  });
+  const run = async (ms) => {
+    for (let attempt = 1; ; attempt += 1) {
+      await quiet(ms);
+      let changed = false;
+      const observer = new MutationObserver(() => { changed = true; });
+      observer.observe(document, WATCH);
+      const url = location.pathname + location.search;
+      const results = await axe.run(document, { resultTypes: ["violations"] }).finally(() => observer.disconnect());
+      if (changed && attempt < 3) continue;
+      const violations = results.violations.map((v) => ({
+        id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((node) => node.target.join(" ")),
+      }));
+      return { url, changed, violations };
+    }
+  };
+  window.__protuAxeCheck = (quietMs) => {
+    const checked = queue.then(() => run(quietMs));
+    queue = checked.catch(() => {});
+    return checked;
+  };
+  window.addEventListener("protu:page", async () => {
+    window.__protuAxeSpa = true;
+    const path = location.pathname;
+    if (!window.__protuAxeWanted || !(await window.__protuAxeWanted(path))) return;
+    const found = await window.__protuAxeCheck(250).catch((error) => ({ url: path, error: String(error) }));
+    window.__protuAxeReport(found);
+  });
+})();"""
+
+AXE_PAGES = pytest.StashKey[list]()
+
+
+class AxeWatch:
+    """axe-core on one page: what the router's pages showed (``found``), and the final state (``finish``)."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.auto = True  # check each new path the router shows (test_accessibility checks where it wants)
+        self.checked: set[str] = set()
+        self.found: list[dict] = []
+        page.axe = self
+        page.context.add_init_script(script=AXE_SCRIPT + "\n" + AXE_WATCH)
+        page.context.expose_function("__protuAxeWanted", lambda path: self.auto and path not in self.checked)
+        page.context.expose_function("__protuAxeReport", self.report)
+
+    def report(self, found: dict) -> None:
+        self.checked.add(found["url"].split("?", 1)[0])
+        if found.get("error") or found["violations"]:
+            self.found.append(found)
+
+    def check(self) -> dict:
+        """axe on the page as it is, once it has been quiet for a moment: {url, violations}."""
+        return self.page.evaluate("() => window.__protuAxeCheck(250)")
+
+    def finish(self) -> list[dict]:
+        """Everything found, the final state checked too (when the page shows the SPA, not a file or an answer)."""
+        try:
+            final = self.page.evaluate("() => window.__protuAxeSpa ? window.__protuAxeCheck(50) : null")
+        except Exception:  # noqa: BLE001 - closed, crashed or navigating: the paths seen so far are the answer
+            final = None
+        if final and final["violations"]:
+            self.found.append(final)
+        return self.found
+
+
+def axe_failure(found: list[dict]) -> str:
+    """What axe found, readable: one block a page, one line a rule, its targets below."""
+    lines = []
+    for page in found:
+        lines.append(f"axe-core on {page['url']}:")
+        if page.get("error"):
+            lines.append(f"  could not run: {page['error']}")
+        for violation in page.get("violations", []):
+            lines.append(f"  {violation['id']} ({violation['impact']}): {violation['help']}")
+            lines.extend(f"      at {target}" for target in violation["targets"][:5])
+            if len(violation["targets"]) > 5:
+                lines.append(f"      and {len(violation['targets']) - 5} more")
+    return "\n".join(lines)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A browser test that passed fails on what axe found on its pages."""
+    result = yield
+    found = [violation for watch in item.stash.get(AXE_PAGES, []) for violation in watch.finish()]
+    if found:
+        pytest.fail(axe_failure(found), pytrace=False)
+    return result
 
 
 def watch_console(page) -> list[str]:
@@ -154,6 +277,14 @@ def sign_in(page, email: str, password: str, name: str = "Adam Admin") -> None:
     page.get_by_test_id("signin-submit").click()
     expect(page).to_have_url(re.compile(r"/account$"), timeout=15_000)
     expect(page.get_by_test_id("header-user-name")).to_have_text(name)
+
+
+def follow_nav(page, testid: str) -> None:
+    """Click a link of the signed-in navigation (``nav-roles``...), opening the Menu first on a narrow screen."""
+    button = page.get_by_test_id("menu-button")
+    if button.is_visible() and button.get_attribute("aria-expanded") != "true":
+        button.click()
+    page.get_by_test_id(testid).click()
 
 
 def sign_in_was_long_ago(company_id: str, user_id: str) -> None:

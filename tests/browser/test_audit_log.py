@@ -2,7 +2,7 @@
 (the ids still there), filters them by a choice of the log's actions (kept in the address), verifies the hash chain,
 exports a range for an auditor and downloads it with the public key, and streams the log to a SIEM (the local
 server's receiver), confirming it is them and seeing the secret once; the page fits a phone without breaking an
-action or a button inside a word. An admin has no link to it and is told why on /audit.
+action, a button, a name or an id inside a word. An admin has no link to it and is told why on /audit.
 
 The export job runs on the data table's stream and signs through the audit mirror; nothing pumps them in tests, so
 the test's ``StreamPump``s run them by hand, as the event source mappings (``infra/background.py`` under ``make
@@ -28,7 +28,7 @@ from protu.settings import reload, settings
 from standardwebhooks.webhooks import Webhook
 
 from infra.streams import StreamPump
-from tests.browser.conftest import Elsewhere, new_company, sign_in, sign_in_was_long_ago
+from tests.browser.conftest import Elsewhere, follow_nav, new_company, sign_in, sign_in_was_long_ago
 
 pytestmark = pytest.mark.browser
 
@@ -45,12 +45,14 @@ def row(page, action: str):
 
 def open_audit_log(page, company) -> None:
     sign_in(page, company["owner"], company["password"], "Olga Owner")
-    page.get_by_test_id("nav-audit").click()
+    follow_nav(page, "nav-audit")
     expect(page).to_have_url(re.compile(r"/audit$"))
     expect(page.get_by_test_id("audit-row").first).to_be_visible()
 
 
-def test_owner_reads_names_filters_and_verifies_the_audit_log(page, company, local_server, console_errors):
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_owner_reads_names_filters_and_verifies_the_audit_log(page, company, local_server, console_errors, size):
+    page.set_viewport_size({"width": size[0], "height": size[1]})
     owner_id = company["owner_id"]
     elsewhere = Elsewhere(local_server, company["owner"], company["password"])
     candidate = elsewhere.call(
@@ -60,7 +62,7 @@ def test_owner_reads_names_filters_and_verifies_the_audit_log(page, company, loc
     open_audit_log(page, company)
     expect(page).to_have_title("Audit log · Protu")
 
-    # People and records by name, their ids under the names; robots and kinds without a name as they are.
+    # People, records and Protu's own actors by name, their ids under the names.
     login = row(page, "auth.login").first
     expect(login.get_by_test_id("audit-row-actor-name")).to_have_text("Olga Owner")
     expect(login.get_by_test_id("audit-row-actor-name-id")).to_have_text(owner_id)
@@ -68,7 +70,8 @@ def test_owner_reads_names_filters_and_verifies_the_audit_log(page, company, loc
     expect(login.get_by_test_id("audit-row-outcome")).to_have_text("success")
     seed = row(page, "system.seed")
     expect(seed).to_have_count(1)
-    expect(seed.get_by_test_id("audit-row-actor")).to_have_text("system")
+    expect(seed.get_by_test_id("audit-row-actor-name")).to_have_text("Protu (automatic)")
+    expect(seed.get_by_test_id("audit-row-actor-name-id")).to_have_text("system")
     expect(seed.get_by_test_id("audit-row-target-name")).to_have_text("Olga Owner")
     expect(seed.get_by_test_id("audit-row-target-name-id")).to_have_text(f"user:{owner_id}")
     expect(seed.get_by_test_id("audit-row-target-name-id")).to_have_attribute("title", f"user:{owner_id}")
@@ -112,6 +115,22 @@ def test_owner_reads_names_filters_and_verifies_the_audit_log(page, company, loc
     expect(page.get_by_test_id("audit-empty")).to_be_visible()
     page.get_by_test_id("audit-filter-clear").click()
     expect(seed).to_have_count(1)
+
+    # Who acted: a choice of the company's people by name, and of Protu's own actors; it lives in the address.
+    who = page.get_by_label("Who", exact=True)
+    expect(who.locator('optgroup[label="People"] > option')).to_have_text(["Adam Admin", "Olga Owner"])
+    who.select_option(label="Olga Owner")
+    page.get_by_test_id("audit-filter-apply").click()
+    expect(page).to_have_url(re.compile(rf"/audit\?actor={owner_id}$"))
+    expect(seed).to_have_count(0)
+    expect(page.locator(f'[data-testid="audit-row"]:not([data-actor="{owner_id}"])')).to_have_count(0)
+    expect(created).to_have_count(1)
+    who.select_option(label="Protu (automatic)")
+    page.get_by_test_id("audit-filter-apply").click()
+    expect(page).to_have_url(re.compile(r"/audit\?actor=system$"))
+    expect(seed).to_have_count(1)
+    expect(page.locator('[data-testid="audit-row"]:not([data-actor="system"])')).to_have_count(0)
+    page.get_by_test_id("audit-filter-clear").click()
 
     # The chain verifies.
     page.get_by_test_id("audit-verify").click()
@@ -305,6 +324,33 @@ NOTHING_BROKEN = """() => {
   return {problems, width: document.documentElement.scrollWidth};
 }"""
 
+# Names, ids and details wrap only at a space, after a hyphen or where an id may wrap (a <wbr>: after a separator,
+# between groups of a long token), never inside a word: two letters of one text next to each other are on one line.
+# Answers the texts where they are not.
+WORDS_BROKEN = r"""() => {
+  const broken = new Set();
+  for (const el of document.querySelectorAll(".audit-name, .audit-id, .audit-raw, .audit-details > li")) {
+    if (el.offsetParent === null) continue;
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    let top = null;
+    let before = " ";
+    for (let node = walker.nextNode(); node; node = walker.nextNode(), before = " ") {
+      for (let i = 0; i < node.length; i += 1) {
+        const range = document.createRange();
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const rect = range.getClientRects()[0];
+        const char = node.data[i];
+        if (!rect || /\s/.test(char)) { before = " "; continue; }
+        if (top !== null && rect.top > top + 2 && !/[ -]/.test(before)) broken.add(el.textContent);
+        top = rect.top;
+        before = char;
+      }
+    }
+  }
+  return [...broken];
+}"""
+
 
 # Landmarks with the same role and name (axe's landmark-unique), by their aria-label or aria-labelledby.
 SAME_LANDMARKS = """() => {
@@ -326,13 +372,21 @@ SAME_LANDMARKS = """() => {
 
 
 @pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
-def test_the_page_fits_and_nothing_breaks_inside_a_word(page, company, size):
+def test_the_page_fits_and_nothing_breaks_inside_a_word(page, company, local_server, size):
     width, height = size
     page.set_viewport_size({"width": width, "height": height})
+    owner = Elsewhere(local_server, company["owner"], company["password"])
+    long_name = "Maximiliane Featherstonehaugh-Worthington of Llanfairpwllgwyngyll"
+    candidate = owner.call("POST", "/api/candidates", {"name": long_name}, status=201)
+    owner.call("GET", f"/api/candidates/{candidate['id']}")  # a read naming her, in the details
     open_audit_log(page, company)
     expect(page.get_by_test_id("audit-key-id")).not_to_have_text("…")
+    created = row(page, "candidate.created")
+    expect(created.get_by_test_id("audit-row-target-name")).to_have_text(long_name)
+    expect(created.get_by_test_id("audit-row-target-name-id")).to_have_text(f"candidate:{candidate['id']}")
     found = page.evaluate(NOTHING_BROKEN)
     assert found["problems"] == []
+    assert page.evaluate(WORDS_BROKEN) == []
     assert found["width"] <= width  # nothing wider than the screen: the events stack on a phone
     assert page.evaluate(SAME_LANDMARKS) == []
     if width < 600:

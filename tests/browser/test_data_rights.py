@@ -23,7 +23,7 @@ from protu import audit
 from protu.settings import settings
 
 from infra.streams import StreamPump
-from tests.browser.conftest import Elsewhere, new_company, sign_in
+from tests.browser.conftest import Elsewhere, follow_nav, new_company, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -104,7 +104,7 @@ def test_an_owner_erases_the_company_with_the_password_after_a_last_look_at_what
     elsewhere = Elsewhere(local_server, people["owner"], people["password"])
     elsewhere.call("POST", "/api/candidates", {"name": "Cara Candidate"}, status=201)
 
-    page.get_by_test_id("nav-settings").click()
+    follow_nav(page, "nav-settings")
     zone = page.get_by_test_id("danger-zone")
     expect(zone).to_contain_text("The company’s key is destroyed")
     expect(page.get_by_test_id("erase-company-name")).to_have_text("Fjord Analytics")

@@ -41,7 +41,7 @@ def test_the_banner_shows_on_signed_in_pages_and_the_status_page_lists_the_windo
     expect(banner).to_contain_text(f"{start.day} {start:%B %Y, %H:%M} to ")
 
     banner.get_by_role("link", name="Open").click()  # to the public status page
-    expect(page).to_have_url(f"{local_server}/")
+    expect(page).to_have_url(f"{local_server}/status")
     row = page.get_by_test_id("maintenance-window").filter(has_text=summary)
     expect(row).to_contain_text(f"{start.day} {start:%B %Y, %H:%M} to ")
     expect(page.get_by_test_id("notice-maintenance")).to_have_count(0)  # notices stay on the signed-in pages

@@ -95,7 +95,8 @@ def _maintenance(window: maintenance.Window) -> Notice:
     end = datetime.fromtimestamp(int(window.end), UTC)
     until = f"{end:%H:%M}" if end.date() == start.date() else f"{end.day} {end:%B %Y, %H:%M}"
     when = f"{start.day} {start:%B %Y, %H:%M} to {until} UTC"
-    return Notice("maintenance", "warning", f"Planned maintenance {when}: {window.summary}", "/", int(window.start))
+    what = f"Planned maintenance {when}: {window.summary}"
+    return Notice("maintenance", "warning", what, "/status", int(window.start))  # the status page lists it
 
 
 def _bouncing(tenant_id: str, user) -> list[Notice]:

@@ -571,7 +571,7 @@ def maintenance_scheduled(*, company: object, start: object, end: object, summar
         ),
         _Facts((("From", _when(start)), ("Until", _when(end)), ("What", _one_line(summary, 300)))),
         _P(f"The status page of {PRODUCT} lists planned maintenance, and signed-in pages show it until it ends."),
-        _Button("Open the status page", _link("/")),
+        _Button("Open the status page", _link("/status")),
     )
 
 
