@@ -151,7 +151,7 @@ export async function allRecords(kind, key, signal) {
 }
 
 // <option>s of records (`key` is the field shown), "none" first.
-export function recordOptions(records, key, noneLabel) {
+function recordOptions(records, key, noneLabel) {
   return [h("option", { value: "" }, noneLabel), ...records.map((record) => h("option", { value: record.id }, record[key]))];
 }
 
@@ -163,7 +163,7 @@ export function fillSelect(select, records, key, noneLabel, selected = select.va
 
 // -------------------------------------------------------------------------------------------- assessments
 
-// The kinds of question an assessment asks; each kind decides how an answer is given (pages/assessment.js).
+// The kinds of question an assessment asks; each kind decides how an answer is given (widgets/response-form.js).
 export const QUESTION_KINDS = [
   ["text", "Written answer"],
   ["scale", "Scale from 1 to 5"],
@@ -172,9 +172,6 @@ export const QUESTION_KINDS = [
 ];
 export const QUESTION_KIND_NAMES = Object.fromEntries(QUESTION_KINDS);
 export const MAX_QUESTIONS = 50;
-
-// The assessment form lives in its own module; pages import it from here too.
-export { assessmentBuilder } from "./widgets/assessment-builder.js";
 
 // "3 questions"
 export function questionCount(assessment) {
