@@ -16,6 +16,11 @@ TOOLS := .venv-tools
 UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Bytecode, kept out of the tree (these machines set PYTHONDONTWRITEBYTECODE): every Python process of a target
+# (pytest's workers, the isolation run's one process per module, the CLI's subprocesses) otherwise compiles moto,
+# botocore and the rest from source again, and pytest rewrites its plugins' assertions again: ~7 s of CPU each.
+export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
+export PYTHONDONTWRITEBYTECODE :=
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pip prints a warning per package for this machine's optional local indexes; keep the output readable.

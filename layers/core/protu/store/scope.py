@@ -177,6 +177,26 @@ def _scoped_credentials_class() -> type:
     return ScopedCredentials
 
 
+class _ClientPerService(botocore.session.Session):
+    """A botocore session that makes one client per service, region, endpoint and configuration and then hands
+    out that one: PynamoDB makes a connection per model, and each connection its own client (~15 ms of a cold start
+    each, three on the first authenticated read). botocore clients are thread-safe; the credentials they sign with
+    follow the request's company (``ScopedCredentials``), whichever model asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, Any] = {}
+
+    def create_client(self, service_name: str, region_name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        config = kwargs.get("config")  # a new but equal Config from each connection: compared by its values
+        rest = sorted((name, value) for name, value in kwargs.items() if name != "config")
+        key = repr((service_name, region_name, args, rest, vars(config) if config else None))
+        found = self._made.get(key)
+        if found is None:
+            found = self._made[key] = super().create_client(service_name, region_name, *args, **kwargs)
+        return found
+
+
 _sessions = threading.local()
 _generation = [0]  # bumped by ``caches.reset``: each thread's session is made again after it
 
@@ -192,7 +212,7 @@ def dynamodb_session() -> Any:
     found = getattr(_sessions, "session", None)
     if found is not None and getattr(_sessions, "generation", None) == _generation[0]:
         return found
-    session = botocore.session.get_session()
+    session = _ClientPerService()
     session.register_component("data_loader", aws.data_loader())
     default = create_credential_resolver(session)
     scoped = _scoped_credentials_class()
