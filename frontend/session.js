@@ -237,7 +237,7 @@ export function finishSignIn(answer, { next, navigate }) {
     return navigate("/check-email?kind=stepup", { replace: true });
   }
   if (answer?.mfa_required) {
-    session.setPendingMfa({ token: answer.mfa_token, next });
+    session.setPendingMfa({ token: answer.mfa_token, next, methods: answer.methods ?? [] });
     return navigate("/two-factor", { replace: true });
   }
   const user = session.start(answer);

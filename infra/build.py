@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Chalice's command line and its dependencies, and the packaging tools pip installs into every target.
-UNUSED = (
+UNUSED = (  # paths or glob patterns under the layer
     "pip",
     "setuptools",
     "wheel",
@@ -73,6 +73,21 @@ UNUSED = (
     "packaging",
     "pycparser",
     "certifi/tests",
+    # lxml (minisaml's XML signatures need lxml.etree and lxml.builder only): objectify, HTML, Schematron, the C
+    # headers and the Cython sources (~7 MB)
+    "lxml/objectify.*",
+    "lxml/html",
+    "lxml/includes",
+    "lxml/isoschematron",
+    "lxml/*.pxi",
+    "lxml/*.h",
+    "multidict/_testcapi.*",
+    "*/*.pyx",  # Cython sources beside their compiled modules
+    # pyasn1_modules: py_webauthn reads X.509 with rfc5280 alone (the other 130 RFCs: ~1 MB)
+    "pyasn1_modules/rfc[0-46-9]*.py",
+    "pyasn1_modules/rfc5[013-9]*.py",
+    "pyasn1_modules/rfc52[0-79]*.py",
+    "pyasn1_modules/rfc528[0-9]?*.py",
 )
 OURS = ("protu",)  # the layer's own code: sources kept
 SENTRY_PROBE = """
@@ -102,7 +117,7 @@ def prune(layer: Path) -> list[str]:
         for entry in layer.iterdir()
         if entry.name.endswith(".dist-info") and entry.name.lower().split("-")[0] in DISTRIBUTIONS
     ]
-    for found in [*(layer / name for name in UNUSED), *dist_infos]:
+    for found in [*(path for name in UNUSED for path in sorted(layer.glob(name))), *dist_infos]:
         if found.is_dir():
             shutil.rmtree(found)
         elif found.exists():

@@ -29,7 +29,7 @@ ACCOUNT = "123456789012"
 REGION = "eu-central-1"
 LOCAL_PARAMETERS = {
     "Stage": "local",
-    "AppOrigin": "http://127.0.0.1:8000",
+    "AppOrigin": "http://localhost:8000",
     # The DR region: LocalCloud provisions there what the DR stack and the replication provide (the replica bucket,
     # the data key's replica, the key table's and signing keys' replicas), infra/replication.py copies what AWS
     # copies on its own. The replica bucket is named after the stack (bucket names are one per account).

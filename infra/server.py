@@ -7,7 +7,11 @@ behind a stand-in API Gateway, the SPA, and an outbox for email, on one address.
                      fills it; what on-call was paged (GET /_local/oncall); a Stripe stand-in (/_local/stripe/v1/...,
                      and Checkout and billing-portal pages that send Stripe's signed events to /webhooks/stripe);
                      a SIEM receiver for audit streams (POST /_local/siem/<name> records what it gets, GET /_local/siem
-                     lists it, DELETE /_local/siem clears it); never part of the deployed template
+                     lists it, DELETE /_local/siem clears it); a nameserver for company domains' TXT records
+                     (PUT/DELETE /_local/dns/<name>, infra/dns_local.py: DNS_NAMESERVERS points at it); a SAML
+                     identity provider stand-in
+                     (/_local/idp/saml/..., infra/idp_saml.py); an OpenID Connect provider stand-in
+                     (/_local/idp/oidc/..., infra/idp_oidc.py); never part of the deployed template
     anything else -> the SPA (frontend/), index.html for client-side routes
 
 Run it with ``make run`` (or ``python -m infra.server``); ``PORT`` picks the port (default 8000).
@@ -170,6 +174,13 @@ class LocalServer:
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
         self._stripe: Any = None
+        from infra.dns_local import NameServer
+
+        # The outside world's DNS (company domains' TXT records): /_local/dns sets them; make run points
+        # DNS_NAMESERVERS at it (tests that need it do so themselves).
+        self.dns = NameServer()
+        self._idp_saml: Any = None
+        self._idp_oidc: Any = None
 
     @property
     def stripe(self) -> Any:
@@ -191,11 +202,32 @@ class LocalServer:
         return self._stripe
 
     @property
+    def idp_saml(self) -> Any:
+        """The SAML identity provider stand-in (``infra.idp_saml``) at /_local/idp/saml, made on first use."""
+        if self._idp_saml is None:
+            from infra.idp_saml import SamlIdpStandIn
+
+            self._idp_saml = SamlIdpStandIn(base=f"{self.url}/_local/idp/saml")
+        return self._idp_saml
+
+    @property
+    def idp_oidc(self) -> Any:
+        """The OpenID Connect provider stand-in (``infra.idp_oidc``), its issuer /_local/idp/oidc, made on first use."""
+        if self._idp_oidc is None:
+            from infra.idp_oidc import OidcProvider
+
+            self._idp_oidc = OidcProvider(issuer=f"{self.url}/_local/idp/oidc")
+        return self._idp_oidc
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """By name: browsers allow passkeys (WebAuthn's relying party id) and ``SameSite=None; Secure`` cookies (the
+        SAML sign-in's) on ``localhost``, not on an IP address. It listens on 127.0.0.1, where localhost leads."""
+        return f"http://localhost:{self.port}"
 
     def start(self) -> LocalServer:
         self.oncall.subscribe()
+        self.dns.start()
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="local-server", daemon=True)
         self._thread.start()
         return self
@@ -203,6 +235,7 @@ class LocalServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.dns.stop()
 
     def call_function(self, prefix: str, method: str, url: str, headers: dict[str, str], body: bytes, ip: str):
         """One request at a time per function, like one Lambda container (Chalice keeps per-request state). The
@@ -274,6 +307,9 @@ class _Handler(BaseHTTPRequestHandler):
                 {"Content-Type": "application/json", "Cache-Control": "no-store"},
                 b'{"error":{"code":"route_not_found","message":"No such endpoint."}}',
             )
+        elif self.command in ("GET", "HEAD") and self.headers.get("Host", "").startswith("127.0.0.1:"):
+            # A page opened at http://127.0.0.1:<port> is taken to the origin the app runs on (``url``).
+            self._send(302, {"Location": f"{self.server_app.url}{self.path}", "Cache-Control": "no-store"}, b"")
         else:
             self._static(path)
 
@@ -289,6 +325,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"id": message["id"], "message": "Queued. Thank you."})
         elif path.startswith("/_local/stripe/"):
             self._stripe(path.removeprefix("/_local/stripe"), body)
+        elif path.startswith("/_local/idp/saml/"):
+            where = self.path.removeprefix("/_local/idp/saml")  # with its query (the HTTP-Redirect binding's)
+            text = body.decode("utf-8", "replace")
+            self._send(*self.server_app.idp_saml.answer(self.command, where, text, dict(self.headers)))
+        elif path.startswith("/_local/idp/oidc/"):
+            where = self.path.removeprefix("/_local/idp/oidc")  # with its query (the authorization request's)
+            text = body.decode("utf-8", "replace")
+            self._send(*self.server_app.idp_oidc.answer(self.command, where, text, dict(self.headers)))
+        elif path == "/_local/dns" or path.startswith("/_local/dns/"):
+            status, document = self.server_app.dns.answer(self.command, path, body.decode("utf-8", "replace"), {})
+            self._json(status, document) if status != 204 else self._send(204, {}, b"")
         elif path == "/_local/siem" and self.command in ("GET", "DELETE"):
             if self.command == "DELETE":
                 self.server_app.siem.clear()
@@ -446,7 +493,7 @@ def start_local_cloud(app_origin: str) -> Any:
 def main() -> int:
     port = int(os.environ.get("PORT") or 8000)
     started = time.monotonic()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://localhost:{port}"  # LocalServer.url: the name browsers allow passkeys on
     print("Protu local: starting the local cloud (moto) from template.yaml ...", flush=True)
     moto, cloud = start_local_cloud(url)
     from infra.ops import LOCAL_STATE
@@ -456,6 +503,11 @@ def main() -> int:
     state = {"url": url, "environment": {**cloud.environment(), **{k: os.environ[k] for k in keep}}}
     LOCAL_STATE.write_text(json.dumps(state, indent=1))
     server = LocalServer(port)
+    os.environ["DNS_NAMESERVERS"] = server.dns.address  # company domains are verified against /_local/dns
+    from protu.settings import reload
+
+    reload()
+    from infra import idp_oidc
     from infra.seed import seed
 
     demo = seed(cloud)
@@ -471,6 +523,11 @@ def main() -> int:
     print(f"  Email outbox: {url}/_local/outbox", flush=True)
     print(f"  On-call pages: {url}/_local/oncall", flush=True)
     print(f"  SIEM receiver: {url}/_local/siem  (point an audit stream at {url}/_local/siem/demo)", flush=True)
+    print(
+        f"  OIDC provider: issuer {url}/_local/idp/oidc  (client id {idp_oidc.CLIENT_ID}, "
+        f"secret {idp_oidc.CLIENT_SECRET})",
+        flush=True,
+    )
     for line in demo:
         print(f"  {line}", flush=True)
     print("Stop with Ctrl-C.", flush=True)

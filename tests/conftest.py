@@ -174,7 +174,7 @@ OUTSIDE: list = []  # the ``outside_world`` in place, if any
 def outside_world():
     """The world outside the cloud, simulated at the HTTP boundary (``responses``): the services the functions call
     over HTTP answer through it once registered on it (``capture_mailgun``, ``capture_stripe``); requests to the local
-    server (http://127.0.0.1) pass through; any other request fails as unreachable. Yields the
+    server (http://localhost, http://127.0.0.1) pass through; any other request fails as unreachable. Yields the
     ``responses.RequestsMock``. One at a time: an inner one would hide the outer one's services. Tests use the
     ``outside`` fixture (``mailgun`` and ``stripe_api`` register on it); a module's fixtures ``module_outside``."""
     import responses
@@ -182,6 +182,7 @@ def outside_world():
     assert not OUTSIDE, "an outside world is already in place: register on it (a module's fixtures: module_outside)"
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add_passthru("http://127.0.0.1")
+        mock.add_passthru("http://localhost:")
         OUTSIDE.append(mock)
         try:
             yield mock
@@ -290,6 +291,23 @@ def module_mailgun(module_outside):
 def module_stripe_api(module_outside, webhooks):
     """``capture_stripe`` for a whole module."""
     return capture_stripe(module_outside, webhooks)
+
+
+@pytest.fixture
+def oidc_provider(outside):
+    """A company's OIDC provider (``infra.idp_oidc``) on ``outside``, at an issuer of its own (tests/oidc_provider.py
+    says how a test plays the browser's leg)."""
+    from tests.oidc_provider import capture_oidc
+
+    return capture_oidc(outside)
+
+
+@pytest.fixture(scope="module")
+def module_oidc_provider(module_outside):
+    """``oidc_provider`` for a whole module."""
+    from tests.oidc_provider import capture_oidc
+
+    return capture_oidc(module_outside)
 
 
 @contextmanager

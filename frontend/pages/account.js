@@ -1,5 +1,6 @@
 // Your account: profile (GET /api/me), change password (POST /api/me/password), two-factor authentication
-// (POST /api/me/mfa/totp, .../confirm, DELETE /api/me/mfa/totp) and your sessions (GET/DELETE /api/me/sessions).
+// (POST /api/me/mfa/totp, .../confirm, DELETE /api/me/mfa/totp), your passkeys (widgets/passkey-list.js) and your
+// sessions (GET/DELETE /api/me/sessions).
 // Password and two-factor changes may need recent authentication: withReauth asks for the password and retries.
 // When the company requires two-factor and it is off (user.mfa_setup_required), this is the only page open to the
 // user: the two-factor section says so and, once it is on, that the rest of Protu is open again.
@@ -27,6 +28,7 @@ import {
   timeNode,
   withReauth,
 } from "../ui.js";
+import { passkeysSection } from "../widgets/passkey-list.js";
 
 export const title = "Your account";
 
@@ -41,6 +43,7 @@ export function render({ signal }) {
   const profile = profileSection();
   const twoFactor = twoFactorSection(signal, () => sessions.load());
   const sessions = sessionsSection(signal);
+  const passkeys = passkeysSection(signal, { onChanged: () => api.get("/api/me", { signal }).then((me) => session.update(me), () => {}) });
   const password = passwordSection(signal, () => sessions.load());
 
   // Fresh details from the server (the session's copy may be minutes old); the header follows along.
@@ -64,8 +67,8 @@ export function render({ signal }) {
 
   // Two-factor required and not set up: its section comes first, it is what this visit is for.
   const sections = mustSetUpMfa(session.user)
-    ? [profile.node, twoFactor.node, password.node, sessions.node]
-    : [profile.node, password.node, twoFactor.node, sessions.node];
+    ? [profile.node, twoFactor.node, passkeys, password.node, sessions.node]
+    : [profile.node, password.node, twoFactor.node, passkeys, sessions.node];
   return pageFrame({ title: "Your account", testid: "account-page" }, ...pageMsg.nodes, ...sections);
 }
 
@@ -467,6 +470,9 @@ const METHODS = {
   magic_link: "Signed in with email link",
   "magic_link+mfa": "Signed in with email link and two-factor code",
   mfa: "Signed in with two-factor code",
+  passkey: "Signed in with a passkey",
+  "password+passkey": "Signed in with password and passkey",
+  "magic_link+passkey": "Signed in with email link and passkey",
   invitation: "Joined with an invitation",
 };
 

@@ -3,7 +3,9 @@
 from protu.http import audit as audit_routes
 from protu.http import audit_streams as audit_stream_routes
 from protu.http import auth, billing, directory, health, incidents, notices, privacy, settings, status, users, welcome
+from protu.http import passkeys as passkey_routes
 from protu.http import security_reports as security_report_routes
+from protu.http import sso as sso_routes
 from protu.http.app import ProtuApp
 from protu.http.authn import authorize
 from protu.http.openapi import install_document_route
@@ -17,6 +19,7 @@ install(
     health.router,
     status.router,
     auth.router,
+    passkey_routes.router,
     notices.router,
     welcome.router,
     users.router,
@@ -25,6 +28,7 @@ install(
     audit_stream_routes.router,
     billing.router,
     settings.router,
+    sso_routes.router,
     privacy.router,
     security_report_routes.router,
     incidents.router,

@@ -122,6 +122,17 @@ def invite(
     return Account(email, STRONG, owner.company, browser)
 
 
+def add_passkey(account: Account, authenticator, name: str = "My laptop") -> dict:
+    """Register a passkey of ``authenticator`` (``tests.webauthn_authenticator``) as the SPA does; answers it."""
+    reply = account.browser.post("/api/me/passkeys/options", {})
+    assert reply.status == 200, reply.body
+    credential = authenticator.create(reply.json()["options"])
+    body = {"ceremony": reply.json()["ceremony"], "name": name, "credential": credential}
+    reply = account.browser.post("/api/me/passkeys", body)
+    assert reply.status == 201, reply.body
+    return reply.json()
+
+
 def subscribe(owner: Account, stripe, plan: str = "business") -> dict:
     """Put the owner's company on a paid plan the way a customer does: checkout through the API, then pay on
     Stripe's page (``stripe`` is the Stripe stand-in of ``tests.conftest.capture_stripe``). Answers the session."""

@@ -179,13 +179,34 @@ client = EncryptionSDKClient(commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_
 sealed, _ = client.encrypt(source=b"answer", key_provider=key)
 assert client.decrypt(source=sealed, key_provider=key)[0] == b"answer"
 assert requests.certs.where().endswith("cacert.pem") and os.path.isfile(requests.certs.where())
+import datetime
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from lxml.builder import ElementMaker
+from minisignxml.sign import sign
+from minisignxml.verify import extract_verified_element_and_certificate
+from protu.identity import sso_saml
+from protu.identity.sso_protocol import SamlConnection
+idp = SamlConnection("https://idp.example/m", "https://idp.example/sso", ())
+saml_url, _ = sso_saml.begin(idp, acs_url="https://a.example/acs", sp_entity_id="https://a.example/m", relay_state="r")
+assert "SAMLRequest=" in saml_url
+rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+name, now = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "idp")]), datetime.datetime.now(datetime.UTC)
+certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(rsa_key.public_key())
+    .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+    .sign(rsa_key, hashes.SHA256()))
+thing = ElementMaker(namespace="urn:x")("Thing", "text", ID="_t")
+signed_xml = sign(element=thing, private_key=rsa_key, certificate=certificate)
+assert extract_verified_element_and_certificate(xml=signed_xml, certificates=[certificate])[0].text == "text"
 print("ok")
 """
 
 
 def test_the_libraries_work_from_their_bytecode(opt):
     """Beyond importing: hashing and the password policy (argon2, zxcvbn's and our lists), JWT, TOTP and its QR
-    code, msgspec, a Stripe signature, envelope encryption and the CA bundle, all from the built layer."""
+    code, msgspec, a Stripe signature, envelope encryption, the CA bundle, a SAML AuthnRequest and an XML
+    signature (minisaml, minisignxml, lxml), all from the built layer."""
     env = {"PYTHONPATH": str(opt / "python"), "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "")}
     env |= {"AWS_DEFAULT_REGION": "eu-central-1"}
     done = subprocess.run([python312(), "-c", LIBRARIES_AT_WORK], env=env, capture_output=True, text=True, check=False)

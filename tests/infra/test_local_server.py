@@ -136,10 +136,15 @@ def test_make_run_serves_health_and_the_spa_then_stops_cleanly_on_sigterm():
                 break
         printed = "".join(output)
         assert "Protu is running" in printed, printed
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://localhost:{port}"  # by name: browsers allow passkeys there, not on an IP address
+        assert f"Protu is running on {url}" in printed, printed
         status, _, body = fetch(url + "/api/health")
         assert status == 200 and json.loads(body)["status"] == "ok"
         assert fetch(url + "/")[0] == 200
+        # A page opened at the address it listens on is taken there; the API answers on both.
+        assert fetch(f"http://127.0.0.1:{port}/api/health")[0] == 200
+        opened = urllib.request.urlopen(f"http://127.0.0.1:{port}/signin", timeout=10)
+        assert opened.status == 200 and opened.url == f"{url}/signin"
 
         # The demo people it printed can sign in, each with their role.
         credentials = re.findall(r"(Owner|Admin)\s+(\S+@\S+)\s+password: (.+)", printed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import uuid
 import zipfile
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,7 +22,8 @@ from protu.ops import backup
 from protu.settings import settings
 
 from infra.streams import StreamPump
-from tests.api.people import STRONG, Browser, invite, sign_up, subscribe
+from tests.api.people import STRONG, Browser, add_passkey, invite, sign_up, subscribe
+from tests.webauthn_authenticator import Authenticator
 
 
 @pytest.fixture
@@ -209,6 +211,9 @@ def test_an_erased_company_is_gone_its_sealed_data_unreadable_in_backups_and_its
 ):
     owner = sign_up(api, mailgun)
     admin = invite(owner, mailgun)
+    add_passkey(admin, Authenticator(settings().app_origin))  # its own partition (USER#<id>#PASSKEYS) goes too
+    sso_domain = owner.browser.post("/api/settings/sso/domains", {"domain": f"gone-{uuid.uuid4().hex[:8]}.example"})
+    assert sso_domain.status == 201  # single sign-on's partition (T#<company>#SSO) goes too
     tenant = company_of(owner)
     ids = people(owner)
     subscribe(owner, stripe_api)

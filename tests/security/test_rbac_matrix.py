@@ -17,15 +17,19 @@ nothing, so the matrix can run every route without destroying the accounts it ne
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
 from protu.directory.kinds import KINDS
 from protu.http.routing import PUBLIC
 from protu.identity import rbac
+from protu.settings import settings
 
-from tests.api.people import FIREFOX, Browser, invite, sign_up
+from tests.api.people import FIREFOX, Browser, add_passkey, invite, sign_up
+from tests.webauthn_authenticator import Authenticator
 
 PARAM = re.compile(r"{([^}]+)}")
+RECORD_PARAMS = ("user_id", "session_id", "passkey_id", "id", "response_id", "domain")  # path parameters
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +42,7 @@ def people(api, module_mailgun, module_stripe_api):  # Stripe for the module: an
     token = revoked.access_token
     assert revoked.post("/api/auth/logout").status == 204
     revoked.access_token = token  # the token outlives its session by up to 10 minutes: it must not work
-    ids = {"user_id": admin.me["id"], "session_id": session_id(owner.browser)}
+    ids = {"user_id": admin.me["id"], "session_id": session_id(owner.browser), "passkey_id": passkey_of(admin)}
     for kind in KINDS.values():  # one record of each kind in the first company, for /api/<kind>/{id}
         if kind.parent is None:
             created = owner.browser.post(f"/api/{kind.name}", kind.example)
@@ -52,6 +56,8 @@ def people(api, module_mailgun, module_stripe_api):  # Stripe for the module: an
     ids["audit-streams"] = owner.browser.post("/api/audit-streams", {"url": "https://siem.example.com/in"}).json()["id"]
     ids["audit-events"] = owner.browser.post("/api/audit-events/exports", {}).json()["id"]
     ids["incidents"] = incident_about(owner.me["company"]["id"], admin.me["id"])
+    domain = owner.browser.post("/api/settings/sso/domains", {"domain": f"matrix-{secrets.token_hex(4)}.example"})
+    ids["domain"] = domain.json()["domain"]  # a single sign-on domain (pending) of the first company
     return {"owner": owner, "admin": admin, "other": other, "revoked": revoked, "ids": ids}
 
 
@@ -63,6 +69,11 @@ def incident_about(tenant_id: str, user_id: str) -> str:
     incident, _ = incidents.detect(signal)
     response.sync_company_view(tenant_id, incident.id)
     return incident.id
+
+
+def passkey_of(account) -> str:
+    """A passkey of ``account`` (through ``tests.webauthn_authenticator``): another company must not reach it."""
+    return add_passkey(account, Authenticator(settings().app_origin))["id"]
 
 
 def session_id(browser: Browser) -> str:
@@ -109,7 +120,7 @@ def test_a_revoked_session_gets_401_everywhere(api, people):
 
 
 def test_admins_get_exactly_what_the_rbac_table_gives_them(api, people):
-    nothing = {name: "x-does-not-exist" for name in ("user_id", "session_id", "id", "response_id")}
+    nothing = {name: "x-does-not-exist" for name in RECORD_PARAMS}
     for ep in protected(api):
         reply = call(people["admin"].browser, ep, nothing)
         if rbac.allows(rbac.ADMIN, ep.permission):
@@ -120,7 +131,7 @@ def test_admins_get_exactly_what_the_rbac_table_gives_them(api, people):
 
 
 def test_owners_may_call_every_route(api, people):
-    nothing = {name: "x-does-not-exist" for name in ("user_id", "session_id", "id", "response_id")}
+    nothing = {name: "x-does-not-exist" for name in RECORD_PARAMS}
     for ep in protected(api):
         reply = call(people["owner"].browser, ep, nothing)
         assert reply.status != 401 and code(reply) != "forbidden", (ep.method, ep.path, reply.body)

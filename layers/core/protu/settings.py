@@ -57,6 +57,9 @@ class Settings:
     # Local only, never in template.yaml: the local server's origin (http://127.0.0.1:<port>), to which audit streams
     # may deliver (its /_local/siem/ receiver) when the stage is local. Empty everywhere else.
     audit_streams_local_origin: str = ""
+    # The DNS servers that verify company domains for single sign-on (protu.identity.domains), "host:port" comma
+    # separated; empty: the system's resolver. Locally, infra/dns_local.py's stand-in nameserver.
+    dns_nameservers: str = ""
 
     @property
     def is_local(self) -> bool:
@@ -88,7 +91,7 @@ def settings() -> Settings:
         backup_bucket=_env("BACKUP_BUCKET", "protu-backups"),
         kms_key_id=_env("KMS_KEY_ID", "alias/protu-data"),
         signing_secret_id=_env("SIGNING_SECRET_ID", "protu/signing-keys"),
-        app_origin=_env("APP_ORIGIN", "http://127.0.0.1:8000").rstrip("/"),
+        app_origin=_env("APP_ORIGIN", "http://localhost:8000").rstrip("/"),
         sentry_dsn=_env("SENTRY_DSN"),
         sentry_environment=_env("SENTRY_ENVIRONMENT", _env("PROTU_STAGE", "local")),
         log_level=_env("LOG_LEVEL", "INFO").upper(),
@@ -116,6 +119,7 @@ def settings() -> Settings:
         dr_region=_env("DR_REGION"),
         dr_backup_bucket=_env("DR_BACKUP_BUCKET"),
         audit_streams_local_origin=_env("AUDIT_STREAMS_LOCAL_ORIGIN").rstrip("/"),
+        dns_nameservers=_env("DNS_NAMESERVERS"),
     )
 
 

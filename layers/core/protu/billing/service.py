@@ -134,7 +134,7 @@ def _web(value: Any) -> str | None:
     """A link of Stripe's to show as is: an https address (http only to the local stand-in)."""
     if not isinstance(value, str) or len(value) > 2048:
         return None
-    local = settings().is_local and value.startswith("http://127.0.0.1")
+    local = settings().is_local and value.startswith(("http://127.0.0.1:", "http://localhost:"))
     return value if value.startswith("https://") or local else None
 
 

@@ -15,6 +15,7 @@ from protu.http.routing import PUBLIC, Call, Refusal, Router
 from protu.identity import (
     accounts,
     company_settings,
+    domains,
     invitations,
     rbac,
     reauth,
@@ -58,6 +59,9 @@ PASSWORD_OR_CODE = Refusal(422, "password_or_code_required", "Give your password
 SIGN_IN_LIMITS = (
     Refusal(429, "too_many_attempts", "Too many attempts from this address or on this account; see Retry-After."),
     Refusal(429, "address_blocked", "This address is blocked after an incident; see Retry-After."),
+)
+SSO_REQUIRED = Refusal(
+    403, "sso_required", "The address's company signs in through its identity provider (single sign-on enforced)."
 )
 EMAIL_TAKEN = Refusal(409, "email_in_use", "The address has a Protu account already (one address, one company).")
 
@@ -144,6 +148,7 @@ class SignedInOut(msgspec.Struct):
 class MfaRequiredOut(msgspec.Struct):
     mfa_required: bool
     mfa_token: str
+    methods: list[str] = msgspec.field(default_factory=list)  # what the step accepts: totp, recovery_code, passkey
 
 
 class StepUpOut(msgspec.Struct):
@@ -173,7 +178,7 @@ class SessionOut(msgspec.Struct):
     browser_version: str | None  # the browser's major version, "128"
     system: str | None  # "Windows", "iOS 17.5"
     network: str | None  # the coarse network the session is bound to: the /16 (IPv4) or /48 (IPv6)
-    sign_in_method: str | None  # password, magic_link (either +mfa), invitation (sessions.METHODS); None: not recorded
+    sign_in_method: str | None  # password, magic_link (+mfa, +passkey), passkey, invitation (sessions.METHODS)
 
 
 def me_of(user, company) -> Me:
@@ -197,7 +202,7 @@ def refresh_cookie(value: str, max_age: int) -> str:
 
 def _signed_in(call: Call, result) -> SignedInOut | MfaRequiredOut | StepUpOut:
     if isinstance(result, accounts.MfaRequired):
-        return MfaRequiredOut(True, result.mfa_token)
+        return MfaRequiredOut(True, result.mfa_token, result.methods)
     if isinstance(result, accounts.StepUpRequired):
         return StepUpOut(True, result.method)
     remaining = max(0, int(result.session.absolute_expires_at - result.session.last_seen_at))
@@ -273,6 +278,7 @@ def verify_email(call: Call) -> StatusOut:
     errors=(
         Refusal(401, "invalid_credentials", "The email or the password is not correct."),
         Refusal(403, "account_locked", "The account is locked: sign in with an email link, or reset the password."),
+        SSO_REQUIRED,
         *SIGN_IN_LIMITS,
     ),
 )
@@ -305,18 +311,30 @@ def mfa(call: Call) -> SignedInOut:
     return _signed_in(call, result)
 
 
-@router.post("/api/auth/magic-link", permission=PUBLIC, body=EmailIn, status=202, example={"email": "ana@acme.example"})
+@router.post(
+    "/api/auth/magic-link",
+    permission=PUBLIC,
+    body=EmailIn,
+    status=202,
+    example={"email": "ana@acme.example"},
+    errors=(SSO_REQUIRED,),
+)
 def magic_link(call: Call) -> StatusOut:
     """Email a single-use sign-in link (valid 10 minutes). Same answer for every email."""
     from protu.identity import mailjobs  # imported by the routes that use it: cold start
 
+    domains.refuse_unless_allowed(call.body.email)  # 403 sso_required: the domain decides, not the account
     if _limit("magic-link-ip", call.source_ip, 30, 3600):  # the rest, off the request path: the same for every email
         mailjobs.enqueue("magic_link", email=accounts.normalise_email(call.body.email), ip=call.source_ip)
     return StatusOut("sent_if_registered")
 
 
 @router.post(
-    "/api/auth/magic-link/verify", permission=PUBLIC, body=TokenIn, example={"token": EXAMPLE_TOKEN}, errors=TOKEN
+    "/api/auth/magic-link/verify",
+    permission=PUBLIC,
+    body=TokenIn,
+    example={"token": EXAMPLE_TOKEN},
+    errors=(*TOKEN, SSO_REQUIRED),
 )
 def magic_link_verify(call: Call) -> SignedInOut | MfaRequiredOut:
     """Sign in with the token of a magic link."""
@@ -327,12 +345,18 @@ def magic_link_verify(call: Call) -> SignedInOut | MfaRequiredOut:
 
 
 @router.post(
-    "/api/auth/password/forgot", permission=PUBLIC, body=EmailIn, status=202, example={"email": "ana@acme.example"}
+    "/api/auth/password/forgot",
+    permission=PUBLIC,
+    body=EmailIn,
+    status=202,
+    example={"email": "ana@acme.example"},
+    errors=(SSO_REQUIRED,),
 )
 def forgot(call: Call) -> StatusOut:
     """Email a password-reset link. Same answer for every email."""
     from protu.identity import mailjobs  # imported by the routes that use it: cold start
 
+    domains.refuse_unless_allowed(call.body.email)  # 403 sso_required: the domain decides, not the account
     if _limit("reset-ip", call.source_ip, 30, 3600):  # the rest, off the request path: the same for every email
         mailjobs.enqueue("password_reset", email=accounts.normalise_email(call.body.email), ip=call.source_ip)
     return StatusOut("sent_if_registered")
@@ -586,10 +610,17 @@ def mfa_confirm(call: Call) -> RecoveryCodesOut:
     body=MfaOffIn,
     status=204,
     example={"password": "violet harbour lantern 42"},
-    errors=(WRONG_ANSWER, CODE_JUST_USED, PASSWORD_OR_CODE, MFA_OFF),
+    errors=(
+        WRONG_ANSWER,
+        CODE_JUST_USED,
+        PASSWORD_OR_CODE,
+        MFA_OFF,
+        Refusal(409, "last_second_factor", "The company requires two-factor and you have no passkey."),
+    ),
 )
 def mfa_off(call: Call) -> None:
-    """Turn two-factor off; needs your current password or a code. ``end_other_sessions`` signs out the others."""
+    """Turn two-factor off; needs your current password or a code. ``end_other_sessions`` signs out the others.
+    While your company requires two-factor, only if a passkey remains (409 ``last_second_factor``)."""
     # cold start: loaded on first use
     from protu.identity import mfa
 

@@ -24,6 +24,7 @@ from protu.http.routing import PUBLIC, Call, Endpoint, Refusal, Router, install
 from protu.schemas import DOCUMENTED
 
 _PARAM = re.compile(r"{([^}]+)}")
+REDIRECTS = (302, 303)
 _NO_ANSWER = {None, type(None)}
 
 
@@ -72,6 +73,9 @@ def _errors(ep: Endpoint) -> dict[str, tuple[str, list[Refusal]]]:
     }
     if ep.body is None:
         found["400"] = "This endpoint takes no request body (unexpected_body)."
+    elif ep.form:  # an HTML form post (a SAML response)
+        found["400"] = "The form could not be read (invalid_form)."
+        found["415"] = "The body is not application/x-www-form-urlencoded."
     elif ep.body is not bytes:  # a webhook reads its own bytes: its refusals are declared
         found["400"] = "The body is not JSON (invalid_json)."
         found["415"] = "The body is not application/json."
@@ -197,14 +201,20 @@ def document(endpoints: Iterable[Endpoint], *, title: str = "Protu API", version
             content: dict[str, Any] = {"schema": schema_of(ep.body)}
             if ep.example is not None:
                 content["example"] = ep.example
-            operation["requestBody"] = {"required": True, "content": {"application/json": content}}
+            kind = "application/x-www-form-urlencoded" if ep.form else "application/json"
+            operation["requestBody"] = {"required": True, "content": {kind: content}}
         answer = answer_type(ep)
         success: dict[str, Any] = {"description": ep.summary or "Done."}
         if ep.status != 204 and answer not in _NO_ANSWER:
             success["content"] = {"application/json": {"schema": schema_of(answer)}}
+        if ep.produces:  # a document that is not JSON (the SAML service provider's metadata)
+            success["content"] = {ep.produces: {"schema": {"type": "string"}}}
         if (ep.method, ep.path) in linked:
             success["links"] = linked[ep.method, ep.path]
-        done = 204 if answer in _NO_ANSWER else ep.status  # a handler that answers nothing answers 204 (routing)
+        done = 204 if answer in _NO_ANSWER and not ep.produces else ep.status  # nothing answered: 204 (routing)
+        if ep.status in REDIRECTS:  # a browser's way through (single sign-on): where to, in Location
+            done = ep.status
+            success["headers"] = {"Location": {"schema": {"type": "string"}, "description": "Where the browser goes."}}
         responses = {str(done): success}
         for status, (description, refusals) in sorted(_errors(ep).items()):
             responses[status] = {"description": description, "content": {"application/json": {"schema": error_ref}}}

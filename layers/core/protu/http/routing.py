@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
+from urllib.parse import parse_qsl
 
 import msgspec
 from botocore.exceptions import BotoCoreError, ClientError
@@ -85,6 +86,8 @@ class Endpoint:
     tag: str = ""
     example: Any = None
     errors: tuple[Refusal, ...] = ()
+    form: bool = False  # the body is an HTML form (application/x-www-form-urlencoded), not JSON
+    produces: str = ""  # the media type of a successful answer that is not JSON (the handler answers a Response)
 
 
 class Router:
@@ -107,11 +110,15 @@ class Router:
         summary: str = "",
         example: Any = None,
         errors: tuple[Refusal | type[errors.ProtuError], ...] = (),
+        form: bool = False,
+        produces: str = "",
     ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
         """Declare an endpoint. ``example`` is a request body the OpenAPI document shows (it must validate);
         ``errors`` the refusals it can answer beyond the generic ones (``Refusal``, or a ``ProtuError`` class for its
         status and code): a plan limit, a stale version, a token that is not (or no longer) valid, a rule no schema
-        can state. The API document lists them under their statuses."""
+        can state. The API document lists them under their statuses. ``form``: the body is an HTML form post
+        (``application/x-www-form-urlencoded``, each field once; a SAML response comes so), decoded into ``body``.
+        ``produces``: the media type of an answer that is not JSON (an XML document), for the API document."""
         if not permission:
             raise ValueError(f"{method} {path}: every route needs a permission")
 
@@ -130,6 +137,8 @@ class Router:
                     self.tag,
                     example,
                     tuple(Refusal.of(declared) for declared in errors),
+                    form,
+                    produces,
                 )
             )
             return handler
@@ -189,7 +198,7 @@ def _view(app: Any, ep: Endpoint, authorize: Callable[[Call, Endpoint], Any] | N
                 finally:
                     authorised = dict(call.response_headers)
             call.query = _decode_query(request, ep.query)
-            call.body = _decode_body(request, ep.body)
+            call.body = _decode_body(request, ep.body, form=ep.form)
             actor = call.principal.user_id if call.principal is not None else "anonymous"
             with audit_context.bound(actor=actor, request_id=call.request_id, source_ip=call.source_ip):
                 result = ep.handler(call)
@@ -243,7 +252,7 @@ def _call(request: Any, params: dict[str, str]) -> Call:
     )
 
 
-def _decode_body(request: Any, schema: type | None) -> Any:
+def _decode_body(request: Any, schema: type | None, *, form: bool = False) -> Any:
     raw = request.raw_body
     if schema is bytes:  # the handler reads the body itself (webhooks verify a signature over the exact bytes)
         return raw or b""
@@ -251,6 +260,9 @@ def _decode_body(request: Any, schema: type | None) -> Any:
         if raw and raw.strip():
             raise errors.BadRequest("This endpoint takes no request body.", code="unexpected_body")
         return None
+    if form:  # an empty form is a form: its fields say what is missing
+        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        return _decode_form(raw or b"", content_type, schema)
     if not raw or not raw.strip():
         raise errors.ValidationFailed("A JSON request body is required.", code="body_required")
     content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
@@ -262,6 +274,24 @@ def _decode_body(request: Any, schema: type | None) -> Any:
         raise errors.InvalidJson() from None
     try:
         return msgspec.convert(_whole_numbers(value), type=schema, strict=True)
+    except msgspec.ValidationError as error:
+        raise _invalid(error) from None
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _decode_form(raw: Any, content_type: str, schema: type) -> Any:
+    """An HTML form's fields (the last of a repeated one) converted to ``schema``: text fields only."""
+    if content_type != FORM:
+        raise errors.UnsupportedMediaType(f"The body must be {FORM}.")
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        fields = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=50))
+    except (UnicodeDecodeError, ValueError):
+        raise errors.BadRequest("The form could not be read.", code="invalid_form") from None
+    try:
+        return msgspec.convert(fields, type=schema, strict=True)
     except msgspec.ValidationError as error:
         raise _invalid(error) from None
 

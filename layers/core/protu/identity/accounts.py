@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from protu import errors
 from protu.emails import normalise as normalise_email  # the one rule (mail keys addresses by it too)
@@ -52,6 +52,7 @@ class SignedIn:
 @dataclass
 class MfaRequired:
     mfa_token: str
+    methods: list[str] = field(default_factory=list)  # what the step accepts (``User.second_factors``)
 
 
 @dataclass

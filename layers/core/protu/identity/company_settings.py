@@ -94,7 +94,7 @@ def idle_minutes(company: Company) -> int:
 
 def mfa_setup_required(user: User, company: Company) -> bool:
     """The company requires two-factor and this user has not set it up: only their own account is open to them."""
-    return bool(company.require_mfa) and not bool(user.mfa_enabled)
+    return bool(company.require_mfa) and not user.second_factors  # a TOTP app or a passkey
 
 
 def domain_allowed(company: Company, email: str) -> bool:
@@ -154,7 +154,7 @@ def needs_mfa_setup(tenant_id: str, user_id: str) -> bool:
         user = User.get(*User.key(tenant_id, user_id), consistent_read=True)
     except DoesNotExist:
         return True
-    return not bool(user.mfa_enabled)
+    return not user.second_factors
 
 
 # ------------------------------------------------------------------------------------------------ validation

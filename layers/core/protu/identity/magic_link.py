@@ -4,6 +4,7 @@ the mailbox: it lifts a lock or a step-up, and never skips two-factor).
 
 from __future__ import annotations
 
+from protu.identity import domains
 from protu.identity.accounts import (
     MAGIC_SECONDS,
     MfaRequired,
@@ -102,6 +103,7 @@ def verify_magic_link(token: str, *, ip: str, user_agent: str) -> SignedIn | Mfa
     """A magic link proves the mailbox: it lifts a lock or a step-up at once, and never skips two-factor."""
     item = redeem(token, "magic")
     user = get_user(item.tenant_id, item.user_id)
+    domains.refuse_unless_allowed(user.email)  # a link asked for before the company enforced single sign-on
     company = get_company(item.tenant_id)
     if not user.email_verified:
         user.update(actions=[User.email_verified.set(True)])

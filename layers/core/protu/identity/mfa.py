@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from protu import errors
 from protu.identity import tokens
-from protu.identity.accounts import send
+from protu.identity.accounts import get_company, send
 from protu.identity.models import User
 from protu.store.dynamo import condition_failed
 from protu.store.tx import Transaction
@@ -162,8 +162,18 @@ def verify_second_factor(user: User, code: str) -> bool:
 
 
 def disable(user: User) -> None:
+    """Turn the authenticator app off. In a company that requires two-factor, only while a passkey remains (the
+    same rule as removing a passkey: 409 ``last_second_factor``)."""
     if not user.mfa_enabled:
         raise errors.Conflict("Two-factor authentication is already off.", code="mfa_not_enabled")
+    condition = User.pk.exists()
+    if get_company(user.tenant_id).require_mfa:
+        if not user.passkey_count:
+            raise errors.Conflict(
+                "Your company requires two-factor authentication: add a passkey before turning the app off.",
+                code="last_second_factor",
+            )
+        condition &= User.passkey_count >= 1  # a passkey removed meanwhile: the write is refused (409)
     with Transaction(user.tenant_id) as tx:
         tx.update(
             user,
@@ -173,7 +183,7 @@ def disable(user: User) -> None:
                 User.totp_pending_ciphertext.remove(),
                 User.recovery_hashes.set([]),
             ],
-            condition=User.pk.exists(),
+            condition=condition,
         )
         tx.audit("mfa.disabled", f"user:{user.id}")
 

@@ -88,6 +88,12 @@ class User(_DataTable):
     invite_token_hash = UnicodeAttribute(null=True)  # while invited: the hash of the one invitation link that works
     invited_by = UnicodeAttribute(null=True)  # while invited: the user id who (last) sent the invitation
     welcome_done_at = NumberAttribute(null=True)  # an owner put the first steps' checklist away (identity.welcome)
+    passkey_count = NumberAttribute(default=0)  # identity.passkeys: changed in the same transaction as the passkeys
+
+    @property
+    def second_factors(self) -> list[str]:
+        """What the two-factor step accepts from this user (empty: no second factor)."""
+        return (["totp", "recovery_code"] if self.mfa_enabled else []) + (["passkey"] if self.passkey_count else [])
 
     @staticmethod
     def key(tenant_id: str, user_id: str) -> tuple[str, str]:
@@ -147,7 +153,7 @@ class EmailAccount(_DataTable):
 class OneTimeToken(_DataTable):
     """A single-use token, stored hashed; ``expires_at`` is checked on use and lets TTL remove it later."""
 
-    kind = UnicodeAttribute()  # verify | magic | reset | invite | refuse | mfa
+    kind = UnicodeAttribute()  # verify | magic | reset | invite | refuse | mfa | passkey_* (identity.passkeys)
     tenant_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
     expires_at = NumberAttribute()

@@ -75,8 +75,20 @@ def network(ip: str) -> str | None:
 
 
 # How a session was started (``Session.sign_in_method``); sessions from before it was recorded have none, and "mfa"
-# alone is a two-factor step begun before the first factor was kept on it.
-METHODS = ("password", "password+mfa", "magic_link", "magic_link+mfa", "invitation", "mfa")
+# alone is a two-factor step begun before the first factor was kept on it. "passkey": a passkey with user
+# verification as the first factor (two factors in one); "+passkey": a passkey as the second factor.
+METHODS = (
+    "password",
+    "password+mfa",
+    "magic_link",
+    "magic_link+mfa",
+    "invitation",
+    "mfa",
+    "passkey",
+    "password+passkey",
+    "magic_link+passkey",
+    "sso",  # the company's identity provider (protu.identity.sso)
+)
 
 
 def described(session: Session) -> dict[str, str | None]:

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from protu import audit, errors, metrics
-from protu.identity import sessions, tokens
+from protu.identity import domains, sessions, tokens
 from protu.identity.accounts import (
     MAGIC_SECONDS,
     MFA_STEP_ATTEMPTS,
@@ -99,7 +99,8 @@ def second_step_or_session(
             "password, to unlock it.",
             code="account_locked",
         )
-    if user.mfa_enabled and not (_mfa_capped(user) and not mailbox_proved):
+    factors = user.second_factors  # a TOTP app and recovery codes, passkeys (identity.passkeys)
+    if factors and not (_mfa_capped(user) and not mailbox_proved):
         token, item = issue_token("mfa", user, MFA_STEP_SECONDS)
         item.method = method  # the session that follows says how it was started
         with Transaction(user.tenant_id, actor=user.id) as tx:
@@ -107,9 +108,9 @@ def second_step_or_session(
                 consume(tx, extra)
             tx.save(item, unscoped=True)
             tx.audit("auth.first_factor", f"user:{user.id}", details={"method": method})
-        return MfaRequired(token)
-    if (step_up or user.mfa_enabled) and not mailbox_proved:
-        return _email_step_up(user, method, "mfa_cap" if user.mfa_enabled else "step_up")
+        return MfaRequired(token, factors)
+    if (step_up or factors) and not mailbox_proved:
+        return _email_step_up(user, method, "mfa_cap" if factors else "step_up")
     with Transaction(user.tenant_id, actor=user.id) as tx:
         if extra is not None:
             consume(tx, extra)
@@ -159,6 +160,7 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> SignedIn | 
     from protu.identity import mailjobs, passwords
 
     verdict = login_guard.check(email, ip)
+    domains.refuse_unless_allowed(email)  # the company enforces single sign-on (break-glass owners aside)
     user, company, pending = _sign_in_records(email)
     if user is None or user.status != "active" or not user.password_hash:
         ok = pending_signup_password(pending, password)
@@ -271,13 +273,37 @@ def complete_mfa(mfa_token: str, code: str, *, ip: str, user_agent: str) -> Sign
         if outcome == mfa.JUST_USED:
             raise errors.Unauthorized(mfa.JUST_USED_MESSAGE, code="code_just_used", details={"field": "code"})
         raise errors.Unauthorized("The code is not correct.", code="invalid_code")
-    with Transaction(user.tenant_id, actor=user.id) as tx:
-        consume(tx, item)
-        # A step issued before the first factor was kept on it: its session's method is "mfa" alone.
-        method = f"{item.method}+mfa" if item.method else "mfa"
-        signed_in = _start_session(tx, user, company, ip, user_agent, method)
-        tx.audit("auth.login", f"user:{user.id}", details={"method": "mfa", "session": signed_in.session.id})
+    # A step issued before the first factor was kept on it: its session's method is "mfa" alone.
+    method = f"{item.method}+mfa" if item.method else "mfa"
+    signed_in = signed_in_with(user, company, method, ip, user_agent, extra=item, audited="mfa")
     login_guard.step_up_done(user.email)  # the second factor is the step-up
+    return signed_in
+
+
+def signed_in_with(
+    user: User,
+    company: Company,
+    method: str,
+    ip: str,
+    user_agent: str,
+    *,
+    extra: OneTimeToken | None = None,
+    audited: str | None = None,
+    passkey_update: tuple[Any, list, Any, dict[str, Any]] | None = None,
+) -> SignedIn:
+    """A session after the last factor: ``extra`` (the two-factor step) consumed and ``passkey_update`` (a passkey's
+    model, actions, condition and audit details: ``identity.passkeys``) written in the same transaction as the
+    session and its ``auth.login`` event (``audited``: the method the event names, ``method`` otherwise)."""
+    details: dict[str, Any] = {"method": audited or method}
+    with Transaction(user.tenant_id, actor=user.id) as tx:
+        if extra is not None:
+            consume(tx, extra)
+        if passkey_update is not None:
+            model, actions, condition, about = passkey_update
+            tx.update(model, actions, condition=condition)
+            details.update(about)
+        signed_in = _start_session(tx, user, company, ip, user_agent, method)
+        tx.audit("auth.login", f"user:{user.id}", details={**details, "session": signed_in.session.id})
     metrics.count("SignIns")
     _alert_new_device(signed_in, ip, user_agent)
     return signed_in

@@ -31,7 +31,7 @@ def steps(principal: Principal, user: User) -> list[dict[str, Any]]:
     users = User.members(tenant)
     done = {
         "verify_email": bool(user.email_verified),
-        "two_factor": bool(user.mfa_enabled),
+        "two_factor": bool(user.second_factors),  # an authenticator app or a passkey
         "invite": any(other.id != user.id for other in users),
         "first_role": _any(tenant, kinds.ROLES),
         "first_candidate": _any(tenant, kinds.CANDIDATES),

@@ -43,9 +43,9 @@ from protu.store.dynamo import condition_failed
 log = get_logger(__name__)
 
 # Every data-table partition of a company, by the suffix after T#<company>: the directory's kinds are added below,
-# and each user's sessions (USER#<id>#SESSIONS). A test erases a company that used every feature and scans the
-# table for anything left, so a new partition that is not listed here fails it.
-FIXED_PARTITIONS = ("COMPANY", "USERS", "BILLING", "SIGNALS", "ACCESS_HOURS", "INCIDENTS", "AUDITSTREAMS")
+# and each user's sessions and passkeys (USER#<id>#SESSIONS, USER#<id>#PASSKEYS). A test erases a company that used
+# every feature and scans the table for anything left, so a new partition that is not listed here fails it.
+FIXED_PARTITIONS = ("COMPANY", "USERS", "BILLING", "SIGNALS", "ACCESS_HOURS", "INCIDENTS", "AUDITSTREAMS", "SSO")
 REQUESTS = "REQUESTS"  # last: the erasure's own request goes when everything else is gone
 
 
@@ -58,6 +58,7 @@ def _partitions(tenant_id: str, user_ids: set[str]) -> list[str]:
     names += [f"{kind.prefix}#SEARCH" for kind in kinds.KINDS.values() if kind.search]  # names and emails as words
     found = [tenant_pk(tenant_id, name) for name in names]
     found += [Session.partition(tenant_id, user_id) for user_id in sorted(user_ids)]
+    found += [tenant_pk(tenant_id, "USER", user_id, "PASSKEYS") for user_id in sorted(user_ids)]  # identity.passkeys
     return [*found, tenant_pk(tenant_id, REQUESTS)]
 
 
@@ -238,6 +239,8 @@ def _count_name(suffix: str) -> str:
 
     if suffix.endswith("#SESSIONS"):
         return "sessions"
+    if suffix.endswith("#PASSKEYS"):
+        return "passkeys"
     by_prefix = {kind.prefix: kind.name for kind in kinds.KINDS.values()}
     return by_prefix.get(suffix, suffix.lower())
 
@@ -320,7 +323,24 @@ def _delete_sign_in_indexes(tenant_id: str, emails: list[str]) -> int:
         except Exception as error:  # noqa: BLE001 - already gone, or the address moved to another company
             if not condition_failed(error):
                 raise
-    return deleted
+    return deleted + _release_sso_domains(tenant_id)
+
+
+def _release_sso_domains(tenant_id: str) -> int:
+    """The company's verified single sign-on domains (``SSODOMAIN#``): free for another company to verify, and no
+    longer routing anyone to this company's provider."""
+    # cold start: loaded on first use
+    from protu.identity.domains import SsoDomainClaim, listed
+
+    released = 0
+    for item in listed(tenant_id):
+        try:
+            SsoDomainClaim(*SsoDomainClaim.key(item.domain)).delete(condition=SsoDomainClaim.tenant_id == tenant_id)
+            released += 1
+        except Exception as error:  # noqa: BLE001 - never verified, or already released
+            if not condition_failed(error):
+                raise
+    return released
 
 
 def _delete_stripe_index(tenant_id: str) -> int:

@@ -105,6 +105,7 @@ RULES: dict[str, Rule] = {
     "session.fingerprint_changed": Rule("session_hijack_suspected", "A session changed device mid-way", MEDIUM, "user"),
     "session.suspicious_signout": Rule("suspicious_session", "A session was signed out as suspicious", MEDIUM, "user"),
     "mfa.failed_burst": Rule("mfa_guessing", "Several wrong two-factor codes in a row", MEDIUM, "user"),
+    "passkey.cloned": Rule("passkey_cloned", "A passkey was used with a counter that went back", HIGH, "user"),
     "access.unusual": Rule(
         "unusual_data_access",
         "A user opened far more sensitive records than usual",

@@ -104,6 +104,18 @@ def check(email: str, source_ip: str, *, now: float | None = None) -> Verdict:
     """Refuse the attempt (``RateLimited``, code ``too_many_attempts``, ``Retry-After``) when the address is over
     its limit or this account-and-address pair is inside its delay; otherwise say whether a step-up is needed.
     Reads only: an attempt counts when it fails."""
+    now = time.time() if now is None else now
+    check_address(source_ip, now=now)
+    failures, last = ratelimit.peek(PAIR_SCOPE, _pair(email, source_ip), window_seconds=PAIR_WINDOW_SECONDS, now=now)
+    wait = last + delay(failures) - now
+    if wait > 0:
+        _refuse(int(wait + 0.999))
+    return Verdict(step_up=step_up_required(email, now=now))
+
+
+def check_address(source_ip: str, *, now: float | None = None) -> None:
+    """The address's part of ``check``, for sign-ins that name no account before they are verified (a passkey):
+    refused when the address is blocked or over its limit."""
     # cold start: loaded on first use
     from protu.security import blocks
 
@@ -112,11 +124,12 @@ def check(email: str, source_ip: str, *, now: float | None = None) -> Verdict:
     address = ratelimit.count(ADDRESS_SCOPE, address_key(source_ip), window_seconds=WINDOW_SECONDS, now=now)
     if address >= ADDRESS_LIMIT:
         _refuse(ratelimit.retry_after(WINDOW_SECONDS, now))
-    failures, last = ratelimit.peek(PAIR_SCOPE, _pair(email, source_ip), window_seconds=PAIR_WINDOW_SECONDS, now=now)
-    wait = last + delay(failures) - now
-    if wait > 0:
-        _refuse(int(wait + 0.999))
-    return Verdict(step_up=step_up_required(email, now=now))
+
+
+def record_address_failure(source_ip: str, *, now: float | None = None) -> None:
+    """A failed sign-in that names no account (a passkey that did not verify): counted against the address only,
+    so it slows the address and locks out, or steps up, no one."""
+    ratelimit.hit(ADDRESS_SCOPE, address_key(source_ip), limit=ADDRESS_LIMIT, window_seconds=WINDOW_SECONDS, now=now)
 
 
 def delay(failures: int) -> int:

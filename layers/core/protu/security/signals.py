@@ -43,6 +43,7 @@ KINDS: dict[str, str] = {
     "refresh.reused": "a refresh token was used again after rotation: the session was revoked",
     "session.fingerprint_changed": "a session's client fingerprint changed during its life",
     "mfa.failed_burst": "several second-factor codes failed in a row",
+    "passkey.cloned": "a passkey's signature counter went back: the authenticator may have been copied",
     "session.suspicious_signout": "a session was signed out because it looked compromised",
     "access.unusual": "one user opened far more sensitive records than usual in a short time",
     "access.off_hours": "sensitive records were opened in an hour when the company is usually quiet",

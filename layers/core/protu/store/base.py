@@ -13,7 +13,8 @@ _TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 #: the email suppression list and security reports from outside (``REPORT#``, anonymous intake: no company), and the
 #: invitation indexes by address (``INVITED#``: pending invitations, found before a company is known, like
 #: ``EMAIL#``; ``NOINVITE#``: addresses that refuse invitations), and maintenance windows (``MAINTENANCE#``:
-#: announced to everyone, written by operators only). They hold no company data, so the functions' own
+#: announced to everyone, written by operators only), and which company verified an email domain for single sign-on
+#: (``SSODOMAIN#``: found before a company is known, like ``EMAIL#``). They hold no company data, so the functions' own
 #: roles and TenantDataRole reach them (template.yaml lists the same, as ``<prefix>*``); every other key begins with
 #: ``T#<tenant>`` (``tenant_pk``).
 UNSCOPED_PREFIXES = (
@@ -29,6 +30,7 @@ UNSCOPED_PREFIXES = (
     "INVITED#",
     "NOINVITE#",
     "MAINTENANCE#",
+    "SSODOMAIN#",
 )
 
 

@@ -34,7 +34,7 @@ MAX_URL = 2000
 LOCAL_PATH = "/_local/siem/"
 _PRINTABLE = re.compile(r"[\x21-\x7e]+")
 _HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_LOCAL_ORIGIN = re.compile(r"http://127\.0\.0\.1:[0-9]{1,5}")
+_LOCAL_ORIGIN = re.compile(r"http://(?:127\.0\.0\.1|localhost):[0-9]{1,5}")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
