@@ -19,7 +19,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Bytecode, kept out of the tree (these machines set PYTHONDONTWRITEBYTECODE): every Python process of a target
 # (pytest's workers, the isolation run's one process per module, the CLI's subprocesses) otherwise compiles moto,
 # botocore and the rest from source again, and pytest rewrites its plugins' assertions again: ~7 s of CPU each.
-export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
+export PYTHONPYCACHEPREFIX := $(CURDIR)/.pycache
 export PYTHONDONTWRITEBYTECODE :=
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -114,4 +114,4 @@ fmt: install
 	@$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache .pycache
