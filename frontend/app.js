@@ -5,7 +5,7 @@ import { mountHeader } from "./header.js";
 import { mountIdleWatch } from "./idle.js";
 import { mountNotices } from "./notices.js";
 import { createRouter } from "./router.js";
-import { guestOnly, landing, requireSignIn, session } from "./session.js";
+import { arrivedFromSso, guestOnly, landing, requireSignIn, session } from "./session.js";
 
 // `/` explains Protu to visitors; a signed-in person goes on to their own start page.
 async function startPage() {
@@ -91,5 +91,6 @@ mountIdleWatch({
 // Notices only on the signed-in pages: a public page (status, sign-in) must not be where a session's end is found.
 mountNotices(document.getElementById("site-notices"), { when: () => router.current()?.guard === requireSignIn });
 
+arrivedFromSso();
 session.restore().finally(() => header.ready());
 router.start();

@@ -190,6 +190,17 @@ export const session = {
   },
 };
 
+// Back from the company's identity provider (/?signed_in=sso, from the callbacks of http/sso.py): the server set
+// the refresh cookie, so a restore is worth trying even in a browser that never signed in here; the query leaves
+// the address bar. Run before the router starts.
+export function arrivedFromSso() {
+  const url = new URL(window.location.href);
+  if (url.searchParams.get("signed_in") !== "sso") return;
+  marker(true);
+  url.searchParams.delete("signed_in");
+  window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+}
+
 // ---------------------------------------------------------------------------------------------- guards
 
 // Protected pages: not signed in -> /signin?next=<this page>; two-factor required and not set up -> the account

@@ -248,6 +248,11 @@ export function cardForm({ action, testid, label }, ...children) {
   return h("form", { class: "card form", method: "post", action, ...name, "data-testid": testid }, ...children);
 }
 
+// A small form within a page's section (add a passkey, add a domain): its fields, then `submit`, named by `label`.
+export function sectionForm({ action, label, testid }, submit, ...nodes) {
+  return h("form", { class: "form", method: "post", action, "aria-label": label, "data-testid": testid }, ...nodes, h("div", {}, submit));
+}
+
 export function submitButton(testid, text, { danger = false } = {}) {
   return h("button", { type: "submit", class: ["button", danger && "button--danger"], "data-testid": testid }, text);
 }

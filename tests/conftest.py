@@ -293,6 +293,26 @@ def module_stripe_api(module_outside, webhooks):
     return capture_stripe(module_outside, webhooks)
 
 
+@pytest.fixture(scope="module")
+def nameserver(cloud):
+    """The outside world's DNS for a module: a nameserver of our own (``infra.dns_local``) that the API verifies
+    company domains with (``DNS_NAMESERVERS``); tests publish TXT records on it."""
+    from protu.settings import reload
+
+    from infra.dns_local import NameServer
+
+    server = NameServer().start()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DNS_NAMESERVERS", server.address)
+        reload()
+        try:
+            yield server
+        finally:
+            patch.undo()
+            reload()
+            server.stop()
+
+
 @pytest.fixture
 def oidc_provider(outside):
     """A company's OIDC provider (``infra.idp_oidc``) on ``outside``, at an issuer of its own (tests/oidc_provider.py

@@ -16,7 +16,6 @@ import {
   copyButton,
   currentPasswordField,
   describeError,
-  downloadText,
   endOthersCheckbox,
   handleSubmit,
   link,
@@ -29,6 +28,7 @@ import {
   withReauth,
 } from "../ui.js";
 import { passkeysSection } from "../widgets/passkey-list.js";
+import { recoveryCodesPanel } from "../widgets/recovery-codes.js";
 
 export const title = "Your account";
 
@@ -315,50 +315,21 @@ function qrCode(dataUri) {
 
 // After turning two-factor on, or making a new set (`fresh`): the codes, shown this once.
 function showCodes(mfa, codes, { fresh = false } = {}) {
-  const list = h(
-    "ol",
-    { class: "recovery-codes__list", "data-testid": "mfa-recovery-codes" },
-    codes.map((c) => h("li", { "data-testid": "mfa-recovery-code" }, h("code", {}, c))),
-  );
-  const done = plainButton("mfa-recovery-done", "I have saved my codes", () => codesSaved(mfa, fresh), { secondary: false });
+  const intro = [
+    fresh ? "Your earlier recovery codes no longer work. " : "Two-factor authentication is on. ",
+    "If you lose your phone, each of these codes lets you sign in once. ",
+  ];
   mfa.body.replaceChildren(
-    h(
-      "div",
-      { class: "recovery-codes", "data-testid": "mfa-recovery" },
-      h("h3", { id: "mfa-recovery-title", tabindex: "-1" }, fresh ? "Save your new recovery codes" : "Save your recovery codes"),
-      h(
-        "p",
-        {},
-        fresh ? "Your earlier recovery codes no longer work. " : "Two-factor authentication is on. ",
-        "If you lose your phone, each of these codes lets you sign in once. ",
-        h("strong", {}, "They are shown only now:"),
-        " keep them somewhere safe, such as your password manager.",
-      ),
-      list,
-      h("div", { class: "actions" }, ...codesActions(mfa, codes, list)),
-      h("div", { class: "actions" }, done),
-    ),
+    recoveryCodesPanel({
+      codes,
+      msg: mfa.msg,
+      title: fresh ? "Save your new recovery codes" : "Save your recovery codes",
+      intro,
+      instead: "a code from your authenticator app",
+      onDone: () => codesSaved(mfa, fresh),
+    }),
   );
   mfa.body.querySelector("#mfa-recovery-title").focus();
-}
-
-// Copy, download as a text file, print.
-function codesActions(mfa, codes, list) {
-  const text =
-    `Protu recovery codes for ${session.user?.email ?? "your account"}\n` +
-    "Each code works once, in place of a code from your authenticator app.\n\n" +
-    codes.join("\n") +
-    "\n";
-  const copy = copyButton({ text: codes.join("\n"), node: list, msg: mfa.msg, what: "Recovery codes", testid: "mfa-recovery-copy" });
-  copy.className = "button button--secondary";
-  const download = plainButton("mfa-recovery-download", "Download as .txt", () => downloadText("protu-recovery-codes.txt", text));
-  const print = plainButton("mfa-recovery-print", "Print", () => {
-    const root = document.documentElement;
-    root.classList.add("printing-codes");
-    window.addEventListener("afterprint", () => root.classList.remove("printing-codes"), { once: true });
-    window.print();
-  });
-  return [copy, download, print];
 }
 
 function codesSaved(mfa, fresh) {
@@ -474,6 +445,7 @@ const METHODS = {
   "password+passkey": "Signed in with password and passkey",
   "magic_link+passkey": "Signed in with email link and passkey",
   invitation: "Joined with an invitation",
+  sso: "Signed in with single sign-on",
 };
 
 // "Firefox 128 on Windows", from what the server read in the session's user agent.

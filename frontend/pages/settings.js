@@ -2,6 +2,7 @@
 // the inactivity timeout, the email domains invitations may go to, and how long candidates are kept. A change
 // sends the version it was loaded at; a stale one (409 version_conflict) is explained with an offer to load the
 // latest settings. Admins get a short explanation instead of the form (the API answers them 403 anyway).
+// With the `settings` permission, "Single sign-on" follows (widgets/sso-settings.js: domains, provider, enforcement).
 //
 // With the `exports` permission (owners), the company's data-protection rights follow:
 //   "Your data"    POST /api/exports asks for an archive of everything (a job builds it; while one is pending or
@@ -23,6 +24,7 @@ import { h } from "../dom.js";
 import { allows, isConflict, none, sessionEnded, textArea } from "../records.js";
 import { mustSetUpMfa, session } from "../session.js";
 import { downloadButton, exportList, exportStatus } from "../widgets/export-list.js";
+import { ssoSection } from "../widgets/sso-settings.js";
 import {
   busy,
   Cancelled,
@@ -65,7 +67,8 @@ export function render({ signal, navigate }) {
     const rights = allows(user, "exports")
       ? [...exportsView({ signal: mine }), ...erasureView({ signal: mine, navigate, quiet })]
       : [];
-    view.replaceChildren(...ownerView({ signal }), ...rights);
+    const sso = allows(user, "settings") ? [ssoSection({ signal: mine })] : [];
+    view.replaceChildren(...ownerView({ signal }), ...sso, ...rights);
   }
 
   const stop = session.subscribe(show);

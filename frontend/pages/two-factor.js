@@ -23,16 +23,19 @@ export function render({ navigate, signal }) {
 
   const msg = messages("two-factor");
   const methods = pending.methods?.length ? pending.methods : ["totp"];
-  const codes = methods.includes("totp");
+  const totp = methods.includes("totp");
+  const codes = totp || methods.includes("recovery_code"); // a first passkey brings recovery codes too
   const passkey = methods.includes("passkey");
   const done = (answer) => navigate(landing(session.start(answer), pending.next), { replace: true });
-  const form = codes ? codeForm({ pending, signal, msg, done }) : cardForm({ action: "/two-factor", testid: "two-factor-form" });
+  const form = codes ? codeForm({ pending, signal, msg, done, totp }) : cardForm({ action: "/two-factor", testid: "two-factor-form" });
   if (passkey) form.append(...passkeyWay({ pending, signal, msg, form, done, divider: codes }));
   const lead = !passkey
     ? "Enter the code from your authenticator app to finish signing in."
-    : codes
+    : totp
       ? "Enter the code from your authenticator app, or use a passkey, to finish signing in."
-      : "Use your passkey to finish signing in.";
+      : codes
+        ? "Use your passkey to finish signing in, or one of your recovery codes if you lost it."
+        : "Use your passkey to finish signing in.";
 
   return narrowPage(
     { title: "Two-factor authentication", lead, testid: "two-factor" },
@@ -42,8 +45,9 @@ export function render({ navigate, signal }) {
   );
 }
 
-// A code from the authenticator app, or a recovery code: POST /api/auth/mfa.
-function codeForm({ pending, signal, msg, done }) {
+// A code from the authenticator app, or a recovery code (alone, without the app): POST /api/auth/mfa.
+function codeForm({ pending, signal, msg, done, totp }) {
+  if (!totp) return recoveryForm({ pending, signal, msg, done });
   const code = codeField({
     id: "two-factor-code",
     label: "Authentication code",
@@ -64,6 +68,20 @@ function codeForm({ pending, signal, msg, done }) {
     }
   };
   handleSubmit(form, verify, { messages: msg, fields: { code, recoveryCode } });
+  return form;
+}
+
+function recoveryForm({ pending, signal, msg, done }) {
+  const recoveryCode = recoveryField();
+  const form = cardForm({ action: "/two-factor", testid: "two-factor-form" }, recoveryCode.node, submitButton("two-factor-submit", "Verify"));
+  const verify = async () => {
+    try {
+      await done(await api.post("/api/auth/mfa", { mfa_token: pending.token, code: recoveryCode.input.value.trim() }, { signal }));
+    } catch (error) {
+      failed(error, { msg, form, target: recoveryCode });
+    }
+  };
+  handleSubmit(form, verify, { messages: msg, fields: { recoveryCode } });
   return form;
 }
 
@@ -92,7 +110,7 @@ function recoveryField() {
     placeholder: "abcd-efgh-ijkl",
     maxlength: "32",
     required: true,
-    hint: "One of the recovery codes you saved when you turned on two-factor authentication. Each works once.",
+    hint: "One of the recovery codes you saved when you turned on two-factor authentication or added a first passkey. Each works once.",
     testid: "two-factor-recovery",
   });
 }

@@ -3,20 +3,23 @@
 // confirming the password when the API asks for a recent sign-in, then the browser's ceremony and POST
 // /api/me/passkeys), Rename (PATCH /api/me/passkeys/{id}) and Remove (a confirmation, then DELETE; when it is the
 // last second factor of a company that requires one, the API's reason is shown). `onChanged()` runs after an
-// addition or a removal (whether the user has a second factor may have changed).
+// addition or a removal (whether the user has a second factor may have changed). A first passkey (no authenticator
+// app) comes with ten recovery codes, shown once here (widgets/recovery-codes.js, as after turning on the app).
 
 import { api, path } from "../api.js";
 import { h } from "../dom.js";
 import { createPasskey, passkeysSupported } from "../passkeys.js";
 import { session } from "../session.js";
-import { busy, cardSection, confirmThen, dialog, field, handleSubmit, messages, rowButton, showError, submitButton, timeNode, withReauth } from "../ui.js";
+import { busy, cardSection, confirmThen, dialog, field, handleSubmit, messages, rowButton, sectionForm, showError, submitButton, timeNode, withReauth } from "../ui.js";
+import { recoveryCodesPanel } from "./recovery-codes.js";
 
 const NAME_LIMIT = "100"; // the API's names (protu.schemas.Name)
 
 export function passkeysSection(signal, { onChanged = () => {} } = {}) {
   const msg = messages("passkeys");
   const list = h("ul", { class: "sessions", "data-testid": "passkeys-list", "aria-busy": "true" });
-  const section = { signal, msg, list, load, onChanged };
+  const codes = h("div", { "data-testid": "passkey-codes-slot" });
+  const section = { signal, msg, list, codes, load, onChanged };
 
   async function load() {
     list.setAttribute("aria-busy", "true");
@@ -50,6 +53,7 @@ export function passkeysSection(signal, { onChanged = () => {} } = {}) {
       "passkey, or a code from your authenticator app if you use one.",
     ),
     list,
+    codes,
     passkeysSupported()
       ? addForm(section)
       : h("p", { class: "notice", "data-testid": "passkeys-unsupported" }, "This browser cannot make passkeys. Try a recent browser to add one."),
@@ -69,12 +73,7 @@ function addForm(section) {
     required: true,
     testid: "passkey-new-name",
   });
-  const form = h(
-    "form",
-    { class: "form", method: "post", action: "/account", "aria-label": "Add a passkey", "data-testid": "passkey-add-form" },
-    name.node,
-    h("div", {}, submitButton("passkey-add", "Add a passkey")),
-  );
+  const form = sectionForm({ action: "/account", label: "Add a passkey", testid: "passkey-add-form" }, submitButton("passkey-add", "Add a passkey"), name.node);
   const add = async () => {
     const { ceremony, options } = await withReauth(() => api.post("/api/me/passkeys/options", {}, { signal }), {
       allowCode: session.user?.mfa_enabled,
@@ -85,9 +84,30 @@ function addForm(section) {
     name.input.value = defaultName();
     await section.load();
     section.onChanged();
+    if (added.recovery_codes?.length) showCodes(section, added.recovery_codes);
   };
   handleSubmit(form, add, { messages: msg, fields: { name } });
   return form;
+}
+
+// The recovery codes that came with a first passkey: each signs in once if the passkey is lost.
+function showCodes(section, codes) {
+  const intro = ["If you lose this passkey, each of these codes lets you sign in once, in place of it. "];
+  const done = () => {
+    section.codes.replaceChildren();
+    section.msg.notice("Keep your recovery codes safe: each one signs you in once if you lose your passkeys.");
+  };
+  const panel = recoveryCodesPanel({
+    codes,
+    msg: section.msg,
+    title: "Save your recovery codes",
+    intro,
+    instead: "your passkey",
+    onDone: done,
+    testid: "passkey-recovery",
+  });
+  section.codes.replaceChildren(panel);
+  panel.querySelector("#passkey-recovery-title").focus();
 }
 
 // "Passkey on Linux" (the system the browser says it runs on), or just "Passkey".

@@ -61,13 +61,15 @@ def test_register_needs_recent_auth_then_list_rename_remove_all_audited(api, mod
 
     reply = owner.browser.post("/api/me/passkeys/options", {})
     options = reply.json()["options"]
-    assert options["rp"]["id"] == "127.0.0.1" and options["authenticatorSelection"]["residentKey"] == "required"
+    assert options["rp"]["id"] == passkeys.rp_id() == "localhost"
+    assert options["authenticatorSelection"]["residentKey"] == "required"
     assert options["authenticatorSelection"]["userVerification"] == "required"
     created = add_passkey(owner, Authenticator(origin()), "Laptop")
-    assert set(created) == {"id", "name", "created_at", "last_used_at", "synced", "transports"}
+    assert set(created) == {"id", "name", "created_at", "last_used_at", "synced", "transports", "recovery_codes"}
     assert created["name"] == "Laptop" and created["synced"] is True and created["last_used_at"] is None
+    assert len(created["recovery_codes"]) == 10  # the first second factor: codes, shown this once
     second = add_passkey(owner, Authenticator(origin(), synced=False), "Key")
-    assert second["synced"] is False
+    assert second["synced"] is False and second["recovery_codes"] == []
     assert sorted(p["name"] for p in owner.browser.get("/api/me/passkeys").json()) == ["Key", "Laptop"]
     assert owner.me["mfa_enabled"] is False  # the authenticator app is another factor
 
@@ -132,6 +134,8 @@ def test_a_passkey_of_another_site_or_origin_or_without_user_verification_is_ref
     ):
         _, reply = passkey_sign_in(api, authenticator, **kw)
         assert (reply.status, reply.json()["error"]["code"]) == (401, "passkey_invalid"), kw
+    failed = [s for s in signals.list_signals(holder.me["company"]["id"]) if s["kind"] == "login.failed"]
+    assert failed and failed[0]["details"] == {"method": "passkey", "account": login_guard.account_id(holder.email)}
 
     # At registration too: the RP id and origin are the settings' (AppOrigin).
     options = holder.browser.post("/api/me/passkeys/options", {}).json()
@@ -148,7 +152,7 @@ def test_a_passkey_is_a_second_factor_after_a_password_and_only_the_users_own(ap
 
     browser = Browser(api)
     step = browser.login(holder.email).json()
-    assert step["mfa_required"] is True and step["methods"] == ["passkey"]
+    assert step["mfa_required"] is True and step["methods"] == ["recovery_code", "passkey"]
     reply = browser.post("/api/auth/mfa/passkey/options", {"mfa_token": step["mfa_token"]})
     assert reply.status == 200, reply.body
     options = reply.json()["options"]
@@ -191,6 +195,33 @@ def test_the_last_second_factor_stays_while_the_company_requires_two_factor(api,
     add_passkey(owner, Authenticator(origin()))
     assert owner.browser.delete("/api/me/mfa/totp", {"password": STRONG}).status == 204  # the passkey remains
     assert owner.me["mfa_setup_required"] is False
+    assert owner.browser.get("/api/me/mfa/recovery-codes").json() == {"remaining": 10}  # kept with the passkey
+
+
+def test_a_first_passkey_brings_recovery_codes_that_sign_in_without_it(api, module_mailgun):
+    owner = sign_up(api, module_mailgun)
+    codes = add_passkey(owner, Authenticator(origin()))["recovery_codes"]
+    assert len(set(codes)) == 10
+    created = actions(owner, "mfa.recovery_codes_created")
+    assert [e["details"] for e in created] == [{"codes": 10, "with": "passkey"}]
+    assert owner.browser.get("/api/me/mfa/recovery-codes").json() == {"remaining": 10}
+
+    browser = Browser(api)  # the passkey lost: a recovery code finishes the two-factor step
+    step = browser.login(owner.email).json()
+    assert step["methods"] == ["recovery_code", "passkey"]
+    reply = browser.post("/api/auth/mfa", {"mfa_token": step["mfa_token"], "code": codes[0]})
+    assert reply.status == 200, reply.body
+    assert owner.browser.get("/api/me/mfa/recovery-codes").json() == {"remaining": 9}
+    step = Browser(api).login(owner.email).json()
+    reply = Browser(api).post("/api/auth/mfa", {"mfa_token": step["mfa_token"], "code": codes[0]})
+    assert (reply.status, reply.json()["error"]["code"]) == (401, "invalid_code")  # each works once
+
+    fresh = owner.browser.post("/api/me/mfa/recovery-codes")
+    assert fresh.status == 200 and len(fresh.json()["recovery_codes"]) == 10
+    passkey = owner.browser.get("/api/me/passkeys").json()[0]
+    assert owner.browser.delete(f"/api/me/passkeys/{passkey['id']}").status == 204
+    assert owner.browser.get("/api/me/mfa/recovery-codes").json() == {"remaining": 0}  # no second factor left
+    assert Browser(api).login(owner.email).status == 200  # a password alone again
 
 
 @pytest.mark.parametrize(
@@ -245,7 +276,7 @@ def test_a_passkey_after_an_email_link(api, holder, module_mailgun):
     browser = Browser(api)
     assert browser.post("/api/auth/magic-link", {"email": holder.email}).status == 202
     step = browser.post("/api/auth/magic-link/verify", {"token": link_token(module_mailgun.to(holder.email)[-1])})
-    assert step.json()["methods"] == ["passkey"]
+    assert step.json()["methods"] == ["recovery_code", "passkey"]
     options = browser.post("/api/auth/mfa/passkey/options", {"mfa_token": step.json()["mfa_token"]}).json()
     credential = holder.authenticator.get(options["options"])
     body = {"mfa_token": step.json()["mfa_token"], "ceremony": options["ceremony"], "credential": credential}

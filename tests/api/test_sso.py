@@ -9,28 +9,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from tests.api.people import STRONG, Account, Browser, invite, link_token, subscribe
+from tests.api.people import STRONG, Account, Browser, add_passkey, invite, link_token, subscribe
+from tests.api.test_passkeys import passkey_sign_in
+from tests.webauthn_authenticator import Authenticator
 
 ORIGIN_FREE = "http://localhost:8000"  # APP_ORIGIN of the shared cloud (the template's default)
-
-
-@pytest.fixture(scope="module")
-def nameserver(cloud):
-    """A nameserver of our own (``infra.dns_local``) that the API resolves TXT records with (``DNS_NAMESERVERS``)."""
-    from protu.settings import reload
-
-    from infra.dns_local import NameServer
-
-    server = NameServer().start()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DNS_NAMESERVERS", server.address)
-        reload()
-        try:
-            yield server
-        finally:
-            patch.undo()
-            reload()
-            server.stop()
 
 
 def new_domain() -> str:
@@ -268,6 +251,53 @@ def test_enforcement_refuses_passwords_and_links_at_the_domain_except_break_glas
     assert boss.browser.delete("/api/settings/sso").status == 204
     assert boss.browser.get("/api/settings/sso").json()["configured"] is False
     assert SsoBrowser(api).start(local_staff_email) == {"sso": False}  # the domain routes nowhere now
+
+
+def test_enforcement_also_stops_passkeys_and_reset_links_and_names_no_break_glass_owner(
+    api, module_mailgun, module_oidc_provider, nameserver
+):
+    from protu.settings import settings
+
+    domain = new_domain()
+    boss = company_at(api, module_mailgun, domain)
+    verified_domain(boss, nameserver, domain)
+    staff_email = f"staff-{uuid.uuid4().hex[:6]}@{domain}"
+    assert boss.browser.post("/api/users/invitations", {"email": staff_email, "role": "admin"}).status == 201
+    accept = {"token": link_token(module_mailgun.to(staff_email)[-1]), "name": "Sam Staff", "password": STRONG}
+    staff = Account(staff_email, STRONG, "Firm", Browser(api))
+    assert staff.browser.post("/api/auth/invitations/accept", accept).status == 200
+    keys = {who.email: Authenticator(settings().app_origin) for who in (boss, staff)}
+    for who in (boss, staff):
+        add_passkey(who, keys[who.email])
+    assert Browser(api).post("/api/auth/password/forgot", {"email": staff_email}).status == 202
+    reset_token = link_token(module_mailgun.to(staff_email)[-1])
+
+    # A passkey is a second factor: a break-glass owner with only a passkey is enough.
+    saved = connect(boss, module_oidc_provider, enforced=True, break_glass_user_ids=[boss.me["id"]])
+    assert saved.status == 200, saved.body
+
+    _, reply = passkey_sign_in(api, keys[staff_email])  # removed at the provider or not: the provider decides
+    assert (reply.status, reply.json()["error"]["code"]) == (403, "sso_required")
+    reply = Browser(api).post("/api/auth/password/reset", {"token": reset_token, "password": "a brand new passphrase"})
+    assert (reply.status, reply.json()["error"]["code"]) == (403, "sso_required")
+    assert Browser(api).login(staff_email, "a brand new passphrase").json()["error"]["code"] == "sso_required"
+    _, reply = passkey_sign_in(api, keys[boss.email])
+    assert reply.status == 200, reply.body  # the break-glass owner
+
+    # Which address is a break-glass owner does not show: a wrong password answers as for everyone else.
+    for email in (boss.email, staff_email, f"nobody-{uuid.uuid4().hex[:6]}@{domain}"):
+        reply = Browser(api).login(email, "not the password at all")
+        assert (reply.status, reply.json()["error"]["code"]) == (403, "sso_required"), email
+    assert Browser(api).login(boss.email).json().get("mfa_required") is True
+    # Nor does asking for a sign-in link: 403 for every address, the link mailed to a break-glass owner only.
+    mails = {email: len(module_mailgun.to(email)) for email in (boss.email, staff_email)}
+    for email in mails:
+        reply = Browser(api).post("/api/auth/magic-link", {"email": email})
+        assert (reply.status, reply.json()["error"]["code"]) == (403, "sso_required"), email
+    assert len(module_mailgun.to(staff_email)) == mails[staff_email]
+    assert len(module_mailgun.to(boss.email)) == mails[boss.email] + 1
+    step = Browser(api).post("/api/auth/magic-link/verify", {"token": link_token(module_mailgun.to(boss.email)[-1])})
+    assert step.json().get("mfa_required") is True, step.body
 
 
 # ------------------------------------------------------------------------------------------------ OIDC sign-in

@@ -36,7 +36,8 @@ def test_an_invited_admin_joins_and_appears_in_the_list(api, mailgun):
     )
     listed = {u["email"]: u for u in owner.browser.get("/api/users").json()}
     assert listed[admin.email]["role"] == "admin" and listed[admin.email]["status"] == "active"
-    assert set(listed[owner.email]) == {"id", "email", "name", "role", "mfa_enabled", "status", "last_sign_in_at"}
+    fields = {"id", "email", "name", "role", "mfa_enabled", "status", "last_sign_in_at", "second_factor"}
+    assert set(listed[owner.email]) == fields and listed[owner.email]["second_factor"] is False
     assert {"users.invited", "users.invitation_accepted"} <= set(actions(owner.me["company"]["id"]))
 
 

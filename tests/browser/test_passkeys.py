@@ -84,6 +84,11 @@ def test_register_sign_in_with_a_passkey_and_a_copy_refused(page, people, consol
     sign_in(page, people["owner"], people["password"], "Olga Owner")
     sign_in_was_long_ago(people["company_id"], people["owner_id"])
     row = add_passkey(page, "Work laptop", password=people["password"])
+    # The first second factor: ten recovery codes, shown once, as after turning on the app.
+    expect(page.locator("#passkey-recovery-title")).to_be_focused()
+    expect(page.get_by_test_id("passkey-recovery-code")).to_have_count(10)
+    page.get_by_test_id("passkey-recovery-done").click()
+    expect(page.get_by_test_id("passkey-recovery")).to_have_count(0)
     expect(row.get_by_test_id("passkey-kind")).to_have_text("This device only")
     expect(row.get_by_test_id("passkey-created")).to_have_text("just now")
     expect(row.get_by_test_id("passkey-last-used")).to_have_text("Never")

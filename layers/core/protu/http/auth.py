@@ -323,9 +323,11 @@ def magic_link(call: Call) -> StatusOut:
     """Email a single-use sign-in link (valid 10 minutes). Same answer for every email."""
     from protu.identity import mailjobs  # imported by the routes that use it: cold start
 
-    domains.refuse_unless_allowed(call.body.email)  # 403 sso_required: the domain decides, not the account
+    enforced = domains.enforcing(call.body.email)  # single sign-on enforced: the domain decides, not the account
     if _limit("magic-link-ip", call.source_ip, 30, 3600):  # the rest, off the request path: the same for every email
         mailjobs.enqueue("magic_link", email=accounts.normalise_email(call.body.email), ip=call.source_ip)
+    if enforced is not None:  # 403 for every address; the job mails a break-glass owner's link all the same
+        raise domains.sso_required()
     return StatusOut("sent_if_registered")
 
 
@@ -356,9 +358,11 @@ def forgot(call: Call) -> StatusOut:
     """Email a password-reset link. Same answer for every email."""
     from protu.identity import mailjobs  # imported by the routes that use it: cold start
 
-    domains.refuse_unless_allowed(call.body.email)  # 403 sso_required: the domain decides, not the account
+    enforced = domains.enforcing(call.body.email)  # single sign-on enforced: the domain decides, not the account
     if _limit("reset-ip", call.source_ip, 30, 3600):  # the rest, off the request path: the same for every email
         mailjobs.enqueue("password_reset", email=accounts.normalise_email(call.body.email), ip=call.source_ip)
+    if enforced is not None:  # 403 for every address; the job mails a break-glass owner's link all the same
+        raise domains.sso_required()
     return StatusOut("sent_if_registered")
 
 
@@ -367,10 +371,11 @@ def forgot(call: Call) -> StatusOut:
     permission=PUBLIC,
     body=ResetIn,
     example={"token": EXAMPLE_TOKEN, "password": "a new long passphrase 7"},
-    errors=(*TOKEN, *POLICY),
+    errors=(*TOKEN, *POLICY, SSO_REQUIRED),
 )
 def reset(call: Call) -> StatusOut:
-    """Set a new password with a reset token; every session of the account ends."""
+    """Set a new password with a reset token; every session of the account ends. Refused (403 ``sso_required``)
+    once the company enforces single sign-on for the address, unless it is a break-glass owner's."""
     from protu.identity import recovery  # imported by the routes that use it: cold start
 
     recovery.reset_password(call.body.token, call.body.password)

@@ -13,7 +13,16 @@ from typing import Annotated, Any
 import msgspec
 
 from protu import errors
-from protu.http.auth import EXAMPLE_TOKEN, RECENT_AUTH, SIGN_IN_LIMITS, TOKEN, SignedInOut, Token, _signed_in
+from protu.http.auth import (
+    EXAMPLE_TOKEN,
+    RECENT_AUTH,
+    SIGN_IN_LIMITS,
+    SSO_REQUIRED,
+    TOKEN,
+    SignedInOut,
+    Token,
+    _signed_in,
+)
 from protu.http.routing import PUBLIC, Call, Refusal, Router
 from protu.identity import accounts, passkeys, reauth
 from protu.schemas import Name, Strict, check_name, record_id
@@ -80,6 +89,10 @@ class PasskeyOut(msgspec.Struct):
     transports: list[str]  # how the browser reaches it (internal, hybrid, usb...)
 
 
+class PasskeyAddedOut(PasskeyOut):
+    recovery_codes: list[str] = []  # with a first second factor only: ten recovery codes, shown this once
+
+
 class CeremonyOut(msgspec.Struct):
     ceremony: str  # send it back with the credential (once, within 5 minutes)
     options: dict[str, Any]  # for navigator.credentials (base64url strings): parse...OptionsFromJSON
@@ -141,11 +154,14 @@ def registration_options(call: Call) -> CeremonyOut:
         Refusal(422, "name_contains_link", "A name may not be a web address."),
     ),
 )
-def register(call: Call) -> PasskeyOut:
-    """Add a passkey: the browser's answer to the options (needs recent authentication); audited."""
+def register(call: Call) -> PasskeyAddedOut:
+    """Add a passkey: the browser's answer to the options (needs recent authentication); audited. When it is your
+    first second factor (no authenticator app, no recovery codes), the answer carries ten recovery codes, shown
+    this once: each signs you in once if you lose the passkey."""
     reauth.require_recent_auth(call.principal)
     b = call.body
-    return _out(passkeys.register(_me(call), b.ceremony, _name(b.name), b.credential))
+    passkey, codes = passkeys.register(_me(call), b.ceremony, _name(b.name), b.credential)
+    return PasskeyAddedOut(**msgspec.structs.asdict(_out(passkey)), recovery_codes=codes)
 
 
 @router.patch(
@@ -196,12 +212,14 @@ def sign_in_options(call: Call) -> CeremonyOut:
         EXPIRED,
         CLONED,
         Refusal(403, "account_locked", "The account is locked: sign in with an email link, or reset the password."),
+        SSO_REQUIRED,
         *SIGN_IN_LIMITS,
     ),
 )
 def sign_in(call: Call) -> SignedInOut:
     """Sign in with a passkey (user verified: two factors in one). Answers as ``POST /api/auth/login`` does, with
-    the refresh cookie. A failure counts against this address only."""
+    the refresh cookie. A failure counts against this address only. A user whose company enforces single sign-on
+    for their address is refused (403 ``sso_required``) unless they are a break-glass owner."""
     b = call.body
     return _signed_in(call, passkeys.sign_in(b.ceremony, b.credential, ip=call.source_ip, user_agent=call.user_agent))
 

@@ -39,6 +39,7 @@ class UserOut(msgspec.Struct):
     mfa_enabled: bool
     status: str
     last_sign_in_at: int | None
+    second_factor: bool  # the authenticator app or a passkey (User.second_factors): e.g. may be a break-glass owner
 
 
 def _out(user) -> UserOut:
@@ -50,6 +51,7 @@ def _out(user) -> UserOut:
         bool(user.mfa_enabled),
         user.status,
         int(user.last_sign_in_at) if user.last_sign_in_at else None,
+        bool(user.second_factors),
     )
 
 

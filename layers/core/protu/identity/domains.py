@@ -25,7 +25,6 @@ import time
 
 from protu import errors
 from protu.identity import company_settings, rbac
-from protu.identity.accounts import email_owner
 from protu.identity.models import User
 from protu.logging import get_logger
 from protu.principal import Principal
@@ -307,19 +306,37 @@ def lookup_txt(name: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ enforcement
-def refuse_unless_allowed(email: str) -> None:
-    """Password and email-link sign-in for ``email``: refused with 403 ``sso_required`` when its domain is verified
-    by a company that enforces single sign-on, unless the address is one of that company's break-glass owners.
-    Reads only global items, the same ones for every address of a domain."""
+def enforcing(email: str) -> SsoDomainClaim | None:
+    """The claim of ``email``'s domain when its company enforces single sign-on (one read, the same for every
+    address of a domain)."""
     found = claim(of_email(email))
-    if found is None or not found.enforced:
-        return
-    owner = email_owner(email)
-    if owner is not None and owner.tenant_id == found.tenant_id and owner.user_id in (found.break_glass_user_ids or []):
-        user = _get(User, User.key(owner.tenant_id, owner.user_id))  # still an active owner (not demoted since)
-        if user is not None and user.role == rbac.OWNER and user.status == "active":
-            return
-    raise errors.Forbidden(
+    return found if found is not None and found.enforced else None
+
+
+def break_glass(found: SsoDomainClaim, user: User | None) -> bool:
+    """Whether ``user`` may still sign in without the provider: a break-glass owner of the claim's company, still an
+    active owner (not demoted since)."""
+    return (
+        user is not None
+        and user.tenant_id == found.tenant_id
+        and user.id in (found.break_glass_user_ids or [])
+        and user.role == rbac.OWNER
+        and user.status == "active"
+    )
+
+
+def sso_required() -> errors.Forbidden:
+    return errors.Forbidden(
         "Your company signs in through its identity provider: use “Sign in with single sign-on”.",
         code="sso_required",
     )
+
+
+def refuse_user_unless_allowed(user: User) -> None:
+    """A sign-in that knows its user (a passkey, a sign-in or reset link): refused with 403 ``sso_required`` when
+    the user's domain is verified by a company that enforces single sign-on, unless a break-glass owner. (A password
+    sign-in decides after the password, ``identity.signin.login``; asking for an email link is refused for every
+    address of the domain and the mail job sends the link to a break-glass owner only, ``magic_link.mail_link``.)"""
+    found = enforcing(user.email)
+    if found is not None and not break_glass(found, user):
+        raise sso_required()

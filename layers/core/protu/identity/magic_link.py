@@ -46,12 +46,16 @@ def mail_link(
 ) -> None:
     """An email link to an active account, within ``email_link_allowed``'s quotas, audited in its company; an
     address without one gets its pending invitations instead (``remind_invitations``). The sign-in link and the
-    password reset are this with their own token, mail and page."""
+    password reset are this with their own token, mail and page. At a domain whose company enforces single sign-on,
+    only a break-glass owner gets the link (the request answered ``sso_required`` for every address)."""
     found = find_account(email)
     if found is None or found[0].status != "active":
         remind_invitations(email)
         return
     user, _ = found
+    enforced = domains.enforcing(user.email)  # the request was refused (sso_required) for every address alike
+    if enforced is not None and not domains.break_glass(enforced, user):
+        return
     if not email_link_allowed(quota, user, ip):
         return
     secret, item = issue_token(kind, user, seconds)
@@ -103,7 +107,7 @@ def verify_magic_link(token: str, *, ip: str, user_agent: str) -> SignedIn | Mfa
     """A magic link proves the mailbox: it lifts a lock or a step-up at once, and never skips two-factor."""
     item = redeem(token, "magic")
     user = get_user(item.tenant_id, item.user_id)
-    domains.refuse_unless_allowed(user.email)  # a link asked for before the company enforced single sign-on
+    domains.refuse_user_unless_allowed(user)  # a link asked for before the company enforced single sign-on
     company = get_company(item.tenant_id)
     if not user.email_verified:
         user.update(actions=[User.email_verified.set(True)])

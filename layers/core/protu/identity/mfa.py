@@ -4,7 +4,8 @@ The TOTP secret is a secret like a password: it is stored encrypted under the co
 entity ``user``, field ``totp_secret``), never logged, and shown once at enrolment. A code is accepted within one
 step either side of now and only once: the user record keeps the last step used, and a conditional write makes a
 replay (or a race of two requests with one code) fail. Recovery codes carry 60 random bits each and are stored
-as SHA-256 hashes; using one removes it (conditionally, so it is used at most once).
+as SHA-256 hashes; using one removes it (conditionally, so it is used at most once). A user whose first second
+factor is a passkey gets recovery codes with it (``identity.passkeys``), so they work without the app too.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def new_recovery_code() -> str:
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
 
-def _recovery_hash(code: str) -> str:
+def recovery_hash(code: str) -> str:
     return tokens.token_hash(code.strip().lower().replace(" ", ""))
 
 
@@ -114,7 +115,7 @@ def confirm_enrolment(user: User, code: str) -> list[str]:
                 User.totp_ciphertext.set(user.totp_pending_ciphertext),
                 User.totp_pending_ciphertext.remove(),
                 User.totp_last_step.set(step),
-                User.recovery_hashes.set([_recovery_hash(c) for c in codes]),
+                User.recovery_hashes.set([recovery_hash(c) for c in codes]),
             ],
             condition=User.mfa_enabled == False,  # noqa: E712 - a PynamoDB condition, not a comparison
         )
@@ -131,11 +132,11 @@ already spent). Only someone who holds a valid current code learns it, and it co
 def check_second_factor(user: User, code: str) -> str:
     """A TOTP code (once) or a recovery code (once): ``ACCEPTED``; a TOTP code of the current steps that was already
     used: ``JUST_USED``; anything else: ``WRONG``. Never raises for a wrong code."""
-    if not user.mfa_enabled or not user.totp_ciphertext or not isinstance(code, str):
+    if "recovery_code" not in user.second_factors or not isinstance(code, str):
         return WRONG
     now = time.time()
-    step = _matching_step(_decrypt(user, user.totp_ciphertext), code, now)
-    if step is not None:
+    step = _matching_step(_decrypt(user, user.totp_ciphertext), code, now) if user.totp_ciphertext else None
+    if step is not None and user.mfa_enabled:
         try:
             user.update(actions=[User.totp_last_step.set(step)], condition=User.totp_last_step < step)
         except UpdateError as error:
@@ -143,7 +144,7 @@ def check_second_factor(user: User, code: str) -> str:
                 return JUST_USED
             raise
         return ACCEPTED
-    hashed = _recovery_hash(code)
+    hashed = recovery_hash(code)
     if hashed not in (user.recovery_hashes or []):
         return WRONG
     remaining = [h for h in user.recovery_hashes if h != hashed]
@@ -167,6 +168,7 @@ def disable(user: User) -> None:
     if not user.mfa_enabled:
         raise errors.Conflict("Two-factor authentication is already off.", code="mfa_not_enabled")
     condition = User.pk.exists()
+    codes = [] if not user.passkey_count else list(user.recovery_hashes or [])  # passkeys keep the codes
     if get_company(user.tenant_id).require_mfa:
         if not user.passkey_count:
             raise errors.Conflict(
@@ -181,7 +183,7 @@ def disable(user: User) -> None:
                 User.mfa_enabled.set(False),
                 User.totp_ciphertext.remove(),
                 User.totp_pending_ciphertext.remove(),
-                User.recovery_hashes.set([]),
+                User.recovery_hashes.set(codes),
             ],
             condition=condition,
         )
@@ -189,20 +191,20 @@ def disable(user: User) -> None:
 
 
 def recovery_codes_left(user: User) -> int:
-    """How many unused recovery codes the user has (none while two-factor is off)."""
-    return len(user.recovery_hashes or []) if user.mfa_enabled else 0
+    """How many unused recovery codes the user has (none without the app or a passkey)."""
+    return len(user.recovery_hashes or []) if user.mfa_enabled or user.passkey_count else 0
 
 
 def regenerate_recovery_codes(user: User) -> list[str]:
     """A new set of ten recovery codes, answered this once; the earlier ones stop working in the same write."""
-    if not user.mfa_enabled:
+    if not user.mfa_enabled and not user.passkey_count:
         raise errors.Conflict("Two-factor authentication is off.", code="mfa_not_enabled")
     codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
     with Transaction(user.tenant_id) as tx:
         tx.update(
             user,
-            [User.recovery_hashes.set([_recovery_hash(c) for c in codes])],
-            condition=User.mfa_enabled == True,  # noqa: E712 - a PynamoDB condition, not a comparison
+            [User.recovery_hashes.set([recovery_hash(c) for c in codes])],
+            condition=(User.mfa_enabled == True) | (User.passkey_count >= 1),  # noqa: E712 - a PynamoDB condition
         )
         tx.audit(
             "mfa.recovery_codes_regenerated",

@@ -92,8 +92,14 @@ class User(_DataTable):
 
     @property
     def second_factors(self) -> list[str]:
-        """What the two-factor step accepts from this user (empty: no second factor)."""
-        return (["totp", "recovery_code"] if self.mfa_enabled else []) + (["passkey"] if self.passkey_count else [])
+        """What the two-factor step accepts from this user (empty: no second factor). Recovery codes come with the
+        app, or with a first passkey (``identity.passkeys``); alone they are not a second factor."""
+        codes = self.mfa_enabled or bool(self.passkey_count and self.recovery_hashes)
+        return (
+            (["totp"] if self.mfa_enabled else [])
+            + (["recovery_code"] if codes else [])
+            + (["passkey"] if self.passkey_count else [])
+        )
 
     @staticmethod
     def key(tenant_id: str, user_id: str) -> tuple[str, str]:

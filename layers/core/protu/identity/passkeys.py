@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from protu import audit, errors, metrics
-from protu.identity import accounts
+from protu.identity import accounts, domains, mfa
 from protu.identity.models import Company, OneTimeToken, User
 from protu.logging import get_logger
 from protu.security import login_guard, signals
@@ -167,16 +167,19 @@ def registration_options(user: User) -> Ceremony:
     return Ceremony(token, _options_json(options))
 
 
-def register(user: User, ceremony: str, name: str, credential: dict[str, Any]) -> Passkey:
+def register(user: User, ceremony: str, name: str, credential: dict[str, Any]) -> tuple[Passkey, list[str]]:
     """Verify the browser's answer to ``registration_options`` and keep the passkey (audited). Its refusals are
-    400s (``ceremony_expired``, ``passkey_invalid``): inside a session, a 401 would mean the session ended."""
+    400s (``ceremony_expired``, ``passkey_invalid``): inside a session, a 401 would mean the session ended.
+    Answers the passkey and, when it is the user's first second factor (no app, no recovery codes), ten recovery
+    codes made in the same transaction (``mfa.recovery_codes_created``), shown this once: a device-bound passkey
+    lost does not lock its holder out."""
     try:
         return _register(user, ceremony, name, credential)
     except errors.Unauthorized as error:
         raise errors.BadRequest(error.message, code=error.code) from None
 
 
-def _register(user: User, ceremony: str, name: str, credential: dict[str, Any]) -> Passkey:
+def _register(user: User, ceremony: str, name: str, credential: dict[str, Any]) -> tuple[Passkey, list[str]]:
     # cold start: loaded on first use
     from webauthn import verify_registration_response
     from webauthn.helpers import parse_registration_credential_json
@@ -215,11 +218,19 @@ def _register(user: User, ceremony: str, name: str, credential: dict[str, Any]) 
         backed_up=bool(verified.credential_backed_up),
         created_at=int(time.time()),
     )
+    first = not user.mfa_enabled and not user.recovery_hashes  # no app, no recovery codes: give them codes now
+    codes = [mfa.new_recovery_code() for _ in range(mfa.RECOVERY_CODES)] if first else []
+    actions, condition = [User.passkey_count.add(1)], User.pk.exists()
+    if first:  # an app turned on meanwhile brought its own codes: then this write is refused (409), not mixed
+        actions.append(User.recovery_hashes.set([mfa.recovery_hash(c) for c in codes]))
+        condition &= ~(User.mfa_enabled == True)  # noqa: E712 - a PynamoDB condition, not a comparison
     with Transaction(user.tenant_id, actor=user.id) as tx:
         tx.save(passkey, condition=Passkey.pk.does_not_exist())
-        tx.update(user, [User.passkey_count.add(1)], condition=User.pk.exists())
+        tx.update(user, actions, condition=condition)
         tx.audit("passkey.registered", f"user:{user.id}", details=_described(passkey))
-    return passkey
+        if first:
+            tx.audit("mfa.recovery_codes_created", f"user:{user.id}", details={"codes": len(codes), "with": "passkey"})
+    return passkey, codes
 
 
 def rename(user: User, passkey_id: str, name: str) -> Passkey:
@@ -244,9 +255,12 @@ def remove(user: User, company: Company, passkey_id: str) -> None:
                 code="last_second_factor",
             )
         remains &= (User.mfa_enabled == True) | (User.passkey_count >= 2)  # noqa: E712 - a condition; racing the app
+    actions = [User.passkey_count.add(-1)]
+    if not user.mfa_enabled and int(user.passkey_count or 0) <= 1:  # no second factor left: its codes go too
+        actions.append(User.recovery_hashes.set([]))
     with Transaction(user.tenant_id, actor=user.id) as tx:
         tx.delete(passkey, condition=Passkey.pk.exists())
-        tx.update(user, [User.passkey_count.add(-1)], condition=remains)
+        tx.update(user, actions, condition=remains)
         tx.audit("passkey.removed", f"user:{user.id}", details={"passkey": passkey.id, "name": passkey.name})
 
 
@@ -284,12 +298,20 @@ def sign_in(ceremony: str, credential: dict[str, Any], *, ip: str, user_agent: s
     A failure counts against the source address only (``login_guard``): nobody is locked out by it."""
     login_guard.check_address(ip)
     _spend(ceremony, SIGN_IN)
+    user: User | None = None
     try:
         user, company = _account_of(credential)
         use = _verify(user, credential, ceremony, ip=ip, require_uv=True)
     except errors.Unauthorized:
         metrics.count("SignInFailures")
         login_guard.record_address_failure(ip)
+        signals.raise_signal(  # as a wrong password: the incident detector counts guesses per address
+            "login.failed",
+            tenant_id=user.tenant_id if user else None,
+            user_id=user.id if user else None,
+            source_ip=ip,
+            details={"method": "passkey", **({"account": login_guard.account_id(user.email)} if user else {})},
+        )
         raise
     if user.locked_until and int(user.locked_until) > time.time():
         raise errors.Forbidden(
@@ -297,6 +319,7 @@ def sign_in(ceremony: str, credential: dict[str, Any], *, ip: str, user_agent: s
             "password, to unlock it.",
             code="account_locked",
         )
+    domains.refuse_user_unless_allowed(user)  # single sign-on enforced: the provider decides who signs in
     # cold start: the sign-in flows load with the routes that use them
     from protu.identity import signin
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from protu import errors
-from protu.identity import sessions
+from protu.identity import domains, sessions
 from protu.identity.accounts import (
     RESET_SECONDS,
     consume,
@@ -41,6 +41,7 @@ def reset_password(token: str, password: str) -> None:
 
     item = redeem(token, "reset")
     user = get_user(item.tenant_id, item.user_id)
+    domains.refuse_user_unless_allowed(user)  # a link asked for before the company enforced single sign-on
     company = get_company(item.tenant_id)
     passwords.check_policy(password, email=user.email, name=user.name, company=company.name)
     live = sessions.live_for(user.tenant_id, user.id)

@@ -160,19 +160,21 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> SignedIn | 
     from protu.identity import mailjobs, passwords
 
     verdict = login_guard.check(email, ip)
-    domains.refuse_unless_allowed(email)  # the company enforces single sign-on (break-glass owners aside)
+    # A company that enforces single sign-on: every address of its domain answers sso_required, unless the password
+    # is right and the user a break-glass owner (decided after the same work, so the answer names no owner).
+    enforced = domains.enforcing(email)
     user, company, pending = _sign_in_records(email)
     if user is None or user.status != "active" or not user.password_hash:
         ok = pending_signup_password(pending, password)
         if ok:  # an unverified sign-up: the same answer as a wrong password, and a fresh verification mail
             metrics.count("SignInFailures")
-            raise errors.Unauthorized("The email or password is not correct.", code="invalid_credentials")
+            raise domains.sso_required() if enforced else _invalid_credentials()
     else:
         ok = passwords.verify_password(user.password_hash, password)
         if ok and not user.email_verified:  # an account from before sign-ups waited for verification
             send_verification(user)
             metrics.count("SignInFailures")
-            raise errors.Unauthorized("The email or password is not correct.", code="invalid_credentials")
+            raise domains.sso_required() if enforced else _invalid_credentials()
     if not ok:
         metrics.count("SignInFailures")
         outcome = login_guard.record_failure(email, ip)
@@ -186,11 +188,17 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> SignedIn | 
         mailjobs.enqueue(
             "sign_in_failed", email=email, ip=ip, step_up_now=outcome.step_up_now, failures=outcome.account_failures
         )
-        raise errors.Unauthorized("The email or password is not correct.", code="invalid_credentials")
+        raise domains.sso_required() if enforced else _invalid_credentials()  # a guess still counts (above)
+    if enforced and not domains.break_glass(enforced, user):
+        raise domains.sso_required()
     login_guard.record_success(email, ip, subject=f"{user.tenant_id}:{user.id}")
     if passwords.needs_rehash(user.password_hash):
         user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
     return second_step_or_session(user, company, "password", ip, user_agent, step_up=verdict.step_up)
+
+
+def _invalid_credentials() -> errors.Unauthorized:
+    return errors.Unauthorized("The email or password is not correct.", code="invalid_credentials")
 
 
 DECOY_TENANT = "c-00000000000000000000"  # a company id no company has: what a sign-in reads for an unknown address

@@ -183,7 +183,7 @@ def _break_glass(tenant_id: str, ids: list[str], enforced: bool) -> list[str]:
             raise _refuse(
                 "Each break-glass user must be an owner of your company.", "break_glass_invalid", "break_glass_user_ids"
             )
-    if enforced and not any(members[user_id].mfa_enabled for user_id in ids):
+    if enforced and not any(members[user_id].second_factors for user_id in ids):  # the app or a passkey
         raise _refuse(
             "Name at least one owner with two-factor authentication on, who can still sign in with a password if "
             "the identity provider is down.",

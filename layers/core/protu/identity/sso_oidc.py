@@ -270,6 +270,15 @@ def _refused(code: str, message: str) -> errors.Unauthorized:
 
 
 # --------------------------------------------------------------------------------------------- addresses
+_WHY = {  # transport.FetchFailed's reasons, as the owner reads them
+    "status": "it answered {status}",
+    "too_large": "its answer is too large",
+    "address_not_allowed": "its host resolves to an address that is not public",
+    "timeout": "it did not answer in time",
+    "unreachable": "it could not be reached",
+}
+
+
 def _allowed(url: Any) -> bool:
     """Whether we may fetch ``url`` (or send a browser to it): see "Where we connect" in the module doc."""
     if not isinstance(url, str):
@@ -295,39 +304,18 @@ def _local(url: str) -> bool:
 
 
 def _guard(session: Any, url: str) -> None:
-    """No proxy or .netrc from the environment, no redirects; for a public address, connections only to global
-    addresses (checked as each opens) and never plain HTTP."""
-    session.trust_env = False
-    session.max_redirects = 0
-    if not _local(url):
-        session.mount("https://", transport._guarded_adapter())
-        session.mount("http://", transport._refusing_adapter())
+    """The audit streams' guarded session (``transport.guard``): the local stand-in aside."""
+    transport.guard(session, local=_local(url))
 
 
 def _fetch_json(url: str, failure: Any) -> dict[str, Any]:
     """GET ``url``'s JSON object (at most ``MAX_DOCUMENT`` bytes); ``failure(why)`` is raised otherwise."""
-    # cold start: only SSO sign-ins and the owner's settings fetch from providers
-    import requests
-
-    with requests.Session() as session:
-        _guard(session, url)
-        try:
-            with session.get(
-                url, timeout=TIMEOUT, allow_redirects=False, stream=True, headers={"Accept": "application/json"}
-            ) as response:
-                if response.status_code != 200:
-                    raise failure(f"it answered {response.status_code}")
-                content = b""
-                for chunk in response.iter_content(64 * 1024):
-                    content += chunk
-                    if len(content) > MAX_DOCUMENT:
-                        raise failure("its answer is too large")
-        except urls.AddressNotAllowed:
-            raise failure("its host resolves to an address that is not public") from None
-        except requests.Timeout:
-            raise failure("it did not answer in time") from None
-        except (requests.RequestException, OSError):
-            raise failure("it could not be reached") from None
+    try:
+        content = transport.fetch(
+            url, max_bytes=MAX_DOCUMENT, timeout=TIMEOUT, local=_local(url), headers={"Accept": "application/json"}
+        )
+    except transport.FetchFailed as error:
+        raise failure(_WHY[error.reason].format(status=error.status)) from None
     try:
         document = json.loads(content)
     except ValueError:

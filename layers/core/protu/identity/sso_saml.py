@@ -379,19 +379,25 @@ def _local(url: str) -> bool:
     )
 
 
+def _why(error: Exception) -> str:
+    """What the owner reads when the metadata could not be fetched (``transport.FetchFailed``'s reasons)."""
+    reason, status = getattr(error, "reason", "address_not_allowed"), getattr(error, "status", None)
+    return {
+        "status": f"its address answered {status}, not 200.",
+        "too_large": f"it is larger than {MAX_METADATA // 1024} KB.",
+        "address_not_allowed": "its host is a private or local address.",
+    }.get(reason, "its address could not be reached.")
+
+
 def fetch_metadata(url: str) -> SamlConnection:
     """``parse_metadata`` of the document at ``url``: https:// to a global address only (no redirects, at most
     ``MAX_METADATA`` bytes, short timeouts), or the local stand-in locally. 422 ``saml_metadata_invalid``."""
     # cold start: only SSO settings fetch metadata
-    import requests
     from protu.ops.audit_streams import transport, urls
 
     if not isinstance(url, str) or not url or len(url) > MAX_URL or not _PRINTABLE.fullmatch(url):
         raise _metadata_invalid("give its https:// address.")
     local = _local(url)
-    session = requests.Session()
-    session.trust_env = False  # no proxy, no .netrc credentials from the environment
-    session.max_redirects = 0
     try:
         if not local:
             try:
@@ -401,20 +407,9 @@ def fetch_metadata(url: str) -> SamlConnection:
                     "its address must be https:// on a public host (not a private or local address)."
                 ) from None
             urls.allowed_addresses(target.host, target.port)  # a clear refusal before anything is sent
-            session.mount("https://", transport._guarded_adapter())  # checked again as the connection opens
-            session.mount("http://", transport._refusing_adapter())
-        with session.get(url, timeout=FETCH_TIMEOUT, allow_redirects=False, stream=True) as response:
-            if response.status_code != 200:
-                raise _metadata_invalid(f"its address answered {response.status_code}, not 200.")
-            document = b""
-            for chunk in response.iter_content(64 * 1024):
-                document += chunk
-                if len(document) > MAX_METADATA:
-                    raise _metadata_invalid(f"it is larger than {MAX_METADATA // 1024} KB.")
-    except urls.AddressNotAllowed:
-        raise _metadata_invalid("its host is a private or local address.") from None
-    except (OSError, requests.exceptions.RequestException):  # socket.gaierror is an OSError
+        document = transport.fetch(url, max_bytes=MAX_METADATA, timeout=FETCH_TIMEOUT, local=local)
+    except (urls.AddressNotAllowed, transport.FetchFailed) as error:
+        raise _metadata_invalid(_why(error)) from None
+    except OSError:  # the check's DNS lookup (socket.gaierror)
         raise _metadata_invalid("its address could not be reached.") from None
-    finally:
-        session.close()
     return parse_metadata(document.decode("utf-8", "replace"))

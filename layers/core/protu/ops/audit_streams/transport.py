@@ -8,6 +8,8 @@
   name that changes its answer in between (DNS rebinding) reaches nothing inside. TLS still verifies the
   certificate against the host name. No proxy or ``.netrc`` from the environment (``trust_env`` off), no redirect
   followed (a 3xx is a failure), 5 s to connect and 10 s to read.
+* **Other guarded fetches**: ``guard(session)`` and ``fetch(url, ...)`` are the same rules for a GET whose answer
+  is read (bounded), used by single sign-on (an OIDC provider's documents and keys, a SAML provider's metadata).
 * **What is kept of the answer**: its status only. The body is never read (a hostile endpoint cannot feed us a large
   one, nor get its text into our records): ``Outcome.last_error`` is a status code or a word (``timeout``,
   ``connection``, ``dns``, ``tls``, ``address_not_allowed``).
@@ -68,11 +70,7 @@ class Sender:
         import requests
 
         session = requests.Session()
-        session.trust_env = False  # no proxy, no .netrc credentials from the environment
-        session.max_redirects = 0
-        if not self.target.local:
-            session.mount("https://", _guarded_adapter())
-            session.mount("http://", _refusing_adapter())
+        guard(session, local=self.target.local)
         self._session = session
         return self
 
@@ -107,6 +105,54 @@ class Sender:
         except (requests.exceptions.RequestException, OSError):
             return Outcome(False, error="connection")
         return Outcome(200 <= status < 300, status_code=status)
+
+
+def guard(session: Any, *, local: bool = False) -> None:
+    """Hold a requests session to the rules above: no proxy or ``.netrc`` from the environment, no redirects; unless
+    ``local`` (the local server's stand-ins), HTTPS connections only to admitted addresses (checked as each opens)
+    and plain HTTP refused (``urls.AddressNotAllowed``)."""
+    session.trust_env = False
+    session.max_redirects = 0
+    if not local:
+        session.mount("https://", _guarded_adapter())
+        session.mount("http://", _refusing_adapter())
+
+
+class FetchFailed(Exception):
+    """Why a guarded GET gave nothing: ``reason`` is ``status`` (``status`` says which), ``too_large``,
+    ``address_not_allowed``, ``timeout`` or ``unreachable``. Never the answer's text."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+def fetch(
+    url: str, *, max_bytes: int, timeout: float | tuple[float, float], local: bool = False, headers: Any = None
+) -> bytes:
+    """GET ``url`` through a guarded session (``guard``): a 200's body of at most ``max_bytes``, or ``FetchFailed``.
+    The caller has checked the address first (``urls.check``, or its own rule for a local stand-in)."""
+    # cold start: single sign-on only
+    import requests
+
+    with requests.Session() as session:
+        guard(session, local=local)
+        try:
+            with session.get(url, timeout=timeout, allow_redirects=False, stream=True, headers=headers) as response:
+                if response.status_code != 200:
+                    raise FetchFailed("status", int(response.status_code))
+                content = b""
+                for chunk in response.iter_content(64 * 1024):
+                    content += chunk
+                    if len(content) > max_bytes:
+                        raise FetchFailed("too_large")
+        except urls.AddressNotAllowed:
+            raise FetchFailed("address_not_allowed") from None
+        except requests.Timeout:
+            raise FetchFailed("timeout") from None
+        except (requests.RequestException, OSError):  # socket.gaierror is an OSError
+            raise FetchFailed("unreachable") from None
+    return content
 
 
 def _guarded_adapter() -> Any:
