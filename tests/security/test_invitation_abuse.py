@@ -19,10 +19,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from protu import audit
 from protu.settings import settings
 
 from tests.api.people import STRONG, Browser, link_token, new_email, sign_up
+
+# A stack of its own: in a full run the shared one's tables and queues hold the whole suite's traffic, and this
+# module's invite-and-withdraw loops then took three minutes instead of ten seconds.
+pytestmark = pytest.mark.usefixtures("own_cloud")
 
 INVITE = "/api/users/invitations"
 ACCEPT = "/api/auth/invitations/accept"
