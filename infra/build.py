@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -82,6 +83,11 @@ UNUSED = (  # paths or glob patterns under the layer
     "lxml/*.pxi",
     "lxml/*.h",
     "multidict/_testcapi.*",
+    # the C speed-ups of minisaml's URL helpers (yarl and its multidict, propcache): each falls back to its pure
+    # Python twin, and only a SAML sign-in's redirect uses them (~2.5 MB)
+    "multidict/_multidict.*.so",
+    "propcache/_helpers_c.*.so",
+    "yarl/_quoting_c.*.so",
     "*/*.pyx",  # Cython sources beside their compiled modules
     # pyasn1_modules: py_webauthn reads X.509 with rfc5280 alone (the other 130 RFCs: ~1 MB)
     "pyasn1_modules/rfc[0-46-9]*.py",
@@ -171,14 +177,16 @@ def prune_sentry(python: str, layer: Path) -> list[str]:
 def compile_all(python: str, layer: Path, *functions: Path) -> None:
     """Our code with its sources and unchecked-hash bytecode; the libraries as bytecode alone (module docstring)."""
     command = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    # beside the sources, where Lambda's interpreter looks: not in make's cache of the tree's own (.pycache)
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPYCACHEPREFIX"}
     ours = [str(layer / name) for name in OURS if (layer / name).exists()]
-    subprocess.run([*command, *ours, *map(str, functions)], check=True)
+    subprocess.run([*command, *ours, *map(str, functions)], check=True, env=env)
     shutil.rmtree(layer / "__pycache__", ignore_errors=True)
     packages = [entry for entry in layer.iterdir() if entry.is_dir() and not entry.name.endswith(".dist-info")]
     libraries = [entry for entry in [*packages, *layer.glob("*.py")] if entry.name not in OURS]
     for cache in [found for entry in libraries if entry.is_dir() for found in entry.rglob("__pycache__")]:
         shutil.rmtree(cache, ignore_errors=True)
-    subprocess.run([*command, "-b", *map(str, libraries)], check=True)
+    subprocess.run([*command, "-b", *map(str, libraries)], check=True, env=env)
     for entry in libraries:
         for source in [entry] if entry.is_file() else entry.rglob("*.py"):
             if source.with_suffix(".pyc").is_file():
