@@ -210,10 +210,11 @@ def _signed_in(call: Call, result) -> SignedInOut | MfaRequiredOut | StepUpOut:
     return SignedInOut(result.access_token, "Bearer", tokens.ACCESS_TOKEN_SECONDS, me_of(result.user, result.company))
 
 
-def _refresh_cookie(call: Call) -> str | None:
+def cookie(call: Call, name: str) -> str | None:
+    """The value of the request's cookie ``name``, if it came with one."""
     for part in call.headers.get("cookie", "").split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == sessions.REFRESH_COOKIE and value:
+        key, _, value = part.strip().partition("=")
+        if key == name and value:
             return value
     return None
 
@@ -413,7 +414,7 @@ def refuse_invitations(call: Call) -> StatusOut:
 @router.post("/api/auth/refresh", permission=PUBLIC)
 def refresh(call: Call) -> SignedInOut:
     """A new access token for the session of the refresh cookie; the cookie rotates."""
-    value = _refresh_cookie(call)
+    value = cookie(call, sessions.REFRESH_COOKIE)
     if not value:
         raise errors.Unauthorized("Sign in to continue.", code="invalid_refresh")
     try:
@@ -435,7 +436,7 @@ def logout(call: Call) -> None:
             ids = (claims.tenant_id, claims.user_id, claims.session_id)
         except errors.Unauthorized:
             ids = None
-    if ids is None and (value := _refresh_cookie(call)):
+    if ids is None and (value := cookie(call, sessions.REFRESH_COOKIE)):
         try:
             tenant_id, user_id, session_id, secret = sessions.parse_refresh(value)
             session = sessions.load(tenant_id, user_id, session_id)

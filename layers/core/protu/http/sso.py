@@ -17,7 +17,7 @@ import msgspec
 from chalice import Response
 
 from protu import errors
-from protu.http.auth import refresh_cookie
+from protu.http.auth import cookie, refresh_cookie
 from protu.http.routing import PUBLIC, Call, Refusal, Router
 from protu.identity import domains, sso
 from protu.logging import get_logger
@@ -238,14 +238,6 @@ def _binding_cookie(value: str, max_age: int, protocol: str = "oidc") -> str:
     )
 
 
-def _cookie(call: Call, name: str) -> str | None:
-    for part in call.headers.get("cookie", "").split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == name and value:
-            return value
-    return None
-
-
 @router.post(
     "/api/auth/sso/start",
     permission=PUBLIC,
@@ -275,7 +267,7 @@ def _finish(call: Call, work) -> Response:
     origin = settings().app_origin
     clear = _binding_cookie("", 0)
     try:
-        result = work(_cookie(call, sso.BINDING_COOKIE))
+        result = work(cookie(call, sso.BINDING_COOKIE))
     except errors.ProtuError as error:
         log.info("sso sign-in refused", extra={"error_code": error.code})
         return _redirect(f"{origin}/signin?sso_error={quote(error.code)}", [clear])
