@@ -134,17 +134,20 @@ class OidcProvider:
             "scopes_supported": ["openid", "email", "profile"],
             "token_endpoint_auth_methods_supported": list(self.auth_methods),
             "code_challenge_methods_supported": ["S256"],
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nonce", "email", "email_verified", "name"],
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nonce", "email", "email_verified", "name", "amr"],
         }
 
-    def sign_in(self, authorization_url: str, email: str, *, name: str | None = None, verified: bool = True) -> str:
-        """Play the browser on the sign-in page: ``email`` signs in (a test user, or anyone typed in the form).
-        Answers where the provider sends the browser (the ``Location``: ``redirect_uri?code=…&state=…``)."""
+    def sign_in(
+        self, authorization_url: str, email: str, *, name: str | None = None, verified: bool = True, mfa: bool = True
+    ) -> str:
+        """Play the browser on the sign-in page: ``email`` signs in (a test user, or anyone typed in the form), with
+        a second factor (``amr`` ``["pwd", "otp"]``) or without (``["pwd"]``). Answers where the provider sends the
+        browser (the ``Location``: ``redirect_uri?code=…&state=…``)."""
         status, headers, _ = self.answer("GET", "/authorize?" + urlsplit(authorization_url).query, "", {})
         if status != 200:
             raise AssertionError(f"the provider refused the authorization request ({status})")
         form = dict(parse_qsl(urlsplit(authorization_url).query)) | {"action": "sign_in", "email": email}
-        form |= {"name": name or "", "email_verified": "on" if verified else ""}
+        form |= {"name": name or "", "email_verified": "on" if verified else "", "mfa": "on" if mfa else ""}
         return self.answer("POST", "/authorize", urlencode(form), {})[1]["Location"]
 
     def cancel(self, authorization_url: str) -> str:
@@ -200,6 +203,7 @@ class OidcProvider:
             f'<input type="hidden" name="email" value="{escape(email)}">'
             f'<input type="hidden" name="name" value="{escape(user["name"])}">'
             f'<input type="hidden" name="email_verified" value="{"on" if user["email_verified"] else ""}">'
+            '<input type="hidden" name="mfa" value="on">'
             f'<button type="submit" data-testid="idp-user-{escape(email)}">Sign in as {escape(user["name"])} '
             f"({escape(email)})</button></form></li>"
             for email, user in self.users.items()
@@ -210,6 +214,8 @@ class OidcProvider:
             'autocomplete="off"></p><p><label for="name">Name</label><br><input id="name" name="name" '
             'autocomplete="off"></p><p><input id="email_verified" name="email_verified" type="checkbox" checked> '
             '<label for="email_verified">The provider has verified this email</label></p>'
+            '<p><input id="mfa" name="mfa" type="checkbox" checked> '
+            '<label for="mfa">Signed in with a second factor</label></p>'
             '<p><button type="submit" data-testid="idp-sign-in">Sign in</button></p></form>'
             f'<form method="post">{hidden}<input type="hidden" name="action" value="cancel">'
             '<button type="submit" data-testid="idp-cancel">Cancel</button></form>'
@@ -243,6 +249,7 @@ class OidcProvider:
             "email": email,
             "name": form.get("name", "").strip() or user.get("name") or email.split("@")[0],
             "email_verified": form.get("email_verified") == "on",
+            "amr": ["pwd", "otp"] if form.get("mfa") == "on" else ["pwd"],
             "until": time.time() + CODE_SECONDS,
         }
         return _redirect(form["redirect_uri"], {"code": code, **back})
@@ -275,6 +282,7 @@ class OidcProvider:
             "email": grant["email"],
             "email_verified": grant["email_verified"],
             "name": grant["name"],
+            "amr": grant["amr"],
         }
         if grant["nonce"]:
             claims["nonce"] = grant["nonce"]

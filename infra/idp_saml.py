@@ -184,6 +184,7 @@ class SamlIdpStandIn:
         attributes: dict[str, str] | None = None,  # instead of email, displayName, givenName and sn
         key: rsa.RSAPrivateKey | None = None,
         certificate: x509.Certificate | None = None,
+        mfa: bool = False,  # the AuthnContext says a second factor was used (REFEDS MFA) or only a password
     ) -> str:
         """A ``SAMLResponse`` (base64) answering ``request`` for ``email``, as the provider posts it. The keyword
         arguments make it wrong on purpose: another audience, recipient or request, another time, unsigned, signed
@@ -215,7 +216,11 @@ class SamlIdpStandIn:
             ),
             saml.AuthnStatement(
                 saml.AuthnContext(
-                    saml.AuthnContextClassRef("urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport")
+                    saml.AuthnContextClassRef(
+                        "https://refeds.org/profile/mfa"
+                        if mfa
+                        else "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+                    )
                 ),
                 AuthnInstant=_instant(now),
                 SessionIndex="_" + secrets.token_hex(8),
@@ -285,7 +290,7 @@ class SamlIdpStandIn:
             users = sorted(self.users.items())
         rows = "".join(
             f'<li><form method="post" style="display:inline">{hidden}'
-            f'<input type="hidden" name="email" value="{escape(email)}">'
+            f'<input type="hidden" name="email" value="{escape(email)}"><input type="hidden" name="mfa" value="on">'
             f'<button type="submit" data-testid="idp-user-{escape(email)}">Sign in as {escape(name or email)} '
             f"({escape(email)})</button></form> "
             f'<form method="post" action="{escape(self.base)}/users/remove" style="display:inline">{hidden}'
@@ -298,6 +303,7 @@ class SamlIdpStandIn:
             f'<h2>Someone else</h2><form method="post">{hidden}'
             '<p><label>Email <input type="email" name="email" required autocomplete="off"></label></p>'
             '<p><label>Name <input type="text" name="name" autocomplete="off"></label></p>'
+            '<p><label><input type="checkbox" name="mfa" checked> Signed in with a second factor</label></p>'
             '<p><button type="submit" data-testid="idp-sign-in">Sign in</button></p></form>'
         )
         body = f"<p>Protu ({escape(request.issuer)}) asks who you are. Pick a test user.</p><ul>{rows}</ul>{other}"
@@ -320,7 +326,7 @@ class SamlIdpStandIn:
         target = urlsplit(request.acs_url)
         if target.scheme not in ("http", "https") or not target.netloc:
             return _page(400, "Sign-in request not understood", "<p>The request names no place to answer.</p>")
-        signed = self.response(request, email=email, name=name or None)
+        signed = self.response(request, email=email, name=name or None, mfa=form.get("mfa") == "on")
         relay = f'<input type="hidden" name="RelayState" value="{escape(relay_state)}">' if relay_state else ""
         body = (
             f'<form method="post" action="{escape(request.acs_url)}">'

@@ -164,6 +164,11 @@ function twoFactorSection(signal, onSessionsChanged) {
     h("strong", {}, "Your company requires two-factor authentication."),
     " Set it up below to continue: until you do, only this page is open to you.",
   );
+  const viaProvider = h(
+    "p",
+    { class: "field__hint", "data-testid": "mfa-via-provider", hidden: true },
+    "You signed in through your company’s identity provider: it handles two-factor for those sign-ins. What you set up here is asked when you sign in with a password or an email link.",
+  );
   const mfa = {
     signal,
     onSessionsChanged,
@@ -182,6 +187,7 @@ function twoFactorSection(signal, onSessionsChanged) {
     status.textContent = user.mfa_enabled ? "On" : "Off";
     status.className = `badge ${user.mfa_enabled ? "badge--ok" : ""}`;
     required.hidden = !mustSetUpMfa(user);
+    viaProvider.hidden = user.sign_in_method !== "sso";
     mfa.wasRequired ||= mustSetUpMfa(user);
     if (mfa.mode === null || mfa.mode === "on" || mfa.mode === "off") mfa.go(user.mfa_enabled ? "on" : "off");
   }
@@ -192,6 +198,7 @@ function twoFactorSection(signal, onSessionsChanged) {
       "Two-factor authentication",
       required,
       h("p", { class: "section-status" }, "Status: ", status),
+      viaProvider,
       mfa.body,
       ...mfa.msg.nodes,
     ),

@@ -241,6 +241,7 @@ const SSO_ERRORS = {
   sso_domain_not_verified: "Your identity provider signed you in with an address outside your company’s verified domains. Ask your IT team.",
   sso_not_configured: "Your company no longer uses single sign-on. Sign in with your password or an email link.",
   sso_account_inactive: "This account cannot sign in. Ask an owner of your company.",
+  sso_mfa_required: "Your company requires two-factor at its identity provider, and this sign-in did not use it. Sign in there again with your second factor.",
   account_locked: "This account is locked after suspicious activity. Check your email for how to unlock it.",
   email_in_use: "This address already has a Protu account with another company, so it cannot sign in through this one.",
   seat_limit_reached: "Your company’s plan has no free seat for a new person. Ask an owner to add seats, then try again.",

@@ -180,6 +180,7 @@ function providerView(signal) {
     saml,
     part.give,
     fields.enforced.node,
+    fields.require_provider_mfa.node,
     part.breakGlass.node,
     h("div", { class: "actions" }, submitButton("sso-save", "Save single sign-on"), part.remove),
     ...part.msg.nodes,
@@ -215,6 +216,12 @@ function providerFields() {
       label: "Require single sign-on at the verified domains",
       hint: "Password and email-link sign-in are then refused for their addresses, except for the break-glass owners below.",
       testid: "sso-enforced",
+    }),
+    require_provider_mfa: checkbox({
+      id: "sso-provider-mfa",
+      label: "Require two-factor at the identity provider",
+      hint: "Your provider answers for two-factor when people sign in through it. With this on, a sign-in it does not report as two-factor (OIDC amr, SAML authentication context) is refused.",
+      testid: "sso-provider-mfa",
     }),
   };
 }
@@ -299,6 +306,7 @@ function fillConnection(part, connection) {
   fields.metadata_url.input.value = connection.metadata_url ?? "";
   fields.metadata_xml.input.value = "";
   fields.enforced.input.checked = Boolean(connection.enforced);
+  fields.require_provider_mfa.input.checked = Boolean(connection.require_provider_mfa);
   const chosen = connection.break_glass_user_ids ?? [];
   part.breakGlass.box.replaceChildren(...(part.owners ?? []).map((owner) => ownerChoice(owner, chosen)));
   part.remove.hidden = !connection.configured;
@@ -309,7 +317,12 @@ function fillConnection(part, connection) {
 // What the form sends: only the fields of the chosen protocol; an empty secret is left out (the saved one is kept).
 function connectionBody({ fields, breakGlass }) {
   const value = (key) => fields[key].input.value.trim();
-  const body = { protocol: fields.protocol.input.value, enforced: fields.enforced.input.checked, break_glass_user_ids: breakGlass.chosen() };
+  const body = {
+    protocol: fields.protocol.input.value,
+    enforced: fields.enforced.input.checked,
+    require_provider_mfa: fields.require_provider_mfa.input.checked,
+    break_glass_user_ids: breakGlass.chosen(),
+  };
   const keys = body.protocol === "saml" ? ["metadata_url", "metadata_xml"] : ["issuer", "client_id", "client_secret"];
   for (const key of keys) if (value(key)) body[key] = value(key);
   return body;

@@ -58,8 +58,9 @@ def test_sign_up_creates_an_owner_and_a_verified_email_after_the_link(api, mailg
         "permissions",
         "mfa_setup_required",
         "show_welcome",
+        "sign_in_method",
     }
-    assert me["mfa_setup_required"] is False
+    assert me["mfa_setup_required"] is False and me["sign_in_method"] == "password"
     assert {"billing", "settings", "users", "audit", "assessments"} <= set(me["permissions"])
     assert "auth.signup:success" in actions(me["company"]["id"])
 

@@ -111,11 +111,11 @@ class SsoBrowser:
         return {"token": token, **me.json()}
 
 
-def sign_in(api, provider, email: str, name: str | None = None):
+def sign_in(api, provider, email: str, name: str | None = None, **kw):
     browser = SsoBrowser(api)
     started = browser.start(email)
     assert started["sso"] is True, started
-    location = provider.sign_in(started["redirect_url"], email, name=name)
+    location = provider.sign_in(started["redirect_url"], email, name=name, **kw)
     return browser, browser.back(location)
 
 
@@ -407,6 +407,46 @@ def test_an_address_of_another_companys_account_is_not_taken_over(api, module_ma
     browser, reply = sign_in(api, sso_company["provider"], other.email)
     assert sso_error(reply) == "email_in_use"
     assert other.browser.login(other.email).status == 200
+
+
+def test_a_company_requiring_two_factor_leaves_it_to_its_provider_or_makes_the_provider_prove_it(
+    api, module_mailgun, module_oidc_provider, nameserver
+):
+    domain = new_domain()
+    boss = company_at(api, module_mailgun, domain)
+    verified_domain(boss, nameserver, domain)
+    assert connect(boss, module_oidc_provider).status == 200
+    turn_on_two_factor(boss)  # the owner signed in with a password: held to the rule below
+    version = boss.browser.get("/api/settings").json()["version"]
+    assert boss.browser.patch("/api/settings", {"version": version, "require_mfa": True}).status == 200
+    email = f"pat-{uuid.uuid4().hex[:6]}@{domain}"
+
+    # The provider signed Pat in with a password alone: Protu does not ask Pat to set up its own second factor,
+    # since every sign-in of Pat's goes through the provider, which answers for it.
+    browser, reply = sign_in(api, module_oidc_provider, email, mfa=False)
+    assert sso_error(reply) is None, reply.header("Location")
+    me = browser.signed_in()
+    assert (me["sign_in_method"], me["mfa_setup_required"]) == ("sso", False)
+    as_pat = {"Authorization": f"Bearer {me['token']}", "User-Agent": browser.agent}
+    assert api.request("GET", "/api/candidates", headers=as_pat, source_ip=browser.ip).status == 200
+    notices = api.request("GET", "/api/me/notices", headers=as_pat, source_ip=browser.ip).json()["items"]
+    assert "mfa_setup_required" not in [n["kind"] for n in notices]
+    # ...while a password sign-in of the same company without two-factor is still held to the rule.
+    helper = invite(boss, module_mailgun, "admin")
+    assert helper.browser.get("/api/candidates").json()["error"]["code"] == "mfa_setup_required"
+
+    # The owner makes the provider prove a second factor: a password-only sign-in there is refused, with no session.
+    saved = connect(boss, module_oidc_provider, require_provider_mfa=True)
+    assert saved.status == 200 and saved.json()["require_provider_mfa"] is True, saved.body
+    refused, reply = sign_in(api, module_oidc_provider, email, mfa=False)
+    assert sso_error(reply) == "sso_mfa_required"
+    assert "protu_refresh" not in refused.cookies
+    again, reply = sign_in(api, module_oidc_provider, email, mfa=True)
+    assert sso_error(reply) is None
+    assert again.signed_in()["email"] == email
+    logins = boss.browser.get("/api/audit-events?action=auth.login").json()["items"]
+    said = [e["details"].get("provider_mfa") for e in logins if e["details"].get("method") == "sso"]
+    assert said[:2] == [True, False]  # newest first
 
 
 # ------------------------------------------------------------------------------------------------ SAML sign-in

@@ -79,10 +79,42 @@ def test_round_trip_gives_the_verified_identity(oidc_provider):
         email="ben.admin@acme.example",
         name="Ben A.",
         provider=f"oidc {oidc_provider.issuer}",
+        mfa=True,  # the stand-in's amr: ["pwd", "otp"]
     )
     sent = oidc_provider.token_requests[-1]
     assert sent["auth"] == "basic"  # the document offers both: basic first
     assert code not in json.dumps(oidc_provider.token_requests[:-1])
+
+
+@pytest.mark.parametrize(
+    ("amr", "mfa"),
+    [
+        (["pwd", "otp"], True),
+        (["mfa"], True),
+        (["hwk", "fpt"], True),  # a security key with a fingerprint
+        (["pwd"], False),
+        (["pwd", "kba"], False),  # two things known are one factor twice
+        (["otp"], False),  # something held alone
+        ([7], False),
+        (None, False),  # no amr at all (Google Workspace sends none)
+    ],
+)
+def test_the_id_tokens_amr_says_whether_the_provider_used_a_second_factor(oidc_provider, amr, mfa):
+    def with_amr(header, claims):
+        claims = {k: v for k, v in claims.items() if k != "amr"}
+        return oidc_provider.sign(claims if amr is None else {**claims, "amr": amr})
+
+    oidc_provider.tamper = with_amr
+    assert finish(oidc_provider, *start(oidc_provider)).mfa is mfa
+
+
+def test_an_amr_that_is_not_a_list_is_a_token_refused(oidc_provider):
+    oidc_provider.tamper = lambda header, claims: oidc_provider.sign({**claims, "amr": "mfa"})
+    refused("sso_token_invalid", oidc_provider, *start(oidc_provider))
+
+
+def test_a_sign_in_without_a_second_factor_at_the_provider_says_so(oidc_provider):
+    assert finish(oidc_provider, *start(oidc_provider, mfa=False)).mfa is False
 
 
 def test_client_secret_post_when_it_is_all_the_provider_takes(outside):

@@ -66,6 +66,12 @@ def test_a_signed_assertion_signs_the_person_in(idp, connection):
     assert identity.subject == "Ada@Example.com"
     assert identity.name == "Ada Lovelace"
     assert identity.provider == f"saml {idp.entity_id}"
+    assert identity.mfa is False  # PasswordProtectedTransport: a password alone
+
+
+def test_the_authentication_context_says_whether_a_second_factor_was_used(idp, connection):
+    request = start(connection)
+    assert finish(connection, request, idp.response(request, email="mo@example.com", mfa=True)).mfa is True
 
 
 def test_a_signed_response_signs_the_person_in_too(idp, connection):

@@ -23,10 +23,12 @@ pytestmark = pytest.mark.browser
 CURRENT_METHOD = '[data-testid="session-row"][data-current="true"] [data-testid="session-method"]'
 
 
-def sso_company(local_server: str, nameserver, protocol: str = "oidc", *, enforced: bool = False) -> dict:
+def sso_company(
+    local_server: str, nameserver, protocol: str = "oidc", *, enforced: bool = False, two_factor: bool = False
+) -> dict:
     """A fresh company with a verified domain and its provider connected through the API (the local stand-ins);
-    ``enforced``: single sign-on required, the owner (two-factor on) its break-glass owner. Answers new_company's
-    people and the domain."""
+    ``enforced``: single sign-on required, the owner (two-factor on) its break-glass owner; ``two_factor``: the
+    company requires two-factor, and the provider must report it. Answers new_company's people and the domain."""
     people = new_company("Ssonic Works")
     owner = Elsewhere(local_server, people["owner"], people["password"])
     extra = {}
@@ -45,7 +47,12 @@ def sso_company(local_server: str, nameserver, protocol: str = "oidc", *, enforc
 
         body = {"protocol": "oidc", "issuer": f"{local_server}/_local/idp/oidc", "client_id": CLIENT_ID}
         body["client_secret"] = CLIENT_SECRET
+    if two_factor:
+        extra["require_provider_mfa"] = True
     owner.call("PUT", "/api/settings/sso", {**body, **extra})
+    if two_factor:
+        version = owner.call("GET", "/api/settings")["version"]
+        owner.call("PATCH", "/api/settings", {"version": version, "require_mfa": True})
     return {**people, "domain": domain}
 
 
@@ -103,7 +110,7 @@ def test_owner_sets_up_oidc_in_settings(page, local_server, nameserver, console_
 
 
 def test_new_person_signs_in_through_oidc(page, local_server, nameserver):
-    company = sso_company(local_server, nameserver)
+    company = sso_company(local_server, nameserver, two_factor=True)
     elsewhere = f"nia-{uuid.uuid4().hex[:6]}@elsewhere-{uuid.uuid4().hex[:6]}.example"
     page.goto("/signin?method=sso")
     page.get_by_test_id("sso-email").fill(elsewhere)
@@ -114,8 +121,17 @@ def test_new_person_signs_in_through_oidc(page, local_server, nameserver):
     start_sso(page, email)
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Name").fill("Nia Newcomer")
+    page.get_by_label("Signed in with a second factor").uncheck()  # the company wants the provider's two-factor
+    page.get_by_test_id("idp-sign-in").click()
+    expect(page.get_by_test_id("signin-error")).to_contain_text("did not use it")
+    start_sso(page, email)
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Name").fill("Nia Newcomer")
     page.get_by_test_id("idp-sign-in").click()
     signed_in_by_sso(page, "Nia Newcomer")
+    # The provider answered for two-factor: Protu does not hold Nia to set up its own (the rest of Protu is open).
+    expect(page.get_by_test_id("mfa-via-provider")).to_be_visible()
+    expect(page.get_by_test_id("mfa-required-notice")).to_be_hidden()
 
 
 def test_new_person_signs_in_through_saml(page, local_server, nameserver):

@@ -22,6 +22,12 @@ class Principal:
     session_id: str  # "" when a job acts (``system``)
     role: str
     auth_time: int  # when the session last proved who it is (sign-in or re-authentication); 0 for a job
+    sign_in_method: str = ""  # how the session began (``sessions.METHODS``); "" for a job
+
+    @property
+    def via_sso(self) -> bool:
+        """Signed in through the company's identity provider, which answers for the second factor (``sso``)."""
+        return self.sign_in_method == "sso"
 
     @classmethod
     def system(cls, tenant_id: str, user_id: str) -> Principal:

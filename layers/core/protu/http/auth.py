@@ -136,6 +136,7 @@ class Me(msgspec.Struct):
     permissions: list[str]  # what the role may do (protu.identity.rbac): the SPA shows only what is allowed
     mfa_setup_required: bool  # the company requires two-factor and it is off: only their own account is open
     show_welcome: bool = False  # an owner who has not put the first steps away: a sign-in lands on them
+    sign_in_method: str = ""  # how this session began (sessions.METHODS); "sso": the identity provider answers for 2FA
 
 
 class SignedInOut(msgspec.Struct):
@@ -181,7 +182,7 @@ class SessionOut(msgspec.Struct):
     sign_in_method: str | None  # password, magic_link (+mfa, +passkey), passkey, invitation (sessions.METHODS)
 
 
-def me_of(user, company) -> Me:
+def me_of(user, company, sign_in_method: str = "") -> Me:
     return Me(
         user.id,
         user.email,
@@ -191,8 +192,9 @@ def me_of(user, company) -> Me:
         bool(user.mfa_enabled),
         bool(user.email_verified),
         sorted(rbac.ROLE_PERMISSIONS.get(user.role, ())),
-        company_settings.mfa_setup_required(user, company),
+        company_settings.mfa_setup_required(user, company, sign_in_method),
         welcome.shows(user),
+        sign_in_method,
     )
 
 
@@ -207,7 +209,8 @@ def _signed_in(call: Call, result) -> SignedInOut | MfaRequiredOut | StepUpOut:
         return StepUpOut(True, result.method)
     remaining = max(0, int(result.session.absolute_expires_at - result.session.last_seen_at))
     call.response_headers["Set-Cookie"] = refresh_cookie(result.refresh_token, remaining)
-    return SignedInOut(result.access_token, "Bearer", tokens.ACCESS_TOKEN_SECONDS, me_of(result.user, result.company))
+    me = me_of(result.user, result.company, result.session.sign_in_method or "")
+    return SignedInOut(result.access_token, "Bearer", tokens.ACCESS_TOKEN_SECONDS, me)
 
 
 def cookie(call: Call, name: str) -> str | None:
@@ -468,7 +471,7 @@ def reauthenticate(call: Call) -> StatusOut:
 def me(call: Call) -> Me:
     """Who you are, and your company."""
     p = call.principal
-    return me_of(accounts.get_user(p.tenant_id, p.user_id), accounts.get_company(p.tenant_id))
+    return me_of(accounts.get_user(p.tenant_id, p.user_id), accounts.get_company(p.tenant_id), p.sign_in_method)
 
 
 @router.post(

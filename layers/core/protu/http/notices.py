@@ -3,6 +3,7 @@
 Computed from the current state, never stored, so a notice goes away as soon as its cause does:
 
 * ``mfa_setup_required``: the company requires two-factor and theirs is off (only their account is open to them);
+  never for a session signed in through the company's identity provider, which answers for the second factor;
 * ``payment_failed`` (people who may see billing): Stripe could not charge the company's last invoice;
 * ``email_bouncing``: their address is on the suppression list (a permanent bounce, a complaint, an unsubscribe),
   so no email reaches them; the security alerts we would have emailed them in the last ``ALERT_DAYS`` days are
@@ -61,7 +62,7 @@ def notices(call: Call) -> NoticesOut:
     user = accounts.get_user(principal.tenant_id, principal.user_id)
     company = accounts.get_company(principal.tenant_id)
     items: list[Notice] = []
-    if company_settings.mfa_setup_required(user, company):
+    if company_settings.mfa_setup_required(user, company, principal.sign_in_method):
         items.append(
             Notice(
                 "mfa_setup_required",

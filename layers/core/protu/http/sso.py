@@ -40,6 +40,7 @@ class ConnectionIn(Strict):
     metadata_url: Text | None = None
     metadata_xml: Annotated[str, msgspec.Meta(max_length=60000)] | None = None
     enforced: bool = False
+    require_provider_mfa: bool = False  # refuse sign-ins the provider does not report as multi-factor
     break_glass_user_ids: UserIds = []
 
 
@@ -53,6 +54,7 @@ class ConnectionOut(msgspec.Struct):
     idp_entity_id: str | None = None
     sso_url: str | None = None
     enforced: bool = False
+    require_provider_mfa: bool = False
     break_glass_user_ids: list[str] = []
     updated_at: int | None = None
     redirect_uri: str = ""  # what to register at an OIDC provider

@@ -92,8 +92,11 @@ def idle_minutes(company: Company) -> int:
     return int(company.idle_timeout_minutes or DEFAULT_IDLE_MINUTES)
 
 
-def mfa_setup_required(user: User, company: Company) -> bool:
-    """The company requires two-factor and this user has not set it up: only their own account is open to them."""
+def mfa_setup_required(user: User, company: Company, sign_in_method: str = "") -> bool:
+    """The company requires two-factor and this user has not set it up: only their own account is open to them. A
+    session signed in through the company's identity provider (``sso``) is not asked: the provider answers for it."""
+    if sign_in_method == "sso":
+        return False
     return bool(company.require_mfa) and not user.second_factors  # a TOTP app or a passkey
 
 

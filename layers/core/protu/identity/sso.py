@@ -60,6 +60,7 @@ class SsoConnection(DataItem):
     sso_url = UnicodeAttribute(null=True)
     certificates = ListAttribute(of=UnicodeAttribute, default=list)
     enforced = BooleanAttribute(default=False)
+    require_provider_mfa = BooleanAttribute(default=False)  # refuse sign-ins the provider does not say were MFA
     break_glass_user_ids = ListAttribute(of=UnicodeAttribute, default=list)
     updated_at = NumberAttribute()
 
@@ -148,6 +149,7 @@ def described(connection: SsoConnection | None) -> dict[str, Any]:
         "idp_entity_id": connection.idp_entity_id,
         "sso_url": connection.sso_url,
         "enforced": bool(connection.enforced),
+        "require_provider_mfa": bool(connection.require_provider_mfa),
         "break_glass_user_ids": list(connection.break_glass_user_ids or []),
         "updated_at": int(connection.updated_at),
     }
@@ -203,6 +205,7 @@ def save_connection(principal: Principal, given: dict[str, Any]) -> SsoConnectio
     values: dict[str, Any] = {
         "protocol": protocol,
         "enforced": enforced,
+        "require_provider_mfa": bool(given.get("require_provider_mfa") or False),
         "break_glass_user_ids": _break_glass(tenant_id, list(given.get("break_glass_user_ids") or []), enforced),
         "updated_at": int(time.time()),
     }
@@ -221,6 +224,7 @@ def save_connection(principal: Principal, given: dict[str, Any]) -> SsoConnectio
                 "protocol": protocol,
                 "provider": connection.issuer or connection.idp_entity_id,
                 "enforced": enforced,
+                "require_provider_mfa": bool(connection.require_provider_mfa),
                 "break_glass_user_ids": connection.break_glass_user_ids,
                 "client_secret_changed": bool(given.get("client_secret")),
             },
@@ -413,7 +417,7 @@ def finish_oidc(state: str, code: str, binding: str | None, *, ip: str, user_age
         nonce=flow.nonce or "",
         code_verifier=flow.code_verifier or "",
     )
-    return _sign_in(flow.tenant_id, identity, ip=ip, user_agent=user_agent)
+    return _sign_in(flow.tenant_id, connection, identity, ip=ip, user_agent=user_agent)
 
 
 def finish_saml(relay_state: str, saml_response: str, binding: str | None, *, ip: str, user_agent: str) -> SignedIn:
@@ -431,7 +435,7 @@ def finish_saml(relay_state: str, saml_response: str, binding: str | None, *, ip
         saml_response=saml_response,
         request_id=flow.request_id or "",
     )
-    return _sign_in(flow.tenant_id, identity, ip=ip, user_agent=user_agent)
+    return _sign_in(flow.tenant_id, connection, identity, ip=ip, user_agent=user_agent)
 
 
 def _connection_for(flow: SsoFlow) -> SsoConnection:
@@ -441,9 +445,15 @@ def _connection_for(flow: SsoFlow) -> SsoConnection:
     return connection
 
 
-def _sign_in(tenant_id: str, identity: SsoIdentity, *, ip: str, user_agent: str) -> SignedIn:
-    """The provider vouched for ``identity``: the email must be at one of this company's verified domains; then its
-    user (provisioned just in time), and a session."""
+def _sign_in(tenant_id: str, connection: SsoConnection, identity: SsoIdentity, *, ip: str, user_agent: str) -> SignedIn:
+    """The provider vouched for ``identity``: the email must be at one of this company's verified domains, and the
+    sign-in multi-factor when the company asks the provider for it; then its user (provisioned just in time), and a
+    session."""
+    if connection.require_provider_mfa and not identity.mfa:
+        raise errors.Forbidden(
+            "Your identity provider did not confirm a second factor for this sign-in, and your company requires one.",
+            code="sso_mfa_required",
+        )
     email = accounts.normalise_email(identity.email or "")
     if domains.of_email(email) not in domains.verified(tenant_id):
         raise errors.Forbidden(
@@ -470,7 +480,12 @@ def _sign_in(tenant_id: str, identity: SsoIdentity, *, ip: str, user_agent: str)
         tx.audit(
             "auth.login",
             f"user:{user.id}",
-            details={"method": "sso", "provider": identity.provider, "session": signed_in.session.id},
+            details={
+                "method": "sso",
+                "provider": identity.provider,
+                "provider_mfa": identity.mfa,
+                "session": signed_in.session.id,
+            },
         )
     metrics.count("SignIns")
     _alert_new_device(signed_in, ip, user_agent)

@@ -25,7 +25,7 @@ What the provider is, how we talk to it, and what we trust of its answer:
   signature by RS256 or ES256 only (never ``none``, never an HMAC keyed by a public key), ``iss`` the issuer,
   ``aud`` the client id (``azp`` the client id when present, and required with several audiences), ``exp`` and
   ``iat`` within ``LEEWAY`` seconds, ``nonce`` the one of ``begin``, ``sub`` present; then ``email`` with
-  ``email_verified`` true.
+  ``email_verified`` true. Whether the provider used a second factor is read from ``amr`` (``multi_factor``).
 
 Every refusal while signing in is ``errors.Unauthorized`` with a stable code: ``sso_provider_error`` (the provider
 could not be discovered or reached, or its token endpoint refused the code: a used or expired code, a wrong secret),
@@ -153,7 +153,23 @@ def finish(connection: OidcConnection, *, redirect_uri: str, code: str, nonce: s
         raise _refused("sso_token_invalid", "Your identity provider's answer names nobody.")
     name = claims.get("name")
     name = (name.strip()[:100] or None) if isinstance(name, str) else None
-    return SsoIdentity(subject=subject, email=email, name=name, provider=f"oidc {connection.issuer}")
+    mfa = multi_factor(claims.get("amr"))
+    return SsoIdentity(subject=subject, email=email, name=name, provider=f"oidc {connection.issuer}", mfa=mfa)
+
+
+# RFC 8176's authentication method references: "mfa" and "mca" say it outright; otherwise something held (a key,
+# an app, a phone, a card) together with something known or something one is.
+_SAID_MFA = {"mfa", "mca"}
+_POSSESSION = {"hwk", "swk", "otp", "sms", "tel", "sc"}
+_KNOWLEDGE_OR_INHERENCE = {"pwd", "pin", "kba", "fpt", "face", "iris", "retina", "vbm"}
+
+
+def multi_factor(amr: Any) -> bool:
+    """Whether an id_token's ``amr`` claim shows a sign-in with more than one factor (absent or malformed: no)."""
+    if not isinstance(amr, list) or not all(isinstance(method, str) for method in amr):
+        return False
+    methods = set(amr)
+    return bool(methods & _SAID_MFA) or bool(methods & _POSSESSION and methods & _KNOWLEDGE_OR_INHERENCE)
 
 
 def _provider(issuer: str) -> dict[str, Any]:

@@ -39,3 +39,4 @@ class SsoIdentity:
     email: str  # lower-cased
     name: str | None
     provider: str  # for the audit log: "oidc <issuer>" or "saml <entity id>"
+    mfa: bool = False  # the provider says this sign-in used more than one factor (OIDC ``amr``, SAML's AuthnContext)

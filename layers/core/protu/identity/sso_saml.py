@@ -13,7 +13,8 @@ verification returned (never the raw document again: a wrapped, unsigned copy is
 * replay: the assertion's id is recorded once (hashed, in the data table, ``TOKEN#<sha256>`` / ``SAMLASSERTION``:
   the unscoped prefix of single-use items) until it expires; a second use is refused (``sso_assertion_replayed``),
   concurrent ones included (a conditional put);
-* who it is: the email from an ``emailAddress`` NameID or an email attribute, a name from the usual attributes.
+* who it is: the email from an ``emailAddress`` NameID or an email attribute, a name from the usual attributes;
+  whether the provider used a second factor, from the ``AuthnContextClassRef`` (``MFA_CONTEXTS``).
 
 Refusals are ``errors.Unauthorized`` with a stable ``sso_*`` code; no assertion, NameID or attribute is ever logged.
 Metadata (``parse_metadata``, ``fetch_metadata``) is read with lxml without entities, network or DTDs; fetching it
@@ -187,11 +188,34 @@ def finish(
         email=_email(name_id.get("Format"), parsed.name_id, parsed.attributes),
         name=_name(parsed.attributes),
         provider=f"saml {connection.idp_entity_id}",
+        mfa=_multi_factor(assertion),
     )
     if not identity.subject or len(identity.subject) > 1024:
         raise refused("sso_response_invalid")
     _record_use(connection.idp_entity_id, assertion_id, max(confirmed_until, conditions_until) + LEEWAY)
     return identity
+
+
+# AuthnContextClassRefs that say the provider used more than one factor (Entra ID's, REFEDS MFA, the SAML 2.0
+# classes of a second device, token or card, and the OpenID PAPE multi-factor policy some providers send).
+MFA_CONTEXTS = frozenset(
+    (
+        "http://schemas.microsoft.com/claims/multipleauthn",
+        "https://refeds.org/profile/mfa",
+        "http://schemas.openid.net/pape/policies/2007/06/multi-factor",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorUnregistered",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI",
+    )
+)
+
+
+def _multi_factor(assertion: Any) -> bool:
+    """Whether the signed assertion's authentication statement names a multi-factor context."""
+    refs = assertion.findall("saml:AuthnStatement/saml:AuthnContext/saml:AuthnContextClassRef", NS)
+    return any((ref.text or "").strip() in MFA_CONTEXTS for ref in refs)
 
 
 def _certificates(connection: SamlConnection) -> list[Any]:
