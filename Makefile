@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # The functions' runtime (template.yaml: python3.12), found on PATH or through pyenv: the virtual environment of
 # `make run` and `make test` uses it, and sam builds with it (tests/infra/test_runtime.py holds them equal).
 PY312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v "$$p"; break; }; done)
-REQUIRE_PY312 := test -n "$(PY312)" || { echo "Protu needs Python 3.12, the functions' runtime: install it (pyenv install 3.12, or your system's python3.12 package) or set PY312=/path/to/python3.12"; exit 1; }
+REQUIRE_PY312 := "$(or $(PY312),false)" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null || { echo "Protu needs Python 3.12, the functions' runtime: install it (pyenv install 3.12, or your system's python3.12 package) or set PY312=/path/to/python3.12"; exit 1; }
 # uv installs from uv.lock (every package pinned, with hashes); it lives in its own environment, pinned here.
 UV_VERSION := 0.13.9
 TOOLS := .venv-tools

@@ -6,10 +6,13 @@ it (`make layer-requirements`, or `make lock` to update every pin)."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 from infra import template as tpl
 
@@ -52,3 +55,42 @@ def test_the_layer_installs_what_the_lock_pins_with_hashes():
     names = {pin.split("==")[0].lower() for pin in pins}
     assert {re.split(r"[<>=\[ ]", d)[0].lower() for d in declared} <= names
     assert not {"moto", "pytest", "playwright", "ruff"} & names  # development tools stay out of the layer
+
+
+def make(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """make on a machine whose PATH holds bash alone (no python3.12) and whose HOME is ``home`` (its pyenv)."""
+    path = home / "path"
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "bash").symlink_to(shutil.which("bash"))
+    command = [shutil.which("make"), "--no-print-directory", *args]
+    env = {"PATH": str(path), "HOME": str(home)}
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=60)
+
+
+SHOW = '--eval=py312: ; @echo "[$(PY312)]"'
+
+
+def test_make_finds_the_runtimes_python_through_pyenv(tmp_path):
+    major, minor = runtime()
+    pyenv = tmp_path / ".pyenv" / "versions" / f"{major}.{minor}.99" / "bin" / f"python{major}.{minor}"
+    pyenv.parent.mkdir(parents=True)
+    pyenv.symlink_to(Path(sys._base_executable).resolve())  # the tests run on the runtime's Python
+    assert make(tmp_path, SHOW, "py312").stdout.strip() == f"[{pyenv}]"
+
+
+@pytest.mark.parametrize("given", [None, "not-3.12"])
+def test_without_the_runtimes_python_make_stops_and_says_how_to_get_it(tmp_path, given):
+    """Neither on PATH nor in pyenv, or PY312 naming another Python: a target that needs it installs nothing."""
+    tools = tmp_path / "tools"
+    args = [f"TOOLS={tools}"]
+    if given:
+        other = tmp_path / "python3.11"
+        other.write_text("#!/bin/sh\necho 'Python 3.11.7'\nexit 1\n")
+        other.chmod(0o755)
+        args.append(f"PY312={other}")
+    done = make(tmp_path, *args, f"{tools}/bin/uv")
+    assert done.returncode != 0 and not tools.exists()
+    said = "Protu needs Python 3.12, the functions' runtime: install it (pyenv install 3.12, or your system's"
+    assert said in done.stdout and "set PY312=/path/to/python3.12" in done.stdout, done.stdout + done.stderr
+    readme = (ROOT / "README.md").read_text()
+    assert "`pyenv install 3.12`" in readme and "`PY312=/path/to/python3.12`" in readme

@@ -389,6 +389,14 @@ def _kept_and_encrypted(template, queue: str) -> bool:
     return props.get("MessageRetentionPeriod") == 1209600 and encrypted
 
 
+# The kinds of SAM event source, by who sees a failure past the retries: each of the rules below judges one kind.
+STREAMS = {"DynamoDB", "Kinesis"}  # an OnFailure queue of the event source mapping
+ASYNCHRONOUS = {"Schedule", "ScheduleV2", "SNS", "S3", "EventBridgeRule", "CloudWatchEvent", "CloudWatchLogs"}
+ASYNCHRONOUS |= {"IoTRule"}  # an EventInvokeConfig with an OnFailure queue
+QUEUES = {"SQS"}  # the queue's own dead-letter queue
+SYNCHRONOUS = {"Api", "HttpApi"}  # the caller gets the error
+
+
 def test_every_stream_event_source_keeps_what_it_gives_up_on(template):
     """Retries and record age bounded, bisection on, and an OnFailure queue that is kept 14 days, encrypted, paged
     on and named for protu-ops redrive: a stream source without one is refused here."""
@@ -396,7 +404,7 @@ def test_every_stream_event_source_keeps_what_it_gives_up_on(template):
     sources = 0
     for name, function in resources(template, "AWS::Serverless::Function").items():
         for event_name, event in (function["Properties"].get("Events") or {}).items():
-            if event["Type"] not in ("DynamoDB", "Kinesis"):
+            if event["Type"] not in STREAMS:
                 continue
             sources += 1
             where = f"{name}.{event_name}"
@@ -419,11 +427,10 @@ def test_every_asynchronously_invoked_function_keeps_what_fails_past_its_retries
     """Scheduled functions are invoked asynchronously: an EventInvokeConfig sends what fails past Lambda's retries
     to a queue that is kept 14 days, encrypted, paged on and named for protu-ops redrive."""
     failure_queues = template["Globals"]["Function"]["Environment"]["Variables"]["FAILURE_QUEUES"]["Fn::Sub"]
-    asynchronous = {"Schedule", "ScheduleV2", "SNS", "S3", "EventBridgeRule", "CloudWatchEvent"}
     functions = 0
     for name, function in resources(template, "AWS::Serverless::Function").items():
         events = (function["Properties"].get("Events") or {}).values()
-        if not any(event["Type"] in asynchronous for event in events):
+        if not any(event["Type"] in ASYNCHRONOUS for event in events):
             continue
         functions += 1
         config = function["Properties"].get("EventInvokeConfig", {})
@@ -450,6 +457,79 @@ def test_every_queue_event_source_has_a_dead_letter_queue_that_pages(template):
             assert 1 <= queue["RedrivePolicy"]["maxReceiveCount"] <= 10, name
             assert _kept_and_encrypted(template, dead) and _paged(template, dead), dead
     assert sources >= 1
+
+
+# Resources that invoke a function by themselves, outside the functions' Events and EventInvokeConfig (which the rules
+# above judge): none may, but a service given lambda:InvokeFunction here that calls and waits for the answer.
+RAW_SOURCES = {"AWS::Lambda::EventSourceMapping", "AWS::Lambda::EventInvokeConfig", "AWS::Pipes::Pipe"}
+INVOKERS = {"AWS::Events::Rule", "AWS::Scheduler::Schedule", "AWS::SNS::Subscription", "AWS::SNS::Topic"}
+INVOKERS |= {"AWS::S3::Bucket", "AWS::Logs::SubscriptionFilter", "AWS::IoT::TopicRule"}
+# Secrets Manager runs each rotation step and waits for it; a failed step leaves the rotation pending (AWSPENDING).
+WAITING_CALLERS = {"secretsmanager.amazonaws.com"}
+
+
+def _names_a_function(value, functions) -> bool:
+    if isinstance(value, dict):
+        if "Ref" in value or "Fn::GetAtt" in value:
+            target = value.get("Ref") or value["Fn::GetAtt"]
+            return (target[0] if isinstance(target, list) else target.split(".")[0]) in functions
+        if isinstance(value.get("Fn::Sub"), str):
+            return any(f"${{{name}" in value["Fn::Sub"] for name in functions)
+        return any(_names_a_function(v, functions) for v in value.values())
+    if isinstance(value, list):
+        return any(_names_a_function(v, functions) for v in value)
+    return False
+
+
+def event_sources_no_rule_judges(template) -> list[str]:
+    """What could invoke a function, lose what failed and go unseen by the rules above: an event of a kind none of
+    them judges, or an event source declared beside the functions instead of in their Events."""
+    functions = set(resources(template, "AWS::Serverless::Function"))
+    found = []
+    for name in sorted(functions):
+        for event_name, event in (template["Resources"][name]["Properties"].get("Events") or {}).items():
+            if event["Type"] not in STREAMS | ASYNCHRONOUS | QUEUES | SYNCHRONOUS:
+                found.append(f"{name}.{event_name}: {event['Type']}")
+    for name, resource in template["Resources"].items():
+        kind, props = resource["Type"], resource.get("Properties", {})
+        if kind in RAW_SOURCES or (kind in INVOKERS and _names_a_function(props, functions)):
+            found.append(f"{name}: {kind}")
+        elif kind == "AWS::Lambda::Permission" and props.get("Principal") not in WAITING_CALLERS:
+            found.append(f"{name}: {kind} for {props.get('Principal')}")
+    return found
+
+
+def test_no_event_source_escapes_the_failure_destination_rules(template):
+    """Issue 19: "a template test refuses an event source without a destination", whichever way it is declared."""
+    assert event_sources_no_rule_judges(template) == []
+
+
+def test_an_event_source_the_rules_would_not_judge_is_named(template):
+    import copy
+
+    changed = copy.deepcopy(template)
+    mirror = changed["Resources"]["AuditMirrorFunction"]["Properties"]["Events"]
+    mirror["Kafka"] = {"Type": "MSK", "Properties": {"Stream": "arn:aws:kafka:eu-central-1:1:cluster/x"}}
+    backup = {"Fn::GetAtt": ["BackupFunction", "Arn"]}
+    changed["Resources"] |= {
+        "RawMapping": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {"FunctionName": backup}},
+        "NightlyRule": {"Type": "AWS::Events::Rule", "Properties": {"Targets": [{"Id": "b", "Arn": backup}]}},
+        "LoggedBucket": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {"NotificationConfiguration": {"LambdaConfigurations": [{"Function": backup}]}},
+        },
+        "BucketMayInvoke": {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {"FunctionName": backup, "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"},
+        },
+    }
+    assert event_sources_no_rule_judges(changed) == [
+        "AuditMirrorFunction.Kafka: MSK",
+        "RawMapping: AWS::Lambda::EventSourceMapping",
+        "NightlyRule: AWS::Events::Rule",
+        "LoggedBucket: AWS::S3::Bucket",
+        "BucketMayInvoke: AWS::Lambda::Permission for s3.amazonaws.com",
+    ]
 
 
 def test_every_checkov_skip_says_why_in_one_line(template):
