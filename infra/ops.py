@@ -190,7 +190,7 @@ def _verify_audit(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
     from protu import audit
 
     result = audit.verify(args.tenant)
-    summary = {"ok": result.ok, "checked": result.checked, "first_broken": result.first_broken}
+    summary = {"ok": result.ok, "checked": result.checked, "first_broken": result.first_broken, "reason": result.reason}
     if result.ok:
         lines = [f"audit chain of {args.tenant}: {result.checked} events, intact, its signed digests hold"]
     else:

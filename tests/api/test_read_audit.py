@@ -107,10 +107,26 @@ def writes(calls: list[str]) -> list[str]:
 
 @pytest.mark.parametrize(
     "audited",
-    ["/api/candidates/{cand}", "/api/candidates?limit=100", "/api/users", "/api/settings", "/api/employees/{emp}"],
+    [
+        "/api/candidates/{cand}",
+        "/api/candidates?limit=100",
+        "/api/users",
+        "/api/settings",
+        "/api/employees/{emp}",
+        "/api/assessments/{assessment}/responses/{response}",
+        "/api/users/{admin}/sessions",
+        "/api/audit-events?limit=20",
+        "/api/audit-events/verify",
+    ],
 )
 def test_an_audited_read_adds_one_write_to_its_request(company, audited):
-    path = audited.format(cand=company.candidates[0]["id"], emp=company.employee["id"])
+    path = audited.format(
+        cand=company.candidates[0]["id"],
+        emp=company.employee["id"],
+        assessment=company.assessment["id"],
+        response=company.response["id"],
+        admin=company.admin.me["id"],
+    )
     plain = f"/api/roles/{company.role['id']}"  # a read of no one: not audited
     company.browser.get(plain)  # the session's activity is recorded at most once a minute: done before counting
     with aws_calls() as unaudited:

@@ -8,8 +8,11 @@ a customer's auditor would check.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import io
 import json
+from datetime import UTC, datetime, timedelta
 
 import jobs
 import pytest
@@ -35,9 +38,10 @@ def digests_of(tenant_id: str) -> list[tuple[str, dict]]:
 
 
 def verifies(public_key_pem: str, digest: dict) -> bool:
-    """An auditor's check, with nothing of Protu: the canonical document without its signature, ECDSA P-256."""
+    """An auditor's check, with nothing of Protu: the canonical document without its signature (as docs/audit.md
+    says), ECDSA P-256."""
     document = {k: v for k, v in digest.items() if k != "signature"}
-    message = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    message = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("utf-8")
     key = load_pem_public_key(public_key_pem.encode("ascii"))
     try:
         key.verify(base64.b64decode(digest["signature"]), message, ec.ECDSA(hashes.SHA256()))
@@ -85,6 +89,12 @@ def test_the_hourly_job_signs_what_each_company_added_and_anyone_can_verify_it(a
     tampered = {**digest, "last_seq": digest["last_seq"] + 1}
     assert not verifies(published["public_key_pem"], tampered)
 
+    import boto3  # the digest is write-once: Object Lock in COMPLIANCE mode, for the audit retention (7 years)
+
+    locked = boto3.client("s3", region_name="eu-central-1").head_object(Bucket=settings().audit_bucket, Key=key)
+    assert locked["ObjectLockMode"] == "COMPLIANCE"
+    assert locked["ObjectLockRetainUntilDate"] > datetime.now(UTC) + timedelta(days=7 * 365 - 2)
+
 
 def test_a_run_with_nothing_new_writes_nothing_and_the_next_digest_names_the_previous_one(api, company, hourly):
     hourly()
@@ -100,7 +110,7 @@ def test_a_run_with_nothing_new_writes_nothing_and_the_next_digest_names_the_pre
     earlier, later = found[0][1], found[1][1]
     assert later["first_seq"] == earlier["last_seq"] + 1
     document = {k: v for k, v in earlier.items() if k != "signature"}
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("utf-8")
     assert later["previous_digest_hash"] == hashlib.sha256(canonical).hexdigest()
     assert verifies(public_key(api)["public_key_pem"], later)
 
@@ -152,9 +162,19 @@ def delete_event(tenant: str, seq: int) -> None:
 
 
 def verified(owner) -> dict:
+    """The owner's ``GET /api/audit-events/verify``, after the operator's ``protu-ops verify-audit`` (first: reading
+    the log through the API is itself an event) has reached the same verdict and named the same break."""
+    from infra import ops
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = ops.main(["verify-audit", "--tenant", owner.tenant, "--json"])
+    operator = json.loads(printed.getvalue())
     reply = owner.browser.get("/api/audit-events/verify")
     assert reply.status == 200, reply.body
-    return reply.json()
+    found = reply.json()
+    assert (status == 0, operator["reason"]) == (found["ok"], found["reason"]), operator
+    return found
 
 
 @pytest.fixture

@@ -142,13 +142,16 @@ def test_a_bad_range_is_refused_naming_the_field(owner, body, field):
 VERIFIER = Path(__file__).resolve().parents[2] / "tools" / "verify_audit_export.py"
 
 
-def verify_offline(tmp_path, api, lines: list[dict], name: str = "export.jsonl") -> subprocess.CompletedProcess:
+def verify_offline(tmp_path, api, lines: list[dict] | bytes, name: str = "export.jsonl") -> subprocess.CompletedProcess:
     """The auditor's run: the standalone verifier, with the key published by the API (fetched apart from the
-    export), in a fresh interpreter that imports nothing of Protu."""
+    export), in a fresh interpreter that imports nothing of Protu; on the file's bytes as downloaded, or lines."""
     key = tmp_path / "protu-audit.json"
     key.write_text(json.dumps(Browser(api).get("/api/audit-events/public-key").json()))
     path = tmp_path / name
-    path.write_text("".join(json.dumps(line, sort_keys=True) + "\n" for line in lines))
+    if isinstance(lines, bytes):
+        path.write_bytes(lines)
+    else:
+        path.write_text("".join(json.dumps(line, sort_keys=True) + "\n" for line in lines))
     return subprocess.run(
         [sys.executable, "-I", str(VERIFIER), str(path), "--public-key", str(key)],
         capture_output=True,
@@ -171,6 +174,24 @@ def test_the_offline_verifier_proves_a_real_export(tmp_path, api, real_export):
     done = verify_offline(tmp_path, api, real_export)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "VERIFIED" in done.stdout and "3 signatures verify" in done.stdout
+
+
+def test_the_offline_verifier_proves_the_downloaded_bytes_and_finds_one_of_them_changed(
+    tmp_path, api, owner, job, mirror
+):
+    act(owner, 2)
+    ready, _ = export(owner, job, mirror)
+    raw = backup.read(urlsplit(ready["download_url"]).path.lstrip("/"))
+    done = verify_offline(tmp_path, api, raw)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "VERIFIED" in done.stdout
+
+    at = raw.index(b"role.created") + len(b"role.create")  # the last letter of the first role's action
+    changed = raw[:at] + b"s" + raw[at + 1 :]  # one byte: "role.creates"
+    assert len(changed) == len(raw) and sum(a != b for a, b in zip(raw, changed, strict=True)) == 1
+    done = verify_offline(tmp_path, api, changed)
+    assert done.returncode == 1, done.stdout
+    assert "its hash does not match its contents" in done.stdout
 
 
 def test_the_offline_verifier_finds_one_byte_changed(tmp_path, api, real_export):

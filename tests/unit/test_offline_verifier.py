@@ -6,6 +6,7 @@ sealed by ``protu.audit.chain`` itself, so the verifier's own hashing is checked
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import json
@@ -150,6 +151,20 @@ def verify(path: Path, *args: str) -> subprocess.CompletedProcess:
 
 def verify_with_key(tmp_path: Path, lines: list[dict], *args: str) -> subprocess.CompletedProcess:
     return verify(write(tmp_path, lines), "--public-key", str(key_file(tmp_path)), *args)
+
+
+# ---------------------------------------------------------------------------------------------- a single file
+def test_the_verifier_imports_only_the_standard_library_and_cryptography():
+    """An auditor needs nothing but Python and ``cryptography``: every import of the file, at any depth."""
+    imported = set()
+    for node in ast.walk(ast.parse(TOOL.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "a relative import"
+            imported.add(node.module.split(".")[0])
+    assert "cryptography" in imported
+    assert imported - {"cryptography", "__future__"} <= sys.stdlib_module_names, imported
 
 
 # ---------------------------------------------------------------------------------------------- a valid export
