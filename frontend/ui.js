@@ -10,6 +10,7 @@
 
 import { ApiError, api } from "./api.js";
 import { h } from "./dom.js";
+import { passkeysSupported, usePasskey } from "./passkeys.js";
 import { session } from "./session.js";
 
 // -------------------------------------------------------------------------------------------------- page
@@ -475,7 +476,9 @@ export function rowButton({ testid, label, danger = false }, text) {
   return h("button", { type: "button", class: ["button", tone, "button--small"], "data-testid": testid, "aria-label": label }, text);
 }
 
-// Ask for the password (or, with two-factor on, a code) and POST /api/auth/reauthenticate. true when confirmed.
+// Ask for the password (or, with two-factor on, a code) and POST /api/auth/reauthenticate; or one of the person's
+// passkeys (POST /api/auth/reauthenticate/passkey); or, signed in through the company's identity provider, a new
+// sign-in there. true when confirmed.
 export async function reauthenticate({ reason, allowCode = false } = {}) {
   const answer = await dialog({
     title: "Confirm it is you",
@@ -487,7 +490,9 @@ export async function reauthenticate({ reason, allowCode = false } = {}) {
         "form",
         { class: "form", method: "post", novalidate: false },
         h("p", { class: "dialog__text" }, reason ?? "For your security, confirm your password to continue."),
+        ssoConfirmation(msg),
         proof.node,
+        passkeyConfirmation(msg, close),
         ...msg.nodes,
         h(
           "div",
@@ -509,6 +514,53 @@ export async function reauthenticate({ reason, allowCode = false } = {}) {
     },
   });
   return answer === true;
+}
+
+// "Use a passkey" in the reauthentication dialog: shown when this browser can use one and the person has one.
+function passkeyConfirmation(msg, close) {
+  const button = h("button", { type: "button", class: "button button--secondary", "data-testid": "reauth-passkey", hidden: true }, "Use a passkey instead");
+  if (passkeysSupported()) api.get("/api/me/passkeys").then((found) => (button.hidden = !found.length), () => {});
+  button.addEventListener("click", async () => {
+    msg.clear();
+    button.disabled = true;
+    try {
+      const { ceremony, options } = await api.post("/api/auth/reauthenticate/passkey/options", {});
+      const credential = await usePasskey(options);
+      await api.post("/api/auth/reauthenticate/passkey", { ceremony, credential });
+      close(true);
+    } catch (error) {
+      showError(msg, error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h("p", {}, button);
+}
+
+// Signed in through the company's identity provider: confirming is signing in there again (a new session; this one
+// ends), after which the person does what they were doing once more.
+function ssoConfirmation(msg) {
+  if (session.user?.sign_in_method !== "sso") return null;
+  const button = h("button", { type: "button", class: "button", "data-testid": "reauth-sso" }, "Sign in again with your identity provider");
+  button.addEventListener("click", async () => {
+    msg.clear();
+    button.disabled = true;
+    try {
+      const started = await api.post("/api/auth/sso/start", { email: session.user.email });
+      if (!started.sso) throw new ApiError(0, "sso_not_configured", "Your company no longer uses single sign-on: confirm with your password.");
+      await session.signOut();
+      window.location.assign(started.redirect_url);
+    } catch (error) {
+      button.disabled = false;
+      showError(msg, error);
+    }
+  });
+  return h(
+    "div",
+    {},
+    h("p", { class: "field__hint" }, "You signed in through your company’s identity provider. Sign in there again to confirm it is you, then do this once more."),
+    h("p", {}, button),
+  );
 }
 
 // A field for a 6-digit code from an authenticator app (spaces allowed, as apps show "123 456").

@@ -174,6 +174,61 @@ def test_a_passkey_is_a_second_factor_after_a_password_and_only_the_users_own(ap
     assert again.status in (400, 401)
 
 
+def reauthenticate(browser: Browser, authenticator: Authenticator, **kw):
+    """The SPA's "Confirm it is you" with a passkey: options, then the assertion. Answers (options, reply)."""
+    reply = browser.post("/api/auth/reauthenticate/passkey/options", {})
+    assert reply.status == 200, reply.body
+    options = reply.json()
+    credential = authenticator.get({"challenge": options["options"]["challenge"]}, **kw)
+    return options, browser.post(
+        "/api/auth/reauthenticate/passkey", {"ceremony": options["ceremony"], "credential": credential}
+    )
+
+
+def test_a_passkey_confirms_it_is_you_and_nothing_else_does(api, module_mailgun):
+    owner = sign_up(api, module_mailgun)
+    mine = Authenticator(origin())
+    add_passkey(owner, mine)
+    other = sign_up(api, module_mailgun)
+    others = Authenticator(origin())
+    add_passkey(other, others)
+    stale = [Session.auth_time.set(int(time.time()) - 3600)]
+    session_of(owner.browser).update(actions=stale)
+    assert owner.browser.post("/api/me/passkeys/options", {}).json()["error"]["code"] == "reauthentication_required"
+
+    options, _ = reauthenticate(owner.browser, mine)
+    assert options["options"]["userVerification"] == "required"
+    assert [c["id"] for c in options["options"]["allowCredentials"]] == [b64url(c.id) for c in mine.credentials]
+    assert owner.browser.post("/api/me/passkeys/options", {}).status == 200  # confirmed
+    event = actions(owner, "auth.reauthenticate")[0]
+    assert event["outcome"] == "success" and event["details"]["method"] == "passkey"
+
+    # A stolen session cannot confirm itself with the thief's passkey, with this user's passkey unverified, or with
+    # a ceremony of another session's user: each is a 403 (the session is not ended by one), counted as a wrong
+    # password, and five sign the session out.
+    session_of(owner.browser).update(actions=stale)
+    unverified = Authenticator(origin(), user_verified=False, credentials=mine.credentials)
+    for authenticator in (others, unverified):
+        _, reply = reauthenticate(owner.browser, authenticator)
+        assert (reply.status, reply.json()["error"]["code"]) == (403, "passkey_invalid")
+    theirs = other.browser.post("/api/auth/reauthenticate/passkey/options", {}).json()
+    credential = mine.get({"challenge": theirs["options"]["challenge"]})
+    reply = owner.browser.post(
+        "/api/auth/reauthenticate/passkey", {"ceremony": theirs["ceremony"], "credential": credential}
+    )
+    assert (reply.status, reply.json()["error"]["code"]) == (403, "ceremony_expired")
+    assert owner.browser.post("/api/me/passkeys/options", {}).status == 403  # still not confirmed
+    assert [e["outcome"] for e in actions(owner, "auth.reauthenticate")][:2] == ["failure", "failure"]
+    for _ in range(3):
+        _, reply = reauthenticate(owner.browser, others)
+    assert (reply.status, reply.json()["error"]["code"]) == (401, "session_revoked")
+
+    # Someone without a passkey is told so.
+    plain = sign_up(api, module_mailgun)
+    reply = plain.browser.post("/api/auth/reauthenticate/passkey/options", {})
+    assert (reply.status, reply.json()["error"]["code"]) == (409, "no_passkey")
+
+
 def test_the_last_second_factor_stays_while_the_company_requires_two_factor(api, module_mailgun):
     owner = sign_up(api, module_mailgun)
     passkey = add_passkey(owner, Authenticator(origin()))

@@ -89,6 +89,7 @@ def new_company(name: str, *, welcome: bool = False) -> dict[str, str]:
         "admin": admin.email,
         "password": password,
         "owner_id": owner.id,
+        "admin_id": admin.id,
         "company_id": company_id,
     }
 

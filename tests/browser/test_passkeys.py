@@ -151,9 +151,13 @@ def test_a_passkey_as_the_second_factor_from_the_suggestions_then_removed(page, 
     follow_nav(page, "header-sign-out")  # the sign-in page is shown, then left at once: no sign_out() here
     expect(page.locator(CURRENT_METHOD)).to_have_text("Signed in with a passkey")
 
-    # Removed, after a confirmation.
+    # Removed, after a confirmation; the sign-in was long ago, and the passkey confirms it is Adam instead of the
+    # password.
+    sign_in_was_long_ago(people["company_id"], people["admin_id"])
     page.get_by_test_id("passkey-remove").click()
     page.get_by_test_id("confirm-ok").click()
+    expect(page.get_by_test_id("reauth-dialog")).to_be_visible()
+    page.get_by_test_id("reauth-passkey").click()
     expect(page.get_by_test_id("passkeys-notice")).to_have_text("Passkey “Phone” removed.")
     expect(page.get_by_test_id("passkeys-none")).to_be_visible()
     assert console_errors == []

@@ -15,7 +15,7 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Elsewhere, new_company, sign_in
+from tests.browser.conftest import Elsewhere, new_company, sign_in, sign_in_was_long_ago
 
 pytestmark = pytest.mark.browser
 
@@ -133,6 +133,20 @@ def test_new_person_signs_in_through_oidc(page, local_server, nameserver):
     expect(page.get_by_test_id("mfa-via-provider")).to_be_visible()
     expect(page.get_by_test_id("mfa-required-notice")).to_be_hidden()
 
+    # Nia has no password: a sensitive step long after signing in is confirmed by signing in at the provider again.
+    from protu.identity.models import User
+
+    nia = next(u for u in User.members(company["company_id"]) if u.email == email)
+    sign_in_was_long_ago(company["company_id"], nia.id)
+    page.get_by_test_id("passkey-new-name").fill("Laptop")
+    page.get_by_test_id("passkey-add").click()
+    page.get_by_test_id("reauth-sso").click()
+    expect(page).to_have_url(re.compile(r"/_local/idp/oidc/"))
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Name").fill("Nia Newcomer")
+    page.get_by_test_id("idp-sign-in").click()
+    signed_in_by_sso(page, "Nia Newcomer")
+
 
 def test_new_person_signs_in_through_saml(page, local_server, nameserver):
     company = sso_company(local_server, nameserver, "saml")
@@ -156,3 +170,9 @@ def test_enforced_password_sign_in_goes_to_the_provider_and_a_refusal_is_said(pa
     expect(error).to_have_text(re.compile("did not sign you in"))
     expect(error).to_be_focused()
     expect(page).to_have_url(re.compile(r"/signin$"))
+
+    # Forgot the password? There is none to reset at an enforced domain: the provider again.
+    page.goto("/forgot-password")
+    page.get_by_label("Email").fill(f"pat-{uuid.uuid4().hex[:6]}@{company['domain']}")
+    page.get_by_test_id("forgot-submit").click()
+    expect(page).to_have_url(re.compile(r"/_local/idp/oidc/authorize"), timeout=15_000)

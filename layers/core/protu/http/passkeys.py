@@ -20,6 +20,7 @@ from protu.http.auth import (
     SSO_REQUIRED,
     TOKEN,
     SignedInOut,
+    StatusOut,
     Token,
     _signed_in,
 )
@@ -72,6 +73,11 @@ class SignInIn(Strict):
 
 class MfaOptionsIn(Strict):
     mfa_token: Token
+
+
+class ReauthPasskeyIn(Strict):
+    ceremony: Token
+    credential: Credential
 
 
 class MfaPasskeyIn(Strict):
@@ -222,6 +228,41 @@ def sign_in(call: Call) -> SignedInOut:
     for their address is refused (403 ``sso_required``) unless they are a break-glass owner."""
     b = call.body
     return _signed_in(call, passkeys.sign_in(b.ceremony, b.credential, ip=call.source_ip, user_agent=call.user_agent))
+
+
+@router.post(
+    "/api/auth/reauthenticate/passkey/options",
+    permission="self",
+    body=NothingIn,
+    example={},
+    errors=(Refusal(409, "no_passkey", "You have no passkey."), *SIGN_IN_LIMITS),
+)
+def reauthentication_options(call: Call) -> CeremonyOut:
+    """Confirm it is you with one of your passkeys instead of your password: options listing your passkeys (user
+    verification required)."""
+    _options_limit(call, "passkey-reauth-options")
+    p = call.principal
+    ceremony = passkeys.reauthentication_options(p.tenant_id, p.user_id)
+    return CeremonyOut(ceremony.token, ceremony.options)
+
+
+@router.post(
+    "/api/auth/reauthenticate/passkey",
+    permission="self",
+    body=ReauthPasskeyIn,
+    example={"ceremony": EXAMPLE_TOKEN, "credential": EXAMPLE_CREDENTIAL},
+    errors=(
+        Refusal(403, "passkey_invalid", "The passkey did not verify (or is not one of yours)."),
+        Refusal(403, "ceremony_expired", "The ceremony was used already or expired: ask for new options."),
+        Refusal(403, "passkey_cloned", "The passkey's signature counter went back: refused as a possible copy."),
+    ),
+)
+def reauthenticate(call: Call) -> StatusOut:
+    """Confirm it is you with one of your passkeys before a sensitive change, as ``POST /api/auth/reauthenticate``
+    does with a password. A refused passkey counts as a wrong password."""
+    b = call.body
+    passkeys.reauthenticate(call.principal, b.ceremony, b.credential, source_ip=call.source_ip)
+    return StatusOut("reauthenticated")
 
 
 @router.post(

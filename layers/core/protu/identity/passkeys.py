@@ -32,6 +32,7 @@ from protu import audit, errors, metrics
 from protu.identity import accounts, domains, mfa
 from protu.identity.models import Company, OneTimeToken, User
 from protu.logging import get_logger
+from protu.principal import Principal
 from protu.security import login_guard, signals
 from protu.settings import settings
 from protu.store.base import tenant_pk
@@ -45,7 +46,7 @@ log = get_logger(__name__)
 
 CEREMONY_SECONDS = 5 * 60
 MAX_PASSKEYS = 10  # per user
-REGISTER, SIGN_IN, SECOND_FACTOR = "passkey_register", "passkey_signin", "passkey_mfa"
+REGISTER, SIGN_IN, SECOND_FACTOR, REAUTH = "passkey_register", "passkey_signin", "passkey_mfa", "passkey_reauth"
 NOBODY = "-"  # the tenant and user of a first-factor ceremony: it is bound to no one
 RP_NAME = "Protu"
 _HANDLE = re.compile(r"^([a-z0-9][a-z0-9-]{2,63})/(u-[0-9a-f]{20})$")
@@ -330,23 +331,52 @@ def sign_in(ceremony: str, credential: dict[str, Any], *, ip: str, user_agent: s
 
 def second_factor_options(mfa_token: str) -> Ceremony:
     """A second-factor ceremony for the two-factor step of ``mfa_token``: the user's passkeys listed."""
+    step = accounts.redeem(mfa_token, "mfa")
+    return _user_options(SECOND_FACTOR, step.tenant_id, step.user_id, user_verification="preferred")
+
+
+def reauthentication_options(tenant_id: str, user_id: str) -> Ceremony:
+    """A ceremony to confirm it is still the signed-in user (``reauth``): their passkeys listed, user verification
+    required (the passkey's PIN or biometric stands for the password)."""
+    return _user_options(REAUTH, tenant_id, user_id, user_verification="required")
+
+
+def _user_options(kind: str, tenant_id: str, user_id: str, *, user_verification: str) -> Ceremony:
     # cold start: loaded on first use
     from webauthn import generate_authentication_options
     from webauthn.helpers.structs import PublicKeyCredentialDescriptor, UserVerificationRequirement
 
-    step = accounts.redeem(mfa_token, "mfa")
-    found = of_user(step.tenant_id, step.user_id)
+    found = of_user(tenant_id, user_id)
     if not found:
         raise errors.Conflict("You have no passkey.", code="no_passkey")
-    token, _ = _new_ceremony(SECOND_FACTOR, step.tenant_id, step.user_id)
+    token, _ = _new_ceremony(kind, tenant_id, user_id)
     options = generate_authentication_options(
         rp_id=rp_id(),
         challenge=challenge(token),
         timeout=CEREMONY_SECONDS * 1000,
         allow_credentials=[PublicKeyCredentialDescriptor(id=_bytes(p.credential_id)) for p in found],
-        user_verification=UserVerificationRequirement.PREFERRED,
+        user_verification=UserVerificationRequirement(user_verification),
     )
     return Ceremony(token, _options_json(options))
+
+
+def reauthenticate(principal: Principal, ceremony: str, credential: dict[str, Any], *, source_ip: str) -> None:
+    """Re-authenticate with one of your passkeys (user verification required): a refused one counts as a wrong
+    password does (``reauth.wrong_answer``) and is a 403 (inside a session a 401 would mean it ended); a right one
+    renews the session's ``auth_time`` with the passkey's use."""
+    # cold start: loaded on first use
+    from protu.identity import reauth
+
+    user = accounts.get_user(principal.tenant_id, principal.user_id)
+    try:
+        _spend(ceremony, REAUTH, user.tenant_id, user.id)
+        use = _verify(user, credential, ceremony, ip=source_ip, require_uv=True, action="auth.reauthenticate")
+    except errors.Unauthorized as refused:
+        if refused.code == "passkey_invalid":  # audited by _verify; a clone is signalled there
+            reauth.wrong_answer(principal, user, source_ip, "reauth.failed_burst")
+        raise errors.Forbidden(refused.message, code=refused.code) from None
+    passkey, actions, condition, details = _used(use)
+    reauth.confirmed(principal, user, details={"method": "passkey", **details}, also=(passkey, actions, condition))
 
 
 def second_factor(
@@ -410,16 +440,19 @@ def _account_of(credential: Any) -> tuple[User, Company]:
     return user, company
 
 
-def _verify(user: User, credential: Any, ceremony: str, *, ip: str, require_uv: bool) -> _Use:
+def _verify(
+    user: User, credential: Any, ceremony: str, *, ip: str, require_uv: bool, action: str = "auth.login"
+) -> _Use:
     """The credential must be one of ``user``'s passkeys and verify (challenge, origin, RP id, signature, user
-    presence, and user verification when asked). A counter that went back is a clone: refused and signalled."""
+    presence, and user verification when asked). A counter that went back is a clone: refused and signalled. A
+    refusal is on the audit log as a failed ``action``."""
     # cold start: loaded on first use
     from webauthn import verify_authentication_response
 
     credential_id = credential.get("id") if isinstance(credential, dict) else None
     passkey = next((p for p in of_user(user.tenant_id, user.id) if p.credential_id == credential_id), None)
     if passkey is None:
-        _refused(user, "auth.login", "unknown credential")
+        _refused(user, action, "unknown credential")
         raise _invalid()
     try:
         verified = verify_authentication_response(
@@ -432,12 +465,12 @@ def _verify(user: User, credential: Any, ceremony: str, *, ip: str, require_uv: 
             require_user_verification=require_uv,
         )
     except Exception as error:  # noqa: BLE001 - the library raises many kinds for a malformed or forged answer
-        _refused(user, "auth.login", error, passkey)
+        _refused(user, action, error, passkey)
         raise _invalid() from None
     stored = int(passkey.sign_count or 0)
     if stored and verified.new_sign_count and verified.new_sign_count <= stored:
         details = {"method": "passkey", "passkey": passkey.id, "reason": "cloned"}
-        audit.record(user.tenant_id, "auth.login", f"user:{user.id}", actor=user.id, outcome="failure", details=details)
+        audit.record(user.tenant_id, action, f"user:{user.id}", actor=user.id, outcome="failure", details=details)
         signals.raise_signal(
             "passkey.cloned", tenant_id=user.tenant_id, user_id=user.id, source_ip=ip, details={"passkey": passkey.id}
         )

@@ -47,7 +47,7 @@ def confirm_identity(
         raise errors.ValidationFailed("Give your password or a code.", code="password_or_code_required")
     if not ok:
         audit.record(user.tenant_id, action, f"user:{user.id}", outcome="failure")
-        _wrong_answer(principal, user, source_ip, "mfa.failed_burst" if password is None else "reauth.failed_burst")
+        wrong_answer(principal, user, source_ip, "mfa.failed_burst" if password is None else "reauth.failed_burst")
         if outcome == mfa.JUST_USED:  # counted above like a wrong answer
             raise errors.Forbidden(mfa.JUST_USED_MESSAGE, code="code_just_used", details={"field": "code"})
         raise errors.Forbidden("That is not correct.", code="invalid_password")
@@ -56,18 +56,27 @@ def confirm_identity(
 
 def reauthenticate(principal: Principal, *, password: str | None, code: str | None, source_ip: str = "") -> None:
     user = confirm_identity(principal, password=password, code=code, source_ip=source_ip, action="auth.reauthenticate")
+    confirmed(principal, user)
+
+
+def confirmed(principal: Principal, user: User, *, details: dict | None = None, also=None) -> None:
+    """The caller proved it is them: the session's ``auth_time`` renewed, audited; ``also`` is one more update for
+    the same transaction (``(item, actions, condition)``: a passkey's use)."""
     session = sessions.load(principal.tenant_id, principal.user_id, principal.session_id)
     if session is None:
         raise errors.Unauthorized("Sign in again.", code="session_revoked")
     with Transaction(user.tenant_id) as tx:
         tx.update(session, [Session.auth_time.set(int(time.time()))], condition=Session.revoked_at.does_not_exist())
-        tx.audit("auth.reauthenticate", f"user:{user.id}")
+        if also is not None:
+            item, actions, condition = also
+            tx.update(item, actions, condition=condition)
+        tx.audit("auth.reauthenticate", f"user:{user.id}", details=details)
 
 
 REAUTH_FAILURES_PER_SESSION = 5
 
 
-def _wrong_answer(principal: Principal, user: User, source_ip: str, reason: str) -> None:
+def wrong_answer(principal: Principal, user: User, source_ip: str, reason: str) -> None:
     """A wrong password or code inside a session: counted for the account, and a burst signs the session out."""
 
     login_guard.record_failure(user.email, source_ip)
