@@ -179,7 +179,7 @@ class SamlIdpStandIn:
         recipient: str | None = None,
         in_response_to: str | None = None,
         issuer: str | None = None,
-        signed: str | None = "assertion",  # "assertion", "response" or None (unsigned)
+        signed: str | None = "assertion",  # "assertion", "response", "both" or None (unsigned)
         name_id: tuple[str, str] | None = None,  # (value, format) instead of the email address
         attributes: dict[str, str] | None = None,  # instead of email, displayName, givenName and sn
         key: rsa.RSAPrivateKey | None = None,
@@ -240,11 +240,14 @@ class SamlIdpStandIn:
             Destination=recipient,
             InResponseTo=in_response_to,
         )
+        signer = {"private_key": key or self.key, "certificate": certificate or self.certificate}
         if signed is None:
             document = etree.tostring(response)
+        elif signed == "both":  # the assertion, then the whole response around it (ADFS and Entra can)
+            inner = etree.fromstring(sign(element=assertion, index=1, **signer))
+            document = sign(element=inner, index=1, **signer)
         else:
             element = assertion if signed == "assertion" else response
-            signer = {"private_key": key or self.key, "certificate": certificate or self.certificate}
             document = sign(element=element, index=1, **signer)  # the Signature right after the Issuer
         return base64.b64encode(document).decode()
 

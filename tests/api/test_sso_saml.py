@@ -82,6 +82,25 @@ def test_a_signed_response_signs_the_person_in_too(idp, connection):
     assert (identity.email, identity.name) == ("grace@example.com", None)
 
 
+def test_a_response_signed_as_a_whole_and_in_its_assertion_signs_the_person_in(idp, connection):
+    request = start(connection)
+    both = idp.response(request, email="hal@example.com", signed="both")
+    assert base64.b64decode(both).count(b"SignatureValue>") == 4  # two signatures
+    assert finish(connection, request, both).email == "hal@example.com"
+
+
+def test_with_two_signatures_only_a_valid_assertion_signature_counts(idp, connection):
+    request = start(connection)
+    signed = base64.b64decode(idp.response(request, email="ada@example.com", signed="both"))
+    # The assertion changed after signing: its own signature no longer holds (the Response's is not what we trust).
+    tampered = base64.b64encode(signed.replace(b"ada@example.com", b"eve@example.com")).decode()
+    refused_with("sso_signature_invalid", finish, connection, request, tampered)
+    # Both signatures made with another key under the provider's certificate: refused.
+    impostor = idp_saml.SamlIdpStandIn(base=idp.base)
+    forged = idp.response(request, email="eve@example.com", signed="both", key=impostor.key)
+    refused_with("sso_signature_invalid", finish, connection, request, forged)
+
+
 CLAIMS = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
 PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 

@@ -143,7 +143,8 @@ def finish(
     certificates = _certificates(connection)
     unreadable = (ValueError, KeyError, IndexError, TypeError, SyntaxError, etree.LxmlError)
     try:
-        xml = base64.b64decode(saml_response, validate=True)
+        xml = _assertion_signature_only(base64.b64decode(saml_response, validate=True))
+        saml_response = base64.b64encode(xml).decode("ascii")
         signed, _ = verify.extract_verified_element_and_certificate(xml=xml, certificates=certificates)
     except (signxml_errors.MiniSignXMLError, *unreadable):
         raise refused("sso_signature_invalid") from None
@@ -216,6 +217,31 @@ def _multi_factor(assertion: Any) -> bool:
     """Whether the signed assertion's authentication statement names a multi-factor context."""
     refs = assertion.findall("saml:AuthnStatement/saml:AuthnContext/saml:AuthnContextClassRef", NS)
     return any((ref.text or "").strip() in MFA_CONTEXTS for ref in refs)
+
+
+def _assertion_signature_only(xml: bytes) -> bytes:
+    """A Response signed as a whole AND in its Assertion (ADFS, Entra's "sign response and assertion") carries two
+    signatures, and minisaml verifies exactly one: the Response's is taken away, so the Assertion's own signature is
+    the one checked, as for a provider that signs only the Assertion (what the Response alone says is then not
+    trusted: ``finish`` reads the signed assertion). Anything else is given back unchanged for the library to judge."""
+    if xml.count(b"SignatureValue") < 4:  # fewer than two signatures (each names SignatureValue twice)
+        return xml
+    from lxml import etree  # cold start: loaded by minisaml already
+
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+    )
+    try:
+        root = etree.fromstring(xml, parser)  # noqa: S320 - entities, DTDs and network are off
+    except (etree.LxmlError, ValueError):
+        return xml
+    if root.getroottree().docinfo.doctype or root.tag != f"{{{SAMLP}}}Response":
+        return xml
+    outer = root.findall("ds:Signature", NS)
+    if len(outer) != 1 or len(root.findall("saml:Assertion/ds:Signature", NS)) != 1:
+        return xml
+    root.remove(outer[0])
+    return etree.tostring(root)
 
 
 def _certificates(connection: SamlConnection) -> list[Any]:
