@@ -108,10 +108,12 @@ def test_the_on_call_topics_key_lets_cloudwatch_publish(template):
 
 
 def test_the_dashboard_shows_every_alarm_and_the_products_metrics(cloud):
-    from protu import aws
+    import boto3
+
+    from infra.cloud import REGION
 
     name = cloud.physical_id("HealthDashboard")
-    body = json.loads(aws.client("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"])
+    body = json.loads(boto3.client("cloudwatch", region_name=REGION).get_dashboard(DashboardName=name)["DashboardBody"])
     widgets = body["widgets"]
     (alarm_widget,) = [w for w in widgets if w["type"] == "alarm"]
     alarm_names = {arn.rsplit(":", 1)[1] for arn in alarm_widget["properties"]["alarms"]}
@@ -138,9 +140,13 @@ def expand(rows: list[list]) -> list[list]:
 
 
 def test_the_local_cloud_holds_the_alarms_as_declared(cloud):
-    from protu import aws
+    import boto3
 
-    found = aws.client("cloudwatch").describe_alarms(AlarmNames=[cloud.physical_id("ApiServerErrorsAlarm")])
+    from infra.cloud import REGION
+
+    found = boto3.client("cloudwatch", region_name=REGION).describe_alarms(
+        AlarmNames=[cloud.physical_id("ApiServerErrorsAlarm")]
+    )
     (alarm,) = found["MetricAlarms"]
     assert alarm["MetricName"] == "5XXError" and alarm["AlarmActions"] == [cloud.physical_id("OnCallTopic")]
 

@@ -372,7 +372,7 @@ def test_the_synthetic_stack_is_provisioned_as_sam_would(workflows, sfn):
 
     role = flow["roleArn"].rsplit("/", 1)[1]
     assert workflows.resources["FlowRole"].attributes["Arn"] == flow["roleArn"]
-    iam = aws.client("iam")
+    iam = boto3.session.Session(region_name=REGION).client("iam")
     trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
     documents = [iam.get_role_policy(RoleName=role, PolicyName=n)["PolicyDocument"] for n in ("inline-0", "inline-1")]

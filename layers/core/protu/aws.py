@@ -38,12 +38,28 @@ _loader = None
 def data_loader() -> Any:
     """botocore's loader of service models and endpoint data, one per process: every botocore session of the
     process (boto3's here, PynamoDB's in ``store.scope``) registers it, so each JSON file is read and parsed once. A
-    cold start would otherwise parse ``endpoints.json`` and the DynamoDB model once per session, ~40 ms each."""
+    cold start would otherwise parse ``endpoints.json`` and the DynamoDB model once per session, ~40 ms each.
+
+    It knows only ``SERVICES``: before loading a model, botocore lists every service it ships to check that the name
+    is one (~400 directories and ~3,000 file checks, twice: ~25 ms of the first client where botocore's data is
+    whole; the built layer keeps only these). Another service's client fails with botocore's UnknownServiceError."""
     global _loader
     if _loader is None:
-        from botocore.loaders import create_loader  # cold start: the first client's
+        from botocore.exceptions import DataNotFoundError  # cold start: the first client's
+        from botocore.loaders import Loader  # cold start: the first client's
 
-        _loader = create_loader()
+        class _ServicesLoader(Loader):
+            def list_available_services(self, type_name: str) -> list[str]:
+                found = []
+                for name in SERVICES:
+                    try:
+                        self.list_api_versions(name, type_name)
+                    except DataNotFoundError:
+                        continue
+                    found.append(name)
+                return found
+
+        _loader = _ServicesLoader()
     return _loader
 
 
@@ -78,8 +94,8 @@ SERVICES = (
 
 
 def client(service: str) -> Any:
-    """A cached botocore client for ``service`` in the configured region (the functions' code: one of
-    ``SERVICES``, which ``tests/unit/test_structure.py`` holds it to; the local cloud and the tests use others)."""
+    """A cached botocore client for ``service`` in the configured region: one of ``SERVICES`` (``data_loader``
+    knows no other; ``tests/unit/test_structure.py`` holds the functions' code to them)."""
     found = _clients.get(service)
     if found is not None:
         return found

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,27 @@ from typing import Any
 
 from protu import aws, caches, errors
 from protu.settings import settings
+
+
+def _import_jwt_for_hmac() -> None:
+    """Import pyjwt knowing HMAC only. Access tokens are HS256, while pyjwt loads cryptography's X.509 and elliptic
+    curves for the RSA and EC algorithms when it can: ~26 ms of a cold start's first authenticated request, for keys
+    never used here. pyjwt takes them as absent when their import fails (``has_crypto``), so they are hidden while it
+    loads (None entries in sys.modules, as ``protu/__init__`` does for pyOpenSSL) and importable again at once. At
+    import time: a function's cold import, one thread."""
+    if "jwt" in sys.modules:
+        return
+    hidden = [name for name in _PYJWT_HEAVY if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden))
+    try:
+        import jwt  # noqa: F401 - cold start: ~4 ms without them
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+
+
+_PYJWT_HEAVY = ("cryptography.x509", "cryptography.hazmat.primitives.asymmetric.ec")
+_import_jwt_for_hmac()
 
 ACCESS_TOKEN_SECONDS = 600
 ISSUER, AUDIENCE = "protu", "protu-api"
