@@ -192,9 +192,10 @@ class AxeWatch:
         if found.get("error") or found["violations"]:
             self.found.append(found)
 
-    def check(self) -> dict:
-        """axe on the page as it is, once it has been quiet for a moment: {url, violations}."""
-        return self.page.evaluate("() => window.__protuAxeCheck(250)")
+    def check(self, quiet_ms: int = 250) -> dict:
+        """axe on the page as it is, once it has been quiet (no request under way, no change) for ``quiet_ms``:
+        {url, violations}."""
+        return self.page.evaluate("(ms) => window.__protuAxeCheck(ms)", quiet_ms)
 
     def finish(self) -> list[dict]:
         """Everything found, the final state checked too (when the page shows the SPA, not a file or an answer)."""
