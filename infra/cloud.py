@@ -18,6 +18,7 @@ import io
 import json
 import re
 import secrets
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -719,6 +720,7 @@ _SAM_POLICIES: dict[str, tuple[list[str], list[str]]] = {
 
 _moto_patched = False
 moto_transact_write_items: Any = None  # moto's own, kept for the tests that hold _transact_write_items against it
+moto_table_query: Any = None  # moto's own Table.query, kept for the tests that hold the partitioned one against it
 
 
 def make_moto_atomic() -> None:
@@ -729,7 +731,8 @@ def make_moto_atomic() -> None:
     each call atomic. Our own optimistic races (two writers reading the same audit head) still happen.
 
     TransactWriteItems itself is replaced by ``_transact_write_items``: same answers, but without moto's deep copy of
-    every table the transaction names, which made each transaction cost as much as the tables were big."""
+    every table the transaction names, which made each transaction cost as much as the tables were big. And a Query of
+    a table's own key reads its partition only (``_query_one_partition``)."""
     global _moto_patched, moto_transact_write_items
     if _moto_patched:
         return
@@ -750,7 +753,42 @@ def make_moto_atomic() -> None:
     moto_transact_write_items = DynamoDBBackend.transact_write_items
     DynamoDBBackend.transact_write_items = serialised(_transact_write_items)
     DynamoHandler.update_item = serialised(DynamoHandler.update_item)
+    _query_one_partition()
     _moto_patched = True
+
+
+_querying = threading.local()  # (table, hash key) of the Query this thread is answering, if it reads one partition
+
+
+def _query_one_partition() -> None:
+    """moto answers a Query from ``Table.all_items()``: every item of the table, sorted, for each query, then keeps the
+    partition's. Late in a test run a page of a few items cost as much as the tables had grown (a company's list,
+    the RBAC matrix, seconds instead of milliseconds). For a Query of the table's own key (no index) on a table with
+    a sort key, ``all_items`` answers the partition's items alone, in the same order (by sort key), while that
+    thread's Query runs; everything else, index queries and scans included, is moto's own."""
+    global moto_table_query
+    from moto.dynamodb.models.table import Table
+
+    moto_table_query, moto_all_items = Table.query, Table.all_items
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs["index_name"] if "index_name" in kwargs else (args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None or not self.range_key_attr:
+            return moto_table_query(self, hash_key, *args, **kwargs)
+        _querying.scope = (self, hash_key)
+        try:
+            return moto_table_query(self, hash_key, *args, **kwargs)
+        finally:
+            _querying.scope = None
+
+    def all_items(self: Any) -> list[Any]:
+        scope = getattr(_querying, "scope", None)
+        if scope is None or scope[0] is not self:
+            return moto_all_items(self)
+        partition = self.items[scope[1]] if scope[1] in self.items else {}  # (a defaultdict: no entry made)
+        return sorted(partition.values(), key=lambda item: item.range_key)
+
+    Table.query, Table.all_items = query, all_items
 
 
 def make_moto_multi_region_keys_decrypt() -> None:

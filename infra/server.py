@@ -19,6 +19,7 @@ Run it with ``make run`` (or ``python -m infra.server``); ``PORT`` picks the por
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import mimetypes
 import os
@@ -518,6 +519,7 @@ def main() -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1 <pid>: where every thread is, on stderr
     print(f"\nProtu is running on {url}  (ready in {time.monotonic() - started:.1f}s)", flush=True)
     print(f"  API health:   {url}/api/health", flush=True)
     print(f"  Email outbox: {url}/_local/outbox", flush=True)

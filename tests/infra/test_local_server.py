@@ -164,7 +164,14 @@ def test_make_run_serves_health_and_the_spa_then_stops_cleanly_on_sigterm():
                 True,
             )
         process.send_signal(signal.SIGTERM)
-        rest, _ = process.communicate(timeout=20)
+        try:
+            rest, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:  # say where it hangs: every thread's stack (infra/server.py, SIGUSR1)
+            process.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            process.kill()
+            stuck, _ = process.communicate()
+            pytest.fail("make run did not stop within 20 s of SIGTERM:\n" + stuck[-8000:])
         assert process.returncode == 0, rest
         assert "stopped" in rest
     finally:

@@ -71,10 +71,9 @@ def test_the_drill_restores_in_the_dr_region_reads_sealed_data_back_and_prints_r
 
     # The result next to the backup in the DR bucket: the owner's sealed note came back through the second API.
     bucket = settings().dr_backup_bucket
-    # This drill's: the newest (another test of the module may have drilled before, in any order).
-    written = [o for o in dr("s3").list_objects_v2(Bucket=bucket)["Contents"] if o["Key"].endswith("dr-drill.json")]
-    key = max(written, key=lambda o: o["LastModified"])["Key"]
-    result = json.loads(dr("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    # This drill's, by the backup it names (another test's failed drill may be as new, to the second of S3's time).
+    day = re.search(r"dr drill \S+ of backup (\S+) in ", printed).group(1)
+    result = json.loads(dr("s3").get_object(Bucket=bucket, Key=f"backups/{day}/dr-drill.json")["Body"].read())
     assert result["ok"] is True and result["region"] == "eu-west-1"
     assert result["check"]["signed_in"] is True and result["check"]["sealed_read"] >= 1
     assert NOTE not in json.dumps(result)  # counts only, never the data
