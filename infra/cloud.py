@@ -760,12 +760,20 @@ def make_moto_atomic() -> None:
 _querying = threading.local()  # (table, hash key) of the Query this thread is answering, if it reads one partition
 
 
+_EVERY_ITEM = object()  # an index query's scope: every item, in no particular order
+
+
 def _query_one_partition() -> None:
     """moto answers a Query from ``Table.all_items()``: every item of the table, sorted, for each query, then keeps the
     partition's. Late in a test run a page of a few items cost as much as the tables had grown (a company's list,
-    the RBAC matrix, seconds instead of milliseconds). For a Query of the table's own key (no index) on a table with
-    a sort key, ``all_items`` answers the partition's items alone, in the same order (by sort key), while that
-    thread's Query runs; everything else, index queries and scans included, is moto's own."""
+    the RBAC matrix, seconds instead of milliseconds). While a thread's Query runs, ``all_items`` answers:
+
+    * for the table's own key (no index) on a table with a sort key: the partition's items alone, in the same order
+      (by sort key);
+    * for an index: every item, unsorted: moto sorts what matches by the index's keys and the table's (unique
+      together) right after, so the order it was given changes nothing.
+
+    Scans, and a Query of a table without a sort key, are moto's own."""
     global moto_table_query
     from moto.dynamodb.models.table import Table
 
@@ -773,9 +781,13 @@ def _query_one_partition() -> None:
 
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = kwargs["index_name"] if "index_name" in kwargs else (args[6] if len(args) > 6 else None)
-        if index_name or hash_key is None or not self.range_key_attr:
+        if index_name:
+            scope = (self, _EVERY_ITEM)
+        elif hash_key is not None and self.range_key_attr:
+            scope = (self, hash_key)
+        else:
             return moto_table_query(self, hash_key, *args, **kwargs)
-        _querying.scope = (self, hash_key)
+        _querying.scope = scope
         try:
             return moto_table_query(self, hash_key, *args, **kwargs)
         finally:
@@ -785,6 +797,10 @@ def _query_one_partition() -> None:
         scope = getattr(_querying, "scope", None)
         if scope is None or scope[0] is not self:
             return moto_all_items(self)
+        if scope[1] is _EVERY_ITEM:
+            if not self.range_key_attr:
+                return list(self.items.values())
+            return [item for partition in self.items.values() for item in partition.values()]
         partition = self.items[scope[1]] if scope[1] in self.items else {}  # (a defaultdict: no entry made)
         return sorted(partition.values(), key=lambda item: item.range_key)
 
