@@ -56,6 +56,7 @@ async function render(state) {
   state.controller?.abort();
   state.controller = new AbortController();
   const { signal } = state.controller;
+  const focusedAtStart = document.activeElement;
   const url = new URL(window.location.href);
   state.shown = url.pathname + url.search;
   const { route, params } = resolve(state, url.pathname);
@@ -79,17 +80,19 @@ async function render(state) {
     view = errorView(state);
   }
   if (signal.aborted) return;
-  show(state, { view, title, route, pathname: url.pathname });
+  show(state, { view, title, route, pathname: url.pathname, focusedAtStart });
 }
 
-function show(state, { view, title, route, pathname }) {
+function show(state, { view, title, route, pathname, focusedAtStart }) {
   state.outlet.replaceChildren(view);
   document.title = title ? `${title} · ${state.siteName}` : state.siteName;
   markCurrentLinks(pathname);
   window.dispatchEvent(new CustomEvent("protu:page", { detail: { path: pathname, route } }));
   if (!state.first) {
     window.scrollTo(0, 0);
-    focusHeading(state.outlet);
+    // The heading takes the focus unless the person moved it while the page loaded (opened the menu, say).
+    const moved = document.activeElement !== focusedAtStart && document.activeElement !== document.body;
+    if (!moved) focusHeading(state.outlet);
   }
   state.first = false;
 }

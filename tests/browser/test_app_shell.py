@@ -162,3 +162,27 @@ def test_the_outage_page_offers_to_try_again(page, local_server):
     page.get_by_test_id("error-retry").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Roles")
     assert failed
+
+
+def test_a_page_that_finishes_loading_leaves_the_focus_where_the_person_moved_it(page, console_errors):
+    """A page takes the focus for its heading when it shows, unless the person moved it meanwhile: here the roles page
+    waits for the API's schema while the person closes the menu, and the Menu button keeps the focus."""
+    people = new_company("Shell Focus")
+    page.set_viewport_size(PHONE)
+    sign_in(page, people["owner"], people["password"], "Olga Owner")
+    held = []
+    page.route("**/api/openapi.json", lambda route: held.append(route))  # the first list page waits for the schema
+    menu, button = page.get_by_test_id("site-menu"), page.get_by_test_id("menu-button")
+    button.click()
+    menu.get_by_test_id("nav-roles").click()
+    for _ in range(250):
+        if held:
+            break
+        page.wait_for_timeout(20)  # the route handler runs while Playwright waits
+    assert held, "the roles page did not ask for the schema"
+    page.keyboard.press("Escape")
+    expect(button).to_be_focused()
+    held[0].continue_()
+    expect(page.get_by_test_id("roles-page")).to_be_visible()
+    expect(button).to_be_focused()
+    assert console_errors == []
