@@ -421,6 +421,8 @@ class _Handler(BaseHTTPRequestHandler):
                 for value in values:
                     self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:  # the client asked to close (Connection: close): say so, so it reuses nothing
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)

@@ -30,6 +30,13 @@ def fetch(url, *, method="GET", data=None, headers=None):
         return error.code, dict(error.headers), error.read()
 
 
+def test_a_client_that_asks_to_close_is_told_the_connection_closes(local_server):
+    """HTTP/1.1: an answer to ``Connection: close`` says ``Connection: close``, or a client would put the connection
+    back in its pool and send its next request down a socket the server has closed."""
+    assert fetch(local_server + "/api/health", headers={"Connection": "close"})[1].get("Connection") == "close"
+    assert fetch(local_server + "/", headers={"Connection": "close"})[1].get("Connection") == "close"
+
+
 def test_api_health_through_http(local_server):
     status, headers, body = fetch(local_server + "/api/health")
     assert status == 200
