@@ -219,6 +219,15 @@ def _multi_factor(assertion: Any) -> bool:
     return any((ref.text or "").strip() in MFA_CONTEXTS for ref in refs)
 
 
+def _safe_parser() -> Any:
+    """lxml without entities, DTDs, network or huge trees: what reads a provider's XML here (XXE, billion laughs)."""
+    from lxml import etree  # cold start: only SAML sign-ins and settings load it
+
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+    )
+
+
 def _assertion_signature_only(xml: bytes) -> bytes:
     """A Response signed as a whole AND in its Assertion (ADFS, Entra's "sign response and assertion") carries two
     signatures, and minisaml verifies exactly one: the Response's is taken away, so the Assertion's own signature is
@@ -228,9 +237,7 @@ def _assertion_signature_only(xml: bytes) -> bytes:
         return xml
     from lxml import etree  # cold start: loaded by minisaml already
 
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
-    )
+    parser = _safe_parser()
     try:
         root = etree.fromstring(xml, parser)  # noqa: S320 - entities, DTDs and network are off
     except (etree.LxmlError, ValueError):
@@ -345,9 +352,7 @@ def parse_metadata(xml: str) -> SamlConnection:
     # cold start: only SSO settings read metadata
     from lxml import etree
 
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
-    )
+    parser = _safe_parser()
     try:
         root = etree.fromstring(document, parser)  # noqa: S320 - entities, DTDs and network are off (above, below)
     except (etree.LxmlError, ValueError):
