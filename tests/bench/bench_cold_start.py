@@ -97,13 +97,19 @@ def _median_ms(code: str, *, interpreter: str = sys.executable, path: str = "", 
         **extra,
     }
     env.pop("SENTRY_DSN", None)
+    # The built layer's bytecode lies beside its modules: a PYTHONPYCACHEPREFIX (``make`` exports one) would send
+    # Python to look elsewhere and compile the whole layer on every run. And that interpreter's own site-packages are
+    # not Lambda's: a .pth there (this sandbox has one, importing certifi, typing, inspect...) would import modules
+    # before the timer starts, so it starts without ``site`` (-S); everything comes from ``path``.
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    command = [interpreter, "-S", "-c", code] if path else [interpreter, "-c", code]
     if not path:
         env.pop("PYTHONDONTWRITEBYTECODE")
         env["PYTHONPYCACHEPREFIX"] = _BYTECODE
-        subprocess.run([interpreter, "-c", code], env=env, cwd=ROOT, capture_output=True, check=True)
+        subprocess.run(command, env=env, cwd=ROOT, capture_output=True, check=True)
     times = []
     for _ in range(RUNS):
-        out = subprocess.run([interpreter, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=True)
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(times)
 

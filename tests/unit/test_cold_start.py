@@ -1,6 +1,6 @@
 """What a cold start of the API pays for, by structure (``make bench`` measures the time): pyjwt is loaded without
 cryptography's X.509 and elliptic curves (access tokens are HS256), and the process's botocore loader knows only the
-functions' services, so the first client does not list every service botocore ships."""
+functions' services (the first client does not list every service botocore ships) and parses its JSON with msgspec."""
 
 from __future__ import annotations
 
@@ -46,3 +46,19 @@ def test_the_process_loader_knows_the_functions_services_only():
     assert loader.load_service_model("kms", "service-2")["metadata"]["endpointPrefix"] == "kms"
     with pytest.raises(UnknownServiceError):
         loader.load_service_model("cloudwatch", "service-2")
+
+
+def test_the_process_loader_parses_botocores_data_as_botocore_does():
+    """The loader parses with msgspec (plain dicts) what botocore's own parses into ``OrderedDict``s: the same data,
+    in the same order, from plain and gzipped files alike."""
+    from botocore.loaders import Loader
+    from protu import aws
+
+    theirs, ours = Loader(), aws.data_loader()
+    for name in ("endpoints", "partitions", "sdk-default-configuration"):
+        assert ours.load_data(name) == theirs.load_data(name), name
+    for service in ("dynamodb", "secretsmanager", "sts"):
+        for kind in ("service-2", "endpoint-rule-set-1"):  # gzipped in botocore's data
+            found, expected = ours.load_service_model(service, kind), theirs.load_service_model(service, kind)
+            assert found == expected and list(found) == list(expected), (service, kind)
+            assert type(found) is dict

@@ -36,17 +36,34 @@ _loader = None
 
 
 def data_loader() -> Any:
-    """botocore's loader of service models and endpoint data, one per process: every botocore session of the
-    process (boto3's here, PynamoDB's in ``store.scope``) registers it, so each JSON file is read and parsed once. A
-    cold start would otherwise parse ``endpoints.json`` and the DynamoDB model once per session, ~40 ms each.
+    """botocore's loader of service models and endpoint data, the process's one session's (``_shared_session``), so
+    each JSON file is read and parsed once.
 
     It knows only ``SERVICES``: before loading a model, botocore lists every service it ships to check that the name
     is one (~400 directories and ~3,000 file checks, twice: ~25 ms of the first client where botocore's data is
-    whole; the built layer keeps only these). Another service's client fails with botocore's UnknownServiceError."""
+    whole; the built layer keeps only these). Another service's client fails with botocore's UnknownServiceError.
+
+    And it parses with msgspec: botocore's own loader builds every object of its JSON as an ``OrderedDict`` (through
+    ``json``'s pure-Python hook), 3-4x slower than msgspec's plain dicts (which keep their order as well); the first
+    DynamoDB client parses ~0.7 MB of it, and ``endpoints.json``, where botocore's data is whole, 1.2 MB (16 ms ->
+    5 ms)."""
     global _loader
     if _loader is None:
-        from botocore.exceptions import DataNotFoundError  # cold start: the first client's
-        from botocore.loaders import Loader  # cold start: the first client's
+        # cold start: the first client's
+        import gzip
+        import os
+
+        import msgspec
+        from botocore.exceptions import DataNotFoundError
+        from botocore.loaders import JSONFileLoader, Loader
+
+        class _FileLoader(JSONFileLoader):
+            def load_file(self, file_path: str) -> Any:
+                for extension, opener in ((".json", open), (".json.gz", gzip.open)):
+                    if os.path.isfile(file_path + extension):
+                        with opener(file_path + extension, "rb") as found:
+                            return msgspec.json.decode(found.read())
+                return None
 
         class _ServicesLoader(Loader):
             def list_available_services(self, type_name: str) -> list[str]:
@@ -59,23 +76,46 @@ def data_loader() -> Any:
                     found.append(name)
                 return found
 
-        _loader = _ServicesLoader()
+        _loader = _ServicesLoader(file_loader=_FileLoader())
     return _loader
 
 
 def _shared_session():
-    """One botocore session per process (called under ``_lock``): its loaded service models, endpoint data and
-    credentials serve every client, so the second client of a cold start costs a fraction of the first. botocore's
-    own: boto3 adds nothing these clients use and costs a cold start ~60 ms more (itself, s3transfer,
-    multiprocessing)."""
+    """One botocore session per process (called under ``_lock``): its loaded service models, endpoint data,
+    handlers and credentials serve every client, PynamoDB's too (``client_signing_with``), so the second client of
+    a cold start costs a fraction of the first. botocore's own: boto3 adds nothing these clients use and costs a
+    cold start ~60 ms more (itself, s3transfer, multiprocessing)."""
     global _session
     if _session is None:
         # cold start: loaded on first use
         import botocore.session
 
-        _session = botocore.session.get_session()
+        class Session(botocore.session.Session):
+            signing_with: Any = None  # set under ``_lock`` for one ``create_client`` (``client_signing_with``)
+
+            def get_credentials(self) -> Any:
+                if self.signing_with is not None:
+                    return self.signing_with
+                return super().get_credentials()
+
+        _session = Session()
         _session.register_component("data_loader", data_loader())
     return _session
+
+
+def client_signing_with(wrap: Any, service: str, region_name: str | None = None, **kwargs: Any) -> Any:
+    """A new client of the process's session whose credentials are ``wrap(<the process's credentials>)`` (unless it
+    has none): PynamoDB's, which sign as the request's company (``store.scope``). A botocore session of their own
+    would register botocore's ~250 handlers and build its configuration again: ~12 ms of the first authenticated
+    read."""
+    with _lock:
+        session = _shared_session()
+        base = session.get_credentials()
+        session.signing_with = None if base is None else wrap(base)
+        try:
+            return session.create_client(service, region_name=region_name, **kwargs)
+        finally:
+            session.signing_with = None
 
 
 # The services the functions call: the built layer keeps only these botocore models (``infra/build.py``).

@@ -25,15 +25,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-import botocore.session
 import pynamodb.connection.base as base
-from botocore.credentials import (
-    CredentialProvider,
-    CredentialResolver,
-    Credentials,
-    RefreshableCredentials,
-    create_credential_resolver,
-)
+from botocore.credentials import Credentials, RefreshableCredentials
 
 from protu import caches
 from protu.logging import get_logger
@@ -136,10 +129,10 @@ def tenant_credentials(tenant_id: str) -> Any:
 
 @caches.register
 def _forget_credentials() -> None:
-    """Drop cached tenant credentials and the threads' DynamoDB sessions (after the role or the endpoint changed)."""
+    """Drop cached tenant credentials and PynamoDB's clients (after the role or the endpoint changed)."""
     with _lock:
         _tenant_credentials.clear()
-        _generation[0] += 1
+        _session.clear()
 
 
 def _scoped_credentials_class() -> type:
@@ -177,56 +170,45 @@ def _scoped_credentials_class() -> type:
     return ScopedCredentials
 
 
-class _ClientPerService(botocore.session.Session):
-    """A botocore session that makes one client per service, region, endpoint and configuration and then hands
-    out that one: PynamoDB makes a connection per model, and each connection its own client (~15 ms of a cold start
-    each, three on the first authenticated read). botocore clients are thread-safe; the credentials they sign with
-    follow the request's company (``ScopedCredentials``), whichever model asked."""
+class _DynamoDBSession:
+    """What PynamoDB asks of a botocore session (``create_client``), answered by the process's one session
+    (``aws.client_signing_with``) with clients that sign as the request's company (``ScopedCredentials``).
+
+    One client per service, region, endpoint and configuration, then that one: PynamoDB makes a connection per model,
+    each connection its own client (~15 ms of a cold start each, three on the first authenticated read). botocore
+    clients are thread-safe, and the credentials they sign with follow the request's company, whichever model and
+    thread asked."""
 
     def __init__(self) -> None:
-        super().__init__()
         self._made: dict[str, Any] = {}
 
-    def create_client(self, service_name: str, region_name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+    def create_client(self, service_name: str, region_name: str | None = None, **kwargs: Any) -> Any:
+        # cold start: loaded on first use
+        from protu import aws
+
         config = kwargs.get("config")  # a new but equal Config from each connection: compared by its values
         rest = sorted((name, value) for name, value in kwargs.items() if name != "config")
-        key = repr((service_name, region_name, args, rest, vars(config) if config else None))
+        key = repr((service_name, region_name, rest, vars(config) if config else None))
         found = self._made.get(key)
         if found is None:
-            found = self._made[key] = super().create_client(service_name, region_name, *args, **kwargs)
+            scoped = _scoped_credentials_class()
+            found = aws.client_signing_with(scoped, service_name, region_name, **kwargs)
+            with _lock:
+                found = self._made.setdefault(key, found)
         return found
 
 
-_sessions = threading.local()
-_generation = [0]  # bumped by ``caches.reset``: each thread's session is made again after it
+_session: list[_DynamoDBSession] = []  # emptied by ``caches.reset``
 
 
 def dynamodb_session() -> Any:
-    """A botocore session whose credentials follow the request's company: one per thread, shared by every
-    PynamoDB connection (PynamoDB asks for one per model and thread), with the process's one data loader
-    (``aws.data_loader``). A cold request touching five models would otherwise build five sessions and parse the
-    same service files five times."""
-    # cold start: loaded on first use
-    from protu import aws
-
-    found = getattr(_sessions, "session", None)
-    if found is not None and getattr(_sessions, "generation", None) == _generation[0]:
-        return found
-    session = _ClientPerService()
-    session.register_component("data_loader", aws.data_loader())
-    default = create_credential_resolver(session)
-    scoped = _scoped_credentials_class()
-
-    class Provider(CredentialProvider):
-        METHOD = "protu-scoped"
-
-        def load(self) -> Any:
-            base = default.load_credentials()
-            return None if base is None else scoped(base)
-
-    session.register_component("credential_provider", CredentialResolver([Provider()]))
-    _sessions.session, _sessions.generation = session, _generation[0]
-    return session
+    """PynamoDB's botocore "session": one per process (``_DynamoDBSession``), shared by every connection and thread
+    (PynamoDB asks for one per model and thread)."""
+    if not _session:
+        with _lock:
+            if not _session:
+                _session.append(_DynamoDBSession())
+    return _session[0]
 
 
 def install() -> None:
