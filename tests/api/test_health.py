@@ -4,9 +4,9 @@ company, a person or a resource."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
+import msgspec
 import pytest
 from protu import aws, caches
 from protu.http import health
@@ -85,11 +85,11 @@ def test_a_backup_older_than_26_hours_degrades_health(api, job_status):
 def test_a_missing_incident_workflow_degrades_health(api, job_status, monkeypatch):
     config = settings()
     missing = config.incident_state_machine.rsplit(":", 1)[0] + ":protu-missing"
-    monkeypatch.setattr(health, "settings", lambda: dataclasses.replace(config, incident_state_machine=missing))
+    monkeypatch.setattr(health, "settings", lambda: msgspec.structs.replace(config, incident_state_machine=missing))
     found = checks(api, 503)
     assert found["incident_workflow"]["status"] == "error"
     assert found["incident_workflow"]["detail"] in ("StateMachineDoesNotExist", "ClientError")
-    monkeypatch.setattr(health, "settings", lambda: dataclasses.replace(config, incident_state_machine=""))
+    monkeypatch.setattr(health, "settings", lambda: msgspec.structs.replace(config, incident_state_machine=""))
     caches.reset()
     assert checks(api, 503)["incident_workflow"] == {"status": "error", "detail": "not configured"}
 

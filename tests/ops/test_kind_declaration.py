@@ -171,7 +171,7 @@ def raw_item(tenant_id: str, prefix: str, record_id: str) -> dict | None:
 
 # ------------------------------------------------------------------------------------------------ declaration
 def test_a_declaration_is_checked_when_it_is_registered(interviews):
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     with pytest.raises(ValueError, match="already declared"):
         kinds.register(replace(INTERVIEWS))

@@ -54,9 +54,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from protu.logging import get_logger
 
@@ -72,11 +73,10 @@ _Key = tuple[str, tuple[tuple[str, str], ...]]
 _Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
-@dataclass
-class _Buffer:
+class _Buffer(msgspec.Struct):
     service: str
     properties: dict[str, Any]
-    metrics: dict[_Key, tuple[str, list[float]]] = field(default_factory=dict)
+    metrics: dict[_Key, tuple[str, list[float]]] = msgspec.field(default_factory=dict)
 
 
 _current: ContextVar[_Buffer | None] = ContextVar("protu_metrics", default=None)

@@ -10,13 +10,13 @@ actions, ``recently_authenticated()``. This module imports nothing of Protu: eve
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+
+import msgspec
 
 REAUTH_SECONDS = 10 * 60  # a password or code within this long counts as a recent sign-in
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
+class Principal(msgspec.Struct, frozen=True):
     tenant_id: str
     user_id: str
     session_id: str  # "" when a job acts (``system``)

@@ -23,9 +23,9 @@ Events newer than the last digest (at most an hour's) are compared with their Ob
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any
 
+import msgspec
 from pynamodb.exceptions import AttributeDeserializationError, DoesNotExist
 
 from protu.audit import mirror
@@ -33,15 +33,14 @@ from protu.audit.chain import EVENT_PREFIX, HEAD_SK, event_hash, event_sk, genes
 from protu.audit.models import AuditEvent, AuditHead, chain_pk
 
 
-@dataclass(frozen=True, slots=True)
-class VerifyResult:
+class VerifyResult(msgspec.Struct, frozen=True):
     ok: bool
     checked: int  # events that verified before the first break (all of them when ok)
     first_broken: int | None  # the chain position (seq) where verification first failed
     reason: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return msgspec.structs.asdict(self)
 
 
 def verify(tenant_id: str) -> VerifyResult:

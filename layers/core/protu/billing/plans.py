@@ -8,13 +8,12 @@ not cut off mid-dunning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from protu.settings import settings
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(msgspec.Struct, frozen=True):
     name: str
     title: str
     seats: int  # users (owners, admins, invitations pending)

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from protu import aws, caches, errors
 from protu.logging import get_logger
@@ -43,10 +44,12 @@ def unavailable() -> errors.ServiceUnavailable:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class StripeKeys:
-    secret_key: str = field(repr=False)
-    webhook_secret: str = field(repr=False)
+class StripeKeys(msgspec.Struct, frozen=True):
+    secret_key: str
+    webhook_secret: str
+
+    def __repr__(self) -> str:  # never the keys themselves (logs, tracebacks)
+        return "StripeKeys(...)"
 
 
 def keys() -> StripeKeys:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -263,8 +262,7 @@ class ResponseQuery(PageQuery):
 
 
 # ------------------------------------------------------------------------------------------------ declarations
-@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one declaration per kind
-class Kind:
+class Kind(msgspec.Struct, frozen=True, eq=False):  # compared and hashed by identity: one declaration per kind
     name: str  # the collection in URLs: /api/<name>
     prefix: str  # the partition (T#<tenant>#<prefix>) and, lower-cased, the id prefix
     entity: str  # the singular in audit actions and targets: "<entity>.created", "<entity>:<id>"
@@ -273,15 +271,15 @@ class Kind:
     patch: type
     out: type
     query: type = PageQuery
-    refs: dict[str, str] = field(default_factory=dict)  # field -> kind name it points at (counted: in use)
+    refs: dict[str, str] = msgspec.field(default_factory=dict)  # field -> kind name it points at (counted: in use)
     # list field -> (kind, that kind's list field) kept in step both ways: a team's member_ids and its members'
     # team_ids are one fact, written together. Deleting either side takes the id out of the other.
-    links: dict[str, tuple[str, str]] = field(default_factory=dict)
+    links: dict[str, tuple[str, str]] = msgspec.field(default_factory=dict)
     sensitive: tuple[str, ...] = ()  # sealed together in one Encryption SDK message
     filters: tuple[str, ...] = ()  # query fields that filter on the field of the same name (see ``contains``)
-    contains: dict[str, str] = field(default_factory=dict)  # query field -> list field it must be in
+    contains: dict[str, str] = msgspec.field(default_factory=dict)  # query field -> list field it must be in
     # a reference whose kind another field names: subject_id -> ("subject_type", {"candidate": "candidates", ...})
-    poly_refs: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
+    poly_refs: dict[str, tuple[str, dict[str, str]]] = msgspec.field(default_factory=dict)
     # a kind that lives under another: (parent kind, field holding the parent id); routes nest under the parent
     parent: tuple[str, str] | None = None
     audit_reads: bool = False  # reading opens personal data: each read (a page: one event) is an audit event
@@ -301,7 +299,7 @@ class Kind:
     validate: Callable[[str, dict[str, Any], dict[str, Any] | None], None] | None = None
     # what ``validate`` refuses, for the API document: (status, code, when, the field its 422 names or None) each
     refuses: tuple[tuple[int, str, str, str | None], ...] = ()
-    example: dict[str, Any] = field(default_factory=dict)
+    example: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @property
     def id_prefix(self) -> str:

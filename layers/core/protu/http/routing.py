@@ -13,7 +13,6 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
@@ -35,8 +34,7 @@ PUBLIC = "public"
 """The permission of routes anybody may call (sign-in, health, security reports)."""
 
 
-@dataclass
-class Call:
+class Call(msgspec.Struct):
     """What a handler sees of one request."""
 
     method: str
@@ -51,11 +49,10 @@ class Call:
     principal: Principal | None = None  # set by the authorizer on non-public routes
     status: int | None = None
     """A handler sets this to answer with another status than the endpoint's declared one."""
-    response_headers: dict[str, str] = field(default_factory=dict)
+    response_headers: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Refusal:
+class Refusal(msgspec.Struct, frozen=True):
     """An error a route can answer beyond the ones every route of its shape can (``protu.http.openapi``): its status,
     its stable ``code``, when it happens (``why``, for the API document) and, for a rule about one field that the
     schema cannot state (a relation between two fields, a total over a list), the ``field`` its 422 names."""
@@ -72,8 +69,7 @@ class Refusal:
         return cls(declared.status, declared.code, declared.message)
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(msgspec.Struct, frozen=True):
     method: str
     path: str
     handler: Callable[[Call], Any]

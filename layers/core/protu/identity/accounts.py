@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
 
+import msgspec
 from protu import errors
 from protu.emails import normalise as normalise_email  # the one rule (mail keys addresses by it too)
 from protu.identity import rbac, sessions, tokens
@@ -37,8 +37,7 @@ MFA_STEP_SECONDS = 5 * 60
 MFA_STEP_ATTEMPTS = 5
 
 
-@dataclass
-class SignedIn:
+class SignedIn(msgspec.Struct):
     """A new session: the access token for the body, the refresh token for the cookie."""
 
     access_token: str
@@ -49,14 +48,12 @@ class SignedIn:
     new_device: bool = False  # signed in from a device (browser, system, network) not among their recent ones
 
 
-@dataclass
-class MfaRequired:
+class MfaRequired(msgspec.Struct):
     mfa_token: str
-    methods: list[str] = field(default_factory=list)  # what the step accepts (``User.second_factors``)
+    methods: list[str] = msgspec.field(default_factory=list)  # what the step accepts (``User.second_factors``)
 
 
-@dataclass
-class StepUpRequired:
+class StepUpRequired(msgspec.Struct):
     """The password was right, but the account is under step-up (``security.login_guard``): a sign-in link was
     emailed; following it finishes the sign-in (through the second factor when it is on)."""
 

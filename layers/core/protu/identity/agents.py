@@ -10,7 +10,8 @@ browsers freeze them (``Windows NT 10.0`` is 10 and 11, ``Mac OS X 10_15_7`` eve
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+import msgspec
 
 _MAX = 256
 
@@ -35,8 +36,7 @@ _SYSTEMS = (
 _PRODUCT = re.compile(r"^([A-Za-z][A-Za-z0-9._-]{0,31})/(\d+)")
 
 
-@dataclass(frozen=True)
-class Agent:
+class Agent(msgspec.Struct, frozen=True):
     browser: str | None  # "Firefox"; None when the string names nothing recognisable
     version: str | None  # the browser's major version, "128"
     system: str | None  # "Windows", "iOS 17.5", "Android 14"

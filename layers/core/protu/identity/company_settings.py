@@ -16,9 +16,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import time
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from protu import audit, caches, errors
 from protu.audit import chain
 from protu.identity.models import Company, User
@@ -108,8 +108,7 @@ def domain_allowed(company: Company, email: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ the policy
-@dataclass(frozen=True)
-class Policy:
+class Policy(msgspec.Struct, frozen=True):
     """What the authorizer enforces on every request of a company's sessions."""
 
     require_mfa: bool

@@ -24,10 +24,10 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 from protu import audit, errors, metrics
 from protu.identity import accounts, domains, mfa
 from protu.identity.models import Company, OneTimeToken, User
@@ -77,8 +77,7 @@ class Passkey(DataItem):
         return Passkey.partition(tenant_id, user_id), f"PK#{passkey_id}"
 
 
-@dataclass
-class Ceremony:
+class Ceremony(msgspec.Struct):
     token: str  # the client's handle on the ceremony (only its hash is stored)
     options: dict[str, Any]  # PublicKeyCredential{Creation,Request}OptionsJSON
 
@@ -402,8 +401,7 @@ def second_factor(
     return signed_in
 
 
-@dataclass
-class _Use:
+class _Use(msgspec.Struct):
     passkey: Passkey
     sign_count: int
     backed_up: bool

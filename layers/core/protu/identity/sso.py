@@ -22,9 +22,9 @@ from __future__ import annotations
 import base64
 import secrets
 import time
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from protu import errors, metrics
 from protu.identity import accounts, domains, rbac, tokens
 from protu.identity.accounts import SignedIn
@@ -327,8 +327,7 @@ def _saml(connection: SsoConnection) -> SamlConnection:
 
 
 # ------------------------------------------------------------------------------------------------ start
-@dataclass
-class Started:
+class Started(msgspec.Struct):
     redirect_url: str
     binding: str  # the browser-binding cookie's value
     protocol: str

@@ -16,25 +16,22 @@ Each raises ``errors.Unauthorized`` with a stable ``sso_*`` code when the provid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True)
-class OidcConnection:
+class OidcConnection(msgspec.Struct, frozen=True):
     issuer: str  # https URL; its /.well-known/openid-configuration is discovered
     client_id: str
     client_secret: str  # unsealed for the call; stored sealed with the company key
 
 
-@dataclass(frozen=True)
-class SamlConnection:
+class SamlConnection(msgspec.Struct, frozen=True):
     idp_entity_id: str
     sso_url: str  # the provider's HTTP-Redirect SingleSignOnService
     certificates: tuple[str, ...]  # PEM signing certificates from the provider's metadata
 
 
-@dataclass(frozen=True)
-class SsoIdentity:
+class SsoIdentity(msgspec.Struct, frozen=True):
     subject: str  # the provider's stable id of the person (OIDC sub, SAML NameID)
     email: str  # lower-cased
     name: str | None

@@ -19,9 +19,9 @@ import secrets
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from protu import aws, caches, errors
 from protu.settings import settings
 
@@ -110,8 +110,7 @@ def forget_signing_keys() -> None:
         _keys = None
 
 
-@dataclass(frozen=True)
-class AccessClaims:
+class AccessClaims(msgspec.Struct, frozen=True):
     tenant_id: str
     user_id: str
     session_id: str

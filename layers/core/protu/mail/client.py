@@ -30,9 +30,10 @@ import random
 import re
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+import msgspec
 
 from protu import aws, caches
 from protu.errors import ProtuError, ServiceUnavailable
@@ -74,10 +75,12 @@ def _unavailable() -> ServiceUnavailable:
 
 
 # --------------------------------------------------------------------------------------------- keys
-@dataclass(frozen=True, slots=True)
-class MailgunKeys:
-    api_key: str = field(repr=False)
-    webhook_signing_key: str = field(repr=False)
+class MailgunKeys(msgspec.Struct, frozen=True):
+    api_key: str
+    webhook_signing_key: str
+
+    def __repr__(self) -> str:  # never the keys themselves (logs, tracebacks)
+        return "MailgunKeys(...)"
 
 
 _lock = threading.Lock()

@@ -23,8 +23,9 @@ import html
 import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import msgspec
 
 from protu.settings import settings
 
@@ -34,8 +35,7 @@ _MAX_SUBJECT_VALUE = 60  # ... and in a subject line
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\s]+")
 
 
-@dataclass(frozen=True, slots=True)
-class Mail:
+class Mail(msgspec.Struct, frozen=True):
     subject: str
     text: str
     html: str
@@ -80,19 +80,16 @@ def _plural(count: int, word: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- blocks
-@dataclass(frozen=True, slots=True)
-class _P:
+class _P(msgspec.Struct, frozen=True):
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Button:
+class _Button(msgspec.Struct, frozen=True):
     label: str
     url: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Facts:
+class _Facts(msgspec.Struct, frozen=True):
     rows: tuple[tuple[str, str], ...]
 
 

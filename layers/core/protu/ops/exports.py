@@ -26,9 +26,9 @@ import json
 import secrets
 import time
 import zipfile
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 
 from protu import audit, aws, errors
@@ -71,8 +71,7 @@ class ExportRequest(DataItem):
 
 
 # ------------------------------------------------------------------------------------------------ requests
-@dataclass(frozen=True)
-class Requests:
+class Requests(msgspec.Struct, frozen=True):
     """One kind of export request (this module's, ``ops.audit_exports``'): its model (``ExportRequest`` or a
     subclass), the sort key's kind (``<KIND>#<id>``), its ids' prefix and the audit target's name."""
 

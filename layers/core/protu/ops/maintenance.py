@@ -29,9 +29,9 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import msgspec
 from pynamodb.attributes import BooleanAttribute, ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
@@ -94,8 +94,7 @@ def _forget() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ operators
-@dataclass(frozen=True, slots=True)
-class Scheduled:
+class Scheduled(msgspec.Struct, frozen=True):
     window: Window
     new: bool  # False: the same window was scheduled before (this run resumes its emails)
 
@@ -184,8 +183,7 @@ def listing(*, now: float | None = None) -> list[Window]:
     return _current(int(time.time() if now is None else now), cancelled=True)
 
 
-@dataclass(frozen=True, slots=True)
-class Notified:
+class Notified(msgspec.Struct, frozen=True):
     sent: int  # emailed now
     before: int  # emailed by an earlier run
     failed: int  # could not be emailed now (run the command again)

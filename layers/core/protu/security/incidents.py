@@ -25,10 +25,10 @@ import hashlib
 import re
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
@@ -61,8 +61,7 @@ INCIDENT_ID = re.compile(r"inc-[0-9]{8}-[0-9a-f]{10}")  # "inc-<YYYYMMDD of dete
 
 
 # ------------------------------------------------------------------------------------------------ rules
-@dataclass(frozen=True)
-class Rule:
+class Rule(msgspec.Struct, frozen=True):
     """What a signal kind means. ``threshold``: members (distinct ``member`` values) of the same ``key`` needed
     within ``window`` seconds before an incident opens; ``escalate``: a predicate on the signal's details that
     raises the severity to Critical (``escalated_rule`` names it then)."""

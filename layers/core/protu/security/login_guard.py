@@ -31,8 +31,8 @@ stranger does not have.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
+import msgspec
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
 from protu import emails, errors, metrics
@@ -83,15 +83,13 @@ class Successes(DataItem):
         return f"RL#login-ok#{ratelimit.key_hash(address_key(source_ip))}", f"W#{window}"
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     """What ``check`` found: ``step_up`` when the right password alone must not sign in."""
 
     step_up: bool
 
 
-@dataclass(frozen=True, slots=True)
-class FailureOutcome:
+class FailureOutcome(msgspec.Struct, frozen=True):
     """After a failure: ``step_up_now`` is True exactly once per step-up, for the failure that put the account under
     it."""
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from dataclasses import dataclass
 
+import msgspec
 from pynamodb.attributes import NumberAttribute
 from pynamodb.exceptions import DoesNotExist
 
@@ -44,8 +44,7 @@ class RateCounter(DataItem):
     expires_at = NumberAttribute()
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(msgspec.Struct, frozen=True):
     """The outcome of one ``hit``: ``count`` includes this hit; ``retry_after`` is 0 when allowed, otherwise the
     whole seconds until the window ends (what a ``Retry-After`` header says)."""
 

@@ -54,8 +54,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
 
+import msgspec
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
@@ -159,8 +159,7 @@ class Credit(DataItem):
         return "REPORT#THANKS", f"{int(fixed_at):012d}#{report_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
+class Received(msgspec.Struct, frozen=True):
     """What the reporter is told: the reference and whether the acknowledgement email went out."""
 
     id: str
@@ -221,8 +220,7 @@ def get(report_id: str) -> SecurityReport | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Moved:
+class Moved(msgspec.Struct, frozen=True):
     """What a move did: the report's new status, and whether the reporter's email went out ("sent"/"not sent")."""
 
     status: str

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
+
+import msgspec
 
 from protu import caches
 from protu.settings import settings
@@ -61,8 +62,7 @@ def read_transaction() -> Any:
     return TransactGet(connection=connection())
 
 
-@dataclass(frozen=True, slots=True)
-class Cancellation:
+class Cancellation(msgspec.Struct, frozen=True):
     """Why DynamoDB cancelled a transaction: one code per item, in the order PynamoDB sent them (condition checks,
     deletes, puts, updates), ``""`` for an item that was fine."""
 

@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from protu import errors, metrics
 from protu.audit.chain import EVENT_PREFIX, canonical_json, event_sk, stored_time
@@ -62,8 +63,7 @@ ACTOR = "system:audit-stream"
 _FAILED, _LOST, _MORE, _CAUGHT_UP = "failed", "lost", "more", "caught_up"
 
 
-@dataclass
-class Run:
+class Run(msgspec.Struct):
     outcome: str = "delivered"  # delivered | busy | failed | error | gone
     delivered: int = 0
 

@@ -18,9 +18,10 @@
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from protu.ops.audit_streams import urls
 
@@ -28,8 +29,7 @@ CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 10.0
 USER_AGENT = "Protu-Audit-Stream/1"
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
     delivered: bool
     status_code: int | None = None
     error: str | None = None  # timeout | connection | dns | tls | address_not_allowed (None when answered)

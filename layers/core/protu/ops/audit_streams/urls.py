@@ -24,8 +24,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import msgspec
 
 from protu import errors
 from protu.settings import settings
@@ -38,8 +39,7 @@ _LOCAL_ORIGIN = re.compile(r"http://(?:127\.0\.0\.1|localhost):[0-9]{1,5}")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(msgspec.Struct, frozen=True):
     """A checked endpoint address."""
 
     url: str  # as given: what a delivery posts to
