@@ -23,6 +23,8 @@ class names, never a company, a person or a resource name. The job checks change
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import msgspec
@@ -98,14 +100,19 @@ def _incident_workflow() -> Check:
     return Check("ok") if state == "ACTIVE" else Check("error", f"state machine is {state.lower()}")
 
 
-def _run(probes: dict) -> dict[str, Check]:
-    results = {}
-    for name, probe in probes.items():
-        try:
-            results[name] = probe()
-        except Exception as error:  # noqa: BLE001 - a health check reports failures, it does not raise them
-            results[name] = Check("error", type(error).__name__)
-    return results
+def _probe(probe: Callable[[], Check]) -> Check:
+    try:
+        return probe()
+    except Exception as error:  # noqa: BLE001 - a health check reports failures, it does not raise them
+        return Check("error", type(error).__name__)
+
+
+def _run(probes: dict[str, Callable[[], Check]]) -> dict[str, Check]:
+    """The probes at once, each in a thread of its own: each is an AWS call (botocore's clients are thread-safe),
+    so the answer takes about as long as the slowest instead of all of them one after the other."""
+    with ThreadPoolExecutor(max_workers=len(probes)) as pool:
+        running = {name: pool.submit(_probe, probe) for name, probe in probes.items()}
+    return {name: found.result() for name, found in running.items()}
 
 
 def checks(*, now: float | None = None) -> dict[str, Check]:
