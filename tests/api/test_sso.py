@@ -8,6 +8,7 @@ import uuid
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from protu import caches
 
 from tests.api.people import STRONG, Account, Browser, add_passkey, invite, link_token, subscribe
 from tests.api.test_passkeys import passkey_sign_in
@@ -447,6 +448,41 @@ def test_a_company_requiring_two_factor_leaves_it_to_its_provider_or_makes_the_p
     logins = boss.browser.get("/api/audit-events?action=auth.login").json()["items"]
     said = [e["details"].get("provider_mfa") for e in logins if e["details"].get("method") == "sso"]
     assert said[:2] == [True, False]  # newest first
+
+
+def test_once_the_company_removes_its_provider_its_sso_sessions_are_held_to_two_factor(
+    api, module_mailgun, module_oidc_provider, nameserver
+):
+    """The provider answered for the second factor of the sessions it signed in. Once the owner removes it, nobody
+    does: those sessions (up to 12 hours more) are held to the company's rule like any other, from the next request
+    (in the owner's process at once, in other warm ones within the policy's 30 seconds)."""
+    domain = new_domain()
+    boss = company_at(api, module_mailgun, domain)
+    verified_domain(boss, nameserver, domain)
+    assert connect(boss, module_oidc_provider).status == 200
+    turn_on_two_factor(boss)
+    version = boss.browser.get("/api/settings").json()["version"]
+    assert boss.browser.patch("/api/settings", {"version": version, "require_mfa": True}).status == 200
+    browser, reply = sign_in(api, module_oidc_provider, f"sam-{uuid.uuid4().hex[:6]}@{domain}", mfa=False)
+    assert sso_error(reply) is None, reply.header("Location")
+    me = browser.signed_in()
+    as_sam = {"Authorization": f"Bearer {me['token']}", "User-Agent": browser.agent}
+
+    def call(path: str):
+        return api.request("GET", path, headers=as_sam, source_ip=browser.ip)
+
+    assert call("/api/candidates").status == 200
+
+    assert boss.browser.delete("/api/settings/sso").status == 204
+    refused = call("/api/candidates")
+    assert (refused.status, refused.json()["error"]["code"]) == (403, "mfa_setup_required")
+    assert call("/api/me").json()["mfa_setup_required"] is True
+    assert "mfa_setup_required" in [n["kind"] for n in call("/api/me/notices").json()["items"]]
+    caches.reset()  # another warm container, once its copy of the policy is older than 30 seconds
+    assert call("/api/candidates").json()["error"]["code"] == "mfa_setup_required"
+
+    assert connect(boss, module_oidc_provider).status == 200  # connected again: the provider answers again
+    assert call("/api/candidates").status == 200
 
 
 # ------------------------------------------------------------------------------------------------ SAML sign-in

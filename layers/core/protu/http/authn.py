@@ -5,8 +5,9 @@ ended is a 401 naming why (``session_revoked``, ``session_expired``, ``session_i
 company's current one when that is shorter than the session's own); only then is the role's permission checked
 (403 ``forbidden``), and last the company's two-factor rule: in a company that requires two-factor, a user who has
 not set it up may call only ``self`` routes (their account, two-factor setup, sessions), anything else is 403
-``mfa_setup_required``; a session signed in through the company's identity provider (``sso``) is not held to it:
-the provider answers for the second factor (and the company can make it prove one, ``identity.sso``). Both company
+``mfa_setup_required``; a session signed in through the company's identity provider (``sso``) is not held to it
+while the company has one: the provider answers for the second factor (and the company can make it prove one,
+``identity.sso``). Both company
 settings come from ``company_settings.policy`` (consistent reads, kept at most 30 s per process). A token replayed
 from another client fingerprint signs the session out at once, emails the user and raises a security signal. Every
 authorised answer carries ``X-Session-Idle-Seconds``: how long the session may now sit unused before it ends (the
@@ -57,10 +58,8 @@ def authorize(call: Call, endpoint: Endpoint) -> Principal:
         raise errors.Forbidden()
     method = session.sign_in_method or ""
     principal = Principal(session.tenant_id, session.user_id, session.id, session.role, int(session.auth_time), method)
-    if (
-        endpoint.permission != "self"
-        and not principal.via_sso  # the company's identity provider answers for the second factor
-        and company_settings.needs_mfa_setup(session.tenant_id, session.user_id)
+    if endpoint.permission != "self" and company_settings.needs_mfa_setup(
+        session.tenant_id, session.user_id, via_sso=principal.via_sso
     ):
         raise errors.Forbidden(
             "Your company requires two-factor authentication. Set it up on your account page to continue.",

@@ -5,10 +5,10 @@ They live on the company item (``T#<tenant>#COMPANY``) with their own ``settings
 version it was made from (stale: 409 ``version_conflict``) and commits with one ``settings.updated`` audit event
 naming each changed field's old and new value. A request that changes nothing writes nothing.
 
-Their effects reach live sessions at their next request through ``policy(tenant)``, a per-process copy of the
-two settings the authorizer needs (``require_mfa``, the idle timeout), read consistently and kept at most
-``CACHE_SECONDS``; the process that makes a change forgets its copy at once, other warm processes follow within
-that time.
+Their effects reach live sessions at their next request through ``policy(tenant)``, a per-process copy of what
+the authorizer needs (``require_mfa``, the idle timeout, and whether the company has an identity provider, which
+answers for two-factor in its stead), read consistently and kept at most ``CACHE_SECONDS``; the process that makes a
+change forgets its copy at once, other warm processes follow within that time.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 from protu import audit, caches, errors
 from protu.audit import chain
-from protu.identity.models import Company, User
+from protu.identity.models import Company, SsoConnection, User
 from protu.principal import Principal
 from protu.schemas import check_name
 from protu.store.tx import Transaction
@@ -94,10 +94,11 @@ def idle_minutes(company: Company) -> int:
 
 def mfa_setup_required(user: User, company: Company, sign_in_method: str = "") -> bool:
     """The company requires two-factor and this user has not set it up: only their own account is open to them. A
-    session signed in through the company's identity provider (``sso``) is not asked: the provider answers for it."""
-    if sign_in_method == "sso":
+    session signed in through the company's identity provider (``sso``) is not asked while the company has one: the
+    provider answers for it."""
+    if not company.require_mfa or user.second_factors:  # a TOTP app or a passkey
         return False
-    return bool(company.require_mfa) and not user.second_factors  # a TOTP app or a passkey
+    return not (sign_in_method == "sso" and sso_connected(company.id))
 
 
 def domain_allowed(company: Company, email: str) -> bool:
@@ -113,6 +114,7 @@ class Policy(msgspec.Struct, frozen=True):
 
     require_mfa: bool
     idle_seconds: int
+    sso_connected: bool = False  # read only where two-factor is required: the provider answers for it (sso.py)
 
 
 _cache: dict[str, tuple[float, Policy | None]] = {}
@@ -130,7 +132,8 @@ def policy(tenant_id: str) -> Policy | None:
     except DoesNotExist:
         found = None
     else:
-        found = Policy(bool(company.require_mfa), idle_minutes(company) * 60)
+        require_mfa = bool(company.require_mfa)
+        found = Policy(require_mfa, idle_minutes(company) * 60, require_mfa and sso_connected(tenant_id))
     if len(_cache) >= _MAX_CACHED:
         _cache.clear()
     _cache[tenant_id] = (now, found)
@@ -146,11 +149,23 @@ def forget(tenant_id: str | None = None) -> None:
         _cache.pop(tenant_id, None)
 
 
-def needs_mfa_setup(tenant_id: str, user_id: str) -> bool:
+def sso_connected(tenant_id: str) -> bool:
+    """Whether the company has an identity provider now (a consistent read of its connection)."""
+    try:
+        SsoConnection.get(*SsoConnection.key(tenant_id), consistent_read=True, attributes_to_get=["pk"])
+    except DoesNotExist:
+        return False
+    return True
+
+
+def needs_mfa_setup(tenant_id: str, user_id: str, *, via_sso: bool = False) -> bool:
     """For the authorizer: the company requires two-factor and this user has not turned it on. Reads the user
-    (consistently) only in companies that require it, so turning two-factor on opens the rest at the next request."""
+    (consistently) only in companies that require it, so turning two-factor on opens the rest at the next request.
+    A session signed in through the company's identity provider (``via_sso``) is not asked while the company has
+    one: the provider answers for the second factor. Once the company removes it, such a session is held to the
+    rule like any other (within ``CACHE_SECONDS``; at once in the process that removed it)."""
     current = policy(tenant_id)
-    if current is None or not current.require_mfa:
+    if current is None or not current.require_mfa or (via_sso and current.sso_connected):
         return False
     try:
         user = User.get(*User.key(tenant_id, user_id), consistent_read=True)

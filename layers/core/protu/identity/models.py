@@ -228,3 +228,25 @@ class EmailPending(_DataTable):
     @staticmethod
     def key(email: str) -> tuple[str, str]:
         return f"EMAIL#{email}", "PENDING"
+
+
+class SsoConnection(_DataTable):
+    """The company's identity provider (one per company; ``protu.identity.sso``). Here beside the company: its
+    existence is part of the company's policy (``company_settings.Policy.sso_connected``)."""
+
+    protocol = UnicodeAttribute()  # oidc | saml
+    issuer = UnicodeAttribute(null=True)
+    client_id = UnicodeAttribute(null=True)
+    client_secret_sealed = UnicodeAttribute(null=True)  # base64 of an Encryption SDK message (protu.crypto)
+    metadata_url = UnicodeAttribute(null=True)
+    idp_entity_id = UnicodeAttribute(null=True)
+    sso_url = UnicodeAttribute(null=True)
+    certificates = ListAttribute(of=UnicodeAttribute, default=list)
+    enforced = BooleanAttribute(default=False)
+    require_provider_mfa = BooleanAttribute(default=False)  # refuse sign-ins the provider does not say were MFA
+    break_glass_user_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    updated_at = NumberAttribute()
+
+    @staticmethod
+    def key(tenant_id: str) -> tuple[str, str]:
+        return tenant_pk(tenant_id, "SSO"), "CONNECTION"

@@ -26,19 +26,18 @@ from typing import Any
 
 import msgspec
 from protu import errors, metrics
-from protu.identity import accounts, domains, rbac, tokens
+from protu.identity import accounts, company_settings, domains, rbac, tokens
 from protu.identity.accounts import SignedIn
 from protu.identity.domains import SsoDomainClaim
-from protu.identity.models import EmailAccount, PendingInvitation, User
+from protu.identity.models import EmailAccount, PendingInvitation, SsoConnection, User
 from protu.identity.sso_protocol import OidcConnection, SamlConnection, SsoIdentity
 from protu.logging import get_logger
 from protu.principal import Principal
 from protu.settings import settings
-from protu.store.base import tenant_pk
 from protu.store.dynamo import condition_failed
 from protu.store.items import DataItem
 from protu.store.tx import Transaction
-from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist
 
 log = get_logger(__name__)
@@ -46,27 +45,6 @@ log = get_logger(__name__)
 FLOW_SECONDS = 10 * 60
 BINDING_COOKIE = "protu_sso"
 PROTOCOLS = ("oidc", "saml")
-
-
-class SsoConnection(DataItem):
-    """The company's identity provider (one per company)."""
-
-    protocol = UnicodeAttribute()  # oidc | saml
-    issuer = UnicodeAttribute(null=True)
-    client_id = UnicodeAttribute(null=True)
-    client_secret_sealed = UnicodeAttribute(null=True)  # base64 of an Encryption SDK message (protu.crypto)
-    metadata_url = UnicodeAttribute(null=True)
-    idp_entity_id = UnicodeAttribute(null=True)
-    sso_url = UnicodeAttribute(null=True)
-    certificates = ListAttribute(of=UnicodeAttribute, default=list)
-    enforced = BooleanAttribute(default=False)
-    require_provider_mfa = BooleanAttribute(default=False)  # refuse sign-ins the provider does not say were MFA
-    break_glass_user_ids = ListAttribute(of=UnicodeAttribute, default=list)
-    updated_at = NumberAttribute()
-
-    @staticmethod
-    def key(tenant_id: str) -> tuple[str, str]:
-        return tenant_pk(tenant_id, "SSO"), "CONNECTION"
 
 
 class SsoFlow(DataItem):
@@ -229,6 +207,7 @@ def save_connection(principal: Principal, given: dict[str, Any]) -> SsoConnectio
                 "client_secret_changed": bool(given.get("client_secret")),
             },
         )
+    company_settings.forget(tenant_id)  # the policy says whether the company has a provider
     return connection
 
 
@@ -312,6 +291,7 @@ def delete_connection(principal: Principal) -> None:
         tx.delete(connection, condition=SsoConnection.pk.exists())
         _put_policy(tx, tenant_id, None)
         tx.audit("sso.connection_removed", f"company:{tenant_id}", details={"protocol": connection.protocol})
+    company_settings.forget(tenant_id)  # its SSO sessions are held to two-factor like any other from now on
 
 
 def _oidc(tenant_id: str, connection: SsoConnection) -> OidcConnection:
