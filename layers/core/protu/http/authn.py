@@ -7,11 +7,10 @@ company's current one when that is shorter than the session's own); only then is
 not set it up may call only ``self`` routes (their account, two-factor setup, sessions), anything else is 403
 ``mfa_setup_required``; a session signed in through the company's identity provider (``sso``) is not held to it
 while the company has one: the provider answers for the second factor (and the company can make it prove one,
-``identity.sso``). Both company
-settings come from ``company_settings.policy`` (consistent reads, kept at most 30 s per process). A token replayed
-from another client fingerprint signs the session out at once, emails the user and raises a security signal. Every
-authorised answer carries ``X-Session-Idle-Seconds``: how long the session may now sit unused before it ends (the
-SPA warns a minute before).
+``identity.sso``). Both company settings come from ``company_settings.policy`` (consistent reads, kept at most 30 s
+per process). A token replayed from another client fingerprint signs the session out at once, emails the user and
+raises a security signal. Every authorised answer carries ``X-Session-Idle-Seconds``: how long the session may now
+sit unused before it ends (the SPA warns a minute before).
 """
 
 from __future__ import annotations
