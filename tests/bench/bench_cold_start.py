@@ -1,7 +1,8 @@
 """Cold start of the API function: a fresh interpreter imports ``api`` and answers its first request.
 
 Baseline: a fresh interpreter importing boto3 + pynamodb.models, which every function needs anyway. Each figure is
-the median of several runs of a subprocess, interpreter start-up excluded (timed inside the child).
+the median of several runs of a subprocess, interpreter start-up excluded (timed inside the child), against the median
+of as many baseline runs made in turn with them (``_medians_ms``).
 """
 
 from __future__ import annotations
