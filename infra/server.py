@@ -284,13 +284,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         path = urlsplit(self.path).path
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_REQUEST_BYTES:
-            self._send(
-                413,
-                {"Content-Type": "application/json"},
-                b'{"error":{"code":"payload_too_large","message":"The request body is too large."}}',
-            )
+        length = self._length()
+        if length is None:
             return
         body = self.rfile.read(length) if length else b""
         prefix = "/" + path.split("/", 2)[1] if path.count("/") >= 1 else "/"
@@ -313,6 +308,26 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(302, {"Location": f"{self.server_app.url}{self.path}", "Cache-Control": "no-store"}, b"")
         else:
             self._static(path)
+
+    def _length(self) -> int | None:
+        """The body's length, or None once the request is refused: a body the server will not read (over the size
+        limit, a length that is not one number, chunked) ends the connection after the answer, or its bytes would be
+        read as the next request (smuggled past whatever looked at this one, or answered with an HTML 400 that the
+        client takes for the answer to its own next request). API Gateway refuses the same."""
+        given = self.headers.get_all("Content-Length") or []
+        refusal = None
+        if self.headers.get("Transfer-Encoding"):
+            refusal = (411, "length_required", "Send the request body with a Content-Length.")
+        elif len(given) > 1 or (given and not given[0].strip().isdigit()):
+            refusal = (400, "bad_request", "The request's Content-Length is not valid.")
+        elif given and int(given[0]) > MAX_REQUEST_BYTES:
+            refusal = (413, "payload_too_large", "The request body is too large.")
+        if refusal is None:
+            return int(given[0]) if given else 0
+        self.close_connection = True
+        status, code, message = refusal
+        self._json(status, {"error": {"code": code, "message": message}})
+        return None
 
     def _local(self, path: str, body: bytes) -> None:
         outbox = self.server_app.outbox

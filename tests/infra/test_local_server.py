@@ -37,6 +37,50 @@ def test_a_client_that_asks_to_close_is_told_the_connection_closes(local_server)
     assert fetch(local_server + "/", headers={"Connection": "close"})[1].get("Connection") == "close"
 
 
+def _exchange(base: str, raw: bytes) -> bytes:
+    """Send ``raw`` on one connection and read until the server closes it (or stops answering for 3 s)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(base)
+    with socket.create_connection((where.hostname, where.port), timeout=3) as conn:
+        conn.sendall(raw)
+        answer = b""
+        try:
+            while chunk := conn.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            pass  # kept open: the server is waiting for more
+    return answer
+
+
+SMUGGLED = b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Content-Length: 20000000\r\n",  # over the size limit: refused without reading the body
+        b"Content-Length: -1\r\n",
+        b"Content-Length: 12abc\r\n",
+        b"Transfer-Encoding: chunked\r\n",  # a body with no length the server reads by
+    ],
+    ids=["too-large", "negative", "not-a-number", "chunked"],
+)
+def test_a_body_the_server_does_not_read_ends_the_connection(local_server, headers):
+    """What follows headers whose body the server does not read (too large, an unreadable length, chunked) is that
+    body, not another request: the server answers once, says ``Connection: close`` and closes. Kept open, it read
+    the body as the next request (smuggled past whatever looked at the first) or, when the body was not a request,
+    answered an HTML 400 that a client took for the answer to its own next request."""
+    head = b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" + headers
+    answer = _exchange(local_server, head + b"\r\n" + SMUGGLED)
+    assert answer.count(b"HTTP/1.1 ") == 1, answer[:600]
+    status = int(answer.split(b" ", 2)[1])
+    assert status in (400, 411, 413), answer[:600]
+    assert b"\r\nConnection: close\r\n" in answer
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"]
+
+
 def test_api_health_through_http(local_server):
     status, headers, body = fetch(local_server + "/api/health")
     assert status == 200
