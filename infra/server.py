@@ -284,10 +284,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         path = urlsplit(self.path).path
-        length = self._length()
-        if length is None:
+        body = self._body()
+        if body is None:
             return
-        body = self.rfile.read(length) if length else b""
         prefix = "/" + path.split("/", 2)[1] if path.count("/") >= 1 else "/"
         if prefix in self.server_app._functions and gateway.proxy_resource(path):
             headers = {k: v for k, v in self.headers.items()}
@@ -309,23 +308,49 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._static(path)
 
-    def _length(self) -> int | None:
-        """The body's length, or None once the request is refused: a body the server will not read (over the size
-        limit, a length that is not one number, chunked) ends the connection after the answer, or its bytes would be
-        read as the next request (smuggled past whatever looked at this one, or answered with an HTML 400 that the
-        client takes for the answer to its own next request). API Gateway refuses the same."""
+    def _body(self) -> bytes | None:
+        """The request's body, read by its Content-Length or its chunks (``Transfer-Encoding: chunked``, as clients
+        send an empty form), or None once the request is refused. A body the server does not read whole (over the
+        size limit, framed in a way it cannot read) ends the connection after the answer: left on it, its bytes
+        would be read as the next request (smuggled past whatever looked at this one, or answered with an HTML 400
+        that the client takes for the answer to its own next request)."""
         given = self.headers.get_all("Content-Length") or []
-        refusal = None
-        if self.headers.get("Transfer-Encoding"):
-            refusal = (411, "length_required", "Send the request body with a Content-Length.")
-        elif len(given) > 1 or (given and not given[0].strip().isdigit()):
-            refusal = (400, "bad_request", "The request's Content-Length is not valid.")
-        elif given and int(given[0]) > MAX_REQUEST_BYTES:
-            refusal = (413, "payload_too_large", "The request body is too large.")
-        if refusal is None:
-            return int(given[0]) if given else 0
+        coding = [c.strip().lower() for c in ",".join(self.headers.get_all("Transfer-Encoding") or []).split(",")]
+        if coding != [""]:
+            if coding != ["chunked"] or given:  # both framings at once: which one ends the body is a smuggler's choice
+                return self._refuse(400, "bad_request", "The request's Transfer-Encoding is not one this API reads.")
+            return self._chunked()
+        if len(given) > 1 or (given and not given[0].strip().isdigit()):
+            return self._refuse(400, "bad_request", "The request's Content-Length is not valid.")
+        if given and int(given[0]) > MAX_REQUEST_BYTES:
+            return self._refuse(413, "payload_too_large", "The request body is too large.")
+        return self.rfile.read(int(given[0])) if given and int(given[0]) else b""
+
+    def _chunked(self) -> bytes | None:
+        """A chunked body (RFC 9112 7.1): size lines in hex, each chunk and its CRLF, a last chunk of size 0, then
+        trailer lines (ignored) up to an empty one."""
+        body = b""
+        while True:
+            line = self.rfile.readline(1026).split(b";", 1)[0].strip()
+            if not line or len(line) > 8 or any(c not in b"0123456789abcdefABCDEF" for c in line):
+                return self._refuse(400, "bad_request", "The request's chunked body is not valid.")
+            size = int(line, 16)
+            if size == 0:
+                break
+            if len(body) + size > MAX_REQUEST_BYTES:
+                return self._refuse(413, "payload_too_large", "The request body is too large.")
+            body += self.rfile.read(size)
+            if self.rfile.readline(3) != b"\r\n":
+                return self._refuse(400, "bad_request", "The request's chunked body is not valid.")
+        while True:
+            trailer = self.rfile.readline(8192)
+            if trailer in (b"\r\n", b"\n", b""):
+                return body
+            if not trailer.endswith(b"\n"):
+                return self._refuse(400, "bad_request", "The request's chunked body is not valid.")
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
         self.close_connection = True
-        status, code, message = refusal
         self._json(status, {"error": {"code": code, "message": message}})
         return None
 

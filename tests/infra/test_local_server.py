@@ -63,12 +63,14 @@ SMUGGLED = b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"
         b"Content-Length: 20000000\r\n",  # over the size limit: refused without reading the body
         b"Content-Length: -1\r\n",
         b"Content-Length: 12abc\r\n",
-        b"Transfer-Encoding: chunked\r\n",  # a body with no length the server reads by
+        b"Transfer-Encoding: chunked\r\n",  # and what follows is not a chunk
+        b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",  # two framings: which one ends the body?
+        b"Transfer-Encoding: gzip, chunked\r\n",
     ],
-    ids=["too-large", "negative", "not-a-number", "chunked"],
+    ids=["too-large", "negative", "not-a-number", "not-chunks", "both-framings", "gzip"],
 )
 def test_a_body_the_server_does_not_read_ends_the_connection(local_server, headers):
-    """What follows headers whose body the server does not read (too large, an unreadable length, chunked) is that
+    """What follows headers whose body the server does not read (too large, an unreadable length or framing) is that
     body, not another request: the server answers once, says ``Connection: close`` and closes. Kept open, it read
     the body as the next request (smuggled past whatever looked at the first) or, when the body was not a request,
     answered an HTML 400 that a client took for the answer to its own next request."""
@@ -79,6 +81,23 @@ def test_a_body_the_server_does_not_read_ends_the_connection(local_server, heade
     assert status in (400, 411, 413), answer[:600]
     assert b"\r\nConnection: close\r\n" in answer
     assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"]
+
+
+def test_a_chunked_body_is_read_whole_and_the_connection_stays_in_step(local_server):
+    """Clients send some bodies in chunks (an empty form, a stream): the server reads every chunk and the last one,
+    so the next request on the connection is answered as itself. Before, it ignored the chunks: the empty form's
+    last chunk (``0``) was read as a request and answered with an HTML 400, which the fuzzer's client took for the
+    answer to its next request."""
+    body = b'{"email": "nobody@example.com"}'
+    chunks = b"%x\r\n%s\r\n%x;ext=1\r\n%s\r\n0\r\nX-Trailer: 1\r\n\r\n" % (10, body[:10], len(body) - 10, body[10:])
+    first = b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+    first += b"Transfer-Encoding: chunked\r\n\r\n" + chunks
+    second = b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    answer = _exchange(local_server, first + second + first.replace(b"/api/auth/login", b"/api/health"))
+    replies = answer.split(b"HTTP/1.1 ")[1:]
+    assert [int(reply.split(b" ", 1)[0]) for reply in replies] == [422, 200], answer[:800]
+    assert b'"password"' in replies[0]  # the body reached the API: the field it lacks is named
+    assert b"Connection: close" in replies[1]
 
 
 def test_api_health_through_http(local_server):
