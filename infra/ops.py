@@ -39,7 +39,9 @@
     protu-ops maintenance list               maintenance windows not ended yet (current, upcoming, cancelled)
     protu-ops maintenance cancel ID          cancel one; the owners who were told are emailed
     protu-ops redrive [NAME]             replay the stream batches a function gave up on, or a scheduled job's failed
-                                         run (after fixing the cause); without NAME, each failure queue and its count
+                                         run (after fixing the cause); without NAME, each failure queue and its count.
+                                         The audit mirror's batches that have left the stream (24 hours) are copied
+                                         from the audit table instead, for every company whose chain verifies
 
 Each command acts on the cloud the environment points at (the functions' variables: ``DATA_TABLE``...). While
 ``make run`` is up, commands act on its local cloud: the local server leaves its environment in
@@ -558,6 +560,12 @@ def _redrive(args: argparse.Namespace) -> tuple[bool, dict[str, Any]]:
         f"{result['expired']} no longer in the stream (left), {result['refused']} for another function or stream "
         f"(refused, left), {result['unreadable']} unreadable (dropped)"
     ]
+    if "copies_written" in result:  # the audit mirror's batches no longer in the stream: copied from the table
+        lines.append(
+            f"{args.name}: {result.get('remirrored', 0)} no longer in the stream, re-mirrored from the audit table "
+            f"({result['copies_written']} copies written; {result['broken']} companies whose chain does not verify, "
+            "nothing of theirs copied: see protu-ops verify-audit)"
+        )
     ok = result["failed"] == result["expired"] == result["refused"] == 0
     return ok, {"summary": result, "lines": lines}
 

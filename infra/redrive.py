@@ -9,6 +9,11 @@ to the same function as Lambda would (``lambda:Invoke`` of the function the mess
 once the function succeeded. The functions are idempotent (the mirror writes each object once, requests move from
 one state to the next, signals open one incident), so a batch redriven twice is applied once.
 
+A batch no longer in the stream is left in the queue for a person to judge, except the audit mirror's: its
+events are still in the audit table, so they are copied to the Object-Lock bucket from there (``remirror_all``),
+for every company whose chain verifies as it stands, and the batch is then deleted. Until then, the hourly digest
+signs nothing past a company's first event without its copy.
+
 The scheduled jobs are invoked asynchronously; an invocation that failed past Lambda's retries goes to
 ``JobFailures`` (their ``EventInvokeConfig``) with its event, which a redrive sends to the function again.
 
@@ -164,6 +169,7 @@ def redrive(name: str) -> dict[str, int]:
     sqs = aws.client("sqs")
     result = {"replayed": 0, "failed": 0, "expired": 0, "refused": 0, "unreadable": 0}
     left: dict[str, str] = {}  # message id -> its latest receipt handle, for what stays in the queue
+    expired: list[str] = []  # ids of the batches no longer in the stream
     while True:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", [])
         fresh = [message for message in got if message["MessageId"] not in left]
@@ -177,9 +183,42 @@ def redrive(name: str) -> dict[str, int]:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             else:
                 left[message["MessageId"]] = message["ReceiptHandle"]
+                if outcome == "expired":
+                    expired.append(message["MessageId"])
+    if expired and name == AUDIT_MIRROR:
+        remirrored = remirror_all()
+        result |= remirrored
+        if remirrored["broken"] == 0:  # every copy the mirror missed is written: the batches are accounted for
+            for message_id in expired:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=left.pop(message_id))
+            result["expired"] = 0
+            result["remirrored"] = len(expired)
     for handle in left.values():  # back in view at once: still counted by the alarm, there for the next redrive
         sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
     return result
+
+
+AUDIT_MIRROR = "audit-mirror"
+
+
+def remirror_all() -> dict[str, int]:
+    """What the audit mirror gave up on once its records have left the stream: its events, written to the Object-Lock
+    bucket from the audit table (``protu.audit.verification.remirror``), for every company whose chain verifies.
+    A company whose chain does not is named in the log and counted in ``broken``: nothing of it is copied."""
+    from protu.audit.chain import HEAD_SK
+    from protu.audit.models import AuditHead
+    from protu.audit.verification import remirror
+    from protu.logging import get_logger
+
+    log = get_logger(__name__)
+    found = {"copies_written": 0, "broken": 0}
+    for head in AuditHead.scan(AuditHead.sk == HEAD_SK):
+        verified, written = remirror(head.tenant)
+        found["copies_written"] += written
+        if not verified.ok:
+            found["broken"] += 1
+            log.error("re-mirror: a company's audit chain does not verify", extra={"tenant": head.tenant})
+    return found
 
 
 def _replay(body: str, owner: _Owner) -> str:

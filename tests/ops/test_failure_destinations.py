@@ -39,6 +39,15 @@ def waiting(name: str) -> list[dict]:
     return found
 
 
+def drain(name: str) -> None:
+    sqs = aws.client("sqs")
+    while got := sqs.receive_message(QueueUrl=queue(name), MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+        "Messages", []
+    ):
+        for message in got:
+            sqs.delete_message(QueueUrl=queue(name), ReceiptHandle=message["ReceiptHandle"])
+
+
 def versions(cloud, tenant: str, seq: int) -> int:
     key = object_key(tenant, seq)
     listed = aws.client("s3").list_object_versions(Bucket=cloud.physical_id("AuditBucket"), Prefix=key)
@@ -65,7 +74,8 @@ def test_a_mirror_batch_that_fails_past_its_retries_is_kept_and_redriven_once_th
 ):
     pump = pump_of(own_cloud, "AuditMirrorFunction")
     assert (pump.max_retries, pump.bisect) == (10, True)  # what the template says, read by the local cloud
-    pump.pump()  # whatever the stack wrote before
+    pump.pump()  # whatever the stack wrote before (a new pump reads the stream from its start)...
+    drain("audit-mirror")  # ...fails again under the misconfigured bucket: other tests' events, copied long ago
     tenant = "t-" + uuid4().hex[:12]
     events = [
         audit.record(tenant, "test.redrive", f"thing:{i}", actor="robot-1", details={"secret_note": f"n{i}"})
@@ -215,3 +225,81 @@ def test_a_scheduled_job_that_failed_past_its_retries_is_run_again_with_its_even
     assert "1 for another function or stream (refused, left)" in out
     assert ran == [{"tenant": "t-none"}, {"tenant": 5}]
     assert len(waiting("jobs")) == 2
+
+
+def expire(name: str) -> int:
+    """Age every batch the queue describes past the stream's 24 hours: the stream no longer holds its records (here,
+    as in the test above, sequence numbers past the stream's end). Answers how many."""
+    sqs, taken = aws.client("sqs"), []
+    while got := sqs.receive_message(QueueUrl=queue(name), MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+        "Messages", []
+    ):
+        taken += got  # hidden for a minute: each is received once
+    for message in taken:
+        body = json.loads(message["Body"])
+        body["DDBStreamBatchInfo"] |= {"startSequenceNumber": "9" * 30, "endSequenceNumber": "9" * 30}
+        body["requestContext"]["condition"] = "RecordAgeExceeded"
+        sqs.send_message(QueueUrl=queue(name), MessageBody=json.dumps(body))
+        sqs.delete_message(QueueUrl=queue(name), ReceiptHandle=message["ReceiptHandle"])
+    return len(taken)
+
+
+def unmirrored_events(own_cloud, misconfigured_bucket, count: int) -> tuple[str, list[dict], int]:
+    """A company's events the mirror gave up on, the cause fixed a day too late: out of the stream, no copies. And
+    how many batches the queue holds (the mirror may have given up on other tests' events too, under the same
+    misconfigured bucket)."""
+    pump = pump_of(own_cloud, "AuditMirrorFunction")
+    pump.pump()
+    tenant = "t-" + uuid4().hex[:12]
+    events = [audit.record(tenant, "test.remirror", f"thing:{i}", actor="robot-1") for i in range(count)]
+    pump.pump()
+    misconfigured_bucket()
+    aged = expire("audit-mirror")
+    assert aged >= count
+    return tenant, events, aged
+
+
+def test_the_mirrors_batches_that_left_the_stream_are_copied_from_the_audit_table(
+    own_cloud, misconfigured_bucket, capsys
+):
+    """The stream keeps records 24 hours, the failure queue 14 days: a mirror batch found after a day cannot be
+    replayed from the stream, but its events are in the audit table. Until they are copied, the digest job signs
+    nothing of the company past them; the redrive copies them (the chain verifying first) and the digests go on."""
+    from protu.audit import digests
+
+    tenant, events, aged = unmirrored_events(own_cloud, misconfigured_bucket, 3)
+    assert digests.write_for(tenant) is None  # nothing to sign: no event has its Object-Lock copy
+
+    assert ops.main(["redrive", "audit-mirror"]) == 0
+    out = capsys.readouterr().out
+    assert f"{aged} no longer in the stream, re-mirrored from the audit table" in out
+    assert "0 companies whose chain does not verify" in out
+    assert [versions(own_cloud, tenant, e["seq"]) for e in events] == [1, 1, 1]
+    assert waiting("audit-mirror") == []
+    assert digests.write_for(tenant)["last_seq"] == 3
+    assert audit.verify(tenant).ok
+
+    assert ops.main(["redrive", "audit-mirror"]) == 0  # nothing left; and nothing is written twice
+    assert [versions(own_cloud, tenant, e["seq"]) for e in events] == [1, 1, 1]
+
+
+def test_a_chain_that_does_not_verify_is_not_copied_and_its_batches_stay(own_cloud, misconfigured_bucket, capsys):
+    """A copy is what nobody can change afterwards: an event rewritten in the table while it had none must not
+    become one. The company's events stay without copies, its batches in the queue, and the command fails."""
+    from protu.audit.chain import event_sk
+    from protu.audit.models import AuditEvent, chain_pk
+
+    tenant, events, aged = unmirrored_events(own_cloud, misconfigured_bucket, 2)
+    edited = AuditEvent.get(chain_pk(tenant), event_sk(2), consistent_read=True)
+    edited.update(actions=[AuditEvent.target.set("thing:forged")])
+    try:
+        assert ops.main(["redrive", "audit-mirror"]) == 1
+        out = capsys.readouterr().out
+        assert f"{aged} no longer in the stream (left)" in out and "1 companies whose chain does not verify" in out
+        assert [versions(own_cloud, tenant, e["seq"]) for e in events] == [0, 0]
+    finally:  # the chain, the stream and the queue as the other tests of the module expect them
+        edited.update(actions=[AuditEvent.target.set("thing:1")])
+        assert ops.main(["redrive", "audit-mirror"]) == 0
+        pump_of(own_cloud, "AuditMirrorFunction").pump()  # the edits' own stream records
+        capsys.readouterr()
+    assert waiting("audit-mirror") == []

@@ -108,6 +108,36 @@ def check_copies(tenant_id: str, after: int, head_seq: int) -> VerifyResult | No
     return None
 
 
+def remirror(tenant_id: str) -> tuple[VerifyResult, int]:
+    """Write the Object-Lock copies the mirror never wrote (a stream batch it gave up on that has since left the
+    stream: ``protu-ops redrive`` finds it expired after 24 hours), from the audit table; answers the verification
+    and how many copies were written. Until they are there, the digest job signs nothing past the first of them.
+
+    Only a chain that verifies as it stands (its links, its signed digests, every copy there is) is copied: a copy is
+    what nobody can change afterwards, so a rewritten event must not become one. The events without a copy are each
+    held by the chain's links to what is anchored after them (the next copy there is, or the head); ``write_object``
+    writes each once, however often this runs."""
+    walked = _walk(tenant_id)
+    if not walked.ok:
+        return walked, 0
+    problem, signed_up_to = check_digests(tenant_id, walked.checked)
+    problem = problem or check_copies(tenant_id, signed_up_to, walked.checked)
+    if problem is not None:
+        return problem, 0
+    if walked.checked <= signed_up_to:
+        return walked, 0
+    found = mirror.copies(tenant_id, signed_up_to)
+    written = 0
+    for event in AuditEvent.query(
+        chain_pk(tenant_id),
+        AuditEvent.sk.between(event_sk(signed_up_to + 1), event_sk(walked.checked)),
+        consistent_read=True,
+    ):
+        if not found.get(event.seq):
+            written += mirror.write_object(event.to_document())
+    return walked, written
+
+
 def _digest_broken(digest: dict[str, Any], reason: str) -> VerifyResult:
     try:
         first = max(1, int(digest.get("first_seq") or 1))
