@@ -186,6 +186,8 @@ def redrive(name: str) -> dict[str, int]:
                 if outcome == "expired":
                     expired.append(message["MessageId"])
     if expired and name == AUDIT_MIRROR:
+        for message_id in expired:  # kept out of view while every company is copied (it may take a while)
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=left[message_id], VisibilityTimeout=900)
         remirrored = remirror_all()
         result |= remirrored
         if remirrored["broken"] == 0:  # every copy the mirror missed is written: the batches are accounted for
