@@ -98,7 +98,10 @@ def mfa_setup_required(user: User, company: Company, sign_in_method: str = "") -
     provider answers for it."""
     if not company.require_mfa or user.second_factors:  # a TOTP app or a passkey
         return False
-    return not (sign_in_method == "sso" and sso_connected(company.id))
+    if sign_in_method != "sso":
+        return True
+    current = policy(company.id)  # the authorizer's copy: it read it for this request already
+    return not (current is not None and current.sso_connected)
 
 
 def domain_allowed(company: Company, email: str) -> bool:
